@@ -1,0 +1,64 @@
+"""gosplan: economic planning from input-output data.
+
+Quick use::
+
+    import gosplan
+    eco = gosplan.load("us-2017")          # a bundled real economy
+    res = gosplan.balance(eco)             # (I - A) x = y and v = l (I - A)^-1
+    res.to_frame().head()
+
+Layers: data (:mod:`gosplan.model`, :mod:`gosplan.io`) -> algorithms
+(:mod:`gosplan.linalg`, :func:`balance`) -> results (:mod:`gosplan.results`) ->
+interfaces (:mod:`gosplan.cli`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from gosplan._version import __version__
+from gosplan.errors import (
+    ConvergenceError,
+    GosplanWarning,
+    InvalidEconomyError,
+    NotProductiveError,
+    PlanningError,
+    TableFormatError,
+    UnknownProductError,
+)
+from gosplan.model import Economy, EconomyMeta
+from gosplan.results import BalanceResult, SolveInfo, Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gosplan.material_balance import balance
+    from gosplan.io.load import load
+
+__all__ = [
+    "__version__",
+    "Economy",
+    "EconomyMeta",
+    "BalanceResult",
+    "SolveInfo",
+    "Status",
+    "balance",
+    "load",
+    "PlanningError",
+    "InvalidEconomyError",
+    "TableFormatError",
+    "UnknownProductError",
+    "NotProductiveError",
+    "ConvergenceError",
+    "GosplanWarning",
+]
+
+
+def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numba JIT at import)
+    if name == "balance":
+        from gosplan.material_balance import balance
+
+        return balance
+    if name == "load":
+        from gosplan.io.load import load
+
+        return load
+    raise AttributeError(f"module 'gosplan' has no attribute {name!r}")

@@ -1,0 +1,390 @@
+"""The Economy: a small immutable container of an economy's technology, primary
+inputs and final demand.
+
+Notation (the field's own):
+
+* products ``i = 0..n-1`` and activities (techniques) ``j = 0..m-1``;
+* ``U`` (``use``): ``U[i, j]`` units of product ``i`` used per unit of activity ``j``;
+* ``O`` (``make``): ``O[i, j]`` units of product ``i`` made per unit of activity ``j``.
+  ``make=None`` means ``O = I``: one activity per product, activity ``j`` makes one
+  unit of product ``j``. This is the square input-output table, where ``A = U``;
+* ``P`` (``primary``): ``P[r, j]`` units of primary resource ``r`` (labour first) per
+  unit of activity ``j``; the labour row is ``l``;
+* ``Y`` (``demand``): final demand by product and category; ``y = Y 1``.
+
+Algorithms are plain functions over this container (see :mod:`gosplan.balance`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gosplan.errors import (
+    InvalidEconomyError,
+    Location,
+    NegativeCoefficientWarning,
+)
+
+__all__ = ["Economy", "EconomyMeta"]
+
+
+@dataclass(frozen=True)
+class EconomyMeta:
+    """Descriptive metadata: what the numbers are and where they came from."""
+
+    name: str = "economy"
+    year: int | None = None
+    units: str = "units"
+    labour_unit: str = "labour"
+    source: str = ""
+    licence: str = ""
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "year": self.year,
+            "units": self.units,
+            "labour_unit": self.labour_unit,
+            "source": self.source,
+            "licence": self.licence,
+            "notes": list(self.notes),
+        }
+
+
+def _as_index(labels: Any, what: str) -> pd.Index:
+    index = labels if isinstance(labels, pd.Index) else pd.Index(labels)
+    if index.has_duplicates:
+        dup = index[index.duplicated()][0]
+        raise InvalidEconomyError(f"duplicate {what} label {dup!r}", Location(product=str(dup)))
+    return index
+
+
+def _as_csr(matrix: Any, shape: tuple[int, int], what: str) -> sp.csr_array:
+    if sp.issparse(matrix):
+        out = sp.csr_array(matrix)
+    else:
+        arr = np.asarray(matrix, dtype=np.float64)
+        if arr.ndim != 2:
+            raise InvalidEconomyError(f"{what} must be a 2-D matrix, got {arr.ndim}-D")
+        out = sp.csr_array(arr)
+    if out.shape != shape:
+        raise InvalidEconomyError(f"{what} has shape {out.shape}, expected {shape}")
+    if out.dtype != np.float64:
+        out = out.astype(np.float64)
+    out.sum_duplicates()
+    out.eliminate_zeros()
+    # 32-bit indices halve index memory; scipy keeps int32 when nnz allows it.
+    if out.nnz < np.iinfo(np.int32).max and out.indices.dtype != np.int32:
+        out.indices = out.indices.astype(np.int32)
+        out.indptr = out.indptr.astype(np.int32 if out.nnz < np.iinfo(np.int32).max else np.int64)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Economy:
+    """An economy: technology ``(U, O)``, primary inputs ``P``, final demand ``Y``.
+
+    Build one with :meth:`Economy.from_coefficients` (square tables), a reader in
+    :mod:`gosplan.io`, or :func:`gosplan.load`.
+
+    Attributes
+    ----------
+    products:
+        Product labels (length ``n``), unique.
+    use:
+        ``U``, sparse ``n x m``.
+    make:
+        ``O``, sparse ``n x m``, or ``None`` for the square one-technique case ``O = I``.
+    activities:
+        Activity labels (length ``m``); equal to ``products`` when ``make is None``.
+    primary:
+        ``P``, sparse ``r x m``, primary-input coefficients.
+    resources:
+        Resource labels (length ``r``).
+    demand:
+        ``Y``, dense ``n x c`` final demand by category.
+    categories:
+        Final-demand category labels (length ``c``).
+    recorded_output:
+        Gross output by product as recorded in the source table (``n``), if any.
+    labour:
+        Label of the labour resource among ``resources``, or ``None``.
+    meta:
+        :class:`EconomyMeta`.
+    """
+
+    products: pd.Index
+    use: sp.csr_array
+    primary: sp.csr_array
+    resources: pd.Index
+    demand: np.ndarray
+    categories: pd.Index
+    make: sp.csr_array | None = None
+    activities: pd.Index | None = None
+    recorded_output: np.ndarray | None = None
+    labour: str | None = "labour"
+    meta: EconomyMeta = field(default_factory=EconomyMeta)
+
+    # ------------------------------------------------------------------ construction
+    def __post_init__(self) -> None:
+        products = _as_index(self.products, "product")
+        object.__setattr__(self, "products", products)
+        n = len(products)
+        if self.make is None:
+            if self.activities is not None and not pd.Index(self.activities).equals(products):
+                raise InvalidEconomyError("activities must equal products when make is None")
+            activities = products
+        else:
+            if self.activities is None:
+                raise InvalidEconomyError("an economy with a make matrix needs activity labels")
+            activities = _as_index(self.activities, "activity")
+        object.__setattr__(self, "activities", activities)
+        m = len(activities)
+        object.__setattr__(self, "use", _as_csr(self.use, (n, m), "use (U)"))
+        if self.make is not None:
+            object.__setattr__(self, "make", _as_csr(self.make, (n, m), "make (O)"))
+        resources = _as_index(self.resources, "resource")
+        object.__setattr__(self, "resources", resources)
+        object.__setattr__(self, "primary", _as_csr(self.primary, (len(resources), m), "primary (P)"))
+        categories = _as_index(self.categories, "final-demand category")
+        object.__setattr__(self, "categories", categories)
+        demand = np.asarray(self.demand, dtype=np.float64)
+        if demand.ndim == 1:
+            demand = demand.reshape(-1, 1)
+        if demand.shape != (n, len(categories)):
+            raise InvalidEconomyError(
+                f"demand (Y) has shape {demand.shape}, expected {(n, len(categories))}"
+            )
+        object.__setattr__(self, "demand", demand)
+        if self.recorded_output is not None:
+            rec = np.asarray(self.recorded_output, dtype=np.float64).reshape(-1)
+            if rec.shape != (n,):
+                raise InvalidEconomyError(f"recorded_output has length {rec.size}, expected {n}")
+            object.__setattr__(self, "recorded_output", rec)
+        if self.labour is not None and self.labour not in resources:
+            if len(resources) == 0:
+                object.__setattr__(self, "labour", None)
+            else:
+                raise InvalidEconomyError(
+                    f"labour resource {self.labour!r} is not among the resources {list(resources)[:10]}"
+                )
+        self._validate_values()
+
+    def _validate_values(self) -> None:
+        for what, mat, labels in (
+            ("use (U)", self.use, self.products),
+            ("make (O)", self.make, self.products),
+            ("primary (P)", self.primary, self.resources),
+        ):
+            if mat is None:
+                continue
+            bad = ~np.isfinite(mat.data)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                row = int(np.searchsorted(mat.indptr, k, side="right") - 1)
+                col = int(mat.indices[k])
+                raise InvalidEconomyError(
+                    f"{what}[{labels[row]!r}, {self.activities[col]!r}] is {mat.data[k]}",
+                    Location(product=str(self.activities[col])),
+                )
+        bad_rows = ~np.isfinite(self.demand).all(axis=1)
+        if bad_rows.any():
+            i = int(np.flatnonzero(bad_rows)[0])
+            raise InvalidEconomyError(
+                f"final demand is {self.demand[i].tolist()}", Location(product=str(self.products[i]))
+            )
+        if self.recorded_output is not None:
+            rec = self.recorded_output
+            bad = ~np.isfinite(rec) | (rec < 0)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InvalidEconomyError(
+                    f"recorded gross output is {rec[i]} (must be finite and >= 0)",
+                    Location(product=str(self.products[i])),
+                )
+        if self.make is not None and (self.make.data < 0).any():
+            k = int(np.flatnonzero(self.make.data < 0)[0])
+            col = int(self.make.indices[k])
+            raise InvalidEconomyError(
+                "negative output coefficient in make (O)", Location(product=str(self.activities[col]))
+            )
+        negative = int((self.use.data < 0).sum())
+        if negative:
+            k = int(np.flatnonzero(self.use.data < 0)[0])
+            row = int(np.searchsorted(self.use.indptr, k, side="right") - 1)
+            col = int(self.use.indices[k])
+            warnings.warn(
+                f"{self.meta.name}: {negative} negative technical coefficient(s) accepted "
+                f"(scrap, by-products), e.g. {self.products[row]!r} into {self.activities[col]!r}: "
+                f"{self.use.data[k]:.6g}",
+                NegativeCoefficientWarning,
+                stacklevel=4,
+            )
+
+    @classmethod
+    def from_coefficients(
+        cls,
+        A: Any,
+        *,
+        products: Any | None = None,
+        y: Any | None = None,
+        l: Any | None = None,
+        demand: Any | None = None,
+        categories: Any | None = None,
+        primary: Any | None = None,
+        resources: Any | None = None,
+        recorded_output: Any | None = None,
+        meta: EconomyMeta | None = None,
+        name: str | None = None,
+    ) -> "Economy":
+        """A square economy from technical coefficients ``A`` (dense or sparse).
+
+        ``y`` is a single final-demand vector (or give ``demand`` ``n x c`` with
+        ``categories``); ``l`` the labour coefficients (or give ``primary`` ``r x n``
+        with ``resources``, labour first).
+        """
+        A = A if sp.issparse(A) else np.asarray(A, dtype=np.float64)
+        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+            raise InvalidEconomyError(f"A must be square, got shape {A.shape}")
+        n = A.shape[0]
+        if products is None:
+            products = [f"p{i}" for i in range(n)]
+        if demand is None:
+            yv = np.zeros(n) if y is None else np.asarray(y, dtype=np.float64).reshape(-1)
+            if yv.shape != (n,):
+                raise InvalidEconomyError(f"y has length {yv.size}, expected {n}")
+            demand, categories = yv.reshape(-1, 1), ["final_demand"]
+        elif categories is None:
+            demand = np.asarray(demand, dtype=np.float64)
+            categories = [f"fd{k}" for k in range(demand.reshape(n, -1).shape[1])]
+        labour: str | None = "labour"
+        if primary is None:
+            if l is None:
+                primary, resources, labour = sp.csr_array((0, n)), [], None
+            else:
+                lv = np.asarray(l, dtype=np.float64).reshape(1, -1)
+                primary, resources = lv, ["labour"]
+        else:
+            if resources is None:
+                raise InvalidEconomyError("primary given without resource labels")
+            resources = list(resources)
+            labour = resources[0] if resources else None
+        if meta is None:
+            meta = EconomyMeta(name=name or "economy")
+        return cls(
+            products=products,
+            use=A,
+            primary=primary,
+            resources=resources,
+            demand=demand,
+            categories=categories,
+            recorded_output=recorded_output,
+            labour=labour,
+            meta=meta,
+        )
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def n_products(self) -> int:
+        return len(self.products)
+
+    @property
+    def n_activities(self) -> int:
+        return len(self.activities)  # type: ignore[arg-type]
+
+    @property
+    def is_square(self) -> bool:
+        """One activity per product, each making only its own product (``O`` diagonal)."""
+        if self.make is None:
+            return True
+        if self.make.shape[0] != self.make.shape[1]:
+            return False
+        off = self.make - sp.diags_array(self.make.diagonal())
+        return off.count_nonzero() == 0 and bool((self.make.diagonal() > 0).all())
+
+    @cached_property
+    def A(self) -> sp.csr_array:
+        """Technical coefficients ``A = U diag(O)^-1`` of the square case.
+
+        Raises :class:`InvalidEconomyError` when products have several techniques or
+        techniques several outputs: such economies need an optimal plan, not a balance.
+        """
+        if self.make is None:
+            return self.use
+        if not self.is_square:
+            raise InvalidEconomyError(
+                "A is defined only for one technique per product without joint products; "
+                "this economy needs an optimal plan (several techniques or joint outputs)"
+            )
+        scale = 1.0 / self.make.diagonal()
+        return _as_csr(self.use @ sp.diags_array(scale), self.use.shape, "A")
+
+    @property
+    def y(self) -> np.ndarray:
+        """Final demand by product, ``y = Y 1``."""
+        return self.demand.sum(axis=1)
+
+    @property
+    def l(self) -> np.ndarray:
+        """Labour coefficients per unit of each product (square case): ``l = P[labour] diag(O)^-1``."""
+        if self.labour is None:
+            raise InvalidEconomyError(f"economy {self.meta.name!r} has no labour resource")
+        return self.primary_coefficients[self.resources.get_loc(self.labour)]
+
+    @cached_property
+    def primary_coefficients(self) -> np.ndarray:
+        """Dense ``r x n`` primary-input coefficients per unit of product (square case)."""
+        P = self.primary.toarray() if self.primary.shape[0] * self.n_activities <= 5e7 else None
+        if P is None:
+            P = np.vstack([self.primary[[k], :].toarray().ravel() for k in range(self.primary.shape[0])])
+        if self.make is not None:
+            if not self.is_square:
+                raise InvalidEconomyError("primary coefficients per product need the square case")
+            P = P / self.make.diagonal()[None, :]
+        return P
+
+    def product_index(self, labels: Any, *, what: str = "demand", file: str | None = None) -> np.ndarray:
+        """Positions of product ``labels``; :class:`UnknownProductError` naming the first unknown one."""
+        from gosplan.errors import UnknownProductError
+
+        labels = pd.Index(labels)
+        pos = self.products.get_indexer(labels)
+        if (pos < 0).any():
+            k = int(np.flatnonzero(pos < 0)[0])
+            raise UnknownProductError(
+                f"{what} names product {labels[k]!r}, which economy {self.meta.name!r} does not have",
+                Location(file=file, product=str(labels[k])),
+            )
+        return pos
+
+    def with_demand(self, demand: Any, categories: Any = ("final_demand",)) -> "Economy":
+        """A copy with final demand replaced (``n`` vector or ``n x c`` matrix)."""
+        demand = np.asarray(demand, dtype=np.float64)
+        if demand.ndim == 1:
+            demand = demand.reshape(-1, 1)
+        return replace(self, demand=demand, categories=pd.Index(list(categories)))
+
+    def summary(self) -> Mapping[str, Any]:
+        """Sizes and metadata, JSON-ready."""
+        return {
+            **self.meta.to_dict(),
+            "products": self.n_products,
+            "activities": self.n_activities,
+            "nonzeros": int(self.use.nnz),
+            "resources": [str(r) for r in self.resources],
+            "categories": [str(c) for c in self.categories],
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Economy({self.meta.name!r}, products={self.n_products}, activities={self.n_activities}, "
+            f"nnz={self.use.nnz}, resources={list(map(str, self.resources))})"
+        )
