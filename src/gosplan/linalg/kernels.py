@@ -1,0 +1,366 @@
+"""Numba kernels for sparse Leontief systems ``(I - M) Z = B``.
+
+``M`` is held in CSR (``indptr, indices, data``); ``M = A`` for gross output and
+``M = A^T`` for values. Right-hand sides and solutions are ``n x k`` C-ordered
+arrays so that one pass over the matrix serves all ``k`` right-hand sides.
+
+Every kernel is compiled on first use and cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# ----------------------------------------------------------------------------- graph
+
+
+@njit(cache=True)
+def strong_components(indptr, indices, n):  # pragma: no cover - compiled
+    """Tarjan's strongly connected components, iterative (no recursion).
+
+    Returns ``(ncomp, comp, preorder)`` with ``comp[i]`` the component of node ``i``
+    and ``preorder`` the nodes in depth-first discovery order.
+    Components are numbered in the order Tarjan's algorithm completes them,
+    which is a reverse topological order of the condensation: for an edge
+    ``i -> j`` (``M[i, j] != 0``) between components, ``comp[j] < comp[i]``.
+    """
+    index = np.full(n, -1, np.int64)
+    low = np.zeros(n, np.int64)
+    onstack = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int32)
+    cs_node = np.empty(n, np.int32)
+    cs_edge = np.empty(n, np.int64)
+    comp = np.full(n, -1, np.int32)
+    ncomp = 0
+    counter = 0
+    sp = 0
+    for s in range(n):
+        if index[s] != -1:
+            continue
+        top = 0
+        cs_node[0] = s
+        cs_edge[0] = indptr[s]
+        index[s] = counter
+        low[s] = counter
+        counter += 1
+        stack[sp] = s
+        sp += 1
+        onstack[s] = True
+        while top >= 0:
+            v = cs_node[top]
+            e = cs_edge[top]
+            end = indptr[v + 1]
+            pushed = False
+            while e < end:
+                w = indices[e]
+                e += 1
+                if index[w] == -1:
+                    cs_edge[top] = e
+                    top += 1
+                    cs_node[top] = w
+                    cs_edge[top] = indptr[w]
+                    index[w] = counter
+                    low[w] = counter
+                    counter += 1
+                    stack[sp] = w
+                    sp += 1
+                    onstack[w] = True
+                    pushed = True
+                    break
+                elif onstack[w]:
+                    if index[w] < low[v]:
+                        low[v] = index[w]
+            if pushed:
+                continue
+            if low[v] == index[v]:
+                while True:
+                    sp -= 1
+                    w = stack[sp]
+                    onstack[w] = False
+                    comp[w] = ncomp
+                    if w == v:
+                        break
+                ncomp += 1
+            top -= 1
+            if top >= 0:
+                u = cs_node[top]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+    # nodes in order of discovery (depth-first preorder)
+    preorder = np.empty(n, np.int32)
+    for i in range(n):
+        preorder[index[i]] = i
+    return ncomp, comp, preorder
+
+
+@njit(cache=True)
+def group_by_component(comp, ncomp, preorder):  # pragma: no cover - compiled
+    """Counting sort of nodes by component: ``(ptr, members)`` so that component
+    ``c`` is ``members[ptr[c]:ptr[c+1]]``, its nodes in depth-first preorder.
+
+    Depth-first search follows ``i -> j`` (``M[i, j] != 0``), so within a component
+    preorder puts most ``j`` after the ``i`` that reach them: a good Gauss-Seidel
+    order, forwards for ``M^T`` and backwards for ``M``."""
+    n = comp.shape[0]
+    ptr = np.zeros(ncomp + 1, np.int64)
+    for i in range(n):
+        ptr[comp[i] + 1] += 1
+    for c in range(ncomp):
+        ptr[c + 1] += ptr[c]
+    fill = ptr[:-1].copy()
+    members = np.empty(n, np.int32)
+    for t in range(n):
+        i = preorder[t]
+        c = comp[i]
+        members[fill[c]] = i
+        fill[c] += 1
+    return ptr, members
+
+
+# ----------------------------------------------------------------------------- transpose
+
+
+@njit(cache=True)
+def transpose_csr(indptr, indices, data, n_cols):  # pragma: no cover - compiled
+    """CSR of ``M^T`` from CSR of ``M`` (counting sort, O(nnz))."""
+    n_rows = indptr.shape[0] - 1
+    nnz = indices.shape[0]
+    t_ptr = np.zeros(n_cols + 1, np.int64)
+    for e in range(nnz):
+        t_ptr[indices[e] + 1] += 1
+    for j in range(n_cols):
+        t_ptr[j + 1] += t_ptr[j]
+    fill = t_ptr[:-1].copy()
+    t_ind = np.empty(nnz, np.int32)
+    t_dat = np.empty(nnz, np.float64)
+    for i in range(n_rows):
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            p = fill[j]
+            t_ind[p] = i
+            t_dat[p] = data[e]
+            fill[j] = p + 1
+    return t_ptr, t_ind, t_dat
+
+
+# ----------------------------------------------------------------------------- products
+
+
+@njit(parallel=True, cache=True)
+def leontief_residual(indptr, indices, data, Z, B, R):  # pragma: no cover - compiled
+    """``R = B - (I - M) Z`` for all rows, in parallel. Returns nothing."""
+    n, k = Z.shape
+    for i in prange(n):
+        for c in range(k):
+            R[i, c] = B[i, c] - Z[i, c]
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            a = data[e]
+            for c in range(k):
+                R[i, c] += a * Z[j, c]
+
+
+@njit(parallel=True, cache=True)
+def spmv(indptr, indices, data, X, Y):  # pragma: no cover - compiled
+    """``Y = M X`` in parallel (pull form, one task per row block)."""
+    n, k = Y.shape
+    for i in prange(n):
+        for c in range(k):
+            Y[i, c] = 0.0
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            a = data[e]
+            for c in range(k):
+                Y[i, c] += a * X[j, c]
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+@njit(cache=True)
+def sweep_components(
+    indptr, indices, data, comp, comp_ptr, members, c_first, c_last, step, small, Z, B, flags
+):  # pragma: no cover - compiled
+    """Solve components ``c_first, c_first+step, ...`` (up to ``c_last`` inclusive)
+    of ``(I - M) Z = B`` exactly, in order, while they are small.
+
+    Every entry ``M[i, j]`` of a row in component ``c`` points to ``c`` itself or to
+    an already solved component, so a component is solved from final values only.
+    Singletons: ``z_i = (b_i + sum_{j != i} M_ij z_j) / (1 - M_ii)``; components of at
+    most ``small`` nodes: a dense solve of their block. Stops at the first component
+    larger than ``small`` and returns its number (or ``c_last + step`` when done).
+    ``flags[c] = 1`` marks a component whose block failed the productivity test
+    (``1 - M_ii <= 0``, or ``(I - M_cc)^-1 1`` not positive).
+    """
+    k = Z.shape[1]
+    c = c_first
+    while c != c_last + step:
+        lo = comp_ptr[c]
+        hi = comp_ptr[c + 1]
+        s = hi - lo
+        if s == 1:
+            i = members[lo]
+            d = 0.0
+            for q in range(k):
+                Z[i, q] = B[i, q]
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if j == i:
+                    d += data[e]
+                else:
+                    a = data[e]
+                    for q in range(k):
+                        Z[i, q] += a * Z[j, q]
+            piv = 1.0 - d
+            if piv <= 0.0:
+                flags[c] = 1
+                piv = 1.0 if piv == 0.0 else piv
+            for q in range(k):
+                Z[i, q] /= piv
+        elif s <= small:
+            # dense block solve; local numbering by position in members
+            Mloc = np.eye(s)
+            rhs = np.zeros((s, k + 1))
+            for a_ in range(s):
+                i = members[lo + a_]
+                for q in range(k):
+                    rhs[a_, q] = B[i, q]
+                rhs[a_, k] = 1.0
+                for e in range(indptr[i], indptr[i + 1]):
+                    j = indices[e]
+                    if comp[j] == c:
+                        # find local position of j (blocks are small: linear scan)
+                        for b_ in range(s):
+                            if members[lo + b_] == j:
+                                Mloc[a_, b_] -= data[e]
+                                break
+                    else:
+                        a = data[e]
+                        for q in range(k):
+                            rhs[a_, q] += a * Z[j, q]
+            sol = np.linalg.solve(Mloc, rhs)
+            for a_ in range(s):
+                if not (sol[a_, k] > 0.0):
+                    flags[c] = 1
+                i = members[lo + a_]
+                for q in range(k):
+                    Z[i, q] = sol[a_, q]
+        else:
+            return c
+        c += step
+    return c
+
+
+@njit(parallel=True, cache=True)
+def jacobi_component(indptr, indices, data, rows, Z, B, Znew):  # pragma: no cover - compiled
+    """One Jacobi step on the rows ``rows`` of one component, in parallel.
+
+    ``Znew[a] = (b_i + sum_{j != i} M_ij Z[j]) / (1 - M_ii)`` for ``i = rows[a]``,
+    then ``Z[rows] = Znew``. Returns the squared norm of the block residual
+    ``(1 - M_ii)(Znew - Z)`` before the update, per right-hand side.
+    """
+    s = rows.shape[0]
+    k = Z.shape[1]
+    nthreads = 64
+    chunk = (s + nthreads - 1) // nthreads
+    partial = np.zeros((nthreads, k))
+    for t in prange(nthreads):
+        start = t * chunk
+        stop = min(s, start + chunk)
+        for a_ in range(start, stop):
+            i = rows[a_]
+            d = 0.0
+            for q in range(k):
+                Znew[a_, q] = B[i, q]
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if j == i:
+                    d += data[e]
+                else:
+                    a = data[e]
+                    for q in range(k):
+                        Znew[a_, q] += a * Z[j, q]
+            piv = 1.0 - d
+            for q in range(k):
+                r = Znew[a_, q] - piv * Z[i, q]
+                partial[t, q] += r * r
+                Znew[a_, q] /= piv
+    for a_ in prange(s):
+        i = rows[a_]
+        for q in range(k):
+            Z[i, q] = Znew[a_, q]
+    out = np.zeros(k)
+    for t in range(nthreads):
+        for q in range(k):
+            out[q] += partial[t, q]
+    return out
+
+
+@njit(cache=True)
+def gauss_seidel_component(indptr, indices, data, rows, Z, B, reverse):  # pragma: no cover
+    """One Gauss-Seidel sweep in place over ``rows`` (backwards when ``reverse``).
+
+    Returns the squared norm of the residual of each row at the moment it was
+    updated (a cheap upper estimate of the block residual), per right-hand side.
+    """
+    s = rows.shape[0]
+    k = Z.shape[1]
+    out = np.zeros(k)
+    acc = np.empty(k)
+    for t in range(s):
+        a_ = s - 1 - t if reverse else t
+        i = rows[a_]
+        d = 0.0
+        for q in range(k):
+            acc[q] = B[i, q]
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if j == i:
+                d += data[e]
+            else:
+                a = data[e]
+                for q in range(k):
+                    acc[q] += a * Z[j, q]
+        piv = 1.0 - d
+        for q in range(k):
+            r = acc[q] - piv * Z[i, q]
+            out[q] += r * r
+            Z[i, q] = acc[q] / piv
+    return out
+
+
+@njit(parallel=True, cache=True)
+def block_apply(indptr, indices, data, rows, P, Y):  # pragma: no cover - compiled
+    """``Y[a] = P[i] - sum_j M_ij P[j]`` for ``i = rows[a]``: ``(I - M_cc) p`` when ``P``
+    (an ``n``-long scratch vector) is zero outside the component."""
+    s = rows.shape[0]
+    for a_ in prange(s):
+        i = rows[a_]
+        acc = P[i]
+        for e in range(indptr[i], indptr[i + 1]):
+            acc -= data[e] * P[indices[e]]
+        Y[a_] = acc
+
+
+@njit(parallel=True, cache=True)
+def block_rhs(indptr, indices, data, rows, comp, c, Z, B, out):  # pragma: no cover
+    """``out[a] = b_i + sum_{j not in c} M_ij z_j``: right-hand side of component ``c``."""
+    s = rows.shape[0]
+    k = Z.shape[1]
+    for a_ in prange(s):
+        i = rows[a_]
+        for q in range(k):
+            out[a_, q] = B[i, q]
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if comp[j] != c:
+                a = data[e]
+                for q in range(k):
+                    out[a_, q] += a * Z[j, q]
+
+
+@njit(parallel=True, cache=True)
+def scatter(rows, values, P):  # pragma: no cover - compiled
+    for a_ in prange(rows.shape[0]):
+        P[rows[a_]] = values[a_]

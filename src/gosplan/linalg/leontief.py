@@ -1,0 +1,469 @@
+"""Solving Leontief systems ``(I - A) X = Y`` and ``(I - A)^T V = L`` at any scale.
+
+Methods
+-------
+``dense``
+    LU factorisation of ``I - A`` (LAPACK ``getrf``), one factorisation for both
+    systems. For small tables only (``n <= dense_max``).
+``scc-gs`` / ``scc-jacobi`` / ``scc-bicgstab``
+    The product graph (edge ``i -> j`` when ``A[i, j] != 0``) is split into its
+    strongly connected components (Tarjan), which are solved one after the other
+    in topological order: a component only needs the solutions of components
+    already solved. Singletons are one division, small components a dense
+    solve, and large components an iterative method (Gauss-Seidel in depth-first
+    order, parallel Jacobi, or BiCGSTAB with diagonal preconditioning). Most of a
+    product-level economy is near-triangular, so most of it costs one pass.
+``auto``
+    ``dense`` up to ``dense_max`` products, else ``scc-gs``.
+
+The values system uses the same machinery on ``A^T`` (its CSR is built once by a
+counting sort), with the components in the opposite order.
+
+After every solve the residual ``||B - (I - M) Z||_2 / ||B||_2`` of each
+right-hand side is recomputed from scratch; a solve is reported converged only if
+every right-hand side passes ``tol``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+
+from gosplan.errors import InvalidEconomyError, NotProductiveError
+from gosplan.linalg import kernels as K
+from gosplan.results import SolveInfo
+
+__all__ = [
+    "Method",
+    "LeontiefSystem",
+    "prepare",
+    "solve",
+    "relative_residuals",
+    "DENSE_MAX",
+]
+
+Method = Literal["auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab"]
+METHODS: tuple[str, ...] = ("auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab")
+
+#: Largest ``n`` solved by a dense LU under ``method="auto"``.
+DENSE_MAX = 2500
+#: Components up to this size are solved densely inside the sweep.
+SMALL_COMPONENT = 48
+
+
+@dataclass(eq=False)
+class LeontiefSystem:
+    """``A`` prepared for repeated solves: its CSR, its transpose, its components.
+
+    Built by :func:`prepare`; the expensive parts (transpose, components, dense
+    LU) are computed on first use and kept.
+    """
+
+    A: sp.csr_array
+    labels: object = None
+    _AT: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _scc: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+    _lu: tuple[np.ndarray, np.ndarray] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    component_order: str = "index"
+
+    @property
+    def n(self) -> int:
+        return self.A.shape[0]
+
+    def csr(self, transpose: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not transpose:
+            return self.A.indptr, self.A.indices, self.A.data
+        if self._AT is None:
+            t0 = time.perf_counter()
+            self._AT = K.transpose_csr(self.A.indptr, self.A.indices, self.A.data, self.n)
+            self.timings["transpose"] = time.perf_counter() - t0
+        return self._AT
+
+    def components(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """``(ncomp, comp, ptr, members)``; components numbered sinks first."""
+        if self._scc is None:
+            t0 = time.perf_counter()
+            ncomp, comp, preorder = K.strong_components(self.A.indptr, self.A.indices, self.n)
+            order = preorder if self.component_order == "dfs" else np.arange(self.n, dtype=np.int32)
+            ptr, members = K.group_by_component(comp, ncomp, order)
+            self._scc = (int(ncomp), comp, ptr, members)
+            self.timings["components"] = time.perf_counter() - t0
+        return self._scc
+
+    def lu(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._lu is None:
+            t0 = time.perf_counter()
+            M = np.eye(self.n) - self.A.toarray()
+            self._lu = la.lu_factor(M, check_finite=False)
+            self.timings["factorize"] = time.perf_counter() - t0
+        return self._lu
+
+
+def prepare(A: sp.csr_array | sp.spmatrix | np.ndarray, labels: object = None) -> LeontiefSystem:
+    """Wrap ``A`` (square) for :func:`solve`."""
+    A = sp.csr_array(A)
+    if A.shape[0] != A.shape[1]:
+        raise InvalidEconomyError(f"A must be square, got shape {A.shape}")
+    if A.dtype != np.float64:
+        A = A.astype(np.float64)
+    if not A.has_sorted_indices:
+        A.sort_indices()
+    if A.indices.dtype != np.int32 and A.nnz < 2**31 - 1 and A.shape[0] < 2**31 - 1:
+        A = sp.csr_array((A.data, A.indices.astype(np.int32), A.indptr.astype(np.int64)), shape=A.shape)
+    return LeontiefSystem(A=A, labels=labels)
+
+
+def _as_2d(B: np.ndarray) -> tuple[np.ndarray, bool]:
+    B = np.asarray(B, dtype=np.float64)
+    if B.ndim == 1:
+        return np.ascontiguousarray(B.reshape(-1, 1)), True
+    return np.ascontiguousarray(B), False
+
+
+def relative_residuals(
+    system: LeontiefSystem, Z: np.ndarray, B: np.ndarray, *, transpose: bool = False
+) -> np.ndarray:
+    """``||B_q - (I - M) Z_q||_2 / ||B_q||_2`` per column ``q`` (absolute where ``B_q = 0``)."""
+    Z2, _ = _as_2d(Z)
+    B2, _ = _as_2d(B)
+    if system.n <= 50_000:  # small: scipy, no JIT compilation needed
+        M = system.A.T if transpose else system.A
+        R = B2 - (Z2 - M @ Z2)
+    else:
+        indptr, indices, data = system.csr(transpose)
+        R = np.empty_like(Z2)
+        K.leontief_residual(indptr, indices, data, Z2, B2, R)
+    num = np.sqrt(np.einsum("ij,ij->j", R, R))
+    den = np.sqrt(np.einsum("ij,ij->j", B2, B2))
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), num)
+
+
+def _label(system: LeontiefSystem, i: int) -> str:
+    if system.labels is None:
+        return str(i)
+    return str(system.labels[i])
+
+
+def _not_productive(system: LeontiefSystem, nodes: np.ndarray, rho: float | None) -> NotProductiveError:
+    names = [_label(system, int(i)) for i in nodes[:20]]
+    more = f" and {len(nodes) - 20} more" if len(nodes) > 20 else ""
+    rho_txt = f" (spectral radius of its block of A: {rho:.6g})" if rho is not None else ""
+    return NotProductiveError(
+        f"the economy is not productive: a group of {len(nodes)} product(s) cannot reproduce "
+        f"itself{rho_txt}: {', '.join(names)}{more}",
+        products=[_label(system, int(i)) for i in nodes],
+        spectral_radius=rho,
+    )
+
+
+def _block_radius(system: LeontiefSystem, nodes: np.ndarray) -> float:
+    """Spectral radius of ``A[nodes][:, nodes]`` (dense eigvals when small, ARPACK else)."""
+    idx = np.sort(nodes)
+    block = system.A[idx][:, idx]
+    if len(idx) <= 1500:
+        return float(np.abs(np.linalg.eigvals(block.toarray())).max()) if len(idx) else 0.0
+    from scipy.sparse.linalg import eigs
+
+    vals = eigs(sp.csr_matrix(block), k=1, which="LM", return_eigenvectors=False, maxiter=5000, tol=1e-8)
+    return float(np.abs(vals).max())
+
+
+def _check_productive(system: LeontiefSystem) -> None:
+    """Raise :class:`NotProductiveError` naming the first component whose block has
+    spectral radius ``>= 1``. Used on the error path only."""
+    ncomp, comp, ptr, members = system.components()
+    sizes = np.diff(ptr)
+    diag = system.A.diagonal()
+    for c in range(ncomp):
+        nodes = members[ptr[c] : ptr[c + 1]]
+        if sizes[c] == 1:
+            if diag[nodes[0]] >= 1.0:
+                raise _not_productive(system, nodes, float(diag[nodes[0]]))
+            continue
+        rho = _block_radius(system, nodes)
+        if rho >= 1.0 - 1e-12:
+            raise _not_productive(system, nodes, rho)
+
+
+# ----------------------------------------------------------------------------- dense
+
+
+def _solve_dense(system: LeontiefSystem, B: np.ndarray, transpose: bool) -> np.ndarray:
+    lu, piv = system.lu()
+    if not np.isfinite(lu).all() or np.any(np.abs(np.diag(lu)) < 1e-14):
+        _check_productive(system)
+        raise InvalidEconomyError("I - A is singular")
+    return la.lu_solve((lu, piv), B, trans=1 if transpose else 0, check_finite=False)
+
+
+def _dense_productive(system: LeontiefSystem) -> None:
+    """Productivity check for the dense path: ``(I - A)^-1 1 > 0`` iff ``rho(A) < 1``
+    for ``A >= 0``; when it fails, the components are examined one by one."""
+    lu, piv = system.lu()
+    z = la.lu_solve((lu, piv), np.ones(system.n), check_finite=False)
+    if not (z > 0).all():
+        _check_productive(system)
+
+
+# ----------------------------------------------------------------------------- iterative blocks
+
+
+def _iterate_block(
+    system: LeontiefSystem,
+    transpose: bool,
+    rows: np.ndarray,
+    comp_id: int,
+    Z: np.ndarray,
+    B: np.ndarray,
+    *,
+    method: str,
+    tol: float,
+    bnorm: np.ndarray,
+    maxiter: int,
+    progress: Callable[[int, float], None] | None,
+) -> tuple[int, bool]:
+    """Iterate on one large component until its residual is below ``tol * ||B||``."""
+    indptr, indices, data = system.csr(transpose)
+    k = Z.shape[1]
+    target = (0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)) ** 2
+    if method == "scc-bicgstab":
+        return _bicgstab_block(system, transpose, rows, comp_id, Z, B, tol=tol, bnorm=bnorm, maxiter=maxiter)
+    Znew = np.empty((len(rows), k)) if method == "scc-jacobi" else None
+    first = None
+    best = np.inf
+    stall = 0
+    for it in range(1, maxiter + 1):
+        if method == "scc-jacobi":
+            r2 = K.jacobi_component(indptr, indices, data, rows, Z, B, Znew)
+        else:
+            # DFS preorder: backwards for M = A (users before inputs), forwards for A^T
+            r2 = K.gauss_seidel_component(indptr, indices, data, rows, Z, B, not transpose)
+        worst = float(np.max(r2 / np.where(target > 0, target, 1.0)))
+        if progress is not None:
+            progress(it, float(np.sqrt(np.max(r2))))
+        if first is None:
+            first = worst
+        if worst <= 1.0:
+            return it, True
+        if not np.isfinite(worst) or worst > 1e12 * max(first, 1.0):
+            return it, False
+        if worst < 0.999 * best:
+            best, stall = worst, 0
+        else:
+            stall += 1
+            if stall >= 50:
+                return it, False
+    return maxiter, False
+
+
+def _bicgstab_block(
+    system: LeontiefSystem,
+    transpose: bool,
+    rows: np.ndarray,
+    comp_id: int,
+    Z: np.ndarray,
+    B: np.ndarray,
+    *,
+    tol: float,
+    bnorm: np.ndarray,
+    maxiter: int,
+) -> tuple[int, bool]:
+    """BiCGSTAB on ``(I - M_cc) z = b_c + M_c,out z_out`` with Jacobi preconditioning."""
+    indptr, indices, data = system.csr(transpose)
+    ncomp, comp, _, _ = system.components()
+    s = len(rows)
+    k = Z.shape[1]
+    rhs = np.empty((s, k))
+    K.block_rhs(indptr, indices, data, rows, comp, comp_id, Z, B, rhs)
+    diag = system.A.diagonal()[rows]
+    dinv = 1.0 / (1.0 - diag)
+    P = np.zeros(system.n)
+    y = np.empty(s)
+
+    def apply(v: np.ndarray) -> np.ndarray:
+        K.scatter(rows, v, P)
+        K.block_apply(indptr, indices, data, rows, P, y)
+        return y.copy()
+
+    total_it = 0
+    ok_all = True
+    for q in range(k):
+        b = rhs[:, q]
+        goal = 0.5 * tol * (bnorm[q] if bnorm[q] > 0 else 1.0)
+        x = b * dinv  # one Jacobi step as the start
+        r = b - apply(x)
+        rhat = r.copy()
+        rho_old = alpha = omega = 1.0
+        v = np.zeros(s)
+        p = np.zeros(s)
+        ok = float(np.linalg.norm(r)) <= goal
+        it = 0
+        while not ok and it < maxiter:
+            it += 1
+            rho = float(rhat @ r)
+            if rho == 0.0:
+                break
+            beta = (rho / rho_old) * (alpha / omega)
+            p = r + beta * (p - omega * v)
+            phat = p * dinv
+            v = apply(phat)
+            alpha = rho / float(rhat @ v)
+            sv = r - alpha * v
+            if float(np.linalg.norm(sv)) <= goal:
+                x += alpha * phat
+                ok = True
+                break
+            shat = sv * dinv
+            t = apply(shat)
+            tt = float(t @ t)
+            omega = float(t @ sv) / tt if tt > 0 else 0.0
+            x += alpha * phat + omega * shat
+            r = sv - omega * t
+            rho_old = rho
+            if omega == 0.0 or not np.isfinite(x).all():
+                break
+            ok = float(np.linalg.norm(r)) <= goal
+        # true residual check for this column
+        if ok:
+            ok = float(np.linalg.norm(b - apply(x))) <= 2 * goal
+        Z[rows, q] = x
+        total_it = max(total_it, it)
+        ok_all = ok_all and ok
+    return total_it, ok_all
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def solve(
+    system: LeontiefSystem,
+    B: np.ndarray,
+    *,
+    transpose: bool = False,
+    method: Method = "auto",
+    tol: float = 1e-10,
+    maxiter: int = 5000,
+    progress: Callable[[int, float], None] | None = None,
+    system_name: str | None = None,
+) -> tuple[np.ndarray, SolveInfo]:
+    """Solve ``(I - A) Z = B`` (or ``(I - A)^T Z = B`` with ``transpose=True``).
+
+    Parameters
+    ----------
+    system:
+        From :func:`prepare`.
+    B:
+        Right-hand side(s), ``n`` or ``n x k``.
+    method:
+        See the module docstring.
+    tol:
+        Target relative residual ``||B - (I - M) Z||_2 / ||B||_2`` per column.
+    maxiter:
+        Iteration limit of the iterative methods (per large component).
+    progress:
+        Called as ``progress(iteration, residual)`` by the iterative methods.
+
+    Returns
+    -------
+    Z, info:
+        The solution (same shape as ``B``) and a :class:`SolveInfo` whose
+        ``relative_residual`` gosplan recomputed after the solve.
+
+    Raises
+    ------
+    NotProductiveError
+        When a strongly connected group of products has a block of ``A`` with
+        spectral radius ``>= 1``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    B2, was_1d = _as_2d(B)
+    n = system.n
+    if B2.shape[0] != n:
+        raise InvalidEconomyError(f"right-hand side has {B2.shape[0]} rows, A has {n}")
+    if not np.isfinite(B2).all():
+        raise InvalidEconomyError("right-hand side holds NaN or infinity")
+    name = system_name or ("values" if transpose else "x")
+    t0 = time.perf_counter()
+    chosen = method
+    if method == "auto":
+        chosen = "dense" if n <= DENSE_MAX else "scc-gs"
+    bnorm = np.sqrt(np.einsum("ij,ij->j", B2, B2))
+    iterations = 0
+    ncomp, largest = 1, n
+    if n == 0:
+        Z = B2.copy()
+    elif chosen == "dense":
+        _dense_productive(system)
+        Z = _solve_dense(system, B2, transpose)
+        iterations = 1
+    else:
+        ncomp, comp, ptr, members = system.components()
+        sizes = np.diff(ptr)
+        largest = int(sizes.max())
+        indptr, indices, data = system.csr(transpose)
+        Z = np.zeros_like(B2)
+        flags = np.zeros(ncomp, np.int8)
+        # A: sinks first (components 0..ncomp-1); A^T: the reverse order
+        c, last, step = (ncomp - 1, 0, -1) if transpose else (0, ncomp - 1, 1)
+        while c != last + step:
+            c = int(
+                K.sweep_components(
+                    indptr, indices, data, comp, ptr, members, c, last, step, SMALL_COMPONENT, Z, B2, flags
+                )
+            )
+            if c == last + step:
+                break
+            rows = members[ptr[c] : ptr[c + 1]]
+            its, ok = _iterate_block(
+                system,
+                transpose,
+                rows,
+                c,
+                Z,
+                B2,
+                method=chosen,
+                tol=tol,
+                bnorm=bnorm,
+                maxiter=maxiter,
+                progress=progress,
+            )
+            iterations = max(iterations, its)
+            if not ok:
+                rho = _block_radius(system, rows)
+                if rho >= 1.0 - 1e-12:
+                    raise _not_productive(system, rows, rho)
+            c += step
+        if flags.any():
+            bad = int(np.flatnonzero(flags)[0])
+            nodes = members[ptr[bad] : ptr[bad + 1]]
+            rho = float(system.A.diagonal()[nodes[0]]) if len(nodes) == 1 else _block_radius(system, nodes)
+            if rho >= 1.0 - 1e-12:
+                raise _not_productive(system, nodes, rho)
+    solve_seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    rel = relative_residuals(system, Z, B2, transpose=transpose) if n else np.zeros(B2.shape[1])
+    worst = float(rel.max()) if rel.size else 0.0
+    info = SolveInfo(
+        system=name,
+        method=chosen,
+        iterations=int(iterations),
+        relative_residual=worst,
+        tolerance=tol,
+        seconds=solve_seconds,
+        components=int(ncomp),
+        largest_component=int(largest),
+        converged=bool(worst <= tol),
+        detail={
+            "check_seconds": time.perf_counter() - t1,
+            "right_hand_sides": int(B2.shape[1]),
+            **{k: float(v) for k, v in system.timings.items()},
+        },
+    )
+    return (Z[:, 0] if was_1d else Z), info
