@@ -152,6 +152,12 @@ def leontief_residual(indptr, indices, data, Z, B, R):  # pragma: no cover - com
     """``R = B - (I - M) Z`` for all rows, in parallel. Returns nothing."""
     n, k = Z.shape
     for i in prange(n):
+        if k == 1:
+            acc = B[i, 0] - Z[i, 0]
+            for e in range(indptr[i], indptr[i + 1]):
+                acc += data[e] * Z[indices[e], 0]
+            R[i, 0] = acc
+            continue
         for c in range(k):
             R[i, c] = B[i, c] - Z[i, c]
         for e in range(indptr[i], indptr[i + 1]):
@@ -173,6 +179,39 @@ def spmv(indptr, indices, data, X, Y):  # pragma: no cover - compiled
             a = data[e]
             for c in range(k):
                 Y[i, c] += a * X[j, c]
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+@njit(inline="always")
+def _row1(indptr, indices, data, i, Z):  # pragma: no cover - compiled
+    """``(sum_{j != i} M_ij z_j, M_ii)`` for one right-hand side (scalar accumulator)."""
+    acc = 0.0
+    d = 0.0
+    for e in range(indptr[i], indptr[i + 1]):
+        j = indices[e]
+        if j == i:
+            d += data[e]
+        else:
+            acc += data[e] * Z[j, 0]
+    return acc, d
+
+
+@njit(inline="always")
+def _rowk(indptr, indices, data, i, Z, out):  # pragma: no cover - compiled
+    """``out += sum_{j != i} M_ij Z[j, :]``; returns ``M_ii``."""
+    k = Z.shape[1]
+    d = 0.0
+    for e in range(indptr[i], indptr[i + 1]):
+        j = indices[e]
+        if j == i:
+            d += data[e]
+        else:
+            a = data[e]
+            for q in range(k):
+                out[q] += a * Z[j, q]
+    return d
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -201,17 +240,13 @@ def sweep_components(
         s = hi - lo
         if s == 1:
             i = members[lo]
-            d = 0.0
-            for q in range(k):
-                Z[i, q] = B[i, q]
-            for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
-                if j == i:
-                    d += data[e]
-                else:
-                    a = data[e]
-                    for q in range(k):
-                        Z[i, q] += a * Z[j, q]
+            if k == 1:
+                acc, d = _row1(indptr, indices, data, i, Z)
+                Z[i, 0] = B[i, 0] + acc
+            else:
+                for q in range(k):
+                    Z[i, q] = B[i, q]
+                d = _rowk(indptr, indices, data, i, Z, Z[i])
             piv = 1.0 - d
             if piv <= 0.0:
                 flags[c] = 1
@@ -270,17 +305,13 @@ def jacobi_component(indptr, indices, data, rows, Z, B, Znew):  # pragma: no cov
         stop = min(s, start + chunk)
         for a_ in range(start, stop):
             i = rows[a_]
-            d = 0.0
-            for q in range(k):
-                Znew[a_, q] = B[i, q]
-            for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
-                if j == i:
-                    d += data[e]
-                else:
-                    a = data[e]
-                    for q in range(k):
-                        Znew[a_, q] += a * Z[j, q]
+            if k == 1:
+                acc, d = _row1(indptr, indices, data, i, Z)
+                Znew[a_, 0] = B[i, 0] + acc
+            else:
+                for q in range(k):
+                    Znew[a_, q] = B[i, q]
+                d = _rowk(indptr, indices, data, i, Z, Znew[a_])
             piv = 1.0 - d
             for q in range(k):
                 r = Znew[a_, q] - piv * Z[i, q]
@@ -311,17 +342,13 @@ def gauss_seidel_component(indptr, indices, data, rows, Z, B, reverse):  # pragm
     for t in range(s):
         a_ = s - 1 - t if reverse else t
         i = rows[a_]
-        d = 0.0
-        for q in range(k):
-            acc[q] = B[i, q]
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            if j == i:
-                d += data[e]
-            else:
-                a = data[e]
-                for q in range(k):
-                    acc[q] += a * Z[j, q]
+        if k == 1:
+            a1, d = _row1(indptr, indices, data, i, Z)
+            acc[0] = B[i, 0] + a1
+        else:
+            for q in range(k):
+                acc[q] = B[i, q]
+            d = _rowk(indptr, indices, data, i, Z, acc)
         piv = 1.0 - d
         for q in range(k):
             r = acc[q] - piv * Z[i, q]
