@@ -391,3 +391,152 @@ def block_rhs(indptr, indices, data, rows, comp, c, Z, B, out):  # pragma: no co
 def scatter(rows, values, P):  # pragma: no cover - compiled
     for a_ in prange(rows.shape[0]):
         P[rows[a_]] = values[a_]
+
+
+# ----------------------------------------------------------------------------- blocks
+
+
+@njit(parallel=True, cache=True)
+def extract_block(indptr, indices, data, rows, local, Z, B, rhs, fold):  # pragma: no cover
+    """Local CSR of the block ``M[rows][:, rows]`` and its constant right-hand side.
+
+    ``local[j]`` is the position of node ``j`` in ``rows`` (``-1`` outside the block).
+    With ``fold``, entries to nodes outside the block are folded into
+    ``rhs[a] = B[rows[a]] + sum_{j not in block} M_ij Z[j]`` (those ``Z[j]`` are final);
+    without, ``rhs[a] = B[rows[a]]``.
+    Returns ``(ptr, ind, dat)`` with local column numbers.
+    """
+    s = rows.shape[0]
+    k = Z.shape[1]
+    counts = np.zeros(s + 1, np.int64)
+    for a_ in prange(s):
+        i = rows[a_]
+        cnt = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            if local[indices[e]] >= 0:
+                cnt += 1
+        counts[a_ + 1] = cnt
+    for a_ in range(s):
+        counts[a_ + 1] += counts[a_]
+    nnz = counts[s]
+    ind = np.empty(nnz, np.int32)
+    dat = np.empty(nnz, np.float64)
+    for a_ in prange(s):
+        i = rows[a_]
+        p = counts[a_]
+        for q in range(k):
+            rhs[a_, q] = B[i, q]
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            lj = local[j]
+            if lj >= 0:
+                ind[p] = lj
+                dat[p] = data[e]
+                p += 1
+            elif fold:
+                a = data[e]
+                for q in range(k):
+                    rhs[a_, q] += a * Z[j, q]
+    return counts, ind, dat
+
+
+@njit(cache=True)
+def push_sweep(
+    indptr, indices, data, comp, comp_ptr, members, c_first, c_last, step, small, Z, B, ACC, flags
+):  # pragma: no cover - compiled
+    """Solve components of ``(I - M)^T Z = B`` exactly, in order, from the CSR of ``M``.
+
+    The transposed system needs columns of ``M``; instead, each solved node pushes its
+    value along its row: ``ACC[j] += M_ij z_i``. When a component's turn comes, every
+    node feeding it has pushed, so ``ACC`` holds its whole outside contribution.
+    Stops at the first component larger than ``small`` (returned) like
+    :func:`sweep_components`; the caller solves it and calls :func:`push_rows`.
+    """
+    k = Z.shape[1]
+    c = c_first
+    while c != c_last + step:
+        lo = comp_ptr[c]
+        hi = comp_ptr[c + 1]
+        s = hi - lo
+        if s == 1:
+            i = members[lo]
+            d = 0.0
+            for e in range(indptr[i], indptr[i + 1]):
+                if indices[e] == i:
+                    d += data[e]
+            piv = 1.0 - d
+            if piv <= 0.0:
+                flags[c] = 1
+                piv = 1.0 if piv == 0.0 else piv
+            for q in range(k):
+                Z[i, q] = (B[i, q] + ACC[i, q]) / piv
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if j != i:
+                    a = data[e]
+                    for q in range(k):
+                        ACC[j, q] += a * Z[i, q]
+        elif s <= small:
+            Mloc = np.eye(s)
+            rhs = np.zeros((s, k + 1))
+            for a_ in range(s):
+                i = members[lo + a_]
+                for q in range(k):
+                    rhs[a_, q] = B[i, q] + ACC[i, q]
+                rhs[a_, k] = 1.0
+            for a_ in range(s):
+                i = members[lo + a_]
+                for e in range(indptr[i], indptr[i + 1]):
+                    j = indices[e]
+                    if comp[j] == c:
+                        for b_ in range(s):
+                            if members[lo + b_] == j:
+                                Mloc[b_, a_] -= data[e]  # transposed block
+                                break
+            sol = np.linalg.solve(Mloc, rhs)
+            for a_ in range(s):
+                if not (sol[a_, k] > 0.0):
+                    flags[c] = 1
+                i = members[lo + a_]
+                for q in range(k):
+                    Z[i, q] = sol[a_, q]
+            push_rows(indptr, indices, data, comp, c, members[lo:hi], Z, ACC)
+        else:
+            return c
+        c += step
+    return c
+
+
+@njit(cache=True)
+def push_rows(indptr, indices, data, comp, c, rows, Z, ACC):  # pragma: no cover - compiled
+    """``ACC[j] += M_ij Z[i]`` for ``i`` in ``rows`` (component ``c``) and ``j`` outside ``c``."""
+    k = Z.shape[1]
+    for a_ in range(rows.shape[0]):
+        i = rows[a_]
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if comp[j] != c:
+                a = data[e]
+                for q in range(k):
+                    ACC[j, q] += a * Z[i, q]
+
+
+@njit(parallel=True, cache=True)
+def set_local(rows, local, value):  # pragma: no cover - compiled
+    """``local[rows[a]] = a`` (or ``-1`` when ``value`` is False)."""
+    for a_ in prange(rows.shape[0]):
+        local[rows[a_]] = a_ if value else -1
+
+
+@njit(parallel=True, cache=True)
+def gather_rows(rows, src, out):  # pragma: no cover - compiled
+    for a_ in prange(rows.shape[0]):
+        for q in range(src.shape[1]):
+            out[a_, q] = src[rows[a_], q]
+
+
+@njit(parallel=True, cache=True)
+def scatter_rows(rows, values, Z):  # pragma: no cover - compiled
+    for a_ in prange(rows.shape[0]):
+        for q in range(values.shape[1]):
+            Z[rows[a_], q] = values[a_, q]

@@ -16,8 +16,10 @@ Methods
 ``auto``
     ``dense`` up to ``dense_max`` products, else ``scc-gs``.
 
-The values system uses the same machinery on ``A^T`` (its CSR is built once by a
-counting sort), with the components in the opposite order.
+The values system ``(I - A)^T v = l`` runs through the components in the opposite
+order and *pushes* each solved value along its row of ``A`` (``acc_j += A_ij v_i``),
+so ``A^T`` is never formed; only a large component's own block is extracted (and
+transposed) for its iterations, which then run on a compact local matrix.
 
 After every solve the residual ``||B - (I - M) Z||_2 / ||B||_2`` of each
 right-hand side is recomputed from scratch; a solve is reported converged only if
@@ -58,15 +60,15 @@ SMALL_COMPONENT = 48
 
 @dataclass(eq=False)
 class LeontiefSystem:
-    """``A`` prepared for repeated solves: its CSR, its transpose, its components.
+    """``A`` prepared for repeated solves: its CSR and its strongly connected components.
 
-    Built by :func:`prepare`; the expensive parts (transpose, components, dense
-    LU) are computed on first use and kept.
+    Built by :func:`prepare`; the expensive parts (components, dense LU) are
+    computed on first use and kept. No transpose of ``A`` is ever stored: the
+    values system pushes along the rows of ``A``.
     """
 
     A: sp.csr_array
     labels: object = None
-    _AT: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _scc: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
     _lu: tuple[np.ndarray, np.ndarray] | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -75,15 +77,6 @@ class LeontiefSystem:
     @property
     def n(self) -> int:
         return self.A.shape[0]
-
-    def csr(self, transpose: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if not transpose:
-            return self.A.indptr, self.A.indices, self.A.data
-        if self._AT is None:
-            t0 = time.perf_counter()
-            self._AT = K.transpose_csr(self.A.indptr, self.A.indices, self.A.data, self.n)
-            self.timings["transpose"] = time.perf_counter() - t0
-        return self._AT
 
     def components(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """``(ncomp, comp, ptr, members)``; components numbered sinks first."""
@@ -132,12 +125,12 @@ def relative_residuals(
     """``||B_q - (I - M) Z_q||_2 / ||B_q||_2`` per column ``q`` (absolute where ``B_q = 0``)."""
     Z2, _ = _as_2d(Z)
     B2, _ = _as_2d(B)
-    if system.n <= 50_000:  # small: scipy, no JIT compilation needed
+    if system.n <= 50_000 or transpose:  # scipy: no JIT for small n; A^T Z without a transpose
         M = system.A.T if transpose else system.A
         R = B2 - (Z2 - M @ Z2)
     else:
-        indptr, indices, data = system.csr(transpose)
         R = np.empty_like(Z2)
+        indptr, indices, data = system.A.indptr, system.A.indices, system.A.data
         K.leontief_residual(indptr, indices, data, Z2, B2, R)
     num = np.sqrt(np.einsum("ij,ij->j", R, R))
     den = np.sqrt(np.einsum("ij,ij->j", B2, B2))
@@ -214,89 +207,89 @@ def _dense_productive(system: LeontiefSystem) -> None:
 # ----------------------------------------------------------------------------- iterative blocks
 
 
-def _iterate_block(
-    system: LeontiefSystem,
-    transpose: bool,
-    rows: np.ndarray,
-    comp_id: int,
-    Z: np.ndarray,
-    B: np.ndarray,
+def _iterate_local(
+    ptr: np.ndarray,
+    ind: np.ndarray,
+    dat: np.ndarray,
+    rhs: np.ndarray,
     *,
     method: str,
     tol: float,
     bnorm: np.ndarray,
     maxiter: int,
+    backwards: bool,
     progress: Callable[[int, float], None] | None,
-) -> tuple[int, bool]:
-    """Iterate on one large component until its residual is below ``tol * ||B||``."""
-    indptr, indices, data = system.csr(transpose)
-    k = Z.shape[1]
-    target = (0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)) ** 2
+) -> tuple[np.ndarray, int, bool]:
+    """Solve ``(I - Mb) z = rhs`` for one large component held as a local CSR ``Mb``.
+
+    Stops when the block residual is below ``tol * ||B||`` (the block residual is the
+    whole system's residual: every other row is solved exactly from these values).
+    """
+    s, k = rhs.shape
     if method == "scc-bicgstab":
-        return _bicgstab_block(system, transpose, rows, comp_id, Z, B, tol=tol, bnorm=bnorm, maxiter=maxiter)
-    Znew = np.empty((len(rows), k)) if method == "scc-jacobi" else None
+        return _bicgstab_local(ptr, ind, dat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter)
+    rows = np.arange(s, dtype=np.int32)
+    Z = np.zeros((s, k))
+    target = (0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)) ** 2
+    Znew = np.empty((s, k)) if method == "scc-jacobi" else None
     first = None
     best = np.inf
     stall = 0
     for it in range(1, maxiter + 1):
         if method == "scc-jacobi":
-            r2 = K.jacobi_component(indptr, indices, data, rows, Z, B, Znew)
+            r2 = K.jacobi_component(ptr, ind, dat, rows, Z, rhs, Znew)
         else:
-            # DFS preorder: backwards for M = A (users before inputs), forwards for A^T
-            r2 = K.gauss_seidel_component(indptr, indices, data, rows, Z, B, not transpose)
+            r2 = K.gauss_seidel_component(ptr, ind, dat, rows, Z, rhs, backwards)
         worst = float(np.max(r2 / np.where(target > 0, target, 1.0)))
         if progress is not None:
             progress(it, float(np.sqrt(np.max(r2))))
         if first is None:
             first = worst
         if worst <= 1.0:
-            return it, True
+            return Z, it, True
         if not np.isfinite(worst) or worst > 1e12 * max(first, 1.0):
-            return it, False
+            return Z, it, False
         if worst < 0.999 * best:
             best, stall = worst, 0
         else:
             stall += 1
             if stall >= 50:
-                return it, False
-    return maxiter, False
+                return Z, it, False
+    return Z, maxiter, False
 
 
-def _bicgstab_block(
-    system: LeontiefSystem,
-    transpose: bool,
-    rows: np.ndarray,
-    comp_id: int,
-    Z: np.ndarray,
-    B: np.ndarray,
+def _bicgstab_local(
+    ptr: np.ndarray,
+    ind: np.ndarray,
+    dat: np.ndarray,
+    rhs: np.ndarray,
     *,
     tol: float,
     bnorm: np.ndarray,
     maxiter: int,
-) -> tuple[int, bool]:
-    """BiCGSTAB on ``(I - M_cc) z = b_c + M_c,out z_out`` with Jacobi preconditioning."""
-    indptr, indices, data = system.csr(transpose)
-    ncomp, comp, _, _ = system.components()
-    s = len(rows)
-    k = Z.shape[1]
-    rhs = np.empty((s, k))
-    K.block_rhs(indptr, indices, data, rows, comp, comp_id, Z, B, rhs)
-    diag = system.A.diagonal()[rows]
+) -> tuple[np.ndarray, int, bool]:
+    """BiCGSTAB (van der Vorst) on ``(I - Mb) z = rhs`` with Jacobi preconditioning."""
+    s, k = rhs.shape
+    diag = np.zeros(s)
+    rows_of = np.repeat(np.arange(s), np.diff(ptr))
+    on_diag = ind == rows_of
+    np.add.at(diag, rows_of[on_diag], dat[on_diag])
     dinv = 1.0 / (1.0 - diag)
-    P = np.zeros(system.n)
-    y = np.empty(s)
+    buf_in = np.empty((s, 1))
+    buf_out = np.empty((s, 1))
 
     def apply(v: np.ndarray) -> np.ndarray:
-        K.scatter(rows, v, P)
-        K.block_apply(indptr, indices, data, rows, P, y)
-        return y.copy()
+        buf_in[:, 0] = v
+        K.spmv(ptr, ind, dat, buf_in, buf_out)
+        return v - buf_out[:, 0]
 
+    Z = np.zeros((s, k))
     total_it = 0
     ok_all = True
     for q in range(k):
         b = rhs[:, q]
         goal = 0.5 * tol * (bnorm[q] if bnorm[q] > 0 else 1.0)
-        x = b * dinv  # one Jacobi step as the start
+        x = b * dinv
         r = b - apply(x)
         rhat = r.copy()
         rho_old = alpha = omega = 1.0
@@ -329,13 +322,12 @@ def _bicgstab_block(
             if omega == 0.0 or not np.isfinite(x).all():
                 break
             ok = float(np.linalg.norm(r)) <= goal
-        # true residual check for this column
-        if ok:
+        if ok:  # the recurrence's residual drifts: check the true one
             ok = float(np.linalg.norm(b - apply(x))) <= 2 * goal
-        Z[rows, q] = x
+        Z[:, q] = x
         total_it = max(total_it, it)
         ok_all = ok_all and ok
-    return total_it, ok_all
+    return Z, total_it, ok_all
 
 
 # ----------------------------------------------------------------------------- driver
@@ -407,39 +399,56 @@ def solve(
         ncomp, comp, ptr, members = system.components()
         sizes = np.diff(ptr)
         largest = int(sizes.max())
-        indptr, indices, data = system.csr(transpose)
+        indptr, indices, data = system.A.indptr, system.A.indices, system.A.data
         Z = np.zeros_like(B2)
+        ACC = np.zeros_like(B2) if transpose else None
         flags = np.zeros(ncomp, np.int8)
-        # A: sinks first (components 0..ncomp-1); A^T: the reverse order
+        local = np.full(n, -1, np.int32) if largest > SMALL_COMPONENT else None
+        timing = {"extract": 0.0, "iterate": 0.0}
+        t_solve = time.perf_counter()
+        # (I - A) x: pull along rows of A, sinks first (components 0..ncomp-1).
+        # (I - A)^T v: push along rows of A, in the reverse order.
         c, last, step = (ncomp - 1, 0, -1) if transpose else (0, ncomp - 1, 1)
         while c != last + step:
-            c = int(
-                K.sweep_components(
-                    indptr, indices, data, comp, ptr, members, c, last, step, SMALL_COMPONENT, Z, B2, flags
-                )
-            )
+            if transpose:
+                c = int(K.push_sweep(indptr, indices, data, comp, ptr, members, c, last, step,
+                                     SMALL_COMPONENT, Z, B2, ACC, flags))
+            else:
+                c = int(K.sweep_components(indptr, indices, data, comp, ptr, members, c, last, step,
+                                           SMALL_COMPONENT, Z, B2, flags))
             if c == last + step:
                 break
             rows = members[ptr[c] : ptr[c + 1]]
-            its, ok = _iterate_block(
-                system,
-                transpose,
-                rows,
-                c,
-                Z,
-                B2,
-                method=chosen,
-                tol=tol,
-                bnorm=bnorm,
-                maxiter=maxiter,
-                progress=progress,
+            t_blk = time.perf_counter()
+            K.set_local(rows, local, True)
+            rhs = np.empty((len(rows), B2.shape[1]))
+            bptr, bind, bdat = K.extract_block(indptr, indices, data, rows, local, Z, B2, rhs, not transpose)
+            K.set_local(rows, local, False)
+            if transpose:
+                acc = np.empty_like(rhs)
+                K.gather_rows(rows, ACC, acc)
+                rhs += acc
+                del acc
+                bptr, bind, bdat = K.transpose_csr(bptr, bind, bdat, len(rows))
+            t_it = time.perf_counter()
+            timing["extract"] += t_it - t_blk
+            Zb, its, ok = _iterate_local(
+                bptr, bind, bdat, rhs, method=chosen, tol=tol, bnorm=bnorm, maxiter=maxiter,
+                backwards=not transpose, progress=progress,
             )
+            timing["iterate"] += time.perf_counter() - t_it
+            del bptr, bind, bdat
+            K.scatter_rows(rows, Zb, Z)
+            if transpose:
+                K.push_rows(indptr, indices, data, comp, c, rows, Z, ACC)
             iterations = max(iterations, its)
             if not ok:
                 rho = _block_radius(system, rows)
                 if rho >= 1.0 - 1e-12:
                     raise _not_productive(system, rows, rho)
             c += step
+        timing["sweep"] = time.perf_counter() - t_solve - timing["extract"] - timing["iterate"]
+        system.timings.update({f"{name}_{key}": val for key, val in timing.items()})
         if flags.any():
             bad = int(np.flatnonzero(flags)[0])
             nodes = members[ptr[bad] : ptr[bad + 1]]
