@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from gosplan.errors import Location, TableFormatError
@@ -116,7 +115,7 @@ def read_cockshott(path: str | Path, *, target_year: str = "year1", meta: Econom
         )
     meta = EconomyMeta(**{**meta.to_dict(), "notes": tuple(meta.notes) + tuple(notes)})
     xs = x.to_frame("output")
-    xs.attrs = {"file": str(file), "lines": np.full(len(xs), row_line(table, k_out) or -1)}
+    xs.attrs = {"file": str(file), "lines": [row_line(table, k_out) or -1] * len(xs)}
     return economy_from_flows(
         Z, Y, xs, labour, labour=str(table.index[k_lab]),
         meta=meta, source=str(file), check_inputs=False,

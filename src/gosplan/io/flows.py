@@ -89,7 +89,7 @@ def _align_rows(frame: pd.DataFrame, products: pd.Index, what: str, source: str 
     out = frame.iloc[pos]
     out.attrs = dict(frame.attrs)
     if frame.attrs.get("lines") is not None:
-        out.attrs["lines"] = np.asarray(frame.attrs["lines"])[pos]
+        out.attrs["lines"] = [int(frame.attrs["lines"][k]) for k in pos]
     return out
 
 

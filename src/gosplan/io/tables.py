@@ -420,7 +420,7 @@ def read_table(
         columns.names = level_names
     frame = pd.DataFrame(values, index=index, columns=columns)
     frame.attrs["file"] = str(path)
-    frame.attrs["lines"] = lines
+    frame.attrs["lines"] = [int(v) for v in lines]  # a list: attrs must stay JSON-serialisable
     frame.attrs["header_line"] = header_line
     return frame
 
@@ -465,6 +465,8 @@ def _read_parquet(path: Path, *, empty: str) -> pd.DataFrame:
     else:
         cols = pd.Index([str(c) for c in frame.columns], dtype=object, name=frame.columns.name)
         frame.columns = cols
+    if not isinstance(frame.index, pd.MultiIndex) and pd.api.types.is_string_dtype(frame.index.dtype):
+        frame.index = pd.Index(frame.index.astype(object), dtype=object, name=frame.index.name)
     _check_duplicates(frame.index, frame.columns, path=path, lines=None, header_line=None, first_col=0)
     out = np.empty(frame.shape, dtype=np.float64)
     for k, name in enumerate(frame.columns):
