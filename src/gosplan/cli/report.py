@@ -1,0 +1,316 @@
+"""Terminal rendering (rich) of gosplan's results. No planning logic here: every number
+comes from a result object or a summary dictionary computed by the library."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+__all__ = [
+    "fmt_number",
+    "fmt_seconds",
+    "balance_report",
+    "economy_report",
+    "datasets_table",
+    "Activity",
+]
+
+
+# ------------------------------------------------------------------------- numbers
+def fmt_number(value: Any, digits: int = 6) -> str:
+    """A number for people: grouped thousands for large values, ``digits`` significant
+    digits, scientific notation for very small or very large ones."""
+    if value is None:
+        return "—"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if a >= 1e15 or a < 1e-4:
+        return f"{v:.{max(digits - 1, 1)}e}"
+    if a >= 10 ** (digits - 1):
+        return f"{v:,.0f}"
+    text = f"{v:,.{digits}g}" if a >= 1 else f"{v:.{digits}g}"
+    return text
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def _kv_table(rows: Sequence[tuple[str, Any]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, value if isinstance(value, Text) else str(value))
+    return table
+
+
+def _top_table(
+    frame: pd.DataFrame, by: str, columns: Sequence[tuple[str, str]], title: str, k: int = 10
+) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("product", overflow="fold")
+    for _, header in columns:
+        table.add_column(header, justify="right")
+    values = frame[by].to_numpy(dtype=float)
+    finite = np.where(np.isfinite(values), values, -np.inf)
+    k = min(k, len(frame))
+    if k == 0:
+        return table
+    top = np.argpartition(-finite, k - 1)[:k] if len(frame) > k else np.arange(len(frame))
+    top = top[np.argsort(-finite[top], kind="stable")]
+    products = frame["product"].to_numpy()
+    for rank, i in enumerate(top, start=1):
+        table.add_row(str(rank), str(products[i]), *(fmt_number(frame[c].iat[i]) for c, _ in columns))
+    return table
+
+
+# ------------------------------------------------------------------------- reports
+def balance_report(
+    summary: Mapping[str, Any],
+    frame: pd.DataFrame,
+    *,
+    written: Sequence[str] = (),
+) -> Group:
+    """A rich renderable of a material balance: the summary, the primary-input totals,
+    the top 10 products by gross output and by labour value, the files written."""
+    meta = summary.get("economy_metadata", {})
+    units = summary.get("units") or meta.get("units") or "units"
+    labour_unit = summary.get("labour_unit") or meta.get("labour_unit") or "labour"
+    name = str(summary.get("economy", "economy"))
+    if meta.get("year"):
+        name += f" ({meta['year']})"
+    products = int(summary.get("products", len(frame)))
+    nnz = meta.get("nonzeros")
+    residual = summary.get("relative_residual")
+    tol = summary.get("tolerance")
+    ok = summary.get("status") == "solved"
+    res_text = Text(f"{residual:.2e}" if residual is not None else "—")
+    if tol is not None:
+        res_text.append(f"  (tolerance {tol:.0e}) ", style="dim")
+        res_text.append("✓" if ok else "✗", style="green" if ok else "red bold")
+    demand = summary.get("demand_file") or "the table's own final demand"
+    if summary.get("scale", 1.0) != 1.0:
+        demand += f" × {summary['scale']:g}"
+    rows: list[tuple[str, Any]] = [("economy", name), ("products", fmt_number(products))]
+    if nnz is not None:
+        density = nnz / products**2 if products else 0.0
+        rows.append(("nonzeros in A", f"{fmt_number(int(nnz))} ({density:.2%} dense)"))
+    rows += [
+        ("final demand", demand),
+        ("method", str(summary.get("method", "—"))),
+        ("iterations", fmt_number(int(summary.get("iterations", 0)))),
+        ("relative residual", res_text),
+        ("solve time", fmt_seconds(summary.get("seconds"))),
+    ]
+    if summary.get("load_seconds") is not None:
+        rows.append(("load time", fmt_seconds(summary["load_seconds"])))
+    rows.append(("total final demand", f"{fmt_number(summary.get('total_final_demand'))} {units}"))
+    rows.append(("total gross output", f"{fmt_number(summary.get('total_gross_output'))} {units}"))
+    total_labour = summary.get("total_labour")
+    rows.append(
+        ("total labour", f"{fmt_number(total_labour)} {labour_unit}" if total_labour is not None else "— (no labour input in this economy)")
+    )
+    parts: list[Any] = [
+        Panel(_kv_table(rows), title="[bold]gosplan · material balance", title_align="left", expand=False)
+    ]
+
+    primary = dict(summary.get("primary_totals") or {})
+    if len(primary) > 1 or (primary and "labour" not in primary):
+        table = Table(box=box.SIMPLE_HEAD)
+        table.add_column("primary input")
+        table.add_column("used by the plan", justify="right")
+        for resource, total in primary.items():
+            unit = f" {labour_unit}" if resource == "labour" else ""
+            table.add_row(str(resource), fmt_number(total) + unit)
+        parts.append(table)
+
+    has_values = "labour_value" in frame and bool(np.isfinite(frame["labour_value"].to_numpy(dtype=float)).any())
+    by_output = [("gross_output", "gross output"), ("final_demand", "final demand")]
+    if has_values:
+        by_output.append(("labour_value", "labour value"))
+    parts.append(_top_table(frame, "gross_output", by_output, f"Top 10 products by gross output ({units})"))
+    if has_values:
+        by_value = [("labour_value", "labour value"), ("gross_output", "gross output")]
+        if "output_multiplier" in frame:
+            by_value.append(("output_multiplier", "output multiplier"))
+        parts.append(
+            _top_table(frame, "labour_value", by_value, f"Top 10 products by labour value ({labour_unit} per unit)")
+        )
+    if meta.get("source"):
+        parts.append(Text(f"source: {meta['source']}", style="dim"))
+    if meta.get("licence"):
+        parts.append(Text(f"licence: {meta['licence']}", style="dim"))
+    if written:
+        parts.append(Text("wrote " + ", ".join(written), style="dim"))
+    return Group(*parts)
+
+
+def economy_report(info: Mapping[str, Any]) -> Group:
+    """A rich renderable of ``gosplan info``."""
+    rows: list[tuple[str, Any]] = [("name", info.get("name", "—"))]
+    for key in ("year", "source", "licence", "units", "labour_unit"):
+        if info.get(key):
+            rows.append((key.replace("_", " "), info[key]))
+    rows.append(("products", fmt_number(info.get("products"))))
+    if info.get("activities") != info.get("products"):
+        rows.append(("activities", fmt_number(info.get("activities"))))
+    nnz = info.get("nonzeros")
+    if nnz is not None:
+        rows.append(("nonzeros in A", f"{fmt_number(int(nnz))} ({info.get('density', 0.0):.2%} dense)"))
+    if info.get("negative_coefficients"):
+        rows.append(("negative coefficients", fmt_number(int(info["negative_coefficients"]))))
+    resources = info.get("resources") or []
+    rows.append(("primary inputs", ", ".join(resources) if resources else "—"))
+    rows.append(("labour", info.get("labour") or "—"))
+    categories = info.get("categories") or []
+    shown = ", ".join(categories[:8]) + (f", … ({len(categories)} in all)" if len(categories) > 8 else "")
+    rows.append(("final-demand categories", shown or "—"))
+    if info.get("total_final_demand") is not None:
+        rows.append(("total final demand", fmt_number(info["total_final_demand"])))
+    if info.get("has_recorded_output"):
+        rows.append(("recorded gross output", fmt_number(info.get("total_recorded_output"))))
+    comp = info.get("components")
+    if comp:
+        rows.append(
+            (
+                "strongly connected components",
+                f"{fmt_number(comp['count'])} (largest {fmt_number(comp['largest'])} products, "
+                f"{fmt_number(comp['singletons'])} singletons)",
+            )
+        )
+    if info.get("load_seconds") is not None:
+        rows.append(("load time", fmt_seconds(info["load_seconds"])))
+    parts: list[Any] = [Panel(_kv_table(rows), title="[bold]gosplan · economy", title_align="left", expand=False)]
+    notes = info.get("notes") or []
+    for note in notes:
+        parts.append(Text(f"note: {note}", style="dim"))
+    return Group(*parts)
+
+
+def datasets_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """The bundled datasets: name, title, size and year, source, licence (wrapped to the
+    terminal's width, one block per dataset)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold")
+    for k, row in enumerate(rows):
+        facts = [f"{fmt_number(row['products'])} products" if row.get("products") is not None else None,
+                 str(row["year"]) if row.get("year") else None, row.get("units")]
+        body = Text()
+        body.append(str(row.get("title") or ""), style="bold")
+        line = " · ".join(str(f) for f in facts if f)
+        if line:
+            body.append("\n" + line)
+        if row.get("source"):
+            body.append("\nsource: ", style="dim")
+            body.append(str(row["source"]))
+        if row.get("licence"):
+            body.append("\nlicence: ", style="dim")
+            body.append(str(row["licence"]))
+        if k:
+            table.add_row("", "")
+        table.add_row(str(row.get("name", "")), body)
+    return table
+
+
+# ------------------------------------------------------------------------- progress
+class Activity:
+    """A spinner / progress bar on stderr for long work; a no-op when ``enabled`` is
+    false (stderr not a terminal, ``--json``)."""
+
+    def __init__(self, console: Console, enabled: bool, *, bar: bool = False):
+        self.enabled = enabled
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+        if bar:
+            columns.append(BarColumn(bar_width=30))
+        columns += [TextColumn("{task.fields[detail]}", style="dim"), TimeElapsedColumn()]
+        self._progress = Progress(*columns, console=console, transient=True, disable=not enabled)
+        self._task: Any = None
+        self._last = 0.0
+
+    def __enter__(self) -> "Activity":
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.__exit__(*exc)
+
+    @contextmanager
+    def step(self, description: str, total: float | None = None) -> Iterator["Activity"]:
+        """One phase of work (``total=None``: a spinner without a bar)."""
+        if not self.enabled:
+            yield self
+            return
+        self._task = self._progress.add_task(description, total=total, detail="")
+        try:
+            yield self
+        finally:
+            self._progress.remove_task(self._task)
+            self._task = None
+
+    def update(self, *, completed: float | None = None, total: float | None = None, detail: str | None = None,
+               force: bool = False) -> None:
+        """Update the current phase, at most ten times a second unless ``force``."""
+        if not self.enabled or self._task is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < 0.1:
+            return
+        self._last = now
+        kwargs: dict[str, Any] = {}
+        if completed is not None:
+            kwargs["completed"] = completed
+        if total is not None:
+            kwargs["total"] = total
+        if detail is not None:
+            kwargs["detail"] = detail
+        self._progress.update(self._task, **kwargs)
+
+    def solver_callback(self) -> Any:
+        """A ``progress(system, iteration, residual)`` callback for :func:`gosplan.balance`."""
+        if not self.enabled:
+            return None
+
+        def callback(system: str, iteration: int, residual: float) -> None:
+            what = "gross output x" if system == "x" else "values v" if system == "values" else system
+            self.update(detail=f"{what}: iteration {iteration:,}, residual {residual:.1e}")
+
+        return callback
