@@ -36,7 +36,15 @@ import pandas as pd
 
 from gosplan.errors import InvalidEconomyError, Location, TableFormatError
 from gosplan.io.flows import economy_from_flows
-from gosplan.io.tables import TABLE_SUFFIXES, _read_text, _sniff_sep, _suffixes, find_table, read_table
+from gosplan.io.tables import (
+    TABLE_SUFFIXES,
+    _read_text,
+    _sniff_sep,
+    _suffixes,
+    find_table,
+    flatten_labels,
+    read_table,
+)
 from gosplan.model.economy import Economy, EconomyMeta
 
 __all__ = ["read_pymrio", "from_iosystem", "split_labels", "is_pymrio_dir"]
@@ -189,31 +197,45 @@ def _collect_extensions(directory: Path) -> tuple[list[tuple[str, pd.DataFrame]]
     return exts, notes
 
 
-def _factors(exts: list[tuple[str, pd.DataFrame]], source: Any) -> pd.DataFrame | None:
+def _factors(exts: list[tuple[str, pd.DataFrame]], source: Any, products: pd.Index) -> pd.DataFrame | None:
+    """All extensions stacked, columns in the order of ``products`` (Z's rows: a
+    mislabelled column of Z is then reported by the check of Z itself)."""
     # factor inputs first (value added, labour), then satellite accounts, each in file order
     exts = sorted(exts, key=lambda e: not (e[0].lower().replace("-", "_") in _FACTOR_NAMES or e[0] == _VA_RESIDUAL))
+    target = flatten_labels(products)
     frames = []
     for name, F in exts:
-        G = F.copy()
-        G.index = pd.Index(_extension_label(name, F.index), dtype=object)
-        G.attrs = dict(F.attrs)
+        cols = flatten_labels(F.columns)
+        file = F.attrs.get("file", source)
+        if cols.has_duplicates:
+            dup = cols[cols.duplicated()][0]
+            raise TableFormatError(
+                f"extension {name!r}: duplicate column {dup!r}",
+                Location(file=file, line=F.attrs.get("header_line"), column=dup, product=dup),
+            )
+        if not cols.equals(target):
+            extra = cols.difference(target, sort=False)
+            missing = target.difference(cols, sort=False)
+            if len(extra) or len(missing):
+                first = str(extra[0] if len(extra) else missing[0])
+                raise TableFormatError(
+                    f"extension {name!r}: columns do not match Z's: unknown {list(extra[:5])}, "
+                    f"missing {list(missing[:5])}",
+                    Location(file=file, line=F.attrs.get("header_line"), column=first, product=first),
+                )
+        G = pd.DataFrame(
+            F.to_numpy()[:, cols.get_indexer(target)],
+            index=pd.Index(_extension_label(name, F.index), dtype=object),
+            columns=target,
+        )
         frames.append(G)
     if not frames:
         return None
-    cols = frames[0].columns
-    for (name, _), G in zip(exts, frames):
-        if not G.columns.equals(cols):
-            G2 = G.reindex(columns=cols)
-            if G2.isna().any().any():
-                raise TableFormatError(
-                    f"extension {name!r}: its columns do not match the other extensions'",
-                    Location(file=G.attrs.get("file", source)),
-                )
-    out = pd.concat([G.reindex(columns=cols) for G in frames])
+    out = pd.concat(frames)
     if out.index.has_duplicates:
         dup = out.index[out.index.duplicated()][0]
         raise TableFormatError(f"factor input {dup!r} appears in two extensions", Location(file=source, product=dup))
-    out.attrs = {"file": frames[0].attrs.get("file")} if len(frames) == 1 else {"file": str(source)}
+    out.attrs = {"file": str(source)}
     return out
 
 
@@ -276,7 +298,7 @@ def read_pymrio(
     factors = None
     if extensions:
         exts, notes = _collect_extensions(directory)
-        factors = _factors(exts, directory)
+        factors = _factors(exts, directory, Z.index)
     if meta is None:
         meta = EconomyMeta(name=directory.name, units=_units(directory), source=str(directory))
     if isinstance(Z.index, pd.MultiIndex):
@@ -333,7 +355,7 @@ def from_iosystem(
                 F = S * x.iloc[:, 0].to_numpy()[None, :]
             name = str(getattr(ext, "name", "extension"))
             exts.append((name.lower().replace(" ", "_"), F))
-    factors = _factors(exts, "IOSystem")
+    factors = _factors(exts, "IOSystem", Z.index)
     if meta is None:
         unit = getattr(io_system, "unit", None)
         units = "units"
