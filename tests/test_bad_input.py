@@ -358,3 +358,22 @@ def test_unknown_source(tmp_path) -> None:
     with pytest.raises(TableFormatError) as err:
         gosplan.load(tmp_path)
     assert str(err.value).startswith(f"{tmp_path}: directory in no known format.")
+
+
+def test_uk_short_labour_row_read_with_warning_but_not_short_data(tmp_path) -> None:
+    d = copy("uk_ons_2015", tmp_path)
+    f = d / "domesticiot.csv"
+    lines = f.read_text().split("\n")
+    k = next(i for i, line in enumerate(lines) if line.startswith("labour,"))
+    cells = next(csv.reader([lines[k]]))
+    lines[k] = ",".join(cells[:130])  # label + 129 products: the final-demand cells are gone
+    f.write_text("\n".join(lines))
+    with pytest.warns(DataQualityWarning, match=rf"ragged row.*line\(s\) {k + 1}"):
+        eco = read_uk_ons(d)
+    assert eco.l[0] == pytest.approx(4200 / 23521)
+    lines[k] = ",".join(cells[:100])  # now product cells are missing too
+    f.write_text("\n".join(lines))
+    with pytest.raises(TableFormatError) as err:
+        read_uk_ons(d)
+    assert str(err.value).startswith(f"{f}, line {k + 1}, column ")
+    assert str(err.value).endswith("product 'labour': empty cell: a number is required")

@@ -99,3 +99,12 @@ def test_cp1252_file_read_with_warning(tmp_path) -> None:
     with pytest.warns(DataQualityWarning, match="not UTF-8"):
         t = read_table(f)
     assert list(t.columns) == ["caf\u00e9"]
+
+
+def test_ragged_rows_padded_only_when_asked(tmp_path) -> None:
+    f = write(tmp_path / "t.csv", "code,a,b,total\nx,1,2,3\nlabour,4\n")
+    with pytest.raises(TableFormatError, match="line 3, product 'labour': ragged row: 2 cells, the header has 4"):
+        read_table(f)
+    with pytest.warns(DataQualityWarning, match=r"ragged row\(s\).*line\(s\) 3"):
+        t = read_table(f, ragged="pad", empty="nan")
+    assert t.loc["labour", "a"] == 4 and np.isnan(t.loc["labour", "total"])

@@ -116,12 +116,13 @@ def dataset_path(name: str) -> Path:
     return dataset_info(name).path
 
 
-def load_dataset(name: str) -> Economy:
+def load_dataset(name: str, **options: Any) -> Economy:
     """Read bundled dataset ``name`` into an :class:`~gosplan.model.Economy`.
 
     ``meta`` carries the registry's name, year, units, source and licence (with the
     reader's notes). Readers may emit :class:`~gosplan.errors.DataQualityWarning` for
-    known defects of a table (see each dataset's description).
+    known defects of a table (see each dataset's description). ``options`` go to the
+    reader over the registry's own (``labour="Value Added"`` for a pymrio table).
     """
     info = dataset_info(name)
     meta = EconomyMeta(
@@ -133,20 +134,21 @@ def load_dataset(name: str) -> Economy:
         licence=info.licence,
     )
     path = info.path
+    options = {**info.options, **options}
     if info.reader == "bea":
         from gosplan.io.bea import read_bea
 
-        return read_bea(path, meta=meta, **info.options)
+        return read_bea(path, meta=meta, **options)
     if info.reader == "pymrio":
         from gosplan.io.pymrio_layout import read_pymrio
 
-        return read_pymrio(path, meta=meta, **info.options)
+        return read_pymrio(path, meta=meta, **options)
     if info.reader == "uk-ons":
         from gosplan.io.ons_uk import read_uk_ons
 
-        return read_uk_ons(path, meta=meta, **info.options)
+        return read_uk_ons(path, meta=meta, **options)
     if info.reader == "cockshott":
         from gosplan.io.cockshott import read_cockshott
 
-        return read_cockshott(path, meta=meta, **info.options)
+        return read_cockshott(path, meta=meta, **options)
     raise TableFormatError(f"dataset {name!r}: unknown reader {info.reader!r} in registry.toml")

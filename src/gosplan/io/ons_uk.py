@@ -31,6 +31,10 @@ Defects of the 2015 file (``wc22m/ukgreen``), found and handled explicitly:
   its export cells sum to 453: the two total cells are shifted by one. Totals are not
   used, so the row's data are intact; a warning says so.
 * labels carry trailing spaces (``"Forestry And Logging "``): stripped.
+* a row shorter than the header (say a ``labour`` row without final-demand cells) is
+  read with its missing cells empty (a warning names the line); an empty cell where
+  data are needed (products x products and categories, primary rows x products,
+  ``Output``) is an error.
 * imports and product taxes bought directly by final demand (the primary rows in the
   final-demand columns) have no place in a square economy of domestic products and are
   left out (noted in ``meta.notes``).
@@ -103,7 +107,9 @@ def read_uk_ons(
     p = Path(path)
     file = find_table(p, "domesticiot") if p.is_dir() else p
     assert file is not None
-    table = read_table(file, empty="nan", decimal_comma=decimal_comma)
+    # totals may be empty, rows may stop early (a value-added row without final-demand
+    # cells): both are read as empty cells and allowed only where no data are needed
+    table = read_table(file, empty="nan", decimal_comma=decimal_comma, ragged="pad")
     header_line = table.attrs["header_line"]
     cols = table.columns
     rows = table.index

@@ -37,7 +37,7 @@ import lzma
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -246,6 +246,7 @@ def read_table(
     decimal_comma: bool = False,
     strip_labels: bool = True,
     index_names_row: bool | None = None,
+    ragged: Literal["error", "pad"] = "error",
 ) -> pd.DataFrame:
     """Read a labelled numeric table.
 
@@ -272,13 +273,17 @@ def read_table(
         Whether a row of index names follows the header rows (what pandas writes for
         a frame with several column levels). ``None``: detect it (a row whose cells
         after the labels are all empty).
+    ragged:
+        A row with fewer cells than the header is an error (default), or ``"pad"``:
+        its missing trailing cells count as empty cells (then subject to ``empty``),
+        reported with a :class:`DataQualityWarning` naming the lines.
 
     Returns
     -------
     pandas.DataFrame
         Float values; row labels from the label columns (a ``MultiIndex`` when
         ``index_cols > 1``), column labels from the header rows. ``attrs["file"]``,
-        ``attrs["lines"]`` (editor line of each data row) and
+        ``attrs["lines"]`` (list: editor line of each data row) and
         ``attrs["header_line"]`` are set.
 
     Raises
@@ -360,10 +365,14 @@ def read_table(
     lines = np.empty(nrow, dtype=np.int64)
     col_label = [label_str(c) for c in columns]
     comma_cells: list[tuple[int, str, str]] = []
+    padded: list[int] = []
     for r, (line, cells) in enumerate(body):
         lines[r] = line
         labels = [clean(c) for c in cells[:index_cols]]
         product = _LEVEL_SEP.join(labels) if index_cols > 1 else (labels[0] if labels else "")
+        if len(cells) < width and ragged == "pad" and len(cells) > index_cols:
+            padded.append(line)
+            cells = cells + [""] * (width - len(cells))
         if len(cells) < width:
             raise TableFormatError(
                 f"ragged row: {len(cells)} cells, the header has {width}",
@@ -400,6 +409,13 @@ def read_table(
                 comma_cells.append((line, col_label[k], cell.strip()))
             else:
                 raise _fail(kind, cell, file=path, line=line, column=col_label[k], product=product)
+    if padded:
+        warnings.warn(
+            f"{path}: {len(padded)} ragged row(s) with fewer cells than the header, the missing "
+            f"trailing cells read as empty (ragged='pad'): line(s) {', '.join(map(str, padded[:10]))}",
+            DataQualityWarning,
+            stacklevel=2,
+        )
     if comma_cells:
         first = comma_cells[0]
         warnings.warn(
@@ -501,27 +517,3 @@ def _read_parquet(path: Path, *, empty: str) -> pd.DataFrame:
     result.attrs["lines"] = None
     result.attrs["header_line"] = None
     return result
-
-
-def check_labels(
-    actual: Iterable[Any],
-    expected: Iterable[Any],
-    *,
-    what: str,
-    file: str | Path | None = None,
-) -> None:
-    """Raise :class:`TableFormatError` unless ``actual`` and ``expected`` hold the same labels."""
-    a = [label_str(v) for v in actual]
-    e = [label_str(v) for v in expected]
-    missing = [v for v in e if v not in set(a)]
-    extra = [v for v in a if v not in set(e)]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        if extra:
-            parts.append(f"unexpected {extra[:5]}{' ...' if len(extra) > 5 else ''}")
-        raise TableFormatError(
-            f"{what}: " + "; ".join(parts),
-            Location(file=file, product=(missing or extra)[0]),
-        )
