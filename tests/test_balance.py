@@ -14,7 +14,7 @@ import gosplan
 from gosplan import Economy, NotProductiveError, Status, UnknownProductError
 from gosplan.linalg.leontief import METHODS, prepare, solve
 
-ITERATIVE = ["scc-gs", "scc-jacobi", "scc-bicgstab"]
+ITERATIVE = ["scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab"]
 ALL = ["dense", *ITERATIVE]
 
 
@@ -163,8 +163,9 @@ def test_components_of_every_size(method: str) -> None:
     system = prepare(sp.csr_array(A))
     x, info = solve(system, y, method=method, tol=1e-12)
     v, info_v = solve(system, l, transpose=True, method=method, tol=1e-12)
-    assert info.components == sum(1 for _ in sizes)
-    assert info.largest_component == 300
+    if method.startswith("scc-"):
+        assert info.components == len(sizes)
+        assert info.largest_component == 300
     np.testing.assert_allclose(x, xr, rtol=1e-9)
     np.testing.assert_allclose(v, vr, rtol=1e-9)
     assert info.converged and info_v.converged

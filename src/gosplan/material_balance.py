@@ -140,7 +140,11 @@ def balance(
             return None
         return lambda it, r: progress(name, it, r)
 
-    x, info_x = solve(system, y, method=method, tol=tol, maxiter=maxiter, progress=cb("x"), system_name="x")
+    will_solve_values = values and (len(economy.resources) > 0 or multipliers)
+    x, info_x = solve(
+        system, y, method=method, tol=tol, maxiter=maxiter, progress=cb("x"), system_name="x",
+        verify_productive=not will_solve_values,  # the values solve certifies it once
+    )
     solves = [info_x]
     r = len(economy.resources)
     P = economy.primary_coefficients if r else np.zeros((0, economy.n_products))

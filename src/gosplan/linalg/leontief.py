@@ -13,8 +13,12 @@ Methods
     solve, and large components an iterative method (Gauss-Seidel in depth-first
     order, parallel Jacobi, or BiCGSTAB with diagonal preconditioning). Most of a
     product-level economy is near-triangular, so most of it costs one pass.
+``bicgstab``
+    BiCGSTAB with diagonal preconditioning on the whole system, with numba-parallel
+    sparse products (``A^T`` built once by a counting sort for the values system).
 ``auto``
-    ``dense`` up to ``dense_max`` products, else ``scc-gs``.
+    ``dense`` up to :data:`DENSE_MAX` products, ``scc-gs`` up to :data:`SCC_MAX`,
+    else ``bicgstab``.
 
 The values system ``(I - A)^T v = l`` runs through the components in the opposite
 order and *pushes* each solved value along its row of ``A`` (``acc_j += A_ij v_i``),
@@ -49,11 +53,15 @@ __all__ = [
     "DENSE_MAX",
 ]
 
-Method = Literal["auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab"]
-METHODS: tuple[str, ...] = ("auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab")
+Method = Literal["auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab"]
+METHODS: tuple[str, ...] = ("auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab")
 
 #: Largest ``n`` solved by a dense LU under ``method="auto"``.
 DENSE_MAX = 2500
+#: Largest ``n`` solved through strongly connected components under ``method="auto"``;
+#: beyond it the depth-first search costs more than it saves (random memory access)
+#: and the whole system goes to BiCGSTAB (see BENCHMARKS.md).
+SCC_MAX = 2_000_000
 #: Components up to this size are solved densely inside the sweep.
 SMALL_COMPONENT = 48
 
@@ -268,7 +276,12 @@ def _bicgstab_local(
     bnorm: np.ndarray,
     maxiter: int,
 ) -> tuple[np.ndarray, int, bool]:
-    """BiCGSTAB (van der Vorst) on ``(I - Mb) z = rhs`` with Jacobi preconditioning."""
+    """BiCGSTAB (van der Vorst) on ``(I - Mb) z = rhs`` with Jacobi preconditioning.
+
+    A Krylov method also converges for an unproductive ``Mb`` (to a solution with
+    negative entries), so the caller must certify productivity: see
+    :func:`_certify_productive`.
+    """
     s, k = rhs.shape
     diag = np.zeros(s)
     rows_of = np.repeat(np.arange(s), np.diff(ptr))
@@ -330,6 +343,49 @@ def _bicgstab_local(
     return Z, total_it, ok_all
 
 
+def _certify_productive(ptr: np.ndarray, ind: np.ndarray, dat: np.ndarray, tol: float) -> bool:
+    """True when ``z = (I - Mb)^-1 1 > 0``, which for ``Mb >= 0`` proves ``rho(Mb) < 1``
+    (``Mb z = z - 1 < z`` with ``z > 0``). False means: look closer."""
+    s = ptr.shape[0] - 1
+    if s == 0:
+        return True
+    ones = np.ones((s, 1))
+    z, _, ok = _bicgstab_local(ptr, ind, dat, ones, tol=max(tol, 1e-8), bnorm=np.array([np.sqrt(s)]), maxiter=2000)
+    return bool(ok and (z > 0).all())
+
+
+def _solve_whole(
+    system: LeontiefSystem,
+    B2: np.ndarray,
+    transpose: bool,
+    *,
+    tol: float,
+    bnorm: np.ndarray,
+    maxiter: int,
+    verify: bool,
+) -> tuple[np.ndarray, int]:
+    """BiCGSTAB on the whole system; on failure, look for an unproductive component."""
+    A = system.A
+    t0 = time.perf_counter()
+    if transpose:
+        ptr, ind, dat = K.transpose_csr(A.indptr, A.indices, A.data, system.n)
+        system.timings["transpose"] = time.perf_counter() - t0
+    else:
+        ptr, ind, dat = A.indptr, A.indices, A.data
+    t1 = time.perf_counter()
+    Z, its, ok = _bicgstab_local(ptr, ind, dat, B2, tol=tol, bnorm=bnorm, maxiter=maxiter)
+    system.timings[f"{'values' if transpose else 'x'}_iterate"] = time.perf_counter() - t1
+    if verify:
+        ones_cols = [q for q in range(B2.shape[1]) if (B2[:, q] == 1.0).all()]
+        if ones_cols:  # the output-multiplier column already is the certificate
+            certified = ok and bool((Z[:, ones_cols[0]] > 0).all())
+        else:
+            certified = ok and _certify_productive(ptr, ind, dat, tol)
+        if not certified:
+            _check_productive(system)
+    return Z, its
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -343,6 +399,7 @@ def solve(
     maxiter: int = 5000,
     progress: Callable[[int, float], None] | None = None,
     system_name: str | None = None,
+    verify_productive: bool = True,
 ) -> tuple[np.ndarray, SolveInfo]:
     """Solve ``(I - A) Z = B`` (or ``(I - A)^T Z = B`` with ``transpose=True``).
 
@@ -360,6 +417,10 @@ def solve(
         Iteration limit of the iterative methods (per large component).
     progress:
         Called as ``progress(iteration, residual)`` by the iterative methods.
+    verify_productive:
+        Whole-system Krylov solves (``bicgstab``) converge for unproductive
+        economies too; with this flag they also certify ``(I - A)^-1 1 > 0`` (one
+        more solve). Components-based and dense methods always check.
 
     Returns
     -------
@@ -385,7 +446,7 @@ def solve(
     t0 = time.perf_counter()
     chosen = method
     if method == "auto":
-        chosen = "dense" if n <= DENSE_MAX else "scc-gs"
+        chosen = "dense" if n <= DENSE_MAX else ("scc-gs" if n <= SCC_MAX else "bicgstab")
     bnorm = np.sqrt(np.einsum("ij,ij->j", B2, B2))
     iterations = 0
     ncomp, largest = 1, n
@@ -395,6 +456,11 @@ def solve(
         _dense_productive(system)
         Z = _solve_dense(system, B2, transpose)
         iterations = 1
+    elif chosen == "bicgstab":
+        Z, iterations = _solve_whole(
+            system, B2, transpose, tol=tol, bnorm=bnorm, maxiter=maxiter, verify=verify_productive
+        )
+        ncomp, largest = 0, 0
     else:
         ncomp, comp, ptr, members = system.components()
         sizes = np.diff(ptr)
@@ -437,11 +503,15 @@ def solve(
                 backwards=not transpose, progress=progress,
             )
             timing["iterate"] += time.perf_counter() - t_it
+            bptr_c, bind_c, bdat_c = (bptr, bind, bdat) if chosen == "scc-bicgstab" else (None, None, None)
             del bptr, bind, bdat
             K.scatter_rows(rows, Zb, Z)
             if transpose:
                 K.push_rows(indptr, indices, data, comp, c, rows, Z, ACC)
             iterations = max(iterations, its)
+            if chosen == "scc-bicgstab" and ok and not _certify_productive(bptr_c, bind_c, bdat_c, tol):
+                ok = False
+            del bptr_c, bind_c, bdat_c
             if not ok:
                 rho = _block_radius(system, rows)
                 if rho >= 1.0 - 1e-12:
