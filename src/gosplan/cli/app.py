@@ -64,6 +64,7 @@ class Method(str, enum.Enum):
     scc_gs = "scc-gs"
     scc_jacobi = "scc-jacobi"
     scc_bicgstab = "scc-bicgstab"
+    bicgstab = "bicgstab"
 
 
 app = typer.Typer(
@@ -293,8 +294,10 @@ def balance(
         Method,
         typer.Option(
             "--method", "-m",
-            help="Solver: auto (dense LU up to 2,500 products, else scc-gs), dense, or strongly "
-            "connected components with Gauss-Seidel, Jacobi or BiCGSTAB inside the large ones.",
+            help="Solver: dense LU; strongly connected components in topological order with "
+            "Gauss-Seidel, Jacobi or BiCGSTAB inside the large ones (scc-*); BiCGSTAB on the whole "
+            "system; auto picks dense for small tables, scc-gs for large ones, bicgstab for the "
+            "largest.",
         ),
     ] = Method.auto,
     tol: Annotated[
