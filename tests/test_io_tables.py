@@ -108,3 +108,10 @@ def test_ragged_rows_padded_only_when_asked(tmp_path) -> None:
     with pytest.warns(DataQualityWarning, match=r"ragged row\(s\).*line\(s\) 3"):
         t = read_table(f, ragged="pad", empty="nan")
     assert t.loc["labour", "a"] == 4 and np.isnan(t.loc["labour", "total"])
+
+
+@pytest.mark.parametrize("cell", ["1_000", "\u0661\u0662", "12 3", "0x10"])
+def test_numbers_python_would_take_but_a_table_should_not(tmp_path, cell: str) -> None:
+    f = write(tmp_path / "t.csv", f"code,a_b\nx_y,{cell}\n")
+    with pytest.raises(TableFormatError, match=rf"line 2, column 'a_b', product 'x_y': text '{cell}' in a numeric cell"):
+        read_table(f)

@@ -198,6 +198,8 @@ def _classify(cell: str) -> str:
         return "empty"
     if _DECIMAL_COMMA.match(s) or _THOUSANDS.match(s):
         return "comma"
+    if "_" in s or not s.isascii():  # float() takes "1_000" and non-ASCII digits; we do not
+        return "text"
     try:
         v = float(s)
     except ValueError:
@@ -366,6 +368,9 @@ def read_table(
     col_label = [label_str(c) for c in columns]
     comma_cells: list[tuple[int, str, str]] = []
     padded: list[int] = []
+    # numpy's float parsing takes "1_000" and non-ASCII digits like Python's float();
+    # rows are screened for those only when the file has such characters at all
+    screen = not text.isascii() or "_" in text
     for r, (line, cells) in enumerate(body):
         lines[r] = line
         labels = [clean(c) for c in cells[:index_cols]]
@@ -394,7 +399,9 @@ def read_table(
         data = cells[index_cols:width]
         try:
             values[r] = np.asarray(data, dtype=np.float64)
-            if np.isfinite(values[r]).all():
+            if np.isfinite(values[r]).all() and not (
+                screen and any("_" in c or not c.isascii() for c in data)
+            ):
                 continue
         except ValueError:
             pass
