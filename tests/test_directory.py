@@ -440,3 +440,17 @@ def test_technique_columns_must_agree(tmp_path):
 def test_csv_row_text_errors(tmp_path):
     d = _write(tmp_path, technology='input,output,coefficient\na,b,0.5\n"b\nc",a,0.1\na,a\n')
     _raises(TableFormatError, d, "expected 3 fields (as in the header), found 2", line=5)
+
+
+def test_parquet_rows_in_any_order(tmp_path):
+    """The one-pass reader needs rows ordered by output; others take the general path."""
+    eco = realish()
+    d = write_directory(eco, tmp_path / "e", format="parquet", keys="position")
+    table = pq.read_table(d / "technology.parquet")
+    shuffled = table.take(np.random.default_rng(0).permutation(table.num_rows))
+    pq.write_table(shuffled, d / "technology.parquet")
+    with pytest.warns(NegativeCoefficientWarning):
+        same(eco, read_directory(d))
+    pq.write_table(pa.table({"input": [0, 5], "output": [1, 0], "coefficient": [0.5, np.inf]}),
+                   d / "technology.parquet")
+    _raises(TableFormatError, d, "row 2: coefficient is inf, not a finite number", product="Wholesale trade, durable")

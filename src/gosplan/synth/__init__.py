@@ -153,7 +153,7 @@ def generate(
     Y = np.zeros((n, len(spec.categories)))
     Y[np.concatenate(d_row), np.concatenate(d_cat)] = np.concatenate(d_val)
     return Economy(
-        products=pd.Index(pa.chunked_array(labels).combine_chunks()),
+        products=pd.Index(pa.chunked_array(labels).combine_chunks().to_pandas()),
         use=A,
         primary=P,
         resources=pd.Index(resource_names, dtype=object),
