@@ -83,8 +83,8 @@ def _kv_table(rows: Sequence[tuple[str, Any]]) -> Table:
 
 def _top_table(
     frame: pd.DataFrame, by: str, columns: Sequence[tuple[str, str]], title: str, k: int = 10
-) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+) -> Group:
+    table = Table(box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", style="dim")
     table.add_column("product", overflow="fold")
     for _, header in columns:
@@ -92,14 +92,15 @@ def _top_table(
     values = frame[by].to_numpy(dtype=float)
     finite = np.where(np.isfinite(values), values, -np.inf)
     k = min(k, len(frame))
+    heading = Text("\n" + title, style="bold")
     if k == 0:
-        return table
+        return Group(heading, table)
     top = np.argpartition(-finite, k - 1)[:k] if len(frame) > k else np.arange(len(frame))
     top = top[np.argsort(-finite[top], kind="stable")]
     products = frame["product"].to_numpy()
     for rank, i in enumerate(top, start=1):
         table.add_row(str(rank), str(products[i]), *(fmt_number(frame[c].iat[i]) for c, _ in columns))
-    return table
+    return Group(heading, table)
 
 
 # ------------------------------------------------------------------------- reports

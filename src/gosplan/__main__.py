@@ -1,0 +1,5 @@
+"""``python -m gosplan``: the ``gosplan`` command."""
+
+from gosplan.cli.app import main
+
+main()
