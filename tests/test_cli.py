@@ -35,7 +35,10 @@ PRODUCTS = ["iron", "coal", "bread"]
 
 @pytest.fixture
 def runner() -> CliRunner:
-    return CliRunner()
+    try:  # click < 8.2 mixes stderr into stdout unless told not to
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
 
 
 @pytest.fixture
