@@ -199,8 +199,11 @@ def _write_frame(frame: Any, path: Path, fmt: str) -> None:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
             if len(column) and pc.any(pc.match_substring_regex(column, '[,"\\r\\n]')).as_py():
                 quote = True
+    def cell(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"' if any(c in name for c in ',"\r\n') else name
+
     with open(path, "wb") as fh:
-        fh.write((",".join(table.column_names) + "\n").encode())
+        fh.write((",".join(cell(n) for n in table.column_names) + "\n").encode())
         pcsv.write_csv(
             table,
             fh,
