@@ -540,3 +540,15 @@ def scatter_rows(rows, values, Z):  # pragma: no cover - compiled
     for a_ in prange(rows.shape[0]):
         for q in range(values.shape[1]):
             Z[rows[a_], q] = values[a_, q]
+
+
+@njit(parallel=True, cache=True)
+def csr_diagonal(indptr, indices, data):  # pragma: no cover - compiled
+    """Diagonal of a square CSR matrix (duplicates summed)."""
+    n = indptr.shape[0] - 1
+    d = np.zeros(n)
+    for i in prange(n):
+        for e in range(indptr[i], indptr[i + 1]):
+            if indices[e] == i:
+                d[i] += data[e]
+    return d

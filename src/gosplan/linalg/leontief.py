@@ -283,11 +283,7 @@ def _bicgstab_local(
     :func:`_certify_productive`.
     """
     s, k = rhs.shape
-    diag = np.zeros(s)
-    rows_of = np.repeat(np.arange(s), np.diff(ptr))
-    on_diag = ind == rows_of
-    np.add.at(diag, rows_of[on_diag], dat[on_diag])
-    dinv = 1.0 / (1.0 - diag)
+    dinv = 1.0 / (1.0 - K.csr_diagonal(ptr, ind, dat))
     buf_in = np.empty((s, 1))
     buf_out = np.empty((s, 1))
 
