@@ -454,3 +454,21 @@ def test_parquet_rows_in_any_order(tmp_path):
     pq.write_table(pa.table({"input": [0, 5], "output": [1, 0], "coefficient": [0.5, np.inf]}),
                    d / "technology.parquet")
     _raises(TableFormatError, d, "row 2: coefficient is inf, not a finite number", product="Wholesale trade, durable")
+
+
+@pytest.mark.parametrize("long", [False, True])
+def test_label_lookup_exact(tmp_path, long):
+    """Hash lookups confirm bytes and lengths; labels over 64 bytes use pandas' index."""
+    products = ["a", "ab", "abc", "b", "Café", "Cafe", "é" * 3] + (["x" * 100] if long else [])
+    text = "product\n" + "\n".join(products) + "\n"
+    rows = [("ab", "a"), ("Café", "ab"), ("é" * 3, "Cafe")] + ([("x" * 100, "b")] if long else [])
+    tech = "input,output,coefficient\n" + "".join(f"{i},{o},0.25\n" for i, o in rows)
+    eco = read_directory(_write(tmp_path, products=text, technology=tech))
+    A = eco.A.toarray()
+    for i, o in rows:
+        assert A[products.index(i), products.index(o)] == 0.25
+    assert eco.A.nnz == len(rows)
+    d = _write(tmp_path, products=text, technology=tech + "abcd,a,1\n")
+    _raises(UnknownProductError, d, "unknown product 'abcd'", line=len(rows) + 2)
+    d = _write(tmp_path, products=text, technology=tech + "x,a,1\n")
+    _raises(UnknownProductError, d, "unknown product 'x'", line=len(rows) + 2)
