@@ -46,8 +46,7 @@ def test_spectral_radius_exact_dense(n, K, rho):
     feedback=st.floats(0, 0.5), popularity=st.floats(0, 0.95),
 )
 def test_spectral_radius_hypothesis(n, K, rho, seed, feedback, popularity):
-    eco = generate(n, K, seed=seed, spectral_radius=rho, feedback=feedback, popularity=popularity,
-                   universal=min(3, n - 5))
+    eco = generate(n, K, seed=seed, spectral_radius=rho, feedback=feedback, popularity=popularity)
     A = eco.A.toarray()
     assert np.diff(eco.A.tocsc().indptr).min() >= 1  # every column has an input
     assert abs(np.abs(np.linalg.eigvals(A)).max() - rho) < 1e-10
@@ -237,6 +236,7 @@ def test_toml_records_parameters(tmp_path):
         (dict(seed=-1), "seed must be an integer >= 0"),
         (dict(n_products=5), "n_products must be >= 8"),
         (dict(inputs=0.5), "inputs (mean inputs per product) must be >= 1"),
+        (dict(inputs=3, universal=8), "universal ones included) must be >= 1 + universal * universal_use = 8.76"),
     ],
 )
 def test_invalid_parameters(kwargs, fragment):

@@ -99,7 +99,7 @@ class SynthSpec:
     ) -> "SynthSpec":
         tiers = tuple(float(t) for t in tiers)
         if universal is None:
-            universal = min(len(UNIVERSAL_NAMES), max(1, round(0.3 * inputs)))
+            universal = min(len(UNIVERSAL_NAMES), round(0.3 * inputs))
         checks = [
             (isinstance(seed, (int, np.integer)) and seed >= 0, f"seed must be an integer >= 0, got {seed!r}"),
             (0 < spectral_radius < 1, f"spectral_radius must be in (0, 1), got {spectral_radius}"),
@@ -108,6 +108,9 @@ class SynthSpec:
             (abs(sum(tiers) - 1) < 1e-9, f"tiers must sum to 1, got {sum(tiers)}"),
             (0 <= universal <= len(UNIVERSAL_NAMES), f"universal must be in 0..{len(UNIVERSAL_NAMES)}"),
             (inputs >= 1, f"inputs (mean inputs per product) must be >= 1, got {inputs}"),
+            (inputs >= 1 + universal * universal_use - 1e-9,
+             f"inputs (mean inputs per product, universal ones included) must be >= 1 + universal * "
+             f"universal_use = {1 + universal * universal_use:g}: every product has one other input"),
             (0 <= universal_use <= 1, f"universal_use must be in [0, 1], got {universal_use}"),
             (0 <= feedback < 1, f"feedback must be in [0, 1), got {feedback}"),
             (0 <= popularity < 1, f"popularity must be in [0, 1), got {popularity}"),
