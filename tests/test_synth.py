@@ -236,7 +236,7 @@ def test_toml_records_parameters(tmp_path):
         (dict(seed=-1), "seed must be an integer >= 0"),
         (dict(n_products=5), "n_products must be >= 8"),
         (dict(inputs=0.5), "inputs (mean inputs per product) must be >= 1"),
-        (dict(inputs=3, universal=8), "universal ones included) must be >= 1 + universal * universal_use = 8.76"),
+        (dict(inputs=3, universal=8), "inputs (mean inputs per product, universal ones included) must be >= 1 + universal * universal_use = 8.76"),
     ],
 )
 def test_invalid_parameters(kwargs, fragment):

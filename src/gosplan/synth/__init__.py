@@ -105,7 +105,7 @@ def generate(
         (one entry each) and final goods; at least two entries, summing to 1.
     universal:
         Number of universal inputs (energy, transport, trade, ...); default
-        ``round(0.3 K)``, at most 8.
+        ``round(0.3 K)``, at most 8 and at most ``(K - 1) / universal_use``.
     universal_use:
         Probability that a product uses each universal input.
     feedback:

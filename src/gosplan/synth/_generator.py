@@ -100,6 +100,8 @@ class SynthSpec:
         tiers = tuple(float(t) for t in tiers)
         if universal is None:
             universal = min(len(UNIVERSAL_NAMES), round(0.3 * inputs))
+            if universal_use > 0:  # leave room for one other input per product
+                universal = max(0, min(universal, int((inputs - 1) / universal_use + 1e-9)))
         checks = [
             (isinstance(seed, (int, np.integer)) and seed >= 0, f"seed must be an integer >= 0, got {seed!r}"),
             (0 < spectral_radius < 1, f"spectral_radius must be in (0, 1), got {spectral_radius}"),
