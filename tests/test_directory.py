@@ -472,3 +472,16 @@ def test_label_lookup_exact(tmp_path, long):
     _raises(UnknownProductError, d, "unknown product 'abcd'", line=len(rows) + 2)
     d = _write(tmp_path, products=text, technology=tech + "x,a,1\n")
     _raises(UnknownProductError, d, "unknown product 'x'", line=len(rows) + 2)
+
+
+def test_parquet_ordered_by_output_errors(tmp_path):
+    """The one-pass path names faults as the general one does."""
+    d = _parquet(tmp_path, keys="position", technology=pa.table(
+        {"input": [0, 1, 1], "output": [0, 0, 1], "coefficient": [0.5, 0.1, np.nan]}))
+    _raises(TableFormatError, d, "row 3: coefficient is nan, not a finite number", product="b")
+    d = _parquet(tmp_path, keys="position", technology=pa.table(
+        {"input": [0, 1, 1], "output": [0, 0, 0], "coefficient": [0.5, 0.1, 0.2]}))
+    _raises(TableFormatError, d, "row 3: duplicate (input, output) pair ('b', 'a'): already on row 2")
+    d = _parquet(tmp_path, keys="position", technology=pa.table(
+        {"input": [0, 1, 2], "output": [0, 0, 1], "coefficient": [0.5, 0.1, 0.2]}))
+    _raises(UnknownProductError, d, "row 3: product position 2 in column 'input' is out of range")

@@ -22,7 +22,6 @@ arrays; the sparse matrices are built from those arrays without a Python loop pe
 from __future__ import annotations
 
 import csv
-import math
 import re
 import tomllib
 import warnings
@@ -220,7 +219,8 @@ def _fixed_width(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
     and the byte lengths; from Arrow's buffers, without Python objects."""
     arr = arr.cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(1, np.uint8)
+    buffer = arr.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(1, np.uint8)
     starts, lengths = offsets[:-1], np.diff(offsets)
     out = np.zeros((len(arr), width), dtype=np.uint8)
     for k in range(width):
@@ -365,7 +365,11 @@ def _find(directory: Path, name: str, fmt: str, required: bool) -> _Source | Non
         return _Source(path, fmt)
     if required:
         other = [p.name for p in directory.glob(f"{name}.*")]
-        hint = f" (found {', '.join(sorted(other))}; [tables] format in economy.toml is {fmt!r})" if other else ""
+        hint = (
+            f" (found {', '.join(sorted(other))}; [tables] format in economy.toml is {fmt!r})"
+            if other
+            else ""
+        )
         raise TableFormatError(f"missing table {path.name}{hint}", Location(file=str(path)))
     return None
 
@@ -501,7 +505,9 @@ def _parses(value: str, parse: Callable) -> bool:
     return True
 
 
-def _check_finite(src: _Source, values: np.ndarray, column: str, product: Callable[[int], str] | None) -> None:
+def _check_finite(
+    src: _Source, values: np.ndarray, column: str, product: Callable[[int], str] | None
+) -> None:
     ok = np.isfinite(values)
     if not ok.all():
         k = _first(~ok)
@@ -959,7 +965,9 @@ def key_type(keys: str) -> pa.DataType:
     return pa.int32() if keys == "position" else pa.string()
 
 
-def table_schema(name: str, keys: str, *, techniques: bool = False, extra: Mapping[str, pa.DataType] = {}) -> pa.Schema:
+def table_schema(
+    name: str, keys: str, *, techniques: bool = False, extra: Mapping[str, pa.DataType] | None = None
+) -> pa.Schema:
     """Arrow schema of table ``name`` as :func:`write_directory` writes it."""
     k = key_type(keys)
     fields: list[tuple[str, pa.DataType]] = {
@@ -972,7 +980,7 @@ def table_schema(name: str, keys: str, *, techniques: bool = False, extra: Mappi
         + [("coefficient", pa.float64())],
         "demand": [("product", k), ("category", pa.string()), ("quantity", pa.float64())],
     }[name]
-    return pa.schema(fields + list(extra.items()))
+    return pa.schema(fields + list((extra or {}).items()))
 
 
 def toml_document(
@@ -1133,7 +1141,10 @@ def write_directory(
     C = sp.csc_array(U)
     C.sum_duplicates()
     sink = TableSink(
-        directory / f"technology.{format}", format, table_schema("technology", keys, techniques=techniques), quote=quote
+        directory / f"technology.{format}",
+        format,
+        table_schema("technology", keys, techniques=techniques),
+        quote=quote,
     )
     for a, b in _chunks(C.indptr):
         lo, hi = int(C.indptr[a]), int(C.indptr[b])
@@ -1151,8 +1162,11 @@ def write_directory(
         R = sp.csr_array(P)
         R.sum_duplicates()
         sink = TableSink(
-        directory / f"primary.{format}", format, table_schema("primary", keys, techniques=techniques), quote=quote
-    )
+            directory / f"primary.{format}",
+            format,
+            table_schema("primary", keys, techniques=techniques),
+            quote=quote,
+        )
         names = pa.array(resources, type=pa.string())
         for r in range(R.shape[0]):
             lo, hi = int(R.indptr[r]), int(R.indptr[r + 1])
@@ -1170,8 +1184,8 @@ def write_directory(
     # demand, by product then category
     if len(categories):
         sink = TableSink(
-        directory / f"demand.{format}", format, table_schema("demand", keys), quote=quote
-    )
+            directory / f"demand.{format}", format, table_schema("demand", keys), quote=quote
+        )
         cats = pa.array(categories, type=pa.string())
         step = max(1, (1 << 22) // max(len(categories), 1))
         for s in range(0, n, step):

@@ -193,7 +193,8 @@ def write_synthetic(
     ----------
     out_dir:
         Directory to create.
-    n_products, inputs, seed, spectral_radius, tiers, universal, universal_use, feedback, popularity, resources, categories:
+    n_products, inputs, seed, spectral_radius, tiers, universal, universal_use, feedback, \
+    popularity, resources, categories:
         As for :func:`generate`.
     format:
         ``"parquet"`` (default) or ``"csv"``.

@@ -103,7 +103,8 @@ class SynthSpec:
             if universal_use > 0:  # leave room for one other input per product
                 universal = max(0, min(universal, int((inputs - 1) / universal_use + 1e-9)))
         checks = [
-            (isinstance(seed, (int, np.integer)) and seed >= 0, f"seed must be an integer >= 0, got {seed!r}"),
+            (isinstance(seed, (int, np.integer)) and seed >= 0,
+             f"seed must be an integer >= 0, got {seed!r}"),
             (0 < spectral_radius < 1, f"spectral_radius must be in (0, 1), got {spectral_radius}"),
             (len(tiers) >= 2 and all(t > 0 for t in tiers),
              f"tiers must give >= 2 positive shares (raw, ..., final), got {tiers}"),
@@ -136,7 +137,8 @@ class SynthSpec:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["tiers"], d["resources"], d["categories"] = list(self.tiers), list(self.resources), list(self.categories)
+        for key in ("tiers", "resources", "categories"):
+            d[key] = list(d[key])
         return d
 
 
