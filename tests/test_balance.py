@@ -14,7 +14,7 @@ import gosplan
 from gosplan import Economy, NotProductiveError, Status, UnknownProductError
 from gosplan.linalg.leontief import METHODS, prepare, solve
 
-ITERATIVE = ["scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab"]
+ITERATIVE = ["trim-gs", "trim-jacobi", "trim-bicgstab", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab"]
 ALL = ["dense", *ITERATIVE]
 
 
@@ -53,7 +53,7 @@ def test_hand_solved_labour_values(method: str) -> None:
     np.testing.assert_allclose(res.labour_values, [1.0 * 1.5 + 2.0 * 2 / 3, 1.0 * 0.5 + 2.0 * 4 / 3])
     # total labour: l x = v y
     assert res.total_labour == pytest.approx(float(res.labour_values @ res.final_demand))
-    assert res.status is Status.SOLVED and res.relative_residual < 1e-12
+    assert res.status is Status.SOLVED and res.relative_residual < (1e-12 if method == "dense" else 1e-10)
 
 
 @pytest.mark.parametrize("method", ALL)

@@ -552,3 +552,219 @@ def csr_diagonal(indptr, indices, data):  # pragma: no cover - compiled
             if indices[e] == i:
                 d[i] += data[e]
     return d
+
+
+# ----------------------------------------------------------------------------- levels (trimming)
+
+
+@njit(parallel=True, cache=True)
+def trim_pass(indptr, indices, cand, level, t, out):  # pragma: no cover - compiled
+    """``out[a]`` is True when every user ``j != i`` of ``i = cand[a]`` (row ``i`` of
+    ``A``) already has a level in ``1 .. t-1``: then ``i`` gets level ``t``.
+    Reads only levels set by earlier passes, so the result is deterministic."""
+    for a_ in prange(cand.shape[0]):
+        i = cand[a_]
+        ok = True
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if j != i:
+                lj = level[j]
+                if lj == 0 or lj >= t:
+                    ok = False
+                    break
+        out[a_] = ok
+
+
+@njit(parallel=True, cache=True)
+def solve_level_pull(indptr, indices, data, nodes, Z, B):  # pragma: no cover - compiled
+    """``z_i = (b_i + sum_{j != i} M_ij z_j) / (1 - M_ii)`` for every ``i`` in ``nodes``,
+    in parallel: their users are all solved already. Returns the number of nodes
+    with ``1 - M_ii <= 0`` (unproductive on their own)."""
+    k = Z.shape[1]
+    bad = 0
+    for a_ in prange(nodes.shape[0]):
+        i = nodes[a_]
+        if k == 1:
+            acc, d = _row1(indptr, indices, data, i, Z)
+            Z[i, 0] = B[i, 0] + acc
+        else:
+            for q in range(k):
+                Z[i, q] = B[i, q]
+            d = _rowk(indptr, indices, data, i, Z, Z[i])
+        piv = 1.0 - d
+        if piv <= 0.0:
+            bad += 1
+            piv = 1.0
+        for q in range(k):
+            Z[i, q] /= piv
+    return bad
+
+
+@njit(cache=True)
+def push_nodes(indptr, indices, data, nodes, level, Z, B, ACC, finalize):  # pragma: no cover
+    """Values system on a level of trimmed nodes, by pushing along rows of ``A``.
+
+    With ``finalize``: ``z_i = (b_i + ACC_i) / (1 - A_ii)`` first (all inputs of ``i``
+    have pushed). Then ``ACC_j += A_ij z_i`` for users ``j != i`` with ``level[j] > 0``
+    (trimmed users; users in the remaining block were part of its own solve).
+    Returns the number of nodes with ``1 - A_ii <= 0``."""
+    k = Z.shape[1]
+    bad = 0
+    for a_ in range(nodes.shape[0]):
+        i = nodes[a_]
+        if finalize:
+            d = 0.0
+            for e in range(indptr[i], indptr[i + 1]):
+                if indices[e] == i:
+                    d += data[e]
+            piv = 1.0 - d
+            if piv <= 0.0:
+                bad += 1
+                piv = 1.0
+            for q in range(k):
+                Z[i, q] = (B[i, q] + ACC[i, q]) / piv
+        for e in range(indptr[i], indptr[i + 1]):
+            j = indices[e]
+            if j != i and level[j] > 0:
+                a = data[e]
+                for q in range(k):
+                    ACC[j, q] += a * Z[i, q]
+    return bad
+
+
+@njit(parallel=True, cache=True)
+def transpose_csr_parallel(indptr, indices, data, n_cols, nchunks):  # pragma: no cover
+    """CSR of ``M^T`` by a counting sort split over ``nchunks`` row ranges in parallel.
+
+    Each chunk counts its own entries per column; the chunks then fill disjoint
+    slots of every column, so the result equals the sequential transpose."""
+    n_rows = indptr.shape[0] - 1
+    nnz = indices.shape[0]
+    step = (n_rows + nchunks - 1) // nchunks
+    cnt = np.zeros((nchunks, n_cols + 1), np.int64)
+    for t in prange(nchunks):
+        lo = min(n_rows, t * step)
+        hi = min(n_rows, lo + step)
+        for e in range(indptr[lo], indptr[hi]):
+            cnt[t, indices[e]] += 1
+    t_ptr = np.zeros(n_cols + 1, np.int64)
+    for j in range(n_cols):
+        tot = 0
+        for t in range(nchunks):
+            c = cnt[t, j]
+            cnt[t, j] = t_ptr[j] + tot  # becomes this chunk's fill position
+            tot += c
+        t_ptr[j + 1] = t_ptr[j] + tot
+    t_ind = np.empty(nnz, np.int32)
+    t_dat = np.empty(nnz, np.float64)
+    for t in prange(nchunks):
+        lo = min(n_rows, t * step)
+        hi = min(n_rows, lo + step)
+        for i in range(lo, hi):
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                p = cnt[t, j]
+                t_ind[p] = i
+                t_dat[p] = data[e]
+                cnt[t, j] = p + 1
+    return t_ptr, t_ind, t_dat
+
+
+# ----------------------------------------------------------------------------- BiCGSTAB
+
+
+@njit(parallel=True, cache=True)
+def _true_residual(ptr, ind, dat, x, b, r):  # pragma: no cover - compiled
+    rr = 0.0
+    for i in prange(b.shape[0]):
+        acc = x[i]
+        for e in range(ptr[i], ptr[i + 1]):
+            acc -= dat[e] * x[ind[e]]
+        r[i] = b[i] - acc
+        rr += r[i] * r[i]
+    return np.sqrt(rr)
+
+
+@njit(parallel=True, cache=True)
+def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - compiled
+    """BiCGSTAB (van der Vorst 1992) for ``(I - M) x = b``, right-preconditioned by
+    ``D^-1 = diag(dinv)``, every vector operation fused into parallel loops.
+
+    ``x`` holds the start and receives the solution. Stops when the *true*
+    residual ``||b - (I - M) x||_2 <= goal`` (the recurrence's residual is checked
+    against it before stopping, and the method restarts from ``x`` if they drift
+    apart). Returns ``(iterations, converged, residual_norm)``.
+    """
+    s = b.shape[0]
+    r = np.empty(s)
+    rhat = np.empty(s)
+    p = np.zeros(s)
+    v = np.zeros(s)
+    phat = np.empty(s)
+    sv = np.empty(s)
+    shat = np.empty(s)
+    t = np.empty(s)
+    res = _true_residual(ptr, ind, dat, x, b, r)
+    it = 0
+    restarts = 0
+    while res > goal and it < maxiter and restarts < 5:
+        restarts += 1
+        for i in prange(s):
+            rhat[i] = r[i]
+            p[i] = 0.0
+            v[i] = 0.0
+        rho_old = 1.0
+        alpha = 1.0
+        omega = 1.0
+        while it < maxiter:
+            it += 1
+            rho = 0.0
+            for i in prange(s):
+                rho += rhat[i] * r[i]
+            if rho == 0.0 or not np.isfinite(rho):
+                break
+            beta = (rho / rho_old) * (alpha / omega)
+            for i in prange(s):
+                p[i] = r[i] + beta * (p[i] - omega * v[i])
+                phat[i] = p[i] * dinv[i]
+            rv = 0.0
+            for i in prange(s):
+                acc = phat[i]
+                for e in range(ptr[i], ptr[i + 1]):
+                    acc -= dat[e] * phat[ind[e]]
+                v[i] = acc
+                rv += rhat[i] * acc
+            if rv == 0.0:
+                break
+            alpha = rho / rv
+            ss = 0.0
+            for i in prange(s):
+                sv[i] = r[i] - alpha * v[i]
+                shat[i] = sv[i] * dinv[i]
+                ss += sv[i] * sv[i]
+            if np.sqrt(ss) <= goal:
+                for i in prange(s):
+                    x[i] += alpha * phat[i]
+                break
+            tt = 0.0
+            ts = 0.0
+            for i in prange(s):
+                acc = shat[i]
+                for e in range(ptr[i], ptr[i + 1]):
+                    acc -= dat[e] * shat[ind[e]]
+                t[i] = acc
+                tt += acc * acc
+                ts += acc * sv[i]
+            omega = ts / tt if tt > 0.0 else 0.0
+            rr = 0.0
+            for i in prange(s):
+                x[i] += alpha * phat[i] + omega * shat[i]
+                r[i] = sv[i] - omega * t[i]
+                rr += r[i] * r[i]
+            rho_old = rho
+            if omega == 0.0 or not np.isfinite(rr) or np.sqrt(rr) <= goal:
+                break
+        res = _true_residual(ptr, ind, dat, x, b, r)
+        if not np.isfinite(res):
+            break
+    return it, res <= goal, res

@@ -53,8 +53,14 @@ __all__ = [
     "DENSE_MAX",
 ]
 
-Method = Literal["auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab"]
-METHODS: tuple[str, ...] = ("auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab")
+Method = Literal[
+    "auto", "dense", "trim-gs", "trim-jacobi", "trim-bicgstab", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab"
+]
+METHODS: tuple[str, ...] = (
+    "auto", "dense", "trim-gs", "trim-jacobi", "trim-bicgstab", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab",
+)
+#: Most trimming passes before the rest is left to the block iteration.
+MAX_TRIM_PASSES = 200
 
 #: Largest ``n`` solved by a dense LU under ``method="auto"``.
 DENSE_MAX = 2500
@@ -79,6 +85,7 @@ class LeontiefSystem:
     labels: object = None
     _scc: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
     _lu: tuple[np.ndarray, np.ndarray] | None = None
+    _levels: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
     timings: dict[str, float] = field(default_factory=dict)
     component_order: str = "index"
 
@@ -96,6 +103,37 @@ class LeontiefSystem:
             self._scc = (int(ncomp), comp, ptr, members)
             self.timings["components"] = time.perf_counter() - t0
         return self._scc
+
+    def levels(self) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+        """``(level, nlevels, ptr, members)``: trimming levels of the product graph.
+
+        Level 1: products no product uses (empty row of ``A``, self-use aside);
+        level ``t``: products all of whose users have levels ``< t``. Level 0 is the
+        rest, ``R``: the products on or upstream of a cycle. ``R`` is closed under
+        "is an input of", so its values need nothing outside it, and the gross
+        output of every trimmed product needs only lower levels. Group ``t`` of
+        ``members[ptr[t]:ptr[t+1]]`` keeps the products in index order.
+        """
+        if self._levels is None:
+            t0 = time.perf_counter()
+            n = self.n
+            level = np.zeros(n, np.int32)
+            cand = np.arange(n, dtype=np.int32)
+            t = 1
+            while len(cand) and t <= MAX_TRIM_PASSES:
+                out = np.empty(len(cand), np.bool_)
+                K.trim_pass(self.A.indptr, self.A.indices, cand, level, t, out)
+                decided = cand[out]
+                if len(decided) == 0:
+                    break
+                level[decided] = t
+                cand = cand[~out]
+                t += 1
+            nlevels = t - 1
+            ptr, members = K.group_by_component(level, nlevels + 1, np.arange(n, dtype=np.int32))
+            self._levels = (level, nlevels, ptr, members)
+            self.timings["levels"] = time.perf_counter() - t0
+        return self._levels
 
     def lu(self) -> tuple[np.ndarray, np.ndarray]:
         if self._lu is None:
@@ -234,17 +272,18 @@ def _iterate_local(
     whole system's residual: every other row is solved exactly from these values).
     """
     s, k = rhs.shape
-    if method == "scc-bicgstab":
+    method = method.removeprefix("scc-")
+    if method == "bicgstab":
         return _bicgstab_local(ptr, ind, dat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter)
     rows = np.arange(s, dtype=np.int32)
     Z = np.zeros((s, k))
     target = (0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)) ** 2
-    Znew = np.empty((s, k)) if method == "scc-jacobi" else None
+    Znew = np.empty((s, k)) if method == "jacobi" else None
     first = None
     best = np.inf
     stall = 0
     for it in range(1, maxiter + 1):
-        if method == "scc-jacobi":
+        if method == "jacobi":
             r2 = K.jacobi_component(ptr, ind, dat, rows, Z, rhs, Znew)
         else:
             r2 = K.gauss_seidel_component(ptr, ind, dat, rows, Z, rhs, backwards)
@@ -276,7 +315,8 @@ def _bicgstab_local(
     bnorm: np.ndarray,
     maxiter: int,
 ) -> tuple[np.ndarray, int, bool]:
-    """BiCGSTAB (van der Vorst) on ``(I - Mb) z = rhs`` with Jacobi preconditioning.
+    """BiCGSTAB (fused numba kernel) on ``(I - Mb) z = rhs``, column by column, with
+    diagonal preconditioning and a Jacobi step as the start.
 
     A Krylov method also converges for an unproductive ``Mb`` (to a solution with
     negative entries), so the caller must certify productivity: see
@@ -284,58 +324,17 @@ def _bicgstab_local(
     """
     s, k = rhs.shape
     dinv = 1.0 / (1.0 - K.csr_diagonal(ptr, ind, dat))
-    buf_in = np.empty((s, 1))
-    buf_out = np.empty((s, 1))
-
-    def apply(v: np.ndarray) -> np.ndarray:
-        buf_in[:, 0] = v
-        K.spmv(ptr, ind, dat, buf_in, buf_out)
-        return v - buf_out[:, 0]
-
-    Z = np.zeros((s, k))
+    Z = np.empty((s, k))
     total_it = 0
     ok_all = True
     for q in range(k):
-        b = rhs[:, q]
-        goal = 0.5 * tol * (bnorm[q] if bnorm[q] > 0 else 1.0)
+        b = np.ascontiguousarray(rhs[:, q])
         x = b * dinv
-        r = b - apply(x)
-        rhat = r.copy()
-        rho_old = alpha = omega = 1.0
-        v = np.zeros(s)
-        p = np.zeros(s)
-        ok = float(np.linalg.norm(r)) <= goal
-        it = 0
-        while not ok and it < maxiter:
-            it += 1
-            rho = float(rhat @ r)
-            if rho == 0.0:
-                break
-            beta = (rho / rho_old) * (alpha / omega)
-            p = r + beta * (p - omega * v)
-            phat = p * dinv
-            v = apply(phat)
-            alpha = rho / float(rhat @ v)
-            sv = r - alpha * v
-            if float(np.linalg.norm(sv)) <= goal:
-                x += alpha * phat
-                ok = True
-                break
-            shat = sv * dinv
-            t = apply(shat)
-            tt = float(t @ t)
-            omega = float(t @ sv) / tt if tt > 0 else 0.0
-            x += alpha * phat + omega * shat
-            r = sv - omega * t
-            rho_old = rho
-            if omega == 0.0 or not np.isfinite(x).all():
-                break
-            ok = float(np.linalg.norm(r)) <= goal
-        if ok:  # the recurrence's residual drifts: check the true one
-            ok = float(np.linalg.norm(b - apply(x))) <= 2 * goal
+        goal = 0.5 * tol * (bnorm[q] if bnorm[q] > 0 else 1.0)
+        its, ok, _ = K.bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter)
         Z[:, q] = x
-        total_it = max(total_it, it)
-        ok_all = ok_all and ok
+        total_it = max(total_it, int(its))
+        ok_all = ok_all and bool(ok)
     return Z, total_it, ok_all
 
 
@@ -380,6 +379,91 @@ def _solve_whole(
         if not certified:
             _check_productive(system)
     return Z, its
+
+
+def _solve_trimmed(
+    system: LeontiefSystem,
+    B2: np.ndarray,
+    transpose: bool,
+    *,
+    inner: str,
+    tol: float,
+    bnorm: np.ndarray,
+    maxiter: int,
+    verify: bool,
+    progress: Callable[[int, float], None] | None,
+) -> tuple[np.ndarray, int, int]:
+    """Trimmed levels solved exactly, level by level; the remaining block ``R`` iterated.
+
+    Gross output: levels ``1, 2, ...`` in parallel within each level (pull along rows
+    of ``A``), then ``R`` with the trimmed users' outputs folded into its right-hand
+    side. Values: ``R`` alone first (its inputs are all in ``R``), then the levels
+    from the top down, each value pushed along its row to its users.
+    Returns ``(Z, iterations, size of R)``.
+    """
+    A = system.A
+    indptr, indices, data = A.indptr, A.indices, A.data
+    level, nlevels, ptr, members = system.levels()
+    n, k = B2.shape
+    Z = np.zeros_like(B2)
+    rows = members[ptr[0] : ptr[1]]
+    name = "values" if transpose else "x"
+    timing = {"sweep": 0.0, "extract": 0.0, "iterate": 0.0}
+    bad = 0
+    iterations = 0
+
+    def solve_block(fold: bool) -> tuple[np.ndarray, int, bool]:
+        t0 = time.perf_counter()
+        local = np.full(n, -1, np.int32)
+        K.set_local(rows, local, True)
+        rhs = np.empty((len(rows), k))
+        bptr, bind, bdat = K.extract_block(indptr, indices, data, rows, local, Z, B2, rhs, fold)
+        del local
+        if transpose:
+            bptr, bind, bdat = K.transpose_csr_parallel(bptr, bind, bdat, len(rows), _threads())
+        t1 = time.perf_counter()
+        timing["extract"] += t1 - t0
+        Zb, its, ok = _iterate_local(
+            bptr, bind, bdat, rhs, method=inner, tol=tol, bnorm=bnorm, maxiter=maxiter,
+            backwards=not transpose, progress=progress,
+        )
+        if ok and verify and inner == "bicgstab":
+            # z > 0 for a right-hand side > 0 proves rho(R) < 1 (R z = z - rhs < z)
+            positive = (rhs > 0).all(axis=0) & (Zb > 0).all(axis=0)
+            if not positive.any() and not _certify_productive(bptr, bind, bdat, tol):
+                ok = False
+        timing["iterate"] += time.perf_counter() - t1
+        return Zb, its, ok
+
+    t_start = time.perf_counter()
+    ok = True
+    if not transpose:
+        for t in range(1, nlevels + 1):
+            bad += int(K.solve_level_pull(indptr, indices, data, members[ptr[t] : ptr[t + 1]], Z, B2))
+        timing["sweep"] += time.perf_counter() - t_start
+        if len(rows):
+            Zb, iterations, ok = solve_block(True)
+            K.scatter_rows(rows, Zb, Z)
+    else:
+        ACC = np.zeros_like(B2)
+        if len(rows):
+            Zb, iterations, ok = solve_block(False)
+            K.scatter_rows(rows, Zb, Z)
+        t0 = time.perf_counter()
+        K.push_nodes(indptr, indices, data, rows, level, Z, B2, ACC, False)
+        for t in range(nlevels, 0, -1):
+            bad += int(K.push_nodes(indptr, indices, data, members[ptr[t] : ptr[t + 1]], level, Z, B2, ACC, True))
+        timing["sweep"] += time.perf_counter() - t0
+    system.timings.update({f"{name}_{key}": val for key, val in timing.items()})
+    if bad or not ok:
+        _check_productive(system)  # raises, naming the group, when one cannot reproduce itself
+    return Z, iterations, len(rows)
+
+
+def _threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
 
 
 # ----------------------------------------------------------------------------- driver
@@ -452,6 +536,13 @@ def solve(
         _dense_productive(system)
         Z = _solve_dense(system, B2, transpose)
         iterations = 1
+    elif chosen.startswith("trim-"):
+        Z, iterations, largest = _solve_trimmed(
+            system, B2, transpose, inner=chosen[5:], tol=tol, bnorm=bnorm, maxiter=maxiter,
+            verify=verify_productive, progress=progress,
+        )
+        level, nlevels, _, _ = system.levels()
+        ncomp = nlevels
     elif chosen == "bicgstab":
         Z, iterations = _solve_whole(
             system, B2, transpose, tol=tol, bnorm=bnorm, maxiter=maxiter, verify=verify_productive
