@@ -58,13 +58,14 @@ class Keys(str, enum.Enum):
     position = "position"
 
 
-class Method(str, enum.Enum):
-    auto = "auto"
-    dense = "dense"
-    scc_gs = "scc-gs"
-    scc_jacobi = "scc-jacobi"
-    scc_bicgstab = "scc-bicgstab"
-    bicgstab = "bicgstab"
+def _method_enum() -> type[enum.Enum]:
+    # the solver's own list, so the CLI cannot drift from the library
+    from gosplan.linalg.leontief import METHODS
+
+    return enum.Enum("Method", {m.replace("-", "_"): m for m in METHODS}, type=str)
+
+
+Method = _method_enum()
 
 
 app = typer.Typer(
@@ -297,10 +298,11 @@ def balance(
         Method,
         typer.Option(
             "--method", "-m",
-            help="Solver: dense LU; strongly connected components in topological order with "
-            "Gauss-Seidel, Jacobi or BiCGSTAB inside the large ones (scc-*); BiCGSTAB on the whole "
-            "system; auto picks dense for small tables, scc-gs for large ones, bicgstab for the "
-            "largest.",
+            help="Solver: dense LU; trim-*: products peeled off level by level (those no "
+            "remaining product uses) and the rest iterated by Gauss-Seidel, Jacobi or BiCGSTAB; "
+            "scc-*: strongly connected components in topological order, the same iterations "
+            "inside the large ones; bicgstab on the whole system. auto: dense for small tables, "
+            "trim-bicgstab beyond (docs/maths.md).",
         ),
     ] = Method.auto,
     tol: Annotated[
