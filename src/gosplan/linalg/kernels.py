@@ -600,38 +600,6 @@ def solve_level_pull(indptr, indices, data, nodes, Z, B):  # pragma: no cover - 
     return bad
 
 
-@njit(cache=True)
-def push_nodes(indptr, indices, data, nodes, level, Z, B, ACC, finalize):  # pragma: no cover
-    """Values system on a level of trimmed nodes, by pushing along rows of ``A``.
-
-    With ``finalize``: ``z_i = (b_i + ACC_i) / (1 - A_ii)`` first (all inputs of ``i``
-    have pushed). Then ``ACC_j += A_ij z_i`` for users ``j != i`` with ``level[j] > 0``
-    (trimmed users; users in the remaining block were part of its own solve).
-    Returns the number of nodes with ``1 - A_ii <= 0``."""
-    k = Z.shape[1]
-    bad = 0
-    for a_ in range(nodes.shape[0]):
-        i = nodes[a_]
-        if finalize:
-            d = 0.0
-            for e in range(indptr[i], indptr[i + 1]):
-                if indices[e] == i:
-                    d += data[e]
-            piv = 1.0 - d
-            if piv <= 0.0:
-                bad += 1
-                piv = 1.0
-            for q in range(k):
-                Z[i, q] = (B[i, q] + ACC[i, q]) / piv
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            if j != i and level[j] > 0:
-                a = data[e]
-                for q in range(k):
-                    ACC[j, q] += a * Z[i, q]
-    return bad
-
-
 @njit(parallel=True, cache=True)
 def transpose_csr_parallel(indptr, indices, data, n_cols, nchunks):  # pragma: no cover
     """CSR of ``M^T`` by a counting sort split over ``nchunks`` row ranges in parallel.
@@ -768,3 +736,47 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
         if not np.isfinite(res):
             break
     return it, res <= goal, res
+
+
+@njit(parallel=True, cache=True)
+def push_level_parallel(indptr, indices, data, nodes, level, Z, B, ACC, finalize):  # pragma: no cover
+    """Values system on a level of trimmed nodes, by pushing along rows of ``A``.
+
+    With ``finalize``: ``z_i = (b_i + ACC_i) / (1 - A_ii)`` first (all inputs of ``i``
+    have pushed). Then ``ACC_j += A_ij z_i`` for users ``j != i`` with ``level[j] > 0``
+    (users in the remaining block ``R`` were part of its own solve). ``ACC`` is ``(nchunks, n, k)``, one accumulator per
+    chunk of ``nodes`` (no write conflicts); a node's total is the sum over chunks.
+    Returns the number of nodes with ``1 - A_ii <= 0``."""
+    nchunks = ACC.shape[0]
+    k = Z.shape[1]
+    m = nodes.shape[0]
+    bad = 0
+    if finalize:
+        for a_ in prange(m):
+            i = nodes[a_]
+            d = 0.0
+            for e in range(indptr[i], indptr[i + 1]):
+                if indices[e] == i:
+                    d += data[e]
+            piv = 1.0 - d
+            if piv <= 0.0:
+                bad += 1
+                piv = 1.0
+            for q in range(k):
+                tot = B[i, q]
+                for c in range(nchunks):
+                    tot += ACC[c, i, q]
+                Z[i, q] = tot / piv
+    step = (m + nchunks - 1) // nchunks
+    for c in prange(nchunks):
+        lo = min(m, c * step)
+        hi = min(m, lo + step)
+        for a_ in range(lo, hi):
+            i = nodes[a_]
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if j != i and level[j] > 0:
+                    a = data[e]
+                    for q in range(k):
+                        ACC[c, j, q] += a * Z[i, q]
+    return bad

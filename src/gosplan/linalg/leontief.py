@@ -59,8 +59,10 @@ Method = Literal[
 METHODS: tuple[str, ...] = (
     "auto", "dense", "trim-gs", "trim-jacobi", "trim-bicgstab", "scc-gs", "scc-jacobi", "scc-bicgstab", "bicgstab",
 )
-#: Most trimming passes before the rest is left to the block iteration.
-MAX_TRIM_PASSES = 200
+#: Trimming stops when a pass peels off fewer than this share of the products (the
+#: few products still peelable then are left to the block iteration: correct, and
+#: cheaper than more passes over the remaining rows).
+TRIM_STOP_SHARE = 1e-3
 
 #: Largest ``n`` solved by a dense LU under ``method="auto"``.
 DENSE_MAX = 2500
@@ -86,6 +88,7 @@ class LeontiefSystem:
     _scc: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
     _lu: tuple[np.ndarray, np.ndarray] | None = None
     _levels: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
+    _blocks: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     component_order: str = "index"
 
@@ -109,7 +112,8 @@ class LeontiefSystem:
 
         Level 1: products no product uses (empty row of ``A``, self-use aside);
         level ``t``: products all of whose users have levels ``< t``. Level 0 is the
-        rest, ``R``: the products on or upstream of a cycle. ``R`` is closed under
+        rest, ``R``: the products on or upstream of a cycle (and the last few
+        peelable ones once a pass peels fewer than :data:`TRIM_STOP_SHARE` of ``n``). ``R`` is closed under
         "is an input of", so its values need nothing outside it, and the gross
         output of every trimmed product needs only lower levels. Group ``t`` of
         ``members[ptr[t]:ptr[t+1]]`` keeps the products in index order.
@@ -120,7 +124,8 @@ class LeontiefSystem:
             level = np.zeros(n, np.int32)
             cand = np.arange(n, dtype=np.int32)
             t = 1
-            while len(cand) and t <= MAX_TRIM_PASSES:
+            stop = max(1, int(TRIM_STOP_SHARE * n))
+            while len(cand):
                 out = np.empty(len(cand), np.bool_)
                 K.trim_pass(self.A.indptr, self.A.indices, cand, level, t, out)
                 decided = cand[out]
@@ -129,6 +134,8 @@ class LeontiefSystem:
                 level[decided] = t
                 cand = cand[~out]
                 t += 1
+                if len(decided) < stop:
+                    break
             nlevels = t - 1
             ptr, members = K.group_by_component(level, nlevels + 1, np.arange(n, dtype=np.int32))
             self._levels = (level, nlevels, ptr, members)
@@ -414,13 +421,12 @@ def _solve_trimmed(
 
     def solve_block(fold: bool) -> tuple[np.ndarray, int, bool]:
         t0 = time.perf_counter()
-        local = np.full(n, -1, np.int32)
-        K.set_local(rows, local, True)
+        bptr, bind, bdat = _trimmed_block(system, rows, transpose)
         rhs = np.empty((len(rows), k))
-        bptr, bind, bdat = K.extract_block(indptr, indices, data, rows, local, Z, B2, rhs, fold)
-        del local
-        if transpose:
-            bptr, bind, bdat = K.transpose_csr_parallel(bptr, bind, bdat, len(rows), _threads())
+        if fold:  # the users outside R are solved: fold them in once
+            K.block_rhs(indptr, indices, data, rows, level, 0, Z, B2, rhs)
+        else:
+            K.gather_rows(rows, B2, rhs)
         t1 = time.perf_counter()
         timing["extract"] += t1 - t0
         Zb, its, ok = _iterate_local(
@@ -445,19 +451,44 @@ def _solve_trimmed(
             Zb, iterations, ok = solve_block(True)
             K.scatter_rows(rows, Zb, Z)
     else:
-        ACC = np.zeros_like(B2)
+        ACC = np.zeros((_threads(), n, k))  # one accumulator per thread: no write conflicts
         if len(rows):
             Zb, iterations, ok = solve_block(False)
             K.scatter_rows(rows, Zb, Z)
         t0 = time.perf_counter()
-        K.push_nodes(indptr, indices, data, rows, level, Z, B2, ACC, False)
+        K.push_level_parallel(indptr, indices, data, rows, level, Z, B2, ACC, False)
         for t in range(nlevels, 0, -1):
-            bad += int(K.push_nodes(indptr, indices, data, members[ptr[t] : ptr[t + 1]], level, Z, B2, ACC, True))
+            bad += int(
+                K.push_level_parallel(indptr, indices, data, members[ptr[t] : ptr[t + 1]], level, Z, B2, ACC, True)
+            )
+        del ACC
         timing["sweep"] += time.perf_counter() - t0
     system.timings.update({f"{name}_{key}": val for key, val in timing.items()})
     if bad or not ok:
         _check_productive(system)  # raises, naming the group, when one cannot reproduce itself
     return Z, iterations, len(rows)
+
+
+def _trimmed_block(
+    system: LeontiefSystem, rows: np.ndarray, transpose: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``A[R][:, R]`` as a local CSR (and its transpose), extracted once and kept:
+    the gross-output and the values systems share it."""
+    key = "RT" if transpose else "R"
+    if key not in system._blocks:
+        if "R" not in system._blocks:
+            n = system.n
+            A = system.A
+            local = np.full(n, -1, np.int32)
+            K.set_local(rows, local, True)
+            dummy = np.empty((0, 0))
+            system._blocks["R"] = K.extract_block(
+                A.indptr, A.indices, A.data, rows, local, dummy, dummy, np.empty((len(rows), 0)), False
+            )
+        if transpose:
+            bptr, bind, bdat = system._blocks["R"]
+            system._blocks["RT"] = K.transpose_csr_parallel(bptr, bind, bdat, len(rows), _threads())
+    return system._blocks[key]
 
 
 def _threads() -> int:
