@@ -516,14 +516,16 @@ def matrix_bytes(A: sp.csr_array) -> int:
 
 
 def component_stats(A: sp.csr_array) -> dict:
-    """Strongly connected components of the product graph, and the largest one's block."""
+    """The blocks gosplan's methods iterate on: the largest strongly connected
+    component (``scc-*``) and the block ``R`` left after trimming (``trim-*``, where the
+    solver has it); rows and nonzeros of each."""
     from gosplan.linalg.leontief import SMALL_COMPONENT, prepare
 
+    block_nnz = _block_kernel()
     system = prepare(A)
     ncomp, comp, ptr, _members = system.components()
     sizes = np.diff(ptr)
     big = int(np.argmax(sizes))
-    block_nnz = _block_kernel()
     nnz_b, rows_b = block_nnz(system.A.indptr, system.A.indices, comp, big)
     large = sizes > SMALL_COMPONENT
     out = {
@@ -534,8 +536,26 @@ def component_stats(A: sp.csr_array) -> dict:
         "rows_in_large_components": int(sizes[large].sum()),
         "singletons": int((sizes == 1).sum()),
     }
-    del system, comp, ptr, _members
+    del comp, ptr, _members
+    if hasattr(system, "levels"):
+        level, nlevels, _ptr, _mem = system.levels()
+        nnz_r, rows_r = block_nnz(system.A.indptr, system.A.indices, level, 0)
+        out.update({"trim_levels": int(nlevels), "trim_rows": int(rows_r), "trim_nnz": int(nnz_r)})
+    del system
     return out
+
+
+def iterated_block(chosen: str, n: int, nnz: int, structure: dict) -> tuple[int, int, int] | None:
+    """``(rows, nnz, sparse products per iteration)`` of the matrix a method iterates on."""
+    inner = chosen.split("-")[-1]
+    products = 2 if inner == "bicgstab" else 1  # BiCGSTAB: two products per iteration; GS/Jacobi: one sweep
+    if chosen.startswith("scc-") and "largest_nnz" in structure:
+        return structure["largest"], structure["largest_nnz"], products
+    if chosen.startswith("trim-") and "trim_nnz" in structure:
+        return structure["trim_rows"], structure["trim_nnz"], products
+    if chosen == "bicgstab":
+        return n, nnz, products
+    return None
 
 
 # ============================================================================ residuals
@@ -716,10 +736,15 @@ def warm_up() -> float:
     import gosplan
     from gosplan.synth import generate
 
+    from gosplan.linalg import leontief
+
     t = now()
+    methods = getattr(leontief, "METHODS", ("auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab"))
     for n in (1000, 60_000):
         eco = generate(n, 10, seed=1)
-        for method in ("auto", "scc-gs", "scc-jacobi", "scc-bicgstab"):
+        for method in methods:
+            if method == "dense" and n > leontief.DENSE_MAX:
+                continue
             for mult in (False, True):
                 gosplan.balance(eco, method=method, tol=TOL, multipliers=mult)
     _block_kernel()(np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros(1, np.int32), 0)
@@ -795,9 +820,10 @@ def bench_synthetic(n: int, k: float, args: argparse.Namespace, bw: dict, record
     say(f"  written in {fmt_s(write_s) if write_s is not None else '(reused)'} s, loaded in "
         f"{fmt_s(entry['load_seconds'])} s; nnz {A.nnz:,}, A {fmt_bytes(entry['matrix_bytes'])}")
     try:
-        entry["structure"] = component_stats(A)
-        say(f"  components {entry['structure']['components']:,}, largest {entry['structure']['largest']:,} "
-            f"({entry['structure']['largest_nnz']:,} nnz)")
+        st = entry["structure"] = component_stats(A)
+        say(f"  components {st['components']:,}, largest {st['largest']:,} ({st['largest_nnz']:,} nnz)"
+            + (f"; after trimming ({st['trim_levels']} levels) R: {st['trim_rows']:,} ({st['trim_nnz']:,} nnz)"
+               if "trim_rows" in st else ""))
     except Exception as exc:  # noqa: BLE001
         entry["structure"] = {"error": error_text(exc)}
     gc.collect()
@@ -811,13 +837,23 @@ def bench_synthetic(n: int, k: float, args: argparse.Namespace, bw: dict, record
         record()
         return case
 
-    # gosplan
-    methods = [m for m in args.methods.split(",") if m]
-    if n > DENSE_MAX and "auto" in methods and "scc-gs" in methods:
-        methods.remove("scc-gs")  # auto is scc-gs here
+    # gosplan: auto first, then the other methods (the one auto picked is not run twice)
+    from gosplan.linalg import leontief
+
+    known = list(getattr(leontief, "METHODS", ("auto", "dense", "scc-gs", "scc-jacobi", "scc-bicgstab")))
+    methods = known if args.methods == "all" else [m for m in args.methods.split(",") if m]
+    methods = ["auto"] + [m for m in methods if m != "auto" and not (m == "dense" and n > DENSE_MAX)]
+    if A.nnz > args.methods_max_nnz:
+        methods = ["auto"]
+        entry["note"] = f"nnz > {args.methods_max_nnz:.3g}: method auto only (--methods-max-nnz)"
+    auto_chose = None
     for method in methods:
+        if method == auto_chose:
+            continue
         try:
             case = gosplan_case(eco, method, False, args.time_limit, args.repeat)
+            if method == "auto":
+                auto_chose = case.get("chosen")
         except Exception as exc:  # noqa: BLE001
             case = {"solver": "gosplan", "method": method, "what": "x+v", "error": error_text(exc)}
         add(case)
@@ -840,28 +876,30 @@ def bench_synthetic(n: int, k: float, args: argparse.Namespace, bw: dict, record
             case = {"solver": "scipy", "method": which, "what": "x+v", "error": error_text(exc)}
         add(case)
 
-    # bandwidth
+    # bandwidth: scipy's A @ x and gosplan's inner iterations against the bound
     try:
-        bound = spmv_bytes(A.nnz, n, A.data.itemsize, A.indices.itemsize, A.indptr.itemsize) / (bw["triad_gbs"] * 1e9)
-        st = entry.get("structure", {})
-        bound_block = (spmv_bytes(st["largest_nnz"], st["largest"]) / (bw["triad_gbs"] * 1e9)
-                       if "largest_nnz" in st else None)
+        gbs = bw["triad_gbs"] * 1e9
+        full = spmv_bytes(A.nnz, n, A.data.itemsize, A.indices.itemsize, A.indptr.itemsize)
         t_spmv = spmv_seconds(A, 5 if n < 10**6 else 3)
-        band = {"spmv_bytes": spmv_bytes(A.nnz, n, A.data.itemsize, A.indices.itemsize, A.indptr.itemsize),
-                "bound_seconds": bound, "block_bound_seconds": bound_block,
-                "scipy_spmv_seconds": t_spmv, "scipy_spmv_ratio": t_spmv / bound}
-        auto = next((c for c in entry["cases"] if c["solver"] == "gosplan" and c["method"] == "auto"
-                     and c["what"] == "x+v" and "error" not in c), None)
-        if auto is not None:
+        band: dict = {"spmv_bytes": full, "bound_seconds": full / gbs, "scipy_spmv_seconds": t_spmv,
+                      "scipy_spmv_ratio": t_spmv / (full / gbs), "gosplan": []}
+        for c in entry["cases"]:
+            if c["solver"] != "gosplan" or c["what"] != "x+v" or "error" in c:
+                continue
+            blk = iterated_block(c.get("chosen", ""), n, A.nnz, entry.get("structure", {}))
+            if blk is None:
+                continue
+            rows, nnz_b, products = blk
+            bound = products * spmv_bytes(nnz_b, rows) / gbs
+            row = {"method": c["method"], "chosen": c.get("chosen"), "rows": rows, "nnz": nnz_b,
+                   "products_per_iteration": products, "bound_seconds": bound}
             for part, key in (("x", "x"), ("v", "values")):
-                its = auto.get(f"{part}_iterations") or 0
-                it_s = auto["timings"].get(f"{key}_iterate")
-                if its and it_s and auto.get("chosen") != "dense":
-                    per = it_s / its
-                    band[f"gosplan_{part}_iteration_seconds"] = per
-                    band[f"gosplan_{part}_ratio_full"] = per / bound
-                    if bound_block:
-                        band[f"gosplan_{part}_ratio_block"] = per / bound_block
+                its = c.get(f"{part}_iterations") or 0
+                it_s = c.get("timings", {}).get(f"{key}_iterate")
+                if its and it_s:
+                    row[f"{part}_iteration_seconds"] = it_s / its
+                    row[f"{part}_ratio"] = it_s / its / bound
+            band["gosplan"].append(row)
         entry["bandwidth"] = band
     except Exception as exc:  # noqa: BLE001
         entry["bandwidth"] = {"error": error_text(exc)}
@@ -1208,7 +1246,14 @@ def build_tables(results: dict) -> list[Table]:
     t.add("bandwidth", f"triad {bw.get('triad_gbs', float('nan')):.1f} GB/s (used for the bounds), copy "
           f"{bw.get('copy_gbs', float('nan')):.1f} GB/s, read-only sum {bw.get('read_gbs', float('nan')):.1f} GB/s "
           f"(numba parallel, 3 x {bw.get('array_mb', '?')} MB, best of {bw.get('repeats', '?')})" if bw else "-")
+    bw_end = results.get("bandwidth_at_end") or {}
+    if "triad_gbs" in bw_end:
+        t.add("bandwidth at the end", f"triad {bw_end['triad_gbs']:.1f} GB/s, copy {bw_end['copy_gbs']:.1f} GB/s, "
+              f"read-only sum {bw_end['read_gbs']:.1f} GB/s")
     t.add("load average at start", " ".join(f"{x:.2f}" for x in m["load_average_at_start"]))
+    if results.get("load_average_at_end"):
+        t.add("load average at the end", " ".join(f"{x:.2f}" for x in results["load_average_at_end"]))
+    t.add("elapsed", f"{results.get('elapsed_seconds', 0):.0f} s")
     t.add("versions", ", ".join(f"{k} {val}" for k, val in v.items() if k not in ("gosplan_src_modified",)))
     t.add("command", results["command"])
     t.add("date", results["date"])
@@ -1239,36 +1284,63 @@ def build_tables(results: dict) -> list[Table]:
                   fmt_x(secs / ref) if (secs and ref) else "-", note)
     tables.append(t)
 
-    t = Table("Synthetic economies: where gosplan's time goes (method auto, x + labour values; seconds)",
-              ["economy", "components", "largest (nnz)", "SCC s", "x sweep", "x extract", "x iterate", "x it",
-               "v sweep", "v extract", "v iterate", "v it", "checks", "total"], "l" + "r" * 13)
+    t = Table("Synthetic economies: where gosplan's time goes (x + labour values; seconds from SolveInfo.detail)",
+              ["economy", "method", "SCC", "levels", "transpose", "x sweep", "x extract", "x iterate", "x it",
+               "v sweep", "v extract", "v iterate", "v it", "checks", "total"], "ll" + "r" * 13)
     for e in results.get("synthetic", []):
-        c = next((c for c in e.get("cases", []) if c["solver"] == "gosplan" and c["method"] == "auto"
-                  and c["what"] == "x+v" and "error" not in c), None)
-        if c is None:
+        first = True
+        for c in e.get("cases", []):
+            if c["solver"] != "gosplan" or c["what"] != "x+v" or "error" in c:
+                continue
+            tm = c.get("timings", {})
+            t.add(e["name"] if first else "", c["method"] + (f" ({c['chosen']})" if c.get("chosen") != c["method"] else ""),
+                  fmt_s(tm.get("components")), fmt_s(tm.get("levels")), fmt_s(tm.get("transpose")),
+                  fmt_s(tm.get("x_sweep")), fmt_s(tm.get("x_extract")), fmt_s(tm.get("x_iterate")),
+                  c.get("x_iterations"), fmt_s(tm.get("values_sweep")), fmt_s(tm.get("values_extract")),
+                  fmt_s(tm.get("values_iterate")), c.get("v_iterations"), fmt_s(c.get("check_seconds")),
+                  fmt_s(c.get("seconds")))
+            first = False
+    tables.append(t)
+
+    t = Table("Synthetic economies: blocks iterated on (largest strongly connected component; R after trimming)",
+              ["economy", "n", "nnz", "components", "largest SCC rows", "largest SCC nnz", "trim levels",
+               "R rows", "R nnz"], "l" + "r" * 8)
+    for e in results.get("synthetic", []):
+        st = e.get("structure") or {}
+        if "components" not in st:
             continue
-        tm, st = c.get("timings", {}), e.get("structure", {})
-        t.add(e["name"], f"{st.get('components', 0):,}", f"{st.get('largest', 0):,} ({st.get('largest_nnz', 0):,})",
-              fmt_s(tm.get("components")), fmt_s(tm.get("x_sweep")), fmt_s(tm.get("x_extract")),
-              fmt_s(tm.get("x_iterate")), c.get("x_iterations"), fmt_s(tm.get("values_sweep")),
-              fmt_s(tm.get("values_extract")), fmt_s(tm.get("values_iterate")), c.get("v_iterations"),
-              fmt_s(c.get("check_seconds")), fmt_s(c.get("seconds")))
+        t.add(e["name"], f"{e['n']:,}", f"{e.get('nnz', 0):,}", f"{st['components']:,}", f"{st['largest']:,}",
+              f"{st['largest_nnz']:,}", st.get("trim_levels", "-"), f"{st['trim_rows']:,}" if "trim_rows" in st else "-",
+              f"{st['trim_nnz']:,}" if "trim_nnz" in st else "-")
     tables.append(t)
 
     gbs = bw.get("triad_gbs")
-    t = Table(f"Bandwidth bound of one sparse product y = A x: (data + indices + indptr + x + y bytes) / "
+    t = Table(f"scipy's sparse product A @ x against its bandwidth bound: (data + indices + indptr + x + y bytes) / "
               f"{gbs:.1f} GB/s" if gbs else "Bandwidth bound",
-              ["economy", "bytes", "bound", "scipy A@x", "/ bound", "gosplan x it", "/ bound(A)", "/ bound(block)",
-               "gosplan v it", "/ bound(A)", "/ bound(block)"], "l" + "r" * 10)
+              ["economy", "bytes", "bound s", "scipy A@x s", "/ bound"], "l" + "r" * 4)
     for e in results.get("synthetic", []):
         b = e.get("bandwidth")
         if not b or "error" in b:
             continue
         t.add(e["name"], fmt_bytes(b["spmv_bytes"]), fmt_s(b["bound_seconds"]), fmt_s(b["scipy_spmv_seconds"]),
-              fmt_x(b["scipy_spmv_ratio"]), fmt_s(b.get("gosplan_x_iteration_seconds")),
-              fmt_x(b.get("gosplan_x_ratio_full")), fmt_x(b.get("gosplan_x_ratio_block")),
-              fmt_s(b.get("gosplan_v_iteration_seconds")), fmt_x(b.get("gosplan_v_ratio_full")),
-              fmt_x(b.get("gosplan_v_ratio_block")))
+              fmt_x(b["scipy_spmv_ratio"]))
+    tables.append(t)
+
+    t = Table("gosplan's inner iteration against the bandwidth bound of the matrix it iterates on "
+              "(products per iteration x bytes of one product / triad bandwidth)",
+              ["economy", "method", "block rows", "block nnz", "products / it", "bound s / it", "x s / it", "x / bound",
+               "v s / it", "v / bound"], "ll" + "r" * 8)
+    for e in results.get("synthetic", []):
+        b = e.get("bandwidth")
+        if not b or "error" in b:
+            continue
+        first = True
+        for g in b.get("gosplan", []):
+            t.add(e["name"] if first else "", g["method"] + (f" ({g['chosen']})" if g["chosen"] != g["method"] else ""),
+                  f"{g['rows']:,}", f"{g['nnz']:,}", g["products_per_iteration"], fmt_s(g["bound_seconds"]),
+                  fmt_s(g.get("x_iteration_seconds")), fmt_x(g.get("x_ratio")), fmt_s(g.get("v_iteration_seconds")),
+                  fmt_x(g.get("v_ratio")))
+            first = False
     tables.append(t)
 
     if results.get("pymrio"):
@@ -1341,9 +1413,15 @@ def evaluate_targets(results: dict) -> list[dict]:
         else:
             worst = max(g.get("x_residual", np.inf), g.get("v_residual", np.inf))
             ok = g["seconds"] < TARGET_SECONDS and worst <= TOL
+            others = [c for c in e["cases"] if c["solver"] == "gosplan" and c["what"] == "x+v" and "error" not in c
+                      and c.get("seconds") and max(c.get("x_residual", 1), c.get("v_residual", 1)) <= TOL]
+            fastest = min(others, key=lambda c: c["seconds"]) if others else None
             out.append({"target": f"{label}: x and v to 1e-10 in < {TARGET_SECONDS:g} s (load apart)",
-                        "measured": f"{g['seconds']:.2f} s (x {g['x_seconds']:.2f} s, v {g['v_seconds']:.2f} s), "
-                                    f"residuals {fmt_res(g.get('x_residual'))} / {fmt_res(g.get('v_residual'))}",
+                        "measured": f"auto ({g.get('chosen')}) {g['seconds']:.2f} s (x {g['x_seconds']:.2f} s, "
+                                    f"v {g['v_seconds']:.2f} s), residuals {fmt_res(g.get('x_residual'))} / "
+                                    f"{fmt_res(g.get('v_residual'))}"
+                                    + (f"; fastest method {fastest['method']} {fastest['seconds']:.2f} s"
+                                       if fastest and fastest is not g else ""),
                         "verdict": ("met" if ok else "missed") + f" ({g['seconds'] / TARGET_SECONDS:.0%} of the budget)"})
             sc = [c for c in e["cases"] if c["solver"] == "scipy" and "error" not in c and c.get("seconds")]
             if sc:
@@ -1363,15 +1441,22 @@ def evaluate_targets(results: dict) -> list[dict]:
                             "measured": f"+{fmt_bytes(mem)} during the solve = {r:.2f}x the matrix "
                                         f"(matrix + increase = {1 + r:.2f}x)",
                             "verdict": "met" if 1 + r < TARGET_MEMORY else ("met for the increase alone" if r < TARGET_MEMORY else "missed")})
-    rows = [e for e in results.get("synthetic", []) if e["n"] >= TARGET_BANDWIDTH_MIN_N
-            and isinstance(e.get("bandwidth"), dict) and "gosplan_x_ratio_block" in e["bandwidth"]]
-    if rows:
-        worst = max(max(e["bandwidth"].get("gosplan_x_ratio_block", 0), e["bandwidth"].get("gosplan_v_ratio_block", 0))
-                    for e in rows)
-        parts = [f"{e['name']}: x {e['bandwidth'].get('gosplan_x_ratio_block', float('nan')):.1f}x, "
-                 f"v {e['bandwidth'].get('gosplan_v_ratio_block', float('nan')):.1f}x" for e in rows]
+    parts, worst = [], 0.0
+    for e in results.get("synthetic", []):
+        b = e.get("bandwidth")
+        if e["n"] < TARGET_BANDWIDTH_MIN_N or not isinstance(b, dict):
+            continue
+        g = next((g for g in b.get("gosplan", []) if g["method"] == "auto"), None)
+        if g is None or "x_ratio" not in g:
+            continue
+        r = max(g.get("x_ratio", 0.0), g.get("v_ratio", 0.0))
+        worst = max(worst, r)
+        best = min((max(h.get("x_ratio", np.inf), h.get("v_ratio", np.inf)), h["method"]) for h in b["gosplan"])
+        parts.append(f"{e['name']}: auto ({g['chosen']}) x {g.get('x_ratio', float('nan')):.1f}x, "
+                     f"v {g.get('v_ratio', float('nan')):.1f}x (best method: {best[1]} {best[0]:.1f}x)")
+    if parts:
         out.append({"target": f"n >= {fmt_n(TARGET_BANDWIDTH_MIN_N)}: each iteration within {TARGET_BANDWIDTH:g}x "
-                              "of the bandwidth bound (of the block it iterates on)",
+                              "of the bandwidth bound (of the matrix it iterates on)",
                     "measured": "; ".join(parts),
                     "verdict": "met" if worst <= TARGET_BANDWIDTH else f"missed (worst {worst:.1f}x)"})
     else:
@@ -1400,7 +1485,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--markdown", default=None, help="also write the tables as Markdown to this file")
     p.add_argument("--data-dir", default=str(REPO / "bench-data"), help="where synthetic economies are written and reused")
     p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--methods", default="auto,scc-gs,scc-jacobi,scc-bicgstab", help="gosplan methods (x+v)")
+    p.add_argument("--methods", default="all",
+                   help="gosplan methods for x+v, comma-separated, or 'all' (every method of the solver; "
+                        "dense only up to its size limit); auto always runs")
+    p.add_argument("--methods-max-nnz", type=float, default=1.5e8,
+                   help="above this many nonzeros only method auto runs (default %(default)g)")
     p.add_argument("--time-limit", type=float, default=600.0, help="seconds per case (gosplan, scipy iterative)")
     p.add_argument("--spsolve-max", type=float, default=1e5, help="largest n given to scipy spsolve")
     p.add_argument("--spsolve-limit", type=float, default=120.0, help="seconds for spsolve (killed beyond)")
@@ -1497,6 +1586,13 @@ def main(argv: list[str] | None = None) -> int:
         record()
 
     results["load_average_at_end"] = os.getloadavg()
+    try:
+        end_bw = measure_bandwidth(args.stream_mb, 10)
+        results["bandwidth_at_end"] = end_bw
+        say(f"\nbandwidth again at the end: copy {end_bw['copy_gbs']:.1f} GB/s, triad {end_bw['triad_gbs']:.1f} GB/s, "
+            f"read {end_bw['read_gbs']:.1f} GB/s (the bounds above use the first measurement)")
+    except Exception as exc:  # noqa: BLE001
+        results["bandwidth_at_end"] = {"error": error_text(exc)}
     record()
     say()
     tables = build_tables(results)
