@@ -99,9 +99,11 @@ def balance(
     scale:
         Multiplies the demand (``--scale`` of the CLI).
     method:
-        ``"auto"`` (dense LU for small tables, strongly connected components with
-        Gauss-Seidel inside large ones otherwise), ``"dense"``, ``"scc-gs"``,
-        ``"scc-jacobi"``, ``"scc-bicgstab"``. See :mod:`gosplan.linalg.leontief`.
+        ``"auto"`` (dense LU up to 2,500 products, else ``"trim-gs"``: acyclic levels
+        peeled off and solved exactly, Gauss-Seidel on the rest), ``"dense"``,
+        ``"trim-gs"``, ``"trim-jacobi"``, ``"trim-bicgstab"``, ``"scc-gs"``,
+        ``"scc-jacobi"``, ``"scc-bicgstab"``, ``"bicgstab"``. See
+        :mod:`gosplan.linalg.leontief`.
     tol:
         Relative residual every system must reach, checked by gosplan after the solve.
     values:

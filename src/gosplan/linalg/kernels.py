@@ -9,8 +9,16 @@ Every kernel is compiled on first use and cached on disk (``cache=True``).
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
+
+# Threads that sleep at barriers instead of spinning: on a busy machine (a second
+# process, a monitoring thread) spinning OpenMP workers were measured 2x slower
+# than one thread. Set before numba starts its OpenMP runtime; a user's own
+# setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 # ----------------------------------------------------------------------------- graph
 
@@ -118,31 +126,6 @@ def group_by_component(comp, ncomp, preorder):  # pragma: no cover - compiled
     return ptr, members
 
 
-# ----------------------------------------------------------------------------- transpose
-
-
-@njit(cache=True)
-def transpose_csr(indptr, indices, data, n_cols):  # pragma: no cover - compiled
-    """CSR of ``M^T`` from CSR of ``M`` (counting sort, O(nnz))."""
-    n_rows = indptr.shape[0] - 1
-    nnz = indices.shape[0]
-    t_ptr = np.zeros(n_cols + 1, np.int64)
-    for e in range(nnz):
-        t_ptr[indices[e] + 1] += 1
-    for j in range(n_cols):
-        t_ptr[j + 1] += t_ptr[j]
-    fill = t_ptr[:-1].copy()
-    t_ind = np.empty(nnz, np.int32)
-    t_dat = np.empty(nnz, np.float64)
-    for i in range(n_rows):
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            p = fill[j]
-            t_ind[p] = i
-            t_dat[p] = data[e]
-            fill[j] = p + 1
-    return t_ptr, t_ind, t_dat
-
 
 # ----------------------------------------------------------------------------- products
 
@@ -154,31 +137,24 @@ def leontief_residual(indptr, indices, data, Z, B, R):  # pragma: no cover - com
     for i in prange(n):
         if k == 1:
             acc = B[i, 0] - Z[i, 0]
-            for e in range(indptr[i], indptr[i + 1]):
-                acc += data[e] * Z[indices[e], 0]
+            e = np.uint64(indptr[i])
+            e_end = np.uint64(indptr[i + 1])
+            while e < e_end:
+                acc += data[e] * Z[np.uint32(indices[e]), 0]
+                e += np.uint64(1)
             R[i, 0] = acc
             continue
         for c in range(k):
             R[i, c] = B[i, c] - Z[i, c]
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
+        e = np.uint64(indptr[i])
+        e_end = np.uint64(indptr[i + 1])
+        while e < e_end:
+            j = np.uint32(indices[e])
             a = data[e]
             for c in range(k):
                 R[i, c] += a * Z[j, c]
+            e += np.uint64(1)
 
-
-@njit(parallel=True, cache=True)
-def spmv(indptr, indices, data, X, Y):  # pragma: no cover - compiled
-    """``Y = M X`` in parallel (pull form, one task per row block)."""
-    n, k = Y.shape
-    for i in prange(n):
-        for c in range(k):
-            Y[i, c] = 0.0
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
-            a = data[e]
-            for c in range(k):
-                Y[i, c] += a * X[j, c]
 
 
 # ----------------------------------------------------------------------------- rows
@@ -189,12 +165,15 @@ def _row1(indptr, indices, data, i, Z):  # pragma: no cover - compiled
     """``(sum_{j != i} M_ij z_j, M_ii)`` for one right-hand side (scalar accumulator)."""
     acc = 0.0
     d = 0.0
-    for e in range(indptr[i], indptr[i + 1]):
-        j = indices[e]
+    e = np.uint64(indptr[i])
+    e_end = np.uint64(indptr[i + 1])
+    while e < e_end:
+        j = np.uint32(indices[e])
         if j == i:
             d += data[e]
         else:
             acc += data[e] * Z[j, 0]
+        e += np.uint64(1)
     return acc, d
 
 
@@ -203,14 +182,17 @@ def _rowk(indptr, indices, data, i, Z, out):  # pragma: no cover - compiled
     """``out += sum_{j != i} M_ij Z[j, :]``; returns ``M_ii``."""
     k = Z.shape[1]
     d = 0.0
-    for e in range(indptr[i], indptr[i + 1]):
-        j = indices[e]
+    e = np.uint64(indptr[i])
+    e_end = np.uint64(indptr[i + 1])
+    while e < e_end:
+        j = np.uint32(indices[e])
         if j == i:
             d += data[e]
         else:
             a = data[e]
             for q in range(k):
                 out[q] += a * Z[j, q]
+        e += np.uint64(1)
     return d
 
 
@@ -262,8 +244,10 @@ def sweep_components(
                 for q in range(k):
                     rhs[a_, q] = B[i, q]
                 rhs[a_, k] = 1.0
-                for e in range(indptr[i], indptr[i + 1]):
-                    j = indices[e]
+                e = np.uint64(indptr[i])
+                e_end = np.uint64(indptr[i + 1])
+                while e < e_end:
+                    j = np.uint32(indices[e])
                     if comp[j] == c:
                         # find local position of j (blocks are small: linear scan)
                         for b_ in range(s):
@@ -274,6 +258,7 @@ def sweep_components(
                         a = data[e]
                         for q in range(k):
                             rhs[a_, q] += a * Z[j, q]
+                    e += np.uint64(1)
             sol = np.linalg.solve(Mloc, rhs)
             for a_ in range(s):
                 if not (sol[a_, k] > 0.0):
@@ -357,18 +342,6 @@ def gauss_seidel_component(indptr, indices, data, rows, Z, B, reverse):  # pragm
     return out
 
 
-@njit(parallel=True, cache=True)
-def block_apply(indptr, indices, data, rows, P, Y):  # pragma: no cover - compiled
-    """``Y[a] = P[i] - sum_j M_ij P[j]`` for ``i = rows[a]``: ``(I - M_cc) p`` when ``P``
-    (an ``n``-long scratch vector) is zero outside the component."""
-    s = rows.shape[0]
-    for a_ in prange(s):
-        i = rows[a_]
-        acc = P[i]
-        for e in range(indptr[i], indptr[i + 1]):
-            acc -= data[e] * P[indices[e]]
-        Y[a_] = acc
-
 
 @njit(parallel=True, cache=True)
 def block_rhs(indptr, indices, data, rows, comp, c, Z, B, out):  # pragma: no cover
@@ -379,18 +352,16 @@ def block_rhs(indptr, indices, data, rows, comp, c, Z, B, out):  # pragma: no co
         i = rows[a_]
         for q in range(k):
             out[a_, q] = B[i, q]
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
+        e = np.uint64(indptr[i])
+        e_end = np.uint64(indptr[i + 1])
+        while e < e_end:
+            j = np.uint32(indices[e])
             if comp[j] != c:
                 a = data[e]
                 for q in range(k):
                     out[a_, q] += a * Z[j, q]
+            e += np.uint64(1)
 
-
-@njit(parallel=True, cache=True)
-def scatter(rows, values, P):  # pragma: no cover - compiled
-    for a_ in prange(rows.shape[0]):
-        P[rows[a_]] = values[a_]
 
 
 # ----------------------------------------------------------------------------- blocks
@@ -412,9 +383,12 @@ def extract_block(indptr, indices, data, rows, local, Z, B, rhs, fold):  # pragm
     for a_ in prange(s):
         i = rows[a_]
         cnt = 0
-        for e in range(indptr[i], indptr[i + 1]):
-            if local[indices[e]] >= 0:
+        e = np.uint64(indptr[i])
+        e_end = np.uint64(indptr[i + 1])
+        while e < e_end:
+            if local[np.uint32(indices[e])] >= 0:
                 cnt += 1
+            e += np.uint64(1)
         counts[a_ + 1] = cnt
     for a_ in range(s):
         counts[a_ + 1] += counts[a_]
@@ -426,8 +400,10 @@ def extract_block(indptr, indices, data, rows, local, Z, B, rhs, fold):  # pragm
         p = counts[a_]
         for q in range(k):
             rhs[a_, q] = B[i, q]
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
+        e = np.uint64(indptr[i])
+        e_end = np.uint64(indptr[i + 1])
+        while e < e_end:
+            j = np.uint32(indices[e])
             lj = local[j]
             if lj >= 0:
                 ind[p] = lj
@@ -437,6 +413,7 @@ def extract_block(indptr, indices, data, rows, local, Z, B, rhs, fold):  # pragm
                 a = data[e]
                 for q in range(k):
                     rhs[a_, q] += a * Z[j, q]
+            e += np.uint64(1)
     return counts, ind, dat
 
 
@@ -461,21 +438,27 @@ def push_sweep(
         if s == 1:
             i = members[lo]
             d = 0.0
-            for e in range(indptr[i], indptr[i + 1]):
-                if indices[e] == i:
+            e = np.uint64(indptr[i])
+            e_end = np.uint64(indptr[i + 1])
+            while e < e_end:
+                if np.uint32(indices[e]) == i:
                     d += data[e]
+                e += np.uint64(1)
             piv = 1.0 - d
             if piv <= 0.0:
                 flags[c] = 1
                 piv = 1.0 if piv == 0.0 else piv
             for q in range(k):
                 Z[i, q] = (B[i, q] + ACC[i, q]) / piv
-            for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
+            e = np.uint64(indptr[i])
+            e_end = np.uint64(indptr[i + 1])
+            while e < e_end:
+                j = np.uint32(indices[e])
                 if j != i:
                     a = data[e]
                     for q in range(k):
                         ACC[j, q] += a * Z[i, q]
+                e += np.uint64(1)
         elif s <= small:
             Mloc = np.eye(s)
             rhs = np.zeros((s, k + 1))
@@ -486,13 +469,16 @@ def push_sweep(
                 rhs[a_, k] = 1.0
             for a_ in range(s):
                 i = members[lo + a_]
-                for e in range(indptr[i], indptr[i + 1]):
-                    j = indices[e]
+                e = np.uint64(indptr[i])
+                e_end = np.uint64(indptr[i + 1])
+                while e < e_end:
+                    j = np.uint32(indices[e])
                     if comp[j] == c:
                         for b_ in range(s):
                             if members[lo + b_] == j:
                                 Mloc[b_, a_] -= data[e]  # transposed block
                                 break
+                    e += np.uint64(1)
             sol = np.linalg.solve(Mloc, rhs)
             for a_ in range(s):
                 if not (sol[a_, k] > 0.0):
@@ -513,12 +499,15 @@ def push_rows(indptr, indices, data, comp, c, rows, Z, ACC):  # pragma: no cover
     k = Z.shape[1]
     for a_ in range(rows.shape[0]):
         i = rows[a_]
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
+        e = np.uint64(indptr[i])
+        e_end = np.uint64(indptr[i + 1])
+        while e < e_end:
+            j = np.uint32(indices[e])
             if comp[j] != c:
                 a = data[e]
                 for q in range(k):
                     ACC[j, q] += a * Z[i, q]
+            e += np.uint64(1)
 
 
 @njit(parallel=True, cache=True)
@@ -548,9 +537,12 @@ def csr_diagonal(indptr, indices, data):  # pragma: no cover - compiled
     n = indptr.shape[0] - 1
     d = np.zeros(n)
     for i in prange(n):
-        for e in range(indptr[i], indptr[i + 1]):
-            if indices[e] == i:
+        e = np.uint64(indptr[i])
+        e_end = np.uint64(indptr[i + 1])
+        while e < e_end:
+            if np.uint32(indices[e]) == i:
                 d[i] += data[e]
+            e += np.uint64(1)
     return d
 
 
@@ -565,13 +557,16 @@ def trim_pass(indptr, indices, cand, level, t, out):  # pragma: no cover - compi
     for a_ in prange(cand.shape[0]):
         i = cand[a_]
         ok = True
-        for e in range(indptr[i], indptr[i + 1]):
-            j = indices[e]
+        e = np.uint64(indptr[i])
+        e_end = np.uint64(indptr[i + 1])
+        while e < e_end:
+            j = np.uint32(indices[e])
             if j != i:
                 lj = level[j]
                 if lj == 0 or lj >= t:
                     ok = False
                     break
+            e += np.uint64(1)
         out[a_] = ok
 
 
@@ -613,8 +608,11 @@ def transpose_csr_parallel(indptr, indices, data, n_cols, nchunks):  # pragma: n
     for t in prange(nchunks):
         lo = min(n_rows, t * step)
         hi = min(n_rows, lo + step)
-        for e in range(indptr[lo], indptr[hi]):
-            cnt[t, indices[e]] += 1
+        e = np.uint64(indptr[lo])
+        e_end = np.uint64(indptr[hi])
+        while e < e_end:
+            cnt[t, np.uint32(indices[e])] += 1
+            e += np.uint64(1)
     t_ptr = np.zeros(n_cols + 1, np.int64)
     for j in range(n_cols):
         tot = 0
@@ -629,12 +627,15 @@ def transpose_csr_parallel(indptr, indices, data, n_cols, nchunks):  # pragma: n
         lo = min(n_rows, t * step)
         hi = min(n_rows, lo + step)
         for i in range(lo, hi):
-            for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
+            e = np.uint64(indptr[i])
+            e_end = np.uint64(indptr[i + 1])
+            while e < e_end:
+                j = np.uint32(indices[e])
                 p = cnt[t, j]
                 t_ind[p] = i
                 t_dat[p] = data[e]
                 cnt[t, j] = p + 1
+                e += np.uint64(1)
     return t_ptr, t_ind, t_dat
 
 
@@ -646,8 +647,11 @@ def _true_residual(ptr, ind, dat, x, b, r):  # pragma: no cover - compiled
     rr = 0.0
     for i in prange(b.shape[0]):
         acc = x[i]
-        for e in range(ptr[i], ptr[i + 1]):
-            acc -= dat[e] * x[ind[e]]
+        e = np.uint64(ptr[i])
+        e_end = np.uint64(ptr[i + 1])
+        while e < e_end:
+            acc -= dat[e] * x[np.uint32(ind[e])]
+            e += np.uint64(1)
         r[i] = b[i] - acc
         rr += r[i] * r[i]
     return np.sqrt(rr)
@@ -698,8 +702,11 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
             rv = 0.0
             for i in prange(s):
                 acc = phat[i]
-                for e in range(ptr[i], ptr[i + 1]):
-                    acc -= dat[e] * phat[ind[e]]
+                e = np.uint64(ptr[i])
+                e_end = np.uint64(ptr[i + 1])
+                while e < e_end:
+                    acc -= dat[e] * phat[np.uint32(ind[e])]
+                    e += np.uint64(1)
                 v[i] = acc
                 rv += rhat[i] * acc
             if rv == 0.0:
@@ -718,8 +725,11 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
             ts = 0.0
             for i in prange(s):
                 acc = shat[i]
-                for e in range(ptr[i], ptr[i + 1]):
-                    acc -= dat[e] * shat[ind[e]]
+                e = np.uint64(ptr[i])
+                e_end = np.uint64(ptr[i + 1])
+                while e < e_end:
+                    acc -= dat[e] * shat[np.uint32(ind[e])]
+                    e += np.uint64(1)
                 t[i] = acc
                 tt += acc * acc
                 ts += acc * sv[i]
@@ -755,9 +765,12 @@ def push_level_parallel(indptr, indices, data, nodes, level, Z, B, ACC, finalize
         for a_ in prange(m):
             i = nodes[a_]
             d = 0.0
-            for e in range(indptr[i], indptr[i + 1]):
-                if indices[e] == i:
+            e = np.uint64(indptr[i])
+            e_end = np.uint64(indptr[i + 1])
+            while e < e_end:
+                if np.uint32(indices[e]) == i:
                     d += data[e]
+                e += np.uint64(1)
             piv = 1.0 - d
             if piv <= 0.0:
                 bad += 1
@@ -773,10 +786,13 @@ def push_level_parallel(indptr, indices, data, nodes, level, Z, B, ACC, finalize
         hi = min(m, lo + step)
         for a_ in range(lo, hi):
             i = nodes[a_]
-            for e in range(indptr[i], indptr[i + 1]):
-                j = indices[e]
+            e = np.uint64(indptr[i])
+            e_end = np.uint64(indptr[i + 1])
+            while e < e_end:
+                j = np.uint32(indices[e])
                 if j != i and level[j] > 0:
                     a = data[e]
                     for q in range(k):
                         ACC[c, j, q] += a * Z[i, q]
+                e += np.uint64(1)
     return bad
