@@ -119,8 +119,9 @@ class LeontiefSystem:
         Level 1: products no product uses (empty row of ``A``, self-use aside);
         level ``t``: products all of whose users have levels ``< t``. Level 0 is the
         rest, ``R``: the products on or upstream of a cycle (and the last few
-        peelable ones once a pass peels fewer than :data:`TRIM_STOP_SHARE` of ``n``). ``R`` is closed under
-        "is an input of", so its values need nothing outside it, and the gross
+        peelable ones, once a pass peels fewer than :data:`TRIM_STOP_SHARE` of
+        ``n``). ``R`` is closed under "is an input of", so its values need
+        nothing outside it, and the gross
         output of every trimmed product needs only lower levels. Group ``t`` of
         ``members[ptr[t]:ptr[t+1]]`` keeps the products in index order.
         """
