@@ -99,8 +99,8 @@ def balance(
     scale:
         Multiplies the demand (``--scale`` of the CLI).
     method:
-        ``"auto"`` (dense LU up to 2,500 products, else ``"trim-gs"``: acyclic levels
-        peeled off and solved exactly, Gauss-Seidel on the rest), ``"dense"``,
+        ``"auto"`` (dense LU up to 2,500 products, else ``"trim-bicgstab"``: acyclic
+        levels peeled off and solved exactly, BiCGSTAB on the rest), ``"dense"``,
         ``"trim-gs"``, ``"trim-jacobi"``, ``"trim-bicgstab"``, ``"scc-gs"``,
         ``"scc-jacobi"``, ``"scc-bicgstab"``, ``"bicgstab"``. See
         :mod:`gosplan.linalg.leontief`.

@@ -24,9 +24,9 @@ Methods
     BiCGSTAB with diagonal preconditioning on the whole system, with numba-parallel
     sparse products (``A^T`` built once by a counting sort for the values system).
 ``auto``
-    ``dense`` up to :data:`DENSE_MAX` products, else ``trim-gs`` (measured fastest
-    from 10^4 to 10^7 products with BiCGSTAB close; Gauss-Seidel needs no
-    productivity certificate and serves several right-hand sides in one sweep).
+    ``dense`` up to :data:`DENSE_MAX` products, else ``trim-bicgstab`` (measured
+    fastest from 10^6 to 10^7 products, level with ``trim-gs`` below; see
+    BENCHMARKS.md). Should BiCGSTAB break down, the block falls back to Gauss-Seidel.
 
 The values system ``(I - A)^T v = l`` runs through the levels (components) in the
 opposite order and *pushes* each solved value along its row of ``A``
@@ -288,7 +288,12 @@ def _iterate_local(
     s, k = rhs.shape
     method = method.removeprefix("scc-")
     if method == "bicgstab":
-        return _bicgstab_local(ptr, ind, dat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter)
+        Z, its, ok = _bicgstab_local(ptr, ind, dat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter)
+        if ok:
+            return Z, its, ok
+        # BiCGSTAB can break down (rho or omega vanishing); Gauss-Seidel converges on
+        # every productive block, so it finishes the job (or shows the block is not)
+        method = "gs"
     rows = np.arange(s, dtype=np.int32)
     Z = np.zeros((s, k))
     target = (0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)) ** 2
@@ -572,7 +577,7 @@ def solve(
     t0 = time.perf_counter()
     chosen = method
     if method == "auto":
-        chosen = "dense" if n <= DENSE_MAX else "trim-gs"
+        chosen = "dense" if n <= DENSE_MAX else "trim-bicgstab"
     bnorm = np.sqrt(np.einsum("ij,ij->j", B2, B2))
     iterations = 0
     ncomp, largest = 1, n
