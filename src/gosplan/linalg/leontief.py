@@ -434,13 +434,13 @@ def _solve_trimmed(
     def solve_block(fold: bool) -> tuple[np.ndarray, int, bool]:
         t0 = time.perf_counter()
         rhs = np.empty((len(rows), k))
-        if fold and "R" not in system._blocks:
+        if fold and "R" not in system._blocks and len(rows) < n:
             # one pass: extract the block and fold the solved users outside R into rhs
             system._blocks["R"] = _extract(system, rows, Z, B2, rhs, True)
             bptr, bind, bdat = system._blocks["R"]
         else:
             bptr, bind, bdat = _trimmed_block(system, rows, transpose)
-            if fold:
+            if fold and len(rows) < n:
                 K.block_rhs(indptr, indices, data, rows, level, 0, Z, B2, rhs)
             else:
                 K.gather_rows(rows, B2, rhs)
@@ -493,6 +493,9 @@ def _trimmed_block(
     the gross-output and the values systems share it."""
     key = "RT" if transpose else "R"
     if key not in system._blocks:
+        if len(rows) == system.n:  # nothing trimmed (a dense table): R is A itself, no copy
+            A = system.A
+            system._blocks["R"] = (A.indptr, A.indices, A.data)
         if "R" not in system._blocks:
             dummy = np.empty((0, 0))
             system._blocks["R"] = _extract(system, rows, dummy, dummy, np.empty((len(rows), 0)), False)
