@@ -126,7 +126,9 @@ def fmt_bytes(b: float | None) -> str:
 
 
 def fmt_x(r: float | None, digits: int = 1) -> str:
-    return "-" if r is None or not np.isfinite(r) else f"{r:.{digits}f}x"
+    if r is None or not np.isfinite(r):
+        return "-"
+    return f"{r:.{digits}f}x" if r >= 10 ** -digits * 5 or r == 0 else f"{r:.2g}x"
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -774,7 +776,7 @@ def estimated_bytes(n: int, k: float) -> float:
     """Rough peak of one synthetic economy's run (load: COO arrays and CSR; scipy: A and
     I - A; labels, demand, primary)."""
     nnz = n * k
-    return nnz * 32 + n * 260
+    return nnz * 40 + n * 300  # measured peaks: 7.2 GB at n = 1e7, K = 10; 13.6 GB at K = 30
 
 
 def bench_synthetic(n: int, k: float, args: argparse.Namespace, bw: dict, record: Callable[[], None],
@@ -1259,6 +1261,43 @@ def build_tables(results: dict) -> list[Table]:
     t.add("date", results["date"])
     tables.append(t)
 
+    t = Table("Summary: x and labour values v to 1e-10 (wall seconds, load apart; scipy without building I - A "
+              "and its transpose)",
+              ["economy", "nnz", "load s", "gosplan auto", "it x / v", "fastest gosplan", "gosplan all multipliers",
+               "scipy bicgstab", "scipy gmres", "scipy spsolve", "best scipy / gosplan auto", "gosplan peak +RSS / A"],
+              "l" + "r" * 11)
+    for e in results.get("synthetic", []):
+        if "error" in e and not e.get("cases"):
+            t.add(e["name"], "-", "-", e["error"], *[""] * 8)
+            continue
+        cs = {(c["solver"], c["method"], c["what"]): c for c in e.get("cases", [])}
+        g = cs.get(("gosplan", "auto", "x+v"), {})
+        gm = cs.get(("gosplan", "auto", "x+v, all multipliers"), {})
+
+        def ok(c: dict) -> bool:
+            return "error" not in c and bool(c.get("seconds"))
+
+        fast = [c for c in e.get("cases", []) if c["solver"] == "gosplan" and c["what"] == "x+v" and ok(c)
+                and max(c.get("x_residual", 1.0), c.get("v_residual", 1.0)) <= TOL]
+        fastest = min(fast, key=lambda c: c["seconds"]) if fast else None
+
+        def sc(method: str) -> str:
+            c = cs.get(("scipy", method, "x+v"))
+            if not c:
+                return "-"
+            return fmt_s(c["seconds"]) if ok(c) else c.get("error", "-").split(":")[0]
+
+        scs = [c for c in e.get("cases", []) if c["solver"] == "scipy" and ok(c)]
+        best = min(scs, key=lambda c: c["seconds"]) if scs else None
+        t.add(e["name"], f"{e.get('nnz', 0):,}", fmt_s(e.get("load_seconds")),
+              (f"{fmt_s(g['seconds'])} ({g.get('chosen')})" if ok(g) else g.get("error", "-")),
+              f"{g.get('x_iterations', '-')} / {g.get('v_iterations', '-')}",
+              f"{fmt_s(fastest['seconds'])} ({fastest['method']})" if fastest else "-",
+              fmt_s(gm.get("seconds")) if ok(gm) else gm.get("error", "-"), sc("bicgstab"), sc("gmres"), sc("spsolve"),
+              f"{fmt_x(best['seconds'] / g['seconds'])} ({best['method']})" if best and ok(g) else "-",
+              fmt_x(g.get("memory_ratio"), 2))
+    tables.append(t)
+
     t = Table("Synthetic economies: x and v to 1e-10 (seconds; iterations; relative residual ||(I-A)z-b||/||b||; "
               "peak RSS increase)",
               ["economy", "solver", "x+v s", "x s", "x it", "x res", "v s", "v it", "v res", "peak +RSS",
@@ -1501,7 +1540,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3, help="best of up to this many runs for cases under a second")
     p.add_argument("--force", action="store_true", help="run economies even when memory looks short")
     p.add_argument("--plain", action="store_true", help="plain-text tables (no rich)")
+    p.add_argument("--from-json", default=None, help="only print (and --markdown) the tables of a results file")
     args = p.parse_args(argv)
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        results["targets"] = evaluate_targets(results)
+        tables = build_tables(results)
+        for t in tables:
+            t.show(args.plain)
+        if args.markdown:
+            Path(args.markdown).write_text("\n\n".join(t.markdown() for t in tables) + "\n")
+        return 0
     if args.quick:
         args.sizes = ",".join(s for s in args.sizes.split(",") if int(float(s)) <= 10_000) or "1e3,1e4"
         args.inputs = args.inputs.split(",")[0]
@@ -1509,6 +1558,14 @@ def main(argv: list[str] | None = None) -> int:
         args.stream_mb = min(args.stream_mb, 100)
     out_path = Path(args.out) if args.out else Path(args.data_dir) / "results.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    import faulthandler
+
+    faulthandler.enable()  # a crash in compiled code leaves a Python traceback in the log
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        try:
+            faulthandler.register(sig, chain=True)
+        except (AttributeError, RuntimeError, ValueError):
+            pass
     malloc_fixed = fix_malloc_thresholds()
     t_start = now()
 
