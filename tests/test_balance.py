@@ -251,3 +251,48 @@ def test_agrees_with_dense_numpy(economy: tuple[np.ndarray, np.ndarray, np.ndarr
     assert (res.gross_output >= y - 1e-9 * scale_x).all()
     assert (res.labour_values >= l * (1 - 1e-9)).all()
     assert res.status is Status.SOLVED
+
+
+def test_trimming_stops_early_on_long_chains() -> None:
+    """A chain of 600 products peels one product per pass after the first; trimming
+    stops once a pass peels fewer than TRIM_STOP_SHARE * n, and the rest of the chain
+    joins the iterated block. The answer must not change."""
+    from gosplan.linalg import leontief
+
+    n = 1000
+    rng = np.random.default_rng(11)
+    A = sp.lil_array((n, n))
+    for i in range(599):  # chain: product i + 1 is an input of product i; 0 is final
+        A[i + 1, i] = 0.5
+    loop = np.arange(600, 700)
+    for a, b in zip(loop, np.roll(loop, 1)):  # a loop that feeds the top of the chain
+        A[a, b] = 0.4
+    A[600, 599] = 0.3
+    A = A.tocsr()
+    y, l = rng.random(n), rng.random(n)
+    system = prepare(A)
+    level, nlevels, _, _ = system.levels()
+    assert level[0] == 1 and level[1] == 2  # the chain's end was peeled ...
+    assert nlevels < 10  # ... but trimming stopped long before its 600 levels
+    assert (level[:600] == 0).sum() > 500  # and left most of the chain to the block
+    xr, vr = dense_reference(A.toarray(), y, l)
+    x, info = solve(system, y, method="trim-bicgstab")
+    v, _ = solve(system, l, transpose=True, method="trim-gs")
+    np.testing.assert_allclose(x, xr, rtol=1e-9)
+    np.testing.assert_allclose(v, vr, rtol=1e-9)
+    assert leontief.TRIM_STOP_SHARE * n > 1
+
+
+def test_bicgstab_breakdown_falls_back_to_gauss_seidel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gosplan.linalg import leontief
+
+    def broken(ptr, ind, dat, rhs, **kw):  # a BiCGSTAB that always breaks down
+        return np.zeros_like(rhs), 1, False
+
+    monkeypatch.setattr(leontief, "_bicgstab_local", broken)
+    rng = np.random.default_rng(5)
+    A = block_economy(rng, [1] * 5 + [120] + [1] * 5, 0.1, 0.7)
+    y = rng.random(len(A))
+    x, info = solve(prepare(sp.csr_array(A)), y, method="trim-bicgstab", verify_productive=False)
+    np.testing.assert_allclose(x, np.linalg.solve(np.eye(len(A)) - A, y), rtol=1e-9)
+    assert info.converged
