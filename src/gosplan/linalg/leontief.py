@@ -17,7 +17,7 @@ Methods
     strongly connected components (Tarjan), which are solved one after the other
     in topological order: a component only needs the solutions of components
     already solved. Singletons are one division, small components a dense
-    solve, and large components an iterative method (Gauss-Seidel in depth-first
+    solve, and large components an iterative method (Gauss-Seidel in index
     order, parallel Jacobi, or BiCGSTAB with diagonal preconditioning). Most of a
     product-level economy is near-triangular, so most of it costs one pass.
 ``bicgstab``
@@ -96,7 +96,6 @@ class LeontiefSystem:
     _levels: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
     _blocks: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    component_order: str = "index"
 
     @property
     def n(self) -> int:
@@ -106,9 +105,8 @@ class LeontiefSystem:
         """``(ncomp, comp, ptr, members)``; components numbered sinks first."""
         if self._scc is None:
             t0 = time.perf_counter()
-            ncomp, comp, preorder = K.strong_components(self.A.indptr, self.A.indices, self.n)
-            order = preorder if self.component_order == "dfs" else np.arange(self.n, dtype=np.int32)
-            ptr, members = K.group_by_component(comp, ncomp, order)
+            ncomp, comp = K.strong_components(self.A.indptr, self.A.indices, self.n)
+            ptr, members = K.group_by_component(comp, ncomp)
             self._scc = (int(ncomp), comp, ptr, members)
             self.timings["components"] = time.perf_counter() - t0
         return self._scc
@@ -144,7 +142,7 @@ class LeontiefSystem:
                 if len(decided) < stop:
                     break
             nlevels = t - 1
-            ptr, members = K.group_by_component(level, nlevels + 1, np.arange(n, dtype=np.int32))
+            ptr, members = K.group_by_component(level, nlevels + 1)
             self._levels = (level, nlevels, ptr, members)
             self.timings["levels"] = time.perf_counter() - t0
         return self._levels
@@ -357,11 +355,16 @@ def _bicgstab_local(
     return Z, total_it, ok_all
 
 
-def _certify_productive(ptr: np.ndarray, ind: np.ndarray, dat: np.ndarray, tol: float) -> bool:
-    """True when ``z = (I - Mb)^-1 1 > 0``, which for ``Mb >= 0`` proves ``rho(Mb) < 1``
-    (``Mb z = z - 1 < z`` with ``z > 0``). False means: look closer."""
+def _certify_productive(
+    ptr: np.ndarray, ind: np.ndarray, dat: np.ndarray, rhs: np.ndarray, Z: np.ndarray, tol: float
+) -> bool:
+    """True when some solved column has ``b > 0`` and ``z > 0``, or else when
+    ``z = (I - Mb)^-1 1 > 0`` (one more solve): for ``Mb >= 0`` either proves
+    ``rho(Mb) < 1``, since ``Mb z = z - b < z`` with ``z > 0``. False means: look closer.
+    (The output-multiplier column ``b = 1`` and labour values with ``l > 0`` certify
+    for free.)"""
     s = ptr.shape[0] - 1
-    if s == 0:
+    if s == 0 or ((rhs > 0).all(axis=0) & (Z > 0).all(axis=0)).any():
         return True
     ones = np.ones((s, 1))
     z, _, ok = _bicgstab_local(ptr, ind, dat, ones, tol=max(tol, 1e-8), bnorm=np.array([np.sqrt(s)]), maxiter=2000)
@@ -389,14 +392,8 @@ def _solve_whole(
     t1 = time.perf_counter()
     Z, its, ok = _bicgstab_local(ptr, ind, dat, B2, tol=tol, bnorm=bnorm, maxiter=maxiter)
     system.timings[f"{'values' if transpose else 'x'}_iterate"] = time.perf_counter() - t1
-    if verify:
-        ones_cols = [q for q in range(B2.shape[1]) if (B2[:, q] == 1.0).all()]
-        if ones_cols:  # the output-multiplier column already is the certificate
-            certified = ok and bool((Z[:, ones_cols[0]] > 0).all())
-        else:
-            certified = ok and _certify_productive(ptr, ind, dat, tol)
-        if not certified:
-            _check_productive(system)
+    if verify and not (ok and _certify_productive(ptr, ind, dat, B2, Z, tol)):
+        _check_productive(system)
     return Z, its
 
 
@@ -450,11 +447,8 @@ def _solve_trimmed(
             bptr, bind, bdat, rhs, method=inner, tol=tol, bnorm=bnorm, maxiter=maxiter,
             backwards=not transpose, progress=progress,
         )
-        if ok and verify and inner == "bicgstab":
-            # z > 0 for a right-hand side > 0 proves rho(R) < 1 (R z = z - rhs < z)
-            positive = (rhs > 0).all(axis=0) & (Zb > 0).all(axis=0)
-            if not positive.any() and not _certify_productive(bptr, bind, bdat, tol):
-                ok = False
+        if ok and verify and inner == "bicgstab" and not _certify_productive(bptr, bind, bdat, rhs, Zb, tol):
+            ok = False
         timing["iterate"] += time.perf_counter() - t1
         return Zb, its, ok
 
@@ -644,15 +638,13 @@ def solve(
                 backwards=not transpose, progress=progress,
             )
             timing["iterate"] += time.perf_counter() - t_it
-            bptr_c, bind_c, bdat_c = (bptr, bind, bdat) if chosen == "scc-bicgstab" else (None, None, None)
+            if chosen == "scc-bicgstab" and ok and not _certify_productive(bptr, bind, bdat, rhs, Zb, tol):
+                ok = False
             del bptr, bind, bdat
             K.scatter_rows(rows, Zb, Z)
             if transpose:
                 K.push_rows(indptr, indices, data, comp, c, rows, Z, ACC)
             iterations = max(iterations, its)
-            if chosen == "scc-bicgstab" and ok and not _certify_productive(bptr_c, bind_c, bdat_c, tol):
-                ok = False
-            del bptr_c, bind_c, bdat_c
             if not ok:
                 rho = _block_radius(system, rows)
                 if rho >= 1.0 - 1e-12:
