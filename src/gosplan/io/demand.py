@@ -20,44 +20,12 @@ import numpy as np
 import pandas as pd
 
 from gosplan.errors import Location, TableFormatError, UnknownProductError
-from gosplan.io.tables import read_table
+from gosplan.io.keyed import align_keyed, read_keyed
 from gosplan.model.economy import Economy
 
 __all__ = ["read_demand", "demand_from_file"]
 
 HEADER = ("product", "quantity")
-
-
-def _parquet(path: Path) -> tuple[pd.Series, None]:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types
-        raise TableFormatError(f"cannot read parquet file: {exc}", Location(file=path)) from exc
-    missing = [c for c in HEADER if c not in frame.columns]
-    if missing:
-        raise TableFormatError(
-            f"demand table lacks column(s) {missing}; expected columns 'product' and 'quantity'",
-            Location(file=path),
-        )
-    labels = frame["product"].astype(str)
-    raw = frame["quantity"]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise TableFormatError(
-            f"quantity {raw.iloc[r]!r} (row {r + 1}) is not a finite number",
-            Location(file=path, column="quantity", product=labels.iloc[r]),
-        )
-    series = pd.Series(values, index=pd.Index(labels.to_numpy(), dtype=object))
-    if series.index.has_duplicates:
-        dup = series.index[series.index.duplicated()][0]
-        rows = np.flatnonzero(series.index == dup) + 1
-        raise TableFormatError(
-            f"duplicate product {dup!r} (rows {', '.join(map(str, rows))})",
-            Location(file=path, product=dup),
-        )
-    return series, None
 
 
 def read_demand(path: str | Path) -> pd.Series:
@@ -72,22 +40,7 @@ def read_demand(path: str | Path) -> pd.Series:
         Missing file, a header other than ``product,quantity``, a bad quantity,
         a duplicate product; the message names file, line and product.
     """
-    path = Path(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        series, lines = _parquet(path)
-    else:
-        frame = read_table(path, index_cols=1, header_rows=1)
-        header = (str(frame.index.name or ""), *map(str, frame.columns))
-        if header != HEADER:
-            raise TableFormatError(
-                f"header is {','.join(header)!r}; a demand file starts with 'product,quantity'",
-                Location(file=path, line=frame.attrs.get("header_line") or 1),
-            )
-        series = pd.Series(frame["quantity"].to_numpy(), index=frame.index.astype(str))
-        lines = frame.attrs.get("lines")
-    series.attrs["file"] = str(path)
-    series.attrs["lines"] = None if lines is None else np.asarray(lines)
-    return series
+    return read_keyed(path, HEADER, kind="a demand file")
 
 
 def demand_from_file(economy: Economy, path: str | Path) -> np.ndarray:
@@ -103,20 +56,4 @@ def demand_from_file(economy: Economy, path: str | Path) -> np.ndarray:
         The file names a product the economy does not have (file, line, product).
     """
     series = read_demand(path)
-    products = economy.products
-    if not (pd.api.types.is_object_dtype(products.dtype) or pd.api.types.is_string_dtype(products.dtype)):
-        products = pd.Index([str(p) for p in products], dtype=object)
-    pos = products.get_indexer(series.index)
-    unknown = np.flatnonzero(pos < 0)
-    if unknown.size:
-        k = int(unknown[0])
-        lines = series.attrs.get("lines")
-        line = int(lines[k]) if lines is not None else None
-        more = f" ({unknown.size - 1} more unknown)" if unknown.size > 1 else ""
-        raise UnknownProductError(
-            f"unknown product: economy {economy.meta.name!r} has no such product{more}",
-            Location(file=path, line=line, product=str(series.index[k])),
-        )
-    y = np.zeros(economy.n_products)
-    y[pos] = series.to_numpy(dtype=np.float64)
-    return y
+    return align_keyed(series, economy.products, what="product", owner=f"economy {economy.meta.name!r}")
