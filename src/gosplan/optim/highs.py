@@ -1,0 +1,353 @@
+"""HiGHS, through highspy: gosplan's exact reference backend.
+
+``solve_highs(lp, method=...)`` runs HiGHS' dual simplex (``"simplex"``), its
+interior-point method with crossover (``"ipm"``) or its PDLP (``"pdlp"``) on a
+:class:`~gosplan.optim.lp.LinearProgram`. Harmony terms are not linear; HiGHS
+meets them by outer approximation (:func:`solve_highs` adds tangent cuts
+``t_j <= H(s) + H'(s)(v_j - s)`` at each solution until every ``t_j`` is within
+the tolerance of ``H(v_j)``; ``H`` is concave, so the cuts never cut off a
+feasible point and the LP optimum bounds the true one from above).
+
+``irreducible_infeasible_subset(lp)`` asks HiGHS for an IIS of an infeasible
+program: a set of row and column bounds that cannot hold together while every
+proper subset can.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, Progress, harmony, harmony_derivative
+
+__all__ = ["solve_highs", "irreducible_infeasible_subset", "IIS", "HIGHS_METHODS"]
+
+HIGHS_METHODS = ("simplex", "ipm", "pdlp")
+MAX_CUT_ROUNDS = 60
+
+
+def _highspy():
+    try:
+        import highspy
+    except ImportError as exc:  # pragma: no cover - highspy is a dependency
+        raise ImportError("the HiGHS backend needs highspy: pip install highspy") from exc
+    return highspy
+
+
+_quiet = False
+
+
+def _new_highs(highspy):
+    """A ``Highs`` object; the first one's copyright banner (written straight to
+    file descriptor 1) is kept out of gosplan's machine-readable output."""
+    global _quiet
+    if _quiet:
+        return highspy.Highs()
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    _quiet = True
+    return h
+
+
+def _to_highs(lp: LinearProgram, highspy):
+    inf = highspy.kHighsInf
+    model = highspy.HighsLp()
+    k, m = lp.K.shape
+    model.num_col_ = m
+    model.num_row_ = k
+    model.col_cost_ = lp.c
+    model.col_lower_ = np.where(np.isfinite(lp.col_lower), lp.col_lower, -inf)
+    model.col_upper_ = np.where(np.isfinite(lp.col_upper), lp.col_upper, inf)
+    model.row_lower_ = np.where(np.isfinite(lp.row_lower), lp.row_lower, -inf)
+    model.row_upper_ = np.where(np.isfinite(lp.row_upper), lp.row_upper, inf)
+    model.offset_ = lp.offset
+    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    model.a_matrix_.start_ = lp.K.indptr.astype(np.int32)
+    model.a_matrix_.index_ = lp.K.indices.astype(np.int32)
+    model.a_matrix_.value_ = lp.K.data
+    return model
+
+
+_STATUS = {
+    "kOptimal": LPStatus.OPTIMAL,
+    "kInfeasible": LPStatus.INFEASIBLE,
+    "kUnbounded": LPStatus.UNBOUNDED,
+    "kUnboundedOrInfeasible": LPStatus.INFEASIBLE,  # resolved below by a feasibility run
+    "kIterationLimit": LPStatus.ITERATION_LIMIT,
+    "kTimeLimit": LPStatus.TIME_LIMIT,
+}
+
+
+def _options(h, method: str, tol: float, time_limit: float | None, threads: int | None) -> None:
+    h.setOptionValue("output_flag", False)
+    if method == "simplex":
+        h.setOptionValue("solver", "simplex")
+    elif method == "ipm":
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "on")
+        h.setOptionValue("ipm_optimality_tolerance", min(tol, 1e-8))
+    elif method == "pdlp":
+        h.setOptionValue("solver", "pdlp")
+        h.setOptionValue("pdlp_optimality_tolerance", tol)
+    else:
+        raise ValueError(f"unknown HiGHS method {method!r}; choose one of {HIGHS_METHODS}")
+    feas = min(tol, 1e-7)
+    h.setOptionValue("primal_feasibility_tolerance", feas)
+    h.setOptionValue("dual_feasibility_tolerance", feas)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    if threads is not None:
+        h.setOptionValue("threads", int(threads))
+
+
+def _iterations(h) -> int:
+    info = h.getInfo()
+    return int(
+        max(info.simplex_iteration_count, 0)
+        + max(info.ipm_iteration_count, 0)
+        + max(info.pdlp_iteration_count, 0)
+        + max(info.crossover_iteration_count, 0)
+    )
+
+
+def _run(h, lp: LinearProgram, highspy) -> tuple[LPStatus, np.ndarray, np.ndarray, np.ndarray, str]:
+    h.run()
+    model_status = h.getModelStatus()
+    name = str(model_status).split(".")[-1]
+    status = _STATUS.get(name, LPStatus.NUMERICAL)
+    sol = h.getSolution()
+    k, m = lp.K.shape
+    v = np.asarray(sol.col_value, dtype=np.float64) if sol.value_valid else np.full(m, np.nan)
+    y = np.asarray(sol.row_dual, dtype=np.float64) if sol.dual_valid else np.full(k, np.nan)
+    d = np.asarray(sol.col_dual, dtype=np.float64) if sol.dual_valid else np.full(m, np.nan)
+    if v.size != m:
+        v = np.full(m, np.nan)
+    if y.size != k:
+        y, d = np.full(k, np.nan), np.full(m, np.nan)
+    return status, v, y, d, h.modelStatusToString(model_status)
+
+
+def solve_highs(
+    lp: LinearProgram,
+    *,
+    method: str = "simplex",
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> LPSolution:
+    """Solve ``lp`` with HiGHS; harmony terms by outer approximation (see the module)."""
+    highspy = _highspy()
+    start = time.perf_counter()
+    h = _new_highs(highspy)
+    _options(h, method, tol, time_limit, threads)
+    if lp.is_linear:
+        h.passModel(_to_highs(lp, highspy))
+        status, v, y, d, words = _run(h, lp, highspy)
+        iterations = _iterations(h)
+        farkas = ray = None
+        if status is LPStatus.INFEASIBLE:
+            farkas = _dual_ray(h, lp)
+            if farkas is None and str(h.getModelStatus()).endswith("kUnboundedOrInfeasible"):
+                status = _resolve_unbounded_or_infeasible(lp, method, tol, highspy)
+        if status is LPStatus.UNBOUNDED:
+            ray = _primal_ray(h, lp)
+        objective = float(h.getInfo().objective_function_value) if status is LPStatus.OPTIMAL else float("nan")
+        return LPSolution(
+            status=status,
+            v=v,
+            y=y,
+            d=d,
+            objective=objective,
+            method=f"highs-{method}",
+            iterations=iterations,
+            seconds=time.perf_counter() - start,
+            message=f"HiGHS: {words}",
+            farkas=farkas,
+            ray=ray,
+        )
+    return _solve_outer_approximation(h, lp, highspy, method=method, tol=tol, start=start, progress=progress)
+
+
+def _dual_ray(h, lp: LinearProgram) -> np.ndarray | None:
+    try:
+        status, has_ray, values = h.getDualRay()
+    except Exception:  # pragma: no cover - API differences across versions
+        return None
+    if not has_ray:
+        return None
+    ray = np.asarray(values, dtype=np.float64)
+    return ray if ray.size == lp.K.shape[0] else None
+
+
+def _primal_ray(h, lp: LinearProgram) -> np.ndarray | None:
+    try:
+        status, has_ray, values = h.getPrimalRay()
+    except Exception:  # pragma: no cover
+        return None
+    if not has_ray:
+        return None
+    ray = np.asarray(values, dtype=np.float64)
+    return ray if ray.size == lp.K.shape[1] else None
+
+
+def _resolve_unbounded_or_infeasible(lp: LinearProgram, method: str, tol: float, highspy) -> LPStatus:
+    """HiGHS sometimes answers "unbounded or infeasible": a zero-objective run decides."""
+    h = _new_highs(highspy)
+    _options(h, "simplex", tol, None, None)
+    model = _to_highs(lp, highspy)
+    model.col_cost_ = np.zeros(lp.K.shape[1])
+    h.passModel(model)
+    h.run()
+    name = str(h.getModelStatus()).split(".")[-1]
+    return LPStatus.UNBOUNDED if name == "kOptimal" else LPStatus.INFEASIBLE
+
+
+def _solve_outer_approximation(
+    h, lp: LinearProgram, highspy, *, method: str, tol: float, start: float, progress: Progress | None
+) -> LPSolution:
+    """``min c'v - sum w t`` with tangent cuts ``t_j - H'(s) v_j <= H(s) - H'(s) s`` added per round."""
+    inf = highspy.kHighsInf
+    k, m = lp.K.shape
+    cols = lp.harmony_columns
+    w = lp.harmony_weights
+    nh = cols.size
+    # Columns: v (m) then t (nh). Row block: K v; cuts appended.
+    c = np.concatenate([lp.c, -w])
+    K = sp.hstack([lp.K, sp.csr_array((k, nh))], format="csr")
+    aug = LinearProgram(
+        c=c,
+        K=K,
+        row_lower=lp.row_lower,
+        row_upper=lp.row_upper,
+        col_lower=np.concatenate([lp.col_lower, np.full(nh, -np.inf)]),
+        col_upper=np.concatenate([lp.col_upper, np.full(nh, np.inf)]),
+        offset=lp.offset,
+    )
+    h.passModel(_to_highs(aug, highspy))
+    # First cuts: tangents at a few points spanning H's two branches; they bound t.
+    lo = np.where(np.isfinite(lp.col_lower[cols]), lp.col_lower[cols], -1.0)
+    points = [np.maximum(lo, p) for p in (-0.5, 0.0, 1.0)]
+    total_iterations = 0
+    words = ""
+    status = LPStatus.NUMERICAL
+    v = np.full(m, np.nan)
+    for rounds in range(1, MAX_CUT_ROUNDS + 1):
+        for s in points:
+            _add_cuts(h, cols, m, np.arange(nh), s, inf)
+        h.run()
+        total_iterations += _iterations(h)
+        name = str(h.getModelStatus()).split(".")[-1]
+        status = _STATUS.get(name, LPStatus.NUMERICAL)
+        words = h.modelStatusToString(h.getModelStatus())
+        if status is not LPStatus.OPTIMAL:
+            break
+        sol = h.getSolution()
+        full = np.asarray(sol.col_value)
+        v, t = full[:m], full[m:]
+        s_now = v[cols]
+        excess = t - harmony(s_now)  # >= 0 up to the LP tolerance: cuts overestimate H
+        scale = 1.0 + np.abs(harmony(s_now))
+        bad = excess > tol * 0.1 * scale
+        if progress is not None:
+            progress(rounds, float(excess.max(initial=0.0)), 0.0, 0.0)
+        if not bad.any():
+            break
+        idx = np.flatnonzero(bad)
+        points = []
+        _add_cuts(h, cols, m, idx, s_now[idx], inf)
+    else:
+        status = LPStatus.ITERATION_LIMIT
+    sol = h.getSolution()
+    y = np.asarray(sol.row_dual, dtype=np.float64)[:k] if sol.dual_valid else np.full(k, np.nan)
+    d_full = np.asarray(sol.col_dual, dtype=np.float64) if sol.dual_valid else np.full(m + nh, np.nan)
+    d = d_full[:m].copy()
+    if status is LPStatus.OPTIMAL:
+        # In the original program the harmony gradient sits in the reduced cost of v.
+        d = lp.gradient(v) - lp.K.T @ y
+    return LPSolution(
+        status=status,
+        v=v,
+        y=y,
+        d=d,
+        objective=lp.objective(v) if status is LPStatus.OPTIMAL else float("nan"),
+        method=f"highs-{method}+cuts",
+        iterations=total_iterations,
+        seconds=time.perf_counter() - start,
+        message=f"HiGHS: {words} after {rounds} round(s) of tangent cuts",
+        detail={"cut_rounds": rounds},
+    )
+
+
+def _add_cuts(h, cols: np.ndarray, m: int, which: np.ndarray, s: np.ndarray, inf: float) -> None:
+    """Rows ``t_q - H'(s) v_{cols[q]} <= H(s) - H'(s) s`` for ``q in which``."""
+    s = np.asarray(s, dtype=np.float64)
+    g = harmony_derivative(s)
+    rhs = harmony(s) - g * s
+    nq = which.size
+    starts = np.arange(0, 2 * nq, 2, dtype=np.int32)
+    index = np.empty(2 * nq, dtype=np.int32)
+    index[0::2] = cols[which]
+    index[1::2] = m + which
+    value = np.empty(2 * nq)
+    value[0::2] = -g
+    value[1::2] = 1.0
+    h.addRows(nq, np.full(nq, -inf), rhs, 2 * nq, starts, index, value)
+
+
+@dataclass(frozen=True)
+class IIS:
+    """An irreducible infeasible subset: rows and columns whose bounds conflict.
+
+    ``row_bounds`` / ``col_bounds`` say which bound takes part: ``"lower"``,
+    ``"upper"`` or ``"both"``.
+    """
+
+    rows: np.ndarray
+    row_bounds: tuple[str, ...]
+    cols: np.ndarray
+    col_bounds: tuple[str, ...]
+
+
+_BOUND = {2: "lower", 3: "upper", 4: "both"}
+
+
+def irreducible_infeasible_subset(lp: LinearProgram, *, time_limit: float | None = 60.0) -> IIS | None:
+    """An IIS of ``lp`` from HiGHS, or ``None`` when HiGHS finds none (feasible, or gave up)."""
+    highspy = _highspy()
+    h = _new_highs(highspy)
+    _options(h, "simplex", 1e-7, time_limit, None)
+    h.setOptionValue("iis_strategy", 2)
+    h.passModel(_to_highs(lp, highspy))
+    h.run()
+    status, iis = h.getIis()
+    if str(status).split(".")[-1] != "kOk" or not iis.valid_:
+        return None
+    rows = np.asarray(iis.row_index_, dtype=np.int64)
+    cols = np.asarray(iis.col_index_, dtype=np.int64)
+    rb = [_BOUND.get(int(b)) for b in iis.row_bound_]
+    cb = [_BOUND.get(int(b)) for b in iis.col_bound_]
+    keep_r = [q for q, b in enumerate(rb) if b is not None]
+    keep_c = [q for q, b in enumerate(cb) if b is not None]
+    if not keep_r and not keep_c:
+        return None
+    return IIS(
+        rows=rows[keep_r],
+        row_bounds=tuple(rb[q] for q in keep_r),
+        cols=cols[keep_c],
+        col_bounds=tuple(cb[q] for q in keep_c),
+    )
