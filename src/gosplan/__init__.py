@@ -6,6 +6,7 @@ Quick use::
     eco = gosplan.load("us-2017")          # a bundled real economy
     res = gosplan.balance(eco)             # (I - A) x = y and v = l (I - A)^-1
     res.to_frame().head()
+    opt = gosplan.plan(eco, objective="fulfilment")  # Kantorovich's optimal plan
 
 Layers: data (:mod:`gosplan.model`, :mod:`gosplan.io`) -> algorithms
 (:mod:`gosplan.linalg`, :func:`balance`) -> results (:mod:`gosplan.results`) ->
@@ -32,6 +33,7 @@ from gosplan.results import BalanceResult, SolveInfo, Status
 if TYPE_CHECKING:  # pragma: no cover
     from gosplan.material_balance import balance
     from gosplan.io.load import load
+    from gosplan.planning import PlanResult, plan
 
 __all__ = [
     "__version__",
@@ -42,6 +44,8 @@ __all__ = [
     "Status",
     "balance",
     "load",
+    "plan",
+    "PlanResult",
     "PlanningError",
     "InvalidEconomyError",
     "TableFormatError",
@@ -61,4 +65,8 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numb
         from gosplan.io.load import load
 
         return load
+    if name in ("plan", "PlanResult"):
+        import gosplan.planning as _plan
+
+        return getattr(_plan, name)
     raise AttributeError(f"module 'gosplan' has no attribute {name!r}")

@@ -27,6 +27,18 @@ class Status(str, enum.Enum):
     """Converged; gosplan's own residual check passed."""
     NOT_CONVERGED = "not_converged"
     """Stopped at the iteration limit or stagnated above the tolerance."""
+    OPTIMAL = "optimal"
+    """An optimal plan; gosplan's own feasibility and duality-gap check passed."""
+    INFEASIBLE = "infeasible"
+    """No plan meets every constraint (the message names the conflicting ones)."""
+    UNBOUNDED = "unbounded"
+    """The objective grows without limit: nothing bounds the plan."""
+    ITERATION_LIMIT = "iteration_limit"
+    """Stopped at the iteration limit; the plan is the last iterate, with its gap."""
+    TIME_LIMIT = "time_limit"
+    """Stopped at the time limit; the plan is the last iterate, with its gap."""
+    NUMERICAL_ERROR = "numerical_error"
+    """The backend claimed success but gosplan's own check failed, or it broke down."""
 
 
 @dataclass(frozen=True)

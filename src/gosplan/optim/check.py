@@ -3,7 +3,9 @@
 For a solution ``(v, y)`` of a :class:`~gosplan.optim.lp.LinearProgram`:
 
 * **violation**: the largest amount by which ``v`` breaks a row or column bound,
-  each scaled by ``1 + |bound|``;
+  each relative to the size of the numbers that meet there: ``1 + max(|bound|,
+  sum_j |K_ij v_j|)`` for row ``i`` (so a balance ``N x - z y >= 0`` between
+  flows of a million is judged relative to a million), ``1 + |bound|`` for columns;
 * **dual residual**: the part of the reduced costs ``d = grad(v) - K'y`` and of
   ``y`` that has the wrong sign for the bounds that exist (a positive ``d_j`` on a
   column without a lower bound, a positive ``y_i`` on a row without one, ...),
@@ -57,10 +59,14 @@ class Verification:
         }
 
 
-def _scaled_violation(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+def _scaled_violation(
+    value: np.ndarray, lower: np.ndarray, upper: np.ndarray, size: np.ndarray | None = None
+) -> float:
     with np.errstate(invalid="ignore"):
-        below = np.where(np.isfinite(lower), (lower - value) / (1.0 + np.abs(lower)), 0.0)
-        above = np.where(np.isfinite(upper), (value - upper) / (1.0 + np.abs(upper)), 0.0)
+        lo = 1.0 + np.abs(lower) if size is None else 1.0 + np.maximum(np.abs(lower), size)
+        hi = 1.0 + np.abs(upper) if size is None else 1.0 + np.maximum(np.abs(upper), size)
+        below = np.where(np.isfinite(lower), (lower - value) / lo, 0.0)
+        above = np.where(np.isfinite(upper), (value - upper) / hi, 0.0)
     worst = np.maximum(below, above)
     if worst.size == 0:
         return 0.0
@@ -99,8 +105,9 @@ def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
     if not (np.isfinite(v).all() and np.isfinite(y).all()):
         return Verification(math.inf, math.inf, math.nan, math.nan, math.inf)
     Kv = lp.K @ v
+    size = abs(lp.K) @ np.abs(v)
     violation = max(
-        _scaled_violation(Kv, lp.row_lower, lp.row_upper),
+        _scaled_violation(Kv, lp.row_lower, lp.row_upper, size),
         _scaled_violation(v, lp.col_lower, lp.col_upper),
     )
     primal = lp.objective(v)

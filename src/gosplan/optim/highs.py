@@ -239,9 +239,11 @@ def _solve_outer_approximation(
         offset=lp.offset,
     )
     h.passModel(_to_highs(aug, highspy))
-    # First cuts: tangents at a few points spanning H's two branches; they bound t.
+    # First cuts: tangents spread over H's two branches, geometrically over ln(1 + s)
+    # (s = 2^k - 1), so that plans with large over-fulfilment start close.
     lo = np.where(np.isfinite(lp.col_lower[cols]), lp.col_lower[cols], -1.0)
-    points = [np.maximum(lo, p) for p in (-0.5, 0.0, 1.0)]
+    grid = [-0.75, -0.5, -0.25, 0.0] + [2.0**k - 1.0 for k in range(1, 31, 2)]
+    points = [np.maximum(lo, p) for p in grid]
     total_iterations = 0
     words = ""
     status = LPStatus.NUMERICAL
@@ -260,13 +262,14 @@ def _solve_outer_approximation(
         full = np.asarray(sol.col_value)
         v, t = full[:m], full[m:]
         s_now = v[cols]
-        excess = t - harmony(s_now)  # >= 0 up to the LP tolerance: cuts overestimate H
-        scale = 1.0 + np.abs(harmony(s_now))
-        bad = excess > tol * 0.1 * scale
+        h_now = harmony(s_now)
+        excess = np.maximum(t - h_now, 0.0)  # cuts overestimate the concave H
+        total = float(w @ excess)
         if progress is not None:
-            progress(rounds, float(excess.max(initial=0.0)), 0.0, 0.0)
-        if not bad.any():
+            progress(rounds, total, 0.0, 0.0)
+        if total <= 0.1 * tol * (1.0 + abs(float(w @ h_now))):
             break
+        bad = excess > 1e-3 * total / max(float(w.sum()), 1.0)
         idx = np.flatnonzero(bad)
         points = []
         _add_cuts(h, cols, m, idx, s_now[idx], inf)

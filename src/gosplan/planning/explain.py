@@ -1,0 +1,83 @@
+"""Why a plan is infeasible, in the planner's words.
+
+An infeasible program has a Farkas certificate: row multipliers ``y`` with
+``y' K`` compatible with the column bounds and ``y'`` (bounds) ``> 0`` — a
+weighted sum of the constraints that says ``0 > 0``. The constraints with nonzero
+weight are the ones that conflict. HiGHS' irreducible infeasible subset (IIS) is
+the smallest such set (drop any one and the rest can hold); it is used when the
+program is small enough, the Farkas ray's support otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gosplan.optim.lp import LinearProgram, LPSolution
+from gosplan.planning.problem import PlanProblem
+
+__all__ = ["describe_conflict"]
+
+MAX_LISTED = 25
+
+
+def _row_words(lp: LinearProgram, i: int, bound: str) -> str:
+    name = lp.name_row(i)
+    parts = []
+    if bound in ("lower", "both") and np.isfinite(lp.row_lower[i]):
+        parts.append(f">= {lp.row_lower[i]:.6g}")
+    if bound in ("upper", "both") and np.isfinite(lp.row_upper[i]):
+        parts.append(f"<= {lp.row_upper[i]:.6g}")
+    what = {
+        "balance": "net output",
+        "resource": "use",
+        "capacity": "gross output",
+        "floor/ceiling": "net output",
+    }
+    for key, noun in what.items():
+        if name.startswith(key):
+            return f"{name}: {noun} {' and '.join(parts)}"
+    return f"{name} {' and '.join(parts)}"
+
+
+def _col_words(problem: PlanProblem, lp: LinearProgram, j: int, bound: str) -> str | None:
+    if bound == "lower" and lp.col_lower[j] == 0 and j < problem.m:
+        return None  # "activity >= 0" is part of every plan; not worth a line
+    name = lp.name_col(j)
+    if bound in ("upper", "both") and j < problem.m and np.isfinite(lp.col_upper[j]):
+        made = problem.make[:, [j]].tocoo()
+        product = problem.products[made.row[0]] if made.nnz else name
+        return f"capacity of {product}: gross output <= {problem.capacity[made.row[0]]:.6g}"
+    lo, hi = lp.col_lower[j], lp.col_upper[j]
+    return f"{name} within [{lo:.6g}, {hi:.6g}]"
+
+
+def describe_conflict(
+    problem: PlanProblem, lp: LinearProgram, sol: LPSolution, *, iis_max_columns: int
+) -> tuple[str, ...]:
+    """One line per conflicting constraint (at most :data:`MAX_LISTED`, then a count)."""
+    lines: list[str] = []
+    iis = None
+    if lp.shape[1] <= iis_max_columns:
+        from gosplan.optim.highs import irreducible_infeasible_subset
+
+        iis = irreducible_infeasible_subset(lp)
+    if iis is not None:
+        for i, b in zip(iis.rows, iis.row_bounds):
+            lines.append(_row_words(lp, int(i), b))
+        for j, b in zip(iis.cols, iis.col_bounds):
+            words = _col_words(problem, lp, int(j), b)
+            if words:
+                lines.append(words)
+    elif sol.farkas is not None and np.isfinite(sol.farkas).all():
+        ray = sol.farkas
+        scale = np.abs(ray).max(initial=0.0)
+        support = np.flatnonzero(np.abs(ray) > 1e-9 * scale) if scale > 0 else []
+        order = sorted(support, key=lambda i: -abs(ray[i]))
+        for i in order:
+            lines.append(_row_words(lp, int(i), "lower" if ray[i] > 0 else "upper"))
+    order = ("resource", "capacity", "floor/ceiling", "balance")
+    lines.sort(key=lambda t: next((k for k, w in enumerate(order) if t.startswith(w)), len(order)))
+    if len(lines) > MAX_LISTED:
+        extra = len(lines) - MAX_LISTED
+        lines = lines[:MAX_LISTED] + [f"... and {extra} more"]
+    return tuple(lines)

@@ -1,0 +1,372 @@
+"""Optimal plans: Kantorovich's plan ray with priority classes, Cockshott's harmony,
+least cost; solved by HiGHS or by gosplan's own first-order solver, and checked.
+
+``plan(economy, objective=...)`` is the entry point; see ``docs/planning.md`` for
+the model exactly as implemented.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from gosplan.errors import InvalidEconomyError
+from gosplan.model.economy import Economy
+from gosplan.optim.check import Verification, verify
+from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
+from gosplan.planning.formulate import Layout, cost_lp, fulfilment_lp, harmony_lp
+from gosplan.planning.prices import duals_to_prices, values_and_cost_prices
+from gosplan.planning.problem import OBJECTIVES, PlanProblem, planning_problem
+from gosplan.planning.result import PlanResult, Stage
+from gosplan.results import Status
+
+__all__ = ["plan", "METHODS", "AUTO_HIGHS_MAX"]
+
+METHODS = ("auto", "highs", "highs-ipm", "highs-pdlp", "pdhg")
+AUTO_HIGHS_MAX = 20_000
+"""``method="auto"`` uses HiGHS' simplex up to this many activities, gosplan's PDHG beyond."""
+
+IIS_MAX_COLUMNS = 200_000
+"""Above this size an infeasible plan is explained from the Farkas ray alone."""
+
+Progress = Callable[[str], None]
+
+_STATUS = {
+    LPStatus.OPTIMAL: Status.OPTIMAL,
+    LPStatus.INFEASIBLE: Status.INFEASIBLE,
+    LPStatus.UNBOUNDED: Status.UNBOUNDED,
+    LPStatus.ITERATION_LIMIT: Status.ITERATION_LIMIT,
+    LPStatus.TIME_LIMIT: Status.TIME_LIMIT,
+    LPStatus.NUMERICAL: Status.NUMERICAL_ERROR,
+}
+
+
+def _backend(lp: LinearProgram, method: str, tol: float, time_limit: float | None, v0: np.ndarray | None) -> LPSolution:
+    if method.startswith("highs"):
+        from gosplan.optim.highs import solve_highs
+
+        kind = {"highs": "simplex", "highs-ipm": "ipm", "highs-pdlp": "pdlp"}[method]
+        return solve_highs(lp, method=kind, tol=tol, time_limit=time_limit)
+    from gosplan.optim.pdhg import solve_pdhg
+
+    return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0)
+
+
+def _scaled_verify(lp: LinearProgram, sol: LPSolution) -> Verification:
+    return verify(lp, sol.v, sol.y)
+
+
+class _Runner:
+    """Solves a sequence of programs (the stages) and keeps their record."""
+
+    def __init__(self, method: str, tol: float, time_limit: float | None, progress: Progress | None):
+        self.method = method
+        self.tol = tol
+        self.deadline = None if time_limit is None else time.perf_counter() + time_limit
+        self.progress = progress
+        self.stages: list[Stage] = []
+        self.verifications: list[Verification] = []
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else max(self.deadline - time.perf_counter(), 0.0)
+
+    def solve(self, name: str, lp: LinearProgram, v0: np.ndarray | None = None) -> tuple[LPSolution, Status, str]:
+        if self.progress is not None:
+            self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
+        sol = _backend(lp, self.method, self.tol, self.remaining(), v0)
+        status = _STATUS[sol.status]
+        check = _scaled_verify(lp, sol) if np.isfinite(sol.v).all() else None
+        message = sol.message
+        if status is Status.OPTIMAL:
+            assert check is not None
+            if not check.passes(self.tol * 10):
+                status = Status.NUMERICAL_ERROR
+                message = (
+                    f"{sol.method} reported optimal but gosplan's check failed: violation "
+                    f"{check.max_violation:.2e}, duality gap {check.relative_gap:.2e}, dual residual "
+                    f"{check.dual_residual:.2e} (tolerance {self.tol * 10:.0e})"
+                )
+        nan = float("nan")
+        self.stages.append(
+            Stage(
+                name=name,
+                status=status,
+                objective=check.primal_objective if check else nan,
+                method=sol.method,
+                iterations=sol.iterations,
+                seconds=sol.seconds,
+                max_violation=check.max_violation if check else nan,
+                duality_gap=check.relative_gap if check else nan,
+                dual_residual=check.dual_residual if check else nan,
+                message=message,
+            )
+        )
+        if check is not None:
+            self.verifications.append(check)
+        return sol, status, message
+
+
+def _choose_method(method: str, problem: PlanProblem) -> str:
+    if method not in METHODS:
+        raise InvalidEconomyError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "auto":
+        return "highs" if problem.m <= AUTO_HIGHS_MAX else "pdhg"
+    return method
+
+
+def plan(
+    economy: Economy,
+    *,
+    objective: str = "fulfilment",
+    targets: Any = None,
+    priorities: Any = None,
+    resources: Any = None,
+    capacities: Any = None,
+    floors: Any = None,
+    ceilings: Any = None,
+    weights: Any = None,
+    costs: Any = None,
+    method: str = "auto",
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+    explain: bool = True,
+    progress: Progress | None = None,
+) -> PlanResult:
+    """Compute an optimal plan for ``economy``.
+
+    Parameters
+    ----------
+    economy:
+        Technology ``(U, O)``, primary inputs ``P`` and final demand.
+    objective:
+        ``"fulfilment"`` (Kantorovich's plan ray, lexicographic over priority
+        classes, then over-fulfilment), ``"harmony"`` (Cockshott) or ``"cost"``
+        (targets met at least cost in ``costs``-weighted resources, labour by default).
+    targets:
+        Final-product targets ``y >= 0``: path to a ``product,quantity`` file, a
+        mapping, Series or array; default the table's own final demand (negative
+        entries set to 0 with a warning).
+    priorities:
+        Priority class per product (``product,class``, ``1`` most urgent); targeted
+        products not named form the last class. ``fulfilment`` only.
+    resources:
+        Available amount per resource (``resource,available``); resources not named
+        are unlimited. Default: labour limited to the table's own total ``l x``.
+    capacities:
+        Capacity of each product's gross output ``O_i x`` (``product,capacity``).
+    floors, ceilings:
+        Bounds on net output ``f_i`` (``product,floor`` / ``product,ceiling``);
+        floors default to ``0``.
+    weights:
+        Harmony weights ``w_i > 0`` (``product,weight``), default ``1``.
+    costs:
+        Cost weight per resource (``resource,cost``) for ``objective="cost"``;
+        default labour ``1``, others ``0``.
+    method:
+        ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities, else ``"pdhg"``),
+        ``"highs"`` (dual simplex), ``"highs-ipm"``, ``"highs-pdlp"``, ``"pdhg"``.
+    tol:
+        Relative tolerance of feasibility and duality gap (gosplan's own check
+        allows ``10 * tol`` before refusing a backend's "optimal").
+    time_limit:
+        Seconds for the whole plan; on expiry the status is ``time_limit``.
+    explain:
+        On infeasibility, name the conflicting constraints (an irreducible
+        infeasible subset from HiGHS, or the Farkas ray on large plans).
+    progress:
+        Called with one line of text per stage.
+
+    Returns
+    -------
+    PlanResult
+        Always returned, whatever the status; ``result.raise_for_status()`` turns a
+        non-optimal status into an exception.
+
+    Examples
+    --------
+    >>> import gosplan
+    >>> econ = gosplan.load("cockshott-example")
+    >>> result = gosplan.plan(econ, objective="fulfilment")
+    >>> result.status.value, round(result.class_fulfilment[1], 6)
+    ('optimal', 1.0)
+    """
+    start = time.perf_counter()
+    if objective not in OBJECTIVES:
+        raise InvalidEconomyError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    if priorities is not None and objective != "fulfilment":
+        raise InvalidEconomyError(
+            f"priority classes apply to the 'fulfilment' objective; for {objective!r} give weights instead"
+        )
+    problem = planning_problem(
+        economy,
+        targets=targets,
+        priorities=priorities,
+        resources=resources,
+        capacities=capacities,
+        floors=floors,
+        ceilings=ceilings,
+        weights=weights,
+        costs=costs,
+    )
+    return solve_problem(problem, objective=objective, method=method, tol=tol, time_limit=time_limit,
+                         explain=explain, progress=progress, start=start)
+
+
+def solve_problem(
+    problem: PlanProblem,
+    *,
+    objective: str,
+    method: str = "auto",
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+    explain: bool = True,
+    progress: Progress | None = None,
+    start: float | None = None,
+) -> PlanResult:
+    """:func:`plan` on an already checked :class:`PlanProblem`."""
+    start = time.perf_counter() if start is None else start
+    backend = _choose_method(method, problem)
+    runner = _Runner(backend, tol, time_limit, progress)
+    class_z: dict[int, float] = {}
+    if objective == "fulfilment":
+        sol, status, message, lp, layout = _fulfilment(problem, runner, class_z)
+    elif objective == "harmony":
+        lp, layout = harmony_lp(problem)
+        sol, status, message = runner.solve("harmony", lp)
+    else:
+        lp, layout = cost_lp(problem)
+        sol, status, message = runner.solve("cost", lp)
+    return _result(problem, objective, runner, sol, status, message, lp, layout, class_z, explain, start)
+
+
+def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]):
+    """Lexicographic plan ray: ``z_1 <= 1``, held; ``z_2 <= 1``, ...; then a common ``z >= 1``."""
+    y = problem.target
+    classes = problem.classes
+    hold = 1.0 - runner.tol / 10
+    held = np.full(problem.n, -np.inf)
+    if not classes:
+        raise InvalidEconomyError("the plan has no targets: every target is zero")
+    v0 = None
+    sol = status = message = lp = layout = None
+    single = len(classes) == 1
+    for k in classes:
+        active = np.flatnonzero(problem.priority == k)
+        lp, layout = fulfilment_lp(problem, active, held, z_upper=np.inf if single else 1.0)
+        sol, status, message = runner.solve(f"class {k}", lp, v0)
+        if status is not Status.OPTIMAL:
+            return sol, status, message, lp, layout
+        z = float(sol.v[-1])
+        class_z[k] = z
+        held[active] = z * hold * y[active]
+        v0 = sol.v
+    if single or min(class_z.values()) < 1.0 - runner.tol:
+        return sol, status, message, lp, layout
+    # Every class met its target: one common ray beyond it.
+    targeted = np.flatnonzero(y > 0)
+    lp, layout = fulfilment_lp(problem, targeted, np.full(problem.n, -np.inf), z_lower=hold)
+    sol, status, message = runner.solve("over-fulfilment", lp, v0)
+    if status is Status.OPTIMAL:
+        for k in classes:
+            class_z[k] = float(sol.v[-1])
+    return sol, status, message, lp, layout
+
+
+def _result(
+    problem: PlanProblem,
+    objective: str,
+    runner: _Runner,
+    sol: LPSolution,
+    status: Status,
+    message: str,
+    lp: LinearProgram,
+    layout: Layout,
+    class_z: dict[int, float],
+    explain: bool,
+    start: float,
+) -> PlanResult:
+    n, m, r = problem.n, problem.m, len(problem.resources)
+    nan_n = np.full(n, np.nan)
+    conflict: tuple[str, ...] = ()
+    detail: dict[str, Any] = {}
+    have_primal = np.isfinite(sol.v).all() and status in (
+        Status.OPTIMAL, Status.ITERATION_LIMIT, Status.TIME_LIMIT, Status.NUMERICAL_ERROR
+    )
+    x = sol.v[:m] if have_primal else np.full(m, np.nan)
+    have_dual = have_primal and np.isfinite(sol.y).all()
+    if have_dual:
+        p, mu, kappa, reduced = duals_to_prices(problem, lp, layout, sol.y, sol.d)
+    else:
+        p, mu, kappa, reduced = nan_n, np.full(r, np.nan), nan_n.copy(), np.full(m, np.nan)
+    values, cost_prices = nan_n.copy(), nan_n.copy()
+    if status is Status.OPTIMAL:
+        values, cost_prices, why = values_and_cost_prices(problem, x, mu)
+        if why:
+            detail["prices_note"] = why
+    if status is Status.INFEASIBLE:
+        conflict = _explain(problem, lp, sol) if explain else ()
+        message = "infeasible: no plan meets every constraint" + (
+            "; these conflict: " + "; ".join(conflict) if conflict else ""
+        )
+    elif status is Status.UNBOUNDED:
+        message = (
+            f"unbounded: nothing limits the {objective} objective; limit a resource the plan uses "
+            "(resource,available) or give capacities"
+        )
+    elif status is Status.OPTIMAL:
+        message = "optimal plan" + (
+            f"; fulfilment {', '.join(f'class {k}: {z:.6g}' for k, z in class_z.items())}" if class_z else ""
+        )
+    last = runner.verifications[-1] if runner.verifications else None
+    return PlanResult(
+        economy=problem.name,
+        objective_kind=objective,
+        status=status,
+        message=message,
+        objective=_objective(objective, status, last),
+        products=problem.products,
+        activities=problem.activities,
+        resources=problem.resources,
+        activity_level=x,
+        gross_output=problem.make @ x,
+        net_output=problem.net @ x,
+        target=problem.target,
+        priority=problem.priority,
+        capacity=problem.capacity,
+        resource_use=problem.primary @ x,
+        available=problem.available,
+        shadow_price=p,
+        resource_price=mu,
+        capacity_price=kappa,
+        reduced_cost=reduced,
+        labour_value=values,
+        cost_price=cost_prices,
+        class_fulfilment=dict(class_z),
+        max_violation=max((v.max_violation for v in runner.verifications), default=float("nan")),
+        duality_gap=last.relative_gap if last else float("nan"),
+        method="+".join(dict.fromkeys(s.method for s in runner.stages)),
+        seconds=time.perf_counter() - start,
+        iterations=sum(s.iterations for s in runner.stages),
+        stages=tuple(runner.stages),
+        conflict=conflict,
+        units=problem.units,
+        labour_unit=problem.labour_unit,
+        labour=problem.labour,
+        detail=detail,
+    )
+
+
+def _objective(objective: str, status: Status, last: Verification | None) -> float:
+    """The plan's objective in its own sense (``z``, harmony, cost); ``NaN`` without a plan."""
+    if last is None or status in (Status.INFEASIBLE, Status.UNBOUNDED):
+        return float("nan")
+    return last.primal_objective if objective == "cost" else -last.primal_objective
+
+
+def _explain(problem: PlanProblem, lp: LinearProgram, sol: LPSolution) -> tuple[str, ...]:
+    """Words for the constraints that conflict: an IIS, or the Farkas ray's support."""
+    from gosplan.planning.explain import describe_conflict
+
+    return describe_conflict(problem, lp, sol, iis_max_columns=IIS_MAX_COLUMNS)

@@ -1,0 +1,112 @@
+"""Prices that come with a plan: shadow prices from the program's duals, and the
+labour values and cost prices of the techniques the plan uses.
+
+Sign convention (every price ``>= 0``): a price is the gain in the planning
+objective per unit by which its constraint is relaxed — one more unit of a
+product available beyond the balance, one more unit of a resource, one more unit
+of capacity. For ``cost`` the "gain" is the cost saved. The reduced cost of a
+technique is the objective lost per unit of it forced into the plan: ``0`` for
+techniques in use, ``>= 0`` for the others.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from gosplan.errors import NotProductiveError
+from gosplan.optim.lp import LinearProgram
+from gosplan.planning.formulate import Layout
+from gosplan.planning.problem import PlanProblem
+
+__all__ = ["duals_to_prices", "chosen_techniques", "values_and_cost_prices"]
+
+
+def duals_to_prices(
+    problem: PlanProblem, lp: LinearProgram, layout: Layout, y: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(shadow_price, resource_price, capacity_price, reduced_cost)`` from row duals ``y``
+    and reduced costs ``d`` (HiGHS' convention, see :mod:`gosplan.optim.lp`)."""
+    n, m = problem.n, problem.m
+    p = y[:n].copy()
+    if layout.bound_rows.size:
+        np.add.at(p, layout.bound_rows, y[layout.bound_start :])
+    mu = np.zeros(len(problem.resources))
+    mu[layout.resource_rows] = -y[layout.resource_start : layout.capacity_start]
+    kappa = np.zeros(n)
+    kappa[layout.capacity_rows] = -y[layout.capacity_start : layout.bound_start]
+    if layout.capacity_cols.size:
+        outputs = np.asarray(problem.make[layout.capacity_col_product, layout.capacity_cols]).ravel()
+        kappa[layout.capacity_col_product] = np.maximum(-d[layout.capacity_cols], 0.0) / outputs
+    # Clear round-off of the wrong sign (a dual of -1e-15 is a zero price).
+    for arr in (p, mu, kappa):
+        np.maximum(arr, 0.0, out=arr)
+    c_x = lp.c[:m]
+    reduced = c_x - problem.net.T @ p + problem.primary.T @ mu + problem.make.T @ kappa
+    return p, mu, kappa, np.asarray(reduced)
+
+
+def chosen_techniques(problem: PlanProblem, x: np.ndarray) -> np.ndarray | None:
+    """For each product the activity making most of it in the plan (``None`` with joint products).
+
+    Ties and products nobody makes in the plan go to the first technique listed;
+    products no technique makes get ``-1``.
+    """
+    make = problem.make
+    if np.bincount(make.indices, minlength=problem.m).max(initial=0) > 1:
+        return None
+    counts = np.diff(make.indptr)
+    choice = np.full(problem.n, -1, dtype=np.int64)
+    rows = np.flatnonzero(counts > 0)
+    if rows.size == 0:
+        return choice
+    starts = make.indptr[rows]
+    amounts = make.data * np.asarray(x)[make.indices]
+    best = np.maximum.reduceat(amounts, starts)
+    owner = np.repeat(np.arange(problem.n), counts)
+    position = np.arange(amounts.size)
+    first = np.minimum.reduceat(np.where(amounts >= best[np.searchsorted(rows, owner)], position, amounts.size), starts)
+    choice[rows] = make.indices[first]
+    return choice
+
+
+def values_and_cost_prices(
+    problem: PlanProblem, x: np.ndarray, resource_price: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Labour values ``v = l_B (I - A_B)^-1`` and cost prices ``p = (mu' P_B)(I - A_B)^-1``.
+
+    ``B`` picks one technique per product (:func:`chosen_techniques`); ``A_B`` and
+    ``P_B`` are its input and resource coefficients per unit of output. Cost prices
+    value resources at their shadow prices ``mu`` (in labour units when labour
+    has a positive price) and leave out capacity rents; where a capacity binds the
+    shadow price exceeds the cost price by the rents embodied. Returns ``NaN``
+    arrays and the reason when they are undefined (joint production, an
+    unproductive choice).
+    """
+    from gosplan.linalg.leontief import prepare, solve
+
+    n = problem.n
+    nan = np.full(n, np.nan)
+    choice = chosen_techniques(problem, x)
+    if choice is None:
+        return nan, nan.copy(), "joint production: labour values are not defined per product"
+    if (choice < 0).any():
+        return nan, nan.copy(), "some products have no technique"
+    scale = np.asarray(problem.make[np.arange(n), choice]).ravel()
+    A = sp.csr_array(problem.net[:, choice] * -1.0)
+    A = sp.csr_array(A + sp.diags_array(scale))  # U_B (the diagonal of O_B removed)
+    A = sp.csr_array(A @ sp.diags_array(1.0 / scale))
+    P = sp.csr_array(problem.primary[:, choice] @ sp.diags_array(1.0 / scale))
+    rows = []
+    if problem.labour is not None:
+        rows.append(P[[problem.labour], :].toarray().ravel())
+    mu = resource_price
+    if problem.labour is not None and mu[problem.labour] > 0:
+        mu = mu / mu[problem.labour]
+    rows.append(np.asarray(P.T @ mu).ravel())
+    try:
+        Z, _ = solve(prepare(A), np.column_stack(rows), transpose=True, tol=1e-10)
+    except NotProductiveError as exc:
+        return nan, nan.copy(), f"the techniques in use are not productive: {exc}"
+    values = Z[:, 0] if problem.labour is not None else nan
+    return values, Z[:, -1], ""

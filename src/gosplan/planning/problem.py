@@ -1,0 +1,301 @@
+"""The planning problem: an economy together with what the plan must respect.
+
+:func:`planning_problem` turns an :class:`~gosplan.model.economy.Economy` and the
+planner's inputs (targets, priority classes, available resources, capacities,
+floors, ceilings, harmony weights, resource costs) into a :class:`PlanProblem`:
+plain arrays in the economy's product, activity and resource order, every input
+checked and every bad entry named.
+
+Notation: activities (techniques) ``j``, products ``i``, resources ``r``;
+net output ``f = (O - U) x``, gross output ``g = O x``, resource use ``P x``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
+from gosplan.io.keyed import align_keyed, read_keyed
+from gosplan.model.economy import Economy
+
+__all__ = ["PlanProblem", "planning_problem", "OBJECTIVES"]
+
+OBJECTIVES = ("fulfilment", "harmony", "cost")
+
+# What each planner input file holds: (header, minimum value, whole numbers only).
+FILES = {
+    "targets": (("product", "quantity"), 0.0, False),
+    "priorities": (("product", "class"), 1.0, True),
+    "resources": (("resource", "available"), 0.0, False),
+    "capacities": (("product", "capacity"), 0.0, False),
+    "floors": (("product", "floor"), None, False),
+    "ceilings": (("product", "ceiling"), None, False),
+    "weights": (("product", "weight"), None, False),
+    "costs": (("resource", "cost"), 0.0, False),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class PlanProblem:
+    """Arrays of one planning problem (see the module for the notation).
+
+    Attributes
+    ----------
+    net:
+        ``N = O - U`` (``n x m``, CSR): net output of each product per unit of each activity.
+    make:
+        ``O`` (``n x m``, CSR): gross output per unit of activity.
+    primary:
+        ``P`` (``r x m``, CSR).
+    available:
+        ``R`` (``r``), ``inf`` where a resource is not limited.
+    capacity:
+        Capacity of each product's gross output (``n``), ``inf`` where none.
+    target:
+        ``y >= 0`` (``n``).
+    priority:
+        Priority class of each product (``n``, ``1`` most urgent); ``0`` where ``y_i = 0``.
+    floor, ceiling:
+        Bounds on net output (``n``); the floor defaults to ``0`` (nothing is
+        consumed that is not produced) — or, with the table's own demand as target,
+        to a negative final demand in the table (net imports) — the ceiling to ``inf``.
+    weight:
+        Harmony weights (``n``, positive).
+    cost:
+        Cost weight of each resource (``r``) for the ``cost`` objective.
+    """
+
+    name: str
+    products: pd.Index
+    activities: pd.Index
+    resources: pd.Index
+    labour: int | None
+    net: sp.csr_array
+    make: sp.csr_array
+    primary: sp.csr_array
+    available: np.ndarray
+    capacity: np.ndarray
+    target: np.ndarray
+    priority: np.ndarray
+    floor: np.ndarray
+    ceiling: np.ndarray
+    weight: np.ndarray
+    cost: np.ndarray
+    square: bool
+    units: str = "units"
+    labour_unit: str = "labour"
+
+    @property
+    def n(self) -> int:
+        return len(self.products)
+
+    @property
+    def m(self) -> int:
+        return len(self.activities)
+
+    @property
+    def classes(self) -> list[int]:
+        """Priority classes present among the targets, most urgent first."""
+        return sorted(int(k) for k in np.unique(self.priority[self.target > 0]))
+
+    def gross(self, x: np.ndarray) -> np.ndarray:
+        return self.make @ x
+
+    def net_output(self, x: np.ndarray) -> np.ndarray:
+        return self.net @ x
+
+
+def _keyed(value: Any, kind: str) -> pd.Series | np.ndarray | None:
+    """A planner input as a Series (from a path, mapping, Series, frame) or an array."""
+    if value is None:
+        return None
+    header, minimum, integer = FILES[kind]
+    if isinstance(value, (str, Path)):
+        return read_keyed(value, header, minimum=minimum, integer=integer, kind=f"a {kind} file")
+    if isinstance(value, pd.DataFrame):
+        missing = [c for c in header if c not in value.columns]
+        if missing:
+            raise InvalidEconomyError(f"{kind} table lacks column(s) {missing}; expected {','.join(header)}")
+        value = pd.Series(value[header[1]].to_numpy(), index=value[header[0]].astype(str))
+    if isinstance(value, Mapping) and not isinstance(value, pd.Series):
+        value = pd.Series(dict(value), dtype=float)
+    if isinstance(value, pd.Series):
+        values = pd.to_numeric(value, errors="coerce").to_numpy(dtype=np.float64)
+        _check_values(values, [str(k) for k in value.index], kind, value.attrs.get("file"))
+        out = pd.Series(values, index=pd.Index([str(k) for k in value.index], dtype=object))
+        out.attrs.update(value.attrs)
+        return out
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    return arr
+
+
+def _check_values(values: np.ndarray, keys: list[str], kind: str, file: str | None) -> None:
+    header, minimum, integer = FILES[kind]
+    problems = [(~np.isfinite(values), "is not a finite number")]
+    if minimum is not None:
+        problems.append((values < minimum, f"must be at least {minimum:g}"))
+    if integer:
+        problems.append((values != np.round(values), "must be a whole number"))
+    for bad, why in problems:
+        bad = bad & np.isfinite(values) if why != "is not a finite number" else bad
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise InvalidEconomyError(
+                f"{kind}: {header[1]} {values[k]!r} of {header[0]} {keys[k]!r} {why}",
+                Location(file=file, column=header[1], product=keys[k]),
+            )
+
+
+def _vector(value: Any, kind: str, labels: pd.Index, owner: str, fill: float) -> np.ndarray:
+    keyed = _keyed(value, kind)
+    header = FILES[kind][0]
+    if keyed is None:
+        return np.full(len(labels), fill)
+    if isinstance(keyed, pd.Series):
+        return align_keyed(keyed, labels, what=header[0], owner=owner, fill=fill)
+    if keyed.shape != (len(labels),):
+        raise InvalidEconomyError(f"{kind} has length {keyed.size}, expected {len(labels)} ({header[0]}s)")
+    _check_values(keyed, [str(p) for p in labels], kind, None)
+    return keyed
+
+
+def _default_labour_available(economy: Economy) -> np.ndarray:
+    """Each resource's use in the table's own plan: ``P x`` for ``(I - A) x = y``."""
+    if not economy.is_square:
+        raise InvalidEconomyError(
+            f"economy {economy.meta.name!r} has several techniques or joint products, so it has no "
+            "single 'own' resource total: give the available resources (resource,available)"
+        )
+    from gosplan.material_balance import balance
+
+    result = balance(economy, values=False, multipliers=False)
+    result.raise_for_status()
+    make = economy.make.diagonal() if economy.make is not None else 1.0
+    return economy.primary @ (result.gross_output / make)
+
+
+def planning_problem(
+    economy: Economy,
+    *,
+    targets: Any = None,
+    priorities: Any = None,
+    resources: Any = None,
+    capacities: Any = None,
+    floors: Any = None,
+    ceilings: Any = None,
+    weights: Any = None,
+    costs: Any = None,
+) -> PlanProblem:
+    """Check and align the planner's inputs with ``economy`` (see :func:`gosplan.plan`).
+
+    Each input may be a path to a ``key,value`` CSV/Parquet file (headers in
+    ``FILES``), a mapping or Series keyed by label, a two-column DataFrame, or an
+    array in the economy's order; ``None`` means the default.
+    """
+    owner = f"economy {economy.meta.name!r}"
+    products, resources_ix = economy.products, economy.resources
+    n, r = economy.n_products, len(resources_ix)
+    table_floor = np.zeros(n)
+    if targets is None:
+        y = economy.y.copy()
+        negative = np.flatnonzero(y < 0)
+        if negative.size:
+            # Net imports and stock drawdowns: the table's own plan consumes more of these
+            # than it makes. They keep that as their floor, so the table's plan stays feasible.
+            k = int(negative[0])
+            warnings.warn(
+                f"{economy.meta.name}: {negative.size} product(s) have negative final demand in the table "
+                f"(e.g. {products[k]!r}: {y[k]:.6g}); their target is 0 and their net output may fall "
+                "to the table's figure",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+            table_floor[negative] = y[negative]
+            y[negative] = 0.0
+    else:
+        y = _vector(targets, "targets", products, owner, 0.0)
+    priority = _vector(priorities, "priorities", products, owner, 0.0)
+    if priorities is not None:
+        named = priority > 0
+        if (~named & (y > 0)).any():
+            priority[~named] = float(priority.max(initial=0.0) + 1)  # the unnamed come last
+    else:
+        priority[:] = 1.0
+    priority = np.where(y > 0, priority, 0.0).astype(np.int64)
+    if resources is None:
+        available = np.full(r, np.inf)
+        if economy.labour is not None:
+            k = resources_ix.get_loc(economy.labour)
+            available[k] = _default_labour_available(economy)[k]
+    else:
+        available = _vector(resources, "resources", resources_ix, owner, np.inf)
+    capacity = _vector(capacities, "capacities", products, owner, np.inf)
+    floor = _vector(floors, "floors", products, owner, np.nan)
+    floor = np.where(np.isnan(floor), table_floor, floor)
+    ceiling = _vector(ceilings, "ceilings", products, owner, np.inf)
+    bad = np.flatnonzero(floor > ceiling)
+    if bad.size:
+        i = int(bad[0])
+        raise InvalidEconomyError(
+            f"floor {floor[i]:g} is above ceiling {ceiling[i]:g}", Location(product=str(products[i]))
+        )
+    weight = _vector(weights, "weights", products, owner, 1.0)
+    if (weight <= 0).any():
+        i = int(np.flatnonzero(weight <= 0)[0])
+        raise InvalidEconomyError(f"harmony weight {weight[i]:g} must be positive", Location(product=str(products[i])))
+    if costs is None:
+        cost = np.zeros(r)
+        if economy.labour is None:
+            if r:
+                cost[0] = 1.0
+        else:
+            cost[resources_ix.get_loc(economy.labour)] = 1.0
+    else:
+        cost = _vector(costs, "costs", resources_ix, owner, 0.0)
+    make = economy.make if economy.make is not None else sp.identity(n, format="csr")
+    make = sp.csr_array(make)
+    _check_techniques(economy, make)
+    net = sp.csr_array(make - economy.use)
+    net.sum_duplicates()
+    net.eliminate_zeros()
+    labour = resources_ix.get_loc(economy.labour) if economy.labour is not None else None
+    return PlanProblem(
+        name=economy.meta.name,
+        products=products,
+        activities=economy.activities,
+        resources=resources_ix,
+        labour=labour,
+        net=net,
+        make=make,
+        primary=economy.primary,
+        available=available,
+        capacity=capacity,
+        target=y,
+        priority=priority,
+        floor=floor,
+        ceiling=ceiling,
+        weight=weight,
+        cost=cost,
+        square=economy.is_square,
+        units=economy.meta.units,
+        labour_unit=economy.meta.labour_unit,
+    )
+
+
+def _check_techniques(economy: Economy, make: sp.csr_array) -> None:
+    """Every technique makes something; every product with a target or floor can be made."""
+    made = np.asarray(abs(make).sum(axis=0)).ravel()
+    idle = np.flatnonzero(made <= 0)
+    if idle.size:
+        j = int(idle[0])
+        raise InvalidEconomyError(
+            f"technique {economy.activities[j]!r} has no output (its column of the make table is empty)",
+            Location(product=str(economy.activities[j])),
+        )

@@ -1,0 +1,270 @@
+"""The optimal plan and the prices that come with it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gosplan.errors import PlanningError
+from gosplan.results import Status
+
+__all__ = ["PlanResult", "Stage", "InfeasiblePlanError", "UnboundedPlanError"]
+
+
+class InfeasiblePlanError(PlanningError):
+    """No plan meets every constraint."""
+
+
+class UnboundedPlanError(PlanningError):
+    """Nothing bounds the objective."""
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One program solved on the way to the plan (a priority class, the over-fulfilment stage...)."""
+
+    name: str
+    status: Status
+    objective: float
+    method: str
+    iterations: int
+    seconds: float
+    max_violation: float
+    duality_gap: float
+    dual_residual: float
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "objective": _num(self.objective),
+            "method": self.method,
+            "iterations": self.iterations,
+            "seconds": self.seconds,
+            "max_violation": _num(self.max_violation),
+            "duality_gap": _num(self.duality_gap),
+            "dual_residual": _num(self.dual_residual),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class PlanResult:
+    """An optimal plan (or the reason there is none).
+
+    Quantities per product ``i``: ``gross_output = O x``, ``net_output = (O - U) x``,
+    ``target`` ``y``, ``fulfilment = f_i / y_i``. Per activity: ``activity_level``
+    ``x`` and ``reduced_cost``. Per resource: ``resource_use = P x``,
+    ``available``.
+
+    Prices (all ``>= 0``; the gain in the objective per unit relaxed, see
+    ``docs/planning.md``): ``shadow_price`` of each product balance (Kantorovich's
+    objectively determined valuations), ``resource_price`` of each resource,
+    ``capacity_price`` of each product's capacity; ``price_in_labour`` is the
+    shadow price divided by labour's (when labour binds); ``labour_value`` and
+    ``cost_price`` come from the techniques the plan uses.
+    """
+
+    economy: str
+    objective_kind: str
+    status: Status
+    message: str
+    objective: float
+    products: pd.Index
+    activities: pd.Index
+    resources: pd.Index
+    activity_level: np.ndarray
+    gross_output: np.ndarray
+    net_output: np.ndarray
+    target: np.ndarray
+    priority: np.ndarray
+    capacity: np.ndarray
+    resource_use: np.ndarray
+    available: np.ndarray
+    shadow_price: np.ndarray
+    resource_price: np.ndarray
+    capacity_price: np.ndarray
+    reduced_cost: np.ndarray
+    labour_value: np.ndarray
+    cost_price: np.ndarray
+    class_fulfilment: dict[int, float]
+    max_violation: float
+    duality_gap: float
+    method: str
+    seconds: float
+    iterations: int
+    stages: tuple[Stage, ...] = ()
+    conflict: tuple[str, ...] = ()
+    units: str = "units"
+    labour_unit: str = "labour"
+    labour: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ convenience
+    @property
+    def success(self) -> bool:
+        return self.status is Status.OPTIMAL
+
+    @property
+    def fulfilment(self) -> np.ndarray:
+        """``f_i / y_i`` for targeted products, ``NaN`` elsewhere."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.target > 0, self.net_output / self.target, np.nan)
+
+    @property
+    def price_in_labour(self) -> np.ndarray:
+        """Shadow prices in units of labour (divided by labour's shadow price), ``NaN`` if labour is free."""
+        if self.labour is None or not self.resource_price[self.labour] > 0:
+            return np.full(len(self.products), np.nan)
+        return self.shadow_price / self.resource_price[self.labour]
+
+    def binding_resources(self, tol: float = 1e-9) -> list[str]:
+        return [str(r) for r, p in zip(self.resources, self.resource_price) if p > tol]
+
+    def binding_capacities(self, tol: float = 1e-9) -> list[str]:
+        return [str(self.products[i]) for i in np.flatnonzero(self.capacity_price > tol)]
+
+    def raise_for_status(self) -> "PlanResult":
+        """Raise unless the plan is optimal (infeasible, unbounded, limits, failed checks); return self."""
+        from gosplan.errors import ConvergenceError
+
+        if self.status is Status.OPTIMAL:
+            return self
+        if self.status is Status.INFEASIBLE:
+            raise InfeasiblePlanError(self.message)
+        if self.status is Status.UNBOUNDED:
+            raise UnboundedPlanError(self.message)
+        raise ConvergenceError(self.message)
+
+    # ------------------------------------------------------------------ tables
+    def to_frame(self) -> pd.DataFrame:
+        """``plan.csv``: one row per product."""
+        return pd.DataFrame(
+            {
+                "product": np.asarray(self.products.astype(str)),
+                "gross_output": self.gross_output,
+                "net_output": self.net_output,
+                "target": self.target,
+                "priority": self.priority,
+                "fulfilment": self.fulfilment,
+                "shadow_price": self.shadow_price,
+                "price_in_labour": self.price_in_labour,
+                "labour_value": self.labour_value,
+                "cost_price": self.cost_price,
+                "capacity": self.capacity,
+                "capacity_price": self.capacity_price,
+            }
+        )
+
+    def activities_frame(self) -> pd.DataFrame:
+        """One row per activity (technique): level and reduced cost."""
+        return pd.DataFrame(
+            {
+                "activity": np.asarray(self.activities.astype(str)),
+                "level": self.activity_level,
+                "reduced_cost": self.reduced_cost,
+            }
+        )
+
+    def prices_frame(self) -> pd.DataFrame:
+        """``prices.csv``: every price the centre issues, one row each.
+
+        Columns ``kind`` (``product``, ``resource``, ``capacity``, ``technique``),
+        ``name``, ``shadow_price`` (for techniques: the reduced cost), ``quantity``
+        (net output, resource use, gross output, activity level), ``limit``
+        (target, available, capacity) and ``binding``.
+        """
+        parts = []
+        products = np.asarray(self.products.astype(str))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "product",
+                    "name": products,
+                    "shadow_price": self.shadow_price,
+                    "quantity": self.net_output,
+                    "limit": self.target,
+                    "binding": self.shadow_price > 0,
+                }
+            )
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "resource",
+                    "name": np.asarray(self.resources.astype(str)),
+                    "shadow_price": self.resource_price,
+                    "quantity": self.resource_use,
+                    "limit": self.available,
+                    "binding": self.resource_price > 0,
+                }
+            )
+        )
+        capped = np.flatnonzero(np.isfinite(self.capacity))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "capacity",
+                    "name": products[capped],
+                    "shadow_price": self.capacity_price[capped],
+                    "quantity": self.gross_output[capped],
+                    "limit": self.capacity[capped],
+                    "binding": self.capacity_price[capped] > 0,
+                }
+            )
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "kind": "technique",
+                    "name": np.asarray(self.activities.astype(str)),
+                    "shadow_price": self.reduced_cost,
+                    "quantity": self.activity_level,
+                    "limit": np.nan,
+                    "binding": self.activity_level > 0,
+                }
+            )
+        )
+        return pd.concat([p for p in parts if len(p)], ignore_index=True)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (``summary.json``)."""
+        return {
+            "economy": self.economy,
+            "objective_kind": self.objective_kind,
+            "status": self.status.value,
+            "message": self.message,
+            "objective": _num(self.objective),
+            "fulfilment": {str(k): _num(z) for k, z in self.class_fulfilment.items()},
+            "duality_gap": _num(self.duality_gap),
+            "max_violation": _num(self.max_violation),
+            "method": self.method,
+            "seconds": self.seconds,
+            "iterations": self.iterations,
+            "products": len(self.products),
+            "activities": len(self.activities),
+            "resources": {
+                str(r): {"available": _num(a), "used": _num(u), "shadow_price": _num(p)}
+                for r, a, u, p in zip(self.resources, self.available, self.resource_use, self.resource_price)
+            },
+            "binding_resources": self.binding_resources(),
+            "binding_capacities": self.binding_capacities()[:100],
+            "binding_capacities_count": len(self.binding_capacities()),
+            "conflict": list(self.conflict),
+            "stages": [s.to_dict() for s in self.stages],
+            "units": self.units,
+            "labour_unit": self.labour_unit,
+            **({"detail": self.detail} if self.detail else {}),
+        }
