@@ -8,9 +8,11 @@ Exit codes
 0  success
 1  error: bad input (file, line and product named on stderr), an unproductive economy,
    a solve that did not converge, an unexpected failure
+   (``plan``: also a plan stopped at an iteration or time limit, or one that failed
+   gosplan's own optimality check; its files are still written, with the gap)
 2  usage error: unknown option, bad option value
-3  (reserved) infeasible plan
-4  (reserved) unbounded plan
+3  infeasible plan (the conflicting constraints are named on stderr)
+4  unbounded plan
 
 Set ``GOSPLAN_DEBUG=1`` to get a Python traceback instead of the one-line message.
 """
@@ -41,8 +43,8 @@ __all__ = ["app", "main", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INFEASIBL
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INFEASIBLE = 3  # reserved for optimal planning
-EXIT_UNBOUNDED = 4  # reserved for optimal planning
+EXIT_INFEASIBLE = 3
+EXIT_UNBOUNDED = 4
 
 PLAN_STEM = "plan"
 SUMMARY_NAME = "summary.json"
@@ -68,12 +70,27 @@ def _method_enum() -> type[enum.Enum]:
 Method = _method_enum()
 
 
+def _enum(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
+    return enum.Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
+
+
+def _plan_enums() -> tuple[type[enum.Enum], type[enum.Enum]]:
+    from gosplan.planning.optimal import METHODS as PLAN_METHODS
+    from gosplan.planning.problem import OBJECTIVES
+
+    return _enum("Objective", OBJECTIVES), _enum("PlanMethod", PLAN_METHODS)
+
+
+Objective, PlanMethod = _plan_enums()
+
+
 app = typer.Typer(
     name="gosplan",
     help=(
         "Economic planning from input-output data: material balances, Leontief systems, "
         "labour values and multipliers, from a 4-product example to 10^7 products.\n\n"
-        "Exit codes: 0 ok, 1 error (bad input, unproductive economy, no convergence), 2 usage error."
+        "Exit codes: 0 ok (optimal plan), 1 error (bad input, unproductive economy, no convergence, "
+        "a plan stopped at a limit), 2 usage error, 3 infeasible plan, 4 unbounded plan."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -399,6 +416,155 @@ def balance(
 
     out_console, _, _ = _consoles(True)
     out_console.print(balance_report(summary, frame, written=written))
+
+
+# --------------------------------------------------------------------------- plan
+def _option_file(help_text: str, flag: str) -> Any:
+    return typer.Option(flag, metavar="FILE", show_default=False, dir_okay=False, help=help_text)
+
+
+@app.command()
+def plan(
+    economy: Annotated[str, typer.Argument(help=ECONOMY_HELP, metavar="ECONOMY", show_default=False)],
+    objective: Annotated[
+        Objective,
+        typer.Option(
+            "--objective", "-O",
+            help="fulfilment: Kantorovich's plan ray (max z with f >= z y), lexicographic over "
+            "priority classes, then over-fulfilment; harmony: Cockshott's sum of w H((f - y) / y); "
+            "cost: meet every target at least cost in (weighted) resources.",
+        ),
+    ] = Objective.fulfilment,
+    targets: Annotated[
+        Optional[Path], _option_file("CSV 'product,quantity': final-product targets (default: the table's own final demand).", "--targets")
+    ] = None,
+    priorities: Annotated[
+        Optional[Path], _option_file("CSV 'product,class': priority class of each target (1 most urgent; unnamed targets come last).", "--priorities")
+    ] = None,
+    resources: Annotated[
+        Optional[Path], _option_file("CSV 'resource,available' (default: labour limited to the table's own total; others unlimited).", "--resources")
+    ] = None,
+    capacities: Annotated[
+        Optional[Path], _option_file("CSV 'product,capacity': limit on each product's gross output.", "--capacities")
+    ] = None,
+    floors: Annotated[
+        Optional[Path], _option_file("CSV 'product,floor': least net output of a product.", "--floors")
+    ] = None,
+    ceilings: Annotated[
+        Optional[Path], _option_file("CSV 'product,ceiling': most net output of a product.", "--ceilings")
+    ] = None,
+    weights: Annotated[
+        Optional[Path], _option_file("CSV 'product,weight': harmony weights (default 1).", "--weights")
+    ] = None,
+    costs: Annotated[
+        Optional[Path], _option_file("CSV 'resource,cost': weights of the cost objective (default labour 1).", "--costs")
+    ] = None,
+    method: Annotated[
+        PlanMethod,
+        typer.Option(
+            "--method", "-m",
+            help="auto: HiGHS simplex up to 20,000 activities, gosplan's PDHG beyond; highs "
+            "(dual simplex), highs-ipm, highs-pdlp; pdhg: gosplan's own first-order solver.",
+        ),
+    ] = PlanMethod.auto,
+    tol: Annotated[
+        float, typer.Option("--tol", help="Relative feasibility and duality-gap tolerance.", metavar="T")
+    ] = 1e-6,
+    time_limit: Annotated[
+        Optional[float], typer.Option("--time-limit", help="Seconds for the whole plan.", metavar="S", show_default=False)
+    ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out", "-o", metavar="DIR", show_default=False, file_okay=False,
+            help="Write DIR/plan.csv, DIR/prices.csv, DIR/activities.csv and DIR/summary.json "
+            "(only summary.json for an infeasible or unbounded plan).",
+        ),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Format of the tables.")] = Format.csv,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON on stdout (and nothing else).")
+    ] = False,
+) -> None:
+    """Optimal plan: Kantorovich's linear programs, Cockshott's harmony, least cost; with prices.
+
+    Maximises the objective subject to the product balances (O - U) x >= targets, the
+    resources P x <= R, the capacities and floors/ceilings, and reports the plan, the
+    shadow prices of every product, resource and capacity, and gosplan's own check of
+    feasibility and duality gap. Exit code 3: infeasible (the conflicting constraints are
+    named); 4: unbounded.
+    """
+    if not (math.isfinite(tol) and 0 < tol < 1):
+        raise typer.BadParameter(f"must be in (0, 1), got {tol}", param_hint="--tol")
+    if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+        raise typer.BadParameter(f"must be a positive number of seconds, got {time_limit}", param_hint="--time-limit")
+    _check_out(out)
+    _, err_console, show_progress = _consoles(as_json)
+    from gosplan.cli.report import Activity
+    from gosplan.results import Status
+
+    inputs = {
+        "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
+        "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
+    }
+    with _guard(), Activity(err_console, show_progress) as activity:
+        eco, load_seconds = _load(economy, activity)
+        from gosplan.planning import plan as solve_plan
+
+        with activity.step(f"planning {eco.n_products:,} products ({objective.value})") as step:
+            result = solve_plan(
+                eco, objective=objective.value, method=method.value, tol=tol, time_limit=time_limit,
+                progress=lambda text: step.update(detail=text, force=True), **inputs,
+            )
+        summary: dict[str, Any] = {
+            **result.summary(),
+            "tolerance": tol,
+            "load_seconds": load_seconds,
+            "source": economy,
+            "inputs": {k: str(v) for k, v in inputs.items() if v is not None},
+            "economy_metadata": dict(eco.summary()),
+            "gosplan_version": __version__,
+        }
+        has_plan = result.status not in (Status.INFEASIBLE, Status.UNBOUNDED)
+        frame = result.to_frame() if has_plan else None
+        written: list[str] = []
+        if out is not None:
+            files: dict[str, Any] = {}
+            names: dict[str, str] = {"summary": SUMMARY_NAME}
+            if has_plan:
+                tables = {"plan": frame, "prices": result.prices_frame()}
+                if not result_is_square(result):
+                    tables["activities"] = result.activities_frame()
+                for stem, table in tables.items():
+                    name = f"{stem}.{fmt.value}"
+                    names[stem] = name
+                    files[name] = (lambda t: lambda p: _write_frame(t, p, fmt.value))(table)
+            summary["files"] = names
+            text = _dumps(summary) + "\n"
+            files[SUMMARY_NAME] = lambda p: p.write_text(text, encoding="utf-8")
+            others = [f"{stem}.{f.value}" for stem in ("plan", "prices", "activities") for f in Format]
+            with activity.step(f"writing {out}"):
+                paths = _publish(out, files, remove=tuple(o for o in others if o not in files))
+            written = [str(p) for p in paths]
+    code = {
+        Status.OPTIMAL: EXIT_OK,
+        Status.INFEASIBLE: EXIT_INFEASIBLE,
+        Status.UNBOUNDED: EXIT_UNBOUNDED,
+    }.get(result.status, EXIT_ERROR)
+    if as_json:
+        sys.stdout.write(_dumps(summary) + "\n")
+    else:
+        from gosplan.cli.report import plan_report
+
+        out_console, _, _ = _consoles(True)
+        out_console.print(plan_report(summary, frame, written=written))
+    if code != EXIT_OK:
+        raise _fail(result.message, code)
+
+
+def result_is_square(result: Any) -> bool:
+    """One activity per product, labelled like the products (then activities.csv adds nothing)."""
+    return len(result.activities) == len(result.products) and bool((result.activities == result.products).all())
 
 
 # --------------------------------------------------------------------------- datasets

@@ -184,6 +184,86 @@ def balance_report(
     return Group(*parts)
 
 
+def plan_report(
+    summary: Mapping[str, Any],
+    frame: pd.DataFrame | None,
+    *,
+    written: Sequence[str] = (),
+) -> Group:
+    """A rich renderable of an optimal plan: status and checks, fulfilment per class, the
+    binding resources and capacities, the top products by shadow price, the files written."""
+    meta = summary.get("economy_metadata", {})
+    units = summary.get("units") or "units"
+    labour_unit = summary.get("labour_unit") or "labour"
+    status = str(summary.get("status"))
+    ok = status == "optimal"
+    status_text = Text(status, style="green bold" if ok else "red bold")
+    tol = summary.get("tolerance")
+    rows: list[tuple[str, Any]] = [
+        ("economy", str(summary.get("economy"))),
+        ("products / activities", f"{fmt_number(summary.get('products'))} / {fmt_number(summary.get('activities'))}"),
+        ("objective", str(summary.get("objective_kind"))),
+        ("status", status_text),
+    ]
+    if summary.get("objective") is not None:
+        rows.append(("objective value", fmt_number(summary["objective"])))
+    for k, z in (summary.get("fulfilment") or {}).items():
+        rows.append((f"fulfilment, class {k}", "—" if z is None else f"{z:.6g}"))
+    for key, label in (("max_violation", "max violation"), ("duality_gap", "duality gap")):
+        value = summary.get(key)
+        text = Text("—" if value is None else f"{value:.2e}")
+        if tol is not None and value is not None:
+            text.append(f"  (tolerance {tol:.0e})", style="dim")
+        rows.append((label, text))
+    rows += [
+        ("method", str(summary.get("method", "—"))),
+        ("iterations", fmt_number(int(summary.get("iterations") or 0))),
+        ("solve time", fmt_seconds(summary.get("seconds"))),
+    ]
+    if summary.get("load_seconds") is not None:
+        rows.append(("load time", fmt_seconds(summary["load_seconds"])))
+    parts: list[Any] = [
+        Panel(_kv_table(rows), title="[bold]gosplan · optimal plan", title_align="left", expand=False)
+    ]
+    if not ok:
+        parts.append(Text(str(summary.get("message", "")), style="red"))
+    conflict = summary.get("conflict") or []
+    if conflict:
+        table = Table(box=box.SIMPLE_HEAD, title="Conflicting constraints", title_justify="left")
+        table.add_column("constraint")
+        for line in conflict:
+            table.add_row(str(line))
+        parts.append(table)
+    resources = summary.get("resources") or {}
+    if resources:
+        table = Table(box=box.SIMPLE_HEAD, title="Resources", title_justify="left")
+        for col in ("resource", "used", "available", "shadow price"):
+            table.add_column(col, justify="left" if col == "resource" else "right")
+        for name, rec in resources.items():
+            binding = (rec.get("shadow_price") or 0) > 0
+            unit = f" {labour_unit}" if name == "labour" else ""
+            table.add_row(
+                Text(str(name), style="bold" if binding else ""),
+                fmt_number(rec.get("used")) + unit if rec.get("used") is not None else "—",
+                fmt_number(rec.get("available")) + unit if rec.get("available") is not None else "unlimited",
+                fmt_number(rec.get("shadow_price")) if rec.get("shadow_price") is not None else "—",
+            )
+        parts.append(table)
+    capacities = summary.get("binding_capacities") or []
+    if capacities:
+        count = summary.get("binding_capacities_count", len(capacities))
+        shown = ", ".join(map(str, capacities[:10]))
+        more = f" and {count - 10} more" if count > 10 else ""
+        parts.append(Text(f"binding capacities ({count}): {shown}{more}"))
+    if frame is not None and ok and len(frame):
+        columns = [("shadow_price", "shadow price"), ("price_in_labour", "in labour"),
+                   ("gross_output", f"gross output ({units})"), ("fulfilment", "fulfilment")]
+        parts.append(_top_table(frame, "shadow_price", columns, "Top 10 products by shadow price"))
+    if written:
+        parts.append(Text("wrote " + ", ".join(written), style="dim"))
+    return Group(*parts)
+
+
 def economy_report(info: Mapping[str, Any]) -> Group:
     """A rich renderable of ``gosplan info``."""
     rows: list[tuple[str, Any]] = [("name", info.get("name", "—"))]
