@@ -47,8 +47,12 @@ def _col_words(problem: PlanProblem, lp: LinearProgram, j: int, bound: str) -> s
         made = problem.make[:, [j]].tocoo()
         product = problem.products[made.row[0]] if made.nnz else name
         return f"capacity of {product}: gross output <= {problem.capacity[made.row[0]]:.6g}"
-    lo, hi = lp.col_lower[j], lp.col_upper[j]
-    return f"{name} within [{lo:.6g}, {hi:.6g}]"
+    parts = []
+    if bound in ("lower", "both") and np.isfinite(lp.col_lower[j]):
+        parts.append(f">= {lp.col_lower[j]:.6g}")
+    if bound in ("upper", "both") and np.isfinite(lp.col_upper[j]):
+        parts.append(f"<= {lp.col_upper[j]:.6g}")
+    return f"{name} {' and '.join(parts)}" if parts else None
 
 
 def describe_conflict(
