@@ -24,9 +24,10 @@ from gosplan.results import Status
 
 __all__ = ["plan", "METHODS", "AUTO_HIGHS_MAX"]
 
-METHODS = ("auto", "highs", "highs-ipm", "highs-pdlp", "pdhg")
-AUTO_HIGHS_MAX = 20_000
-"""``method="auto"`` uses HiGHS' simplex up to this many activities, gosplan's PDHG beyond."""
+METHODS = ("auto", "highs", "highs-ipm", "highs-pdlp", "leontief", "pdhg")
+AUTO_HIGHS_MAX = 5_000
+"""``method="auto"`` uses HiGHS' simplex up to this many activities; beyond, the Leontief
+method where it applies (:mod:`gosplan.planning.substitution`), else gosplan's PDHG."""
 
 IIS_MAX_COLUMNS = 200_000
 """Above this size an infeasible plan is explained from the Farkas ray alone."""
@@ -43,7 +44,25 @@ _STATUS = {
 }
 
 
-def _backend(lp: LinearProgram, method: str, tol: float, time_limit: float | None, v0: np.ndarray | None) -> LPSolution:
+def _backend(
+    lp: LinearProgram,
+    method: str,
+    tol: float,
+    time_limit: float | None,
+    v0: np.ndarray | None,
+    stage: dict[str, Any] | None = None,
+) -> LPSolution:
+    if method == "leontief":
+        from gosplan.planning.substitution import NotApplicable, solve_stage
+
+        assert stage is not None
+        try:
+            return solve_stage(lp=lp, tol=tol, time_limit=time_limit, **stage)
+        except NotApplicable as exc:
+            fallback = "highs" if lp.shape[1] <= AUTO_HIGHS_MAX * 4 else "pdhg"
+            sol = _backend(lp, fallback, tol, time_limit, v0)
+            sol.message = f"Leontief method not applicable ({exc}); {sol.message}"
+            return sol
     if method.startswith("highs"):
         from gosplan.optim.highs import solve_highs
 
@@ -72,10 +91,12 @@ class _Runner:
     def remaining(self) -> float | None:
         return None if self.deadline is None else max(self.deadline - time.perf_counter(), 0.0)
 
-    def solve(self, name: str, lp: LinearProgram, v0: np.ndarray | None = None) -> tuple[LPSolution, Status, str]:
+    def solve(
+        self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None
+    ) -> tuple[LPSolution, Status, str]:
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
-        sol = _backend(lp, self.method, self.tol, self.remaining(), v0)
+        sol = _backend(lp, self.method, self.tol, self.remaining(), v0, stage)
         status = _STATUS[sol.status]
         check = _scaled_verify(lp, sol) if np.isfinite(sol.v).all() else None
         message = sol.message
@@ -108,11 +129,19 @@ class _Runner:
         return sol, status, message
 
 
-def _choose_method(method: str, problem: PlanProblem) -> str:
+def _choose_method(method: str, problem: PlanProblem, objective: str) -> str:
+    from gosplan.planning.substitution import applicable
+
     if method not in METHODS:
         raise InvalidEconomyError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "auto":
-        return "highs" if problem.m <= AUTO_HIGHS_MAX else "pdhg"
+        if problem.m <= AUTO_HIGHS_MAX:
+            return "highs"
+        return "leontief" if not applicable(problem, objective) else "pdhg"
+    if method == "leontief":
+        why = applicable(problem, objective)
+        if why:
+            raise InvalidEconomyError(f"the leontief method does not apply to this plan: {why}")
     return method
 
 
@@ -165,8 +194,10 @@ def plan(
         Cost weight per resource (``resource,cost``) for ``objective="cost"``;
         default labour ``1``, others ``0``.
     method:
-        ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities, else ``"pdhg"``),
-        ``"highs"`` (dual simplex), ``"highs-ipm"``, ``"highs-pdlp"``, ``"pdhg"``.
+        ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities; beyond, ``"leontief"``
+        where it applies, else ``"pdhg"``), ``"highs"`` (dual simplex), ``"highs-ipm"``,
+        ``"highs-pdlp"``, ``"leontief"`` (decomposition over the scarce resources with
+        Leontief substitution subproblems, :mod:`gosplan.planning.substitution`), ``"pdhg"``.
     tol:
         Relative tolerance of feasibility and duality gap (gosplan's own check
         allows ``10 * tol`` before refusing a backend's "optimal").
@@ -227,21 +258,23 @@ def solve_problem(
 ) -> PlanResult:
     """:func:`plan` on an already checked :class:`PlanProblem`."""
     start = time.perf_counter() if start is None else start
-    backend = _choose_method(method, problem)
+    backend = _choose_method(method, problem, objective)
     runner = _Runner(backend, tol, time_limit, progress)
     class_z: dict[int, float] = {}
+    state: dict[str, Any] = {}
     if objective == "fulfilment":
-        sol, status, message, lp, layout = _fulfilment(problem, runner, class_z)
+        sol, status, message, lp, layout = _fulfilment(problem, runner, class_z, state)
     elif objective == "harmony":
         lp, layout = harmony_lp(problem)
         sol, status, message = runner.solve("harmony", lp)
     else:
         lp, layout = cost_lp(problem)
-        sol, status, message = runner.solve("cost", lp)
+        stage = {"problem": problem, "objective": "cost", "layout": layout, "state": state}
+        sol, status, message = runner.solve("cost", lp, stage=stage)
     return _result(problem, objective, runner, sol, status, message, lp, layout, class_z, explain, start)
 
 
-def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]):
+def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float], state: dict[str, Any]):
     """Lexicographic plan ray: ``z_1 <= 1``, held; ``z_2 <= 1``, ...; then a common ``z >= 1``."""
     y = problem.target
     classes = problem.classes
@@ -254,8 +287,11 @@ def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]
     single = len(classes) == 1
     for k in classes:
         active = np.flatnonzero(problem.priority == k)
-        lp, layout = fulfilment_lp(problem, active, held, z_upper=np.inf if single else 1.0)
-        sol, status, message = runner.solve(f"class {k}", lp, v0)
+        z_upper = np.inf if single else 1.0
+        lp, layout = fulfilment_lp(problem, active, held, z_upper=z_upper)
+        stage = {"problem": problem, "objective": "fulfilment", "layout": layout, "state": state,
+                 "active": active, "held": held.copy(), "z_upper": z_upper}
+        sol, status, message = runner.solve(f"class {k}", lp, v0, stage)
         if status is not Status.OPTIMAL:
             return sol, status, message, lp, layout
         z = float(sol.v[-1])
@@ -267,7 +303,9 @@ def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]
     # Every class met its target: one common ray beyond it.
     targeted = np.flatnonzero(y > 0)
     lp, layout = fulfilment_lp(problem, targeted, np.full(problem.n, -np.inf), z_lower=hold)
-    sol, status, message = runner.solve("over-fulfilment", lp, v0)
+    stage = {"problem": problem, "objective": "fulfilment", "layout": layout, "state": state,
+             "active": targeted, "held": None, "z_lower": hold}
+    sol, status, message = runner.solve("over-fulfilment", lp, v0, stage)
     if status is Status.OPTIMAL:
         for k in classes:
             class_z[k] = float(sol.v[-1])

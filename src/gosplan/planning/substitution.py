@@ -1,0 +1,416 @@
+"""The Leontief-structure method: Dantzig–Wolfe decomposition over the few scarce
+resources, with Leontief substitution problems as subproblems.
+
+Applies when every technique makes exactly one product (no joint production),
+``U, P >= 0``, the objective is ``fulfilment`` or ``cost``, there are no ceilings
+and floors are non-negative (the conditions of :func:`applicable`).
+
+**Why it works.** For resource prices ``mu >= 0`` and capacity rents
+``kappa >= 0`` every activity ``j`` (making product ``i(j)``) has a unit cost
+``w_j = c_j + mu' P_j + kappa_i O_ij``. The cheapest way to make any demand
+``d >= 0`` is then a choice ``B`` of one technique per product, the same for
+every ``d`` (Samuelson's substitution theorem), found by *policy iteration*:
+prices ``pi = (w_B + U_B' pi) / O_B`` (one transposed Leontief solve), then every
+product switches to its cheapest technique at those prices, until none does
+(Howard's method; a handful of rounds). The plan for ``d`` is ``x_B = (I - A_B)^-1 d
+/ O_B``, one more Leontief solve.
+
+The master problem keeps only the resource rows (and the capacity rows found
+violated, added lazily) and chooses a convex combination of such plans:
+``fulfilment`` maximises ``z = sum eta_k`` over plans ``h + z d`` (``h``: what
+earlier priority classes and floors hold, ``d``: the targets being maximised),
+``cost`` minimises the cost of plans for ``h``. Its duals price the resources, the
+substitution problem at those prices gives the next plan, and the Lagrangian
+bound ``z <= (mu'R + kappa'cap - pi'h) / (pi'd)`` (``cost >= pi'h - mu'R -
+kappa'cap``) says how far the master is from the optimum. It stops when the two
+meet within the tolerance. Each round costs a few sparse Leontief solves, so the
+method plans 10^7 products where a general LP solver cannot.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from gosplan.errors import NotProductiveError
+from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
+from gosplan.planning.formulate import Layout
+from gosplan.planning.problem import PlanProblem
+
+__all__ = ["applicable", "solve_stage", "NotApplicable"]
+
+MAX_ROUNDS = 200
+MAX_POLICY_ROUNDS = 100
+MAX_CAPACITY_ROWS = 20_000
+SOLVE_TOL = 1e-12
+
+
+class NotApplicable(Exception):
+    """The stage is outside the method's conditions (the caller falls back to an LP solver)."""
+
+
+def applicable(problem: PlanProblem, objective: str) -> str:
+    """``""`` when the method applies to ``problem``, otherwise why not."""
+    if objective not in ("fulfilment", "cost"):
+        return f"the {objective} objective is not linear"
+    make = problem.make
+    if make.nnz != problem.m or np.bincount(make.indices, minlength=problem.m).max(initial=0) > 1:
+        return "joint production (a technique with several outputs)"
+    if (make.data <= 0).any():
+        return "a technique with a non-positive output"
+    if (np.diff(make.indptr) == 0).any():
+        return "a product no technique makes"
+    use = problem.make - problem.net
+    if sp.csr_array(use).data.min(initial=0.0) < -1e-15 or problem.primary.data.min(initial=0.0) < 0:
+        return "negative input or resource coefficients"
+    if np.isfinite(problem.ceiling).any():
+        return "ceilings on net output"
+    if (problem.floor < 0).any():
+        return "negative floors (net imports)"
+    if objective == "cost" and (problem.cost < 0).any():
+        return "negative resource costs"
+    return ""
+
+
+@dataclass
+class _Structure:
+    """The arrays the method works on, built once per plan."""
+
+    problem: PlanProblem
+    product_of: np.ndarray  # product made by each activity
+    out: np.ndarray  # its output per unit of activity
+    U: sp.csc_array  # inputs, by column
+    limited: np.ndarray  # limited resources
+    P_lim: sp.csr_array  # their rows of P
+    base_cost: np.ndarray  # c_j of the objective (cost) per activity
+    capped: np.ndarray  # products with a capacity
+    choice: np.ndarray  # current technique of every product (warm start)
+    solves: int = 0
+    policy_rounds: int = 0
+    seconds_solving: float = 0.0
+    _system: object = None
+    _system_choice: np.ndarray | None = None
+
+    @classmethod
+    def build(cls, problem: PlanProblem, objective: str) -> "_Structure":
+        make = problem.make.tocoo()
+        m = problem.m
+        product_of = np.empty(m, dtype=np.int64)
+        out = np.empty(m)
+        product_of[make.col] = make.row
+        out[make.col] = make.data
+        use = sp.csc_array(problem.make - problem.net)
+        use.eliminate_zeros()
+        limited = np.flatnonzero(np.isfinite(problem.available))
+        base = (
+            np.asarray(problem.primary.T @ problem.cost, dtype=np.float64)
+            if objective == "cost"
+            else np.zeros(m)
+        )
+        first = problem.make.indices[problem.make.indptr[:-1]].astype(np.int64)
+        return cls(
+            problem=problem,
+            product_of=product_of,
+            out=out,
+            U=use,
+            limited=limited,
+            P_lim=sp.csr_array(problem.primary[limited]),
+            base_cost=base,
+            capped=np.flatnonzero(np.isfinite(problem.capacity)),
+            choice=first,
+        )
+
+    # ----------------------------------------------------------------- Leontief solves
+    def system(self):
+        from gosplan.linalg.leontief import prepare
+
+        if self._system is None or not np.array_equal(self._system_choice, self.choice):
+            B = self.choice
+            A = sp.csr_array(self.U[:, B] @ sp.diags_array(1.0 / self.out[B]))
+            self._system = prepare(A)
+            self._system_choice = B.copy()
+        return self._system
+
+    def _solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
+        from gosplan.linalg.leontief import solve
+
+        t0 = time.perf_counter()
+        Z, _ = solve(self.system(), rhs, transpose=transpose, tol=SOLVE_TOL)
+        self.solves += 1
+        self.seconds_solving += time.perf_counter() - t0
+        return Z
+
+    def cheapest(self, w: np.ndarray) -> np.ndarray:
+        """Policy iteration: the cheapest technique per product at unit costs ``w``; returns prices ``pi``."""
+        make = self.problem.make
+        starts = make.indptr[:-1]
+        several = bool((np.diff(make.indptr) > 1).any())
+        for _ in range(MAX_POLICY_ROUNDS):
+            B = self.choice
+            pi = self._solve(w[B] / self.out[B], transpose=True)
+            self.policy_rounds += 1
+            if not several:
+                return pi
+            q = (w + self.U.T @ pi) / self.out  # unit cost of every technique at prices pi
+            q_by_product = q[make.indices]
+            best = np.minimum.reduceat(q_by_product, starts)
+            current = q[B]
+            better = best < current - 1e-10 * np.maximum(np.abs(current), 1e-300)
+            if not better.any():
+                return pi
+            owner = np.repeat(np.arange(self.problem.n), np.diff(make.indptr))
+            is_best = q_by_product <= best[owner]
+            pos = np.minimum.reduceat(np.where(is_best, np.arange(q_by_product.size), q_by_product.size), starts)
+            new = make.indices[pos].astype(np.int64)
+            self.choice = np.where(better, new, B)
+        raise NotApplicable("policy iteration did not settle")
+
+    def plans(self, demands: np.ndarray) -> np.ndarray:
+        """Gross output ``g = (I - A_B)^-1 d`` for each column of ``demands`` (current choice)."""
+        return self._solve(demands, transpose=False)
+
+
+@dataclass
+class _Column:
+    choice: np.ndarray
+    use: np.ndarray  # limited-resource use (h part, d part): shape (2, r_lim)
+    cap_use: np.ndarray  # gross output at capped products: (2, n_capped)
+    cost: np.ndarray  # objective cost of the h and d parts (cost objective)
+
+
+@dataclass
+class _Master:
+    columns: list[_Column] = field(default_factory=list)
+    cap_rows: list[int] = field(default_factory=list)  # positions into structure.capped
+
+
+def _column(st: _Structure, h: np.ndarray, d: np.ndarray) -> _Column:
+    G = st.plans(np.column_stack([h, d]))
+    B = st.choice
+    X = G / st.out[B][:, None]  # activity levels of the chosen techniques, by product
+    use = np.empty((2, st.limited.size))
+    P_B = st.P_lim[:, B]
+    for k in range(2):
+        use[k] = P_B @ X[:, k]
+    cost = np.array([st.base_cost[B] @ X[:, 0], st.base_cost[B] @ X[:, 1]])
+    return _Column(choice=B.copy(), use=use, cap_use=G[st.capped].T.copy(), cost=cost)
+
+
+def _solve_master(st: _Structure, master: _Master, objective: str, has_h: bool, z_lower: float, z_upper: float):
+    """The restricted master LP (scipy/HiGHS); returns weights, objective, duals and the artificial total."""
+    from scipy.optimize import linprog
+
+    p = st.problem
+    K = len(master.columns)
+    R = p.available[st.limited]
+    rows = st.limited.size
+    caps = np.asarray(master.cap_rows, dtype=np.int64)
+    cap_vals = p.capacity[st.capped[caps]] if caps.size else np.zeros(0)
+    scale_r = np.where(R > 0, R, 1.0)
+    scale_c = np.where(cap_vals > 0, cap_vals, 1.0)
+    nl = K if has_h else 0
+    ne = K if objective == "fulfilment" else 0
+    nrow = rows + caps.size
+    # columns: lambda (nl), eta (ne), artificial per row (nrow), artificial for z_lower (1)
+    A = np.zeros((nrow + 1, nl + ne + nrow + 1))
+    for k, col in enumerate(master.columns):
+        if nl:
+            A[:rows, k] = col.use[0] / scale_r
+            A[rows:nrow, k] = col.cap_use[0, caps] / scale_c
+        if ne:
+            A[:rows, nl + k] = col.use[1] / scale_r
+            A[rows:nrow, nl + k] = col.cap_use[1, caps] / scale_c
+    A[np.arange(nrow), nl + ne + np.arange(nrow)] = -1.0
+    b = np.concatenate([R / scale_r, cap_vals / scale_c, [0.0]])
+    big = 1e6
+    c = np.zeros(nl + ne + nrow + 1)
+    if objective == "fulfilment":
+        c[nl : nl + ne] = -1.0
+        # z >= z_lower as -sum(eta) - a <= -z_lower
+        A[nrow, nl : nl + ne] = -1.0
+        A[nrow, -1] = -1.0
+        b[nrow] = -z_lower
+    else:
+        costs = np.array([col.cost[0] for col in master.columns])
+        scale_obj = max(np.abs(costs).max(initial=0.0), 1e-300)
+        c[:nl] = costs / scale_obj
+    c[nl + ne :] = big
+    bounds = [(0, None)] * (nl + ne + nrow + 1)
+    if objective == "fulfilment" and np.isfinite(z_upper):
+        A = np.vstack([A, np.concatenate([np.zeros(nl), np.ones(ne), np.zeros(nrow + 1)])])
+        b = np.concatenate([b, [z_upper]])
+    A_eq = b_eq = None
+    if nl:
+        A_eq = np.concatenate([np.ones(nl), np.zeros(ne + nrow + 1)])[None, :]
+        b_eq = np.array([1.0])
+    res = linprog(c, A_ub=A, b_ub=b, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs-ds")
+    if res.status != 0:
+        raise NotApplicable(f"master problem: {res.message}")
+    marg = -np.asarray(res.ineqlin.marginals)  # gain per unit of each row bound, >= 0
+    mu = np.zeros(p.resources.size)
+    mu[st.limited] = marg[:rows] / scale_r
+    kappa = np.zeros(p.n)
+    if caps.size:
+        kappa[st.capped[caps]] = marg[rows:nrow] / scale_c
+    if objective == "cost":
+        mu *= scale_obj
+        kappa *= scale_obj
+    lam = res.x[:nl]
+    eta = res.x[nl : nl + ne]
+    artificial = float(res.x[nl + ne :].sum())
+    value = float(eta.sum()) if objective == "fulfilment" else float(lam @ costs)
+    return lam, eta, value, mu, kappa, artificial
+
+
+def solve_stage(
+    problem: PlanProblem,
+    objective: str,
+    lp: LinearProgram,
+    layout: Layout,
+    *,
+    active: np.ndarray | None = None,
+    held: np.ndarray | None = None,
+    z_lower: float = 0.0,
+    z_upper: float = np.inf,
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+    state: dict | None = None,
+) -> LPSolution:
+    """One stage (a priority class, over-fulfilment, or the cost plan) by decomposition.
+
+    Returns an :class:`LPSolution` for ``lp`` (the same stage written as a program
+    by :mod:`gosplan.planning.formulate`): ``v = [x, z]`` (or ``x``), the row duals
+    in HiGHS' convention, so that gosplan's check and prices treat it like any
+    backend's answer. ``state`` carries the technique choice between stages.
+    """
+    start = time.perf_counter()
+    n = problem.n
+    st = (state or {}).get("structure")
+    if st is None:
+        st = _Structure.build(problem, objective)
+        if state is not None:
+            state["structure"] = st
+    y = problem.target
+    if objective == "fulfilment":
+        is_active = np.zeros(n, dtype=bool)
+        is_active[active] = True
+        if (problem.floor[is_active] > 0).any():
+            raise NotApplicable("floors on products being maximised")
+        d = np.where(is_active, y, 0.0)
+        hold = np.full(n, -np.inf) if held is None else held
+        h = np.where(is_active, 0.0, np.maximum(problem.floor, np.where(np.isfinite(hold), hold, 0.0)))
+    else:
+        d = np.zeros(n)
+        h = np.where(y > 0, np.maximum(y, problem.floor), problem.floor)
+    has_h = bool((h > 0).any())
+    r_lim = st.limited.size
+    master = _Master()
+    # Initial columns: each limited resource alone, then all together (and the cheapest in cost).
+    starts = [np.eye(problem.resources.size)[r] / max(problem.available[r], 1e-300) for r in st.limited]
+    if r_lim > 1 or not starts:
+        starts.append(np.where(np.isfinite(problem.available), 1.0 / np.maximum(problem.available, 1e-300), 0.0))
+    w0 = st.base_cost.copy()
+    bound = np.inf if objective == "fulfilment" else -np.inf
+    value = np.nan
+    lam = eta = mu = kappa = pi = None
+    rounds = 0
+    status = LPStatus.ITERATION_LIMIT
+    for mu0 in starts:
+        st.cheapest(w0 + problem.primary.T @ mu0)
+        master.columns.append(_column(st, h, d))
+    for rounds in range(1, MAX_ROUNDS + 1):
+        lam, eta, value, mu, kappa, artificial = _solve_master(st, master, objective, has_h, z_lower, z_upper)
+        w = st.base_cost + problem.primary.T @ mu
+        if st.capped.size:
+            w = w + kappa[st.product_of] * st.out
+        pi = st.cheapest(w)
+        master.columns.append(_column(st, h, d))
+        # Lagrangian bound from (mu, kappa, pi).
+        rent = float(mu[st.limited] @ problem.available[st.limited])
+        if st.capped.size:
+            rent += float(kappa[st.capped] @ problem.capacity[st.capped])
+        if objective == "fulfilment":
+            pd_ = float(pi @ d)
+            candidate = (rent - float(pi @ h)) / pd_ if pd_ > 0 else np.inf
+            bound = min(bound, candidate, z_upper)
+        else:
+            bound = max(bound, float(pi @ h) - rent)
+        # Capacity rows the current combination violates join the master.
+        violated = _violated_capacities(st, master, lam, eta)
+        if violated.size:
+            master.cap_rows.extend(int(c) for c in violated)
+            if len(master.cap_rows) > MAX_CAPACITY_ROWS:
+                raise NotApplicable(f"more than {MAX_CAPACITY_ROWS} capacities bind")
+            continue
+        gap = abs(bound - value) / (1.0 + abs(value))
+        if artificial <= 1e-9 and gap <= tol / 10:
+            status = LPStatus.OPTIMAL
+            break
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            status = LPStatus.TIME_LIMIT
+            break
+    if artificial > 1e-9:
+        raise NotApplicable("the master problem needs its artificial variables (infeasible?)")
+    # The plan: the master's combination of the columns' plans.
+    x = np.zeros(problem.m)
+    keep = st.choice.copy()
+    for k, col in enumerate(master.columns[: max(lam.size, eta.size)]):
+        weights = (lam[k] if lam.size else 0.0, eta[k] if eta.size else 0.0)
+        if max(weights) <= 0:
+            continue
+        st.choice = col.choice
+        G = st.plans(np.column_stack([h, d]))
+        xb = (weights[0] * G[:, 0] + weights[1] * G[:, 1]) / st.out[col.choice]
+        np.add.at(x, col.choice, xb)
+    st.choice = keep
+    # Row duals in HiGHS' convention for lp (see the module of gosplan.optim.lp).
+    scale = float(pi @ d) if objective == "fulfilment" else 1.0
+    if not scale > 0:
+        raise NotApplicable("the targets being maximised have no value at the final prices")
+    ydual = np.zeros(lp.shape[0])
+    ydual[:n] = pi / scale
+    ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows] / scale
+    ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows] / scale
+    v = np.concatenate([x, [float(eta.sum())]]) if objective == "fulfilment" else x
+    dvec = lp.gradient(v) - lp.K.T @ ydual
+    return LPSolution(
+        status=status,
+        v=v,
+        y=ydual,
+        d=dvec,
+        objective=lp.objective(v),
+        method="leontief",
+        iterations=st.solves,
+        seconds=time.perf_counter() - start,
+        message=(
+            f"Leontief decomposition: {rounds} round(s), {st.policy_rounds} policy-iteration round(s), "
+            f"{st.solves} Leontief solves, {len(master.cap_rows)} capacity row(s); bound gap "
+            f"{abs(bound - value) / (1.0 + abs(value)):.1e}"
+        ),
+        detail={
+            "rounds": rounds,
+            "policy_rounds": st.policy_rounds,
+            "leontief_solves": st.solves,
+            "seconds_in_leontief_solves": st.seconds_solving,
+            "capacity_rows": len(master.cap_rows),
+            "columns": len(master.columns),
+        },
+    )
+
+
+def _violated_capacities(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    if st.capped.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    g = np.zeros(st.capped.size)
+    for k, col in enumerate(master.columns[: len(lam) if lam.size else len(eta)]):
+        if lam.size:
+            g += lam[k] * col.cap_use[0]
+        if eta.size:
+            g += eta[k] * col.cap_use[1]
+    cap = st.problem.capacity[st.capped]
+    bad = np.flatnonzero(g > cap * (1 + 1e-9) + 1e-12)
+    have = set(master.cap_rows)
+    return np.array([c for c in bad if c not in have], dtype=np.int64)
