@@ -1,0 +1,141 @@
+"""The Leontief method (decomposition over scarce resources with substitution
+subproblems) against HiGHS on the same plans: objective, per-class fulfilment, prices."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gosplan
+from gosplan import Economy, InvalidEconomyError, Status
+from gosplan.planning.substitution import applicable
+from gosplan.planning.problem import planning_problem
+from gosplan.synth.planning import planning_instance
+
+
+def random_economy(seed: int, n: int, alt_share: float = 0.4, resources: int = 3) -> tuple[Economy, dict, dict]:
+    """Products with one or two techniques, ``resources`` resources, capacities on some products."""
+    rng = np.random.default_rng(seed)
+    A = sp.random_array((n, n), density=min(1.0, 4 / n), random_state=rng).toarray()
+    A *= 0.6 / max(A.sum(axis=0).max(), 1e-9)  # column sums <= 0.6: productive
+    alt = np.flatnonzero(rng.random(n) < alt_share)
+    Aalt = A[:, alt] * rng.uniform(0.5, 1.5, size=(n, alt.size))
+    Aalt *= 0.6 / np.maximum(Aalt.sum(axis=0), 0.6)
+    P = rng.uniform(0.1, 1.0, size=(resources, n))
+    Palt = P[:, alt] * rng.uniform(0.4, 1.6, size=(resources, alt.size))
+    U = np.hstack([A, Aalt])
+    O = np.hstack([np.eye(n), np.eye(n)[:, alt]])
+    names = [f"p{i}" for i in range(n)]
+    acts = names + [f"p{i}/alt" for i in alt]
+    res = ["labour"] + [f"r{k}" for k in range(1, resources)]
+    y = rng.uniform(0.0, 2.0, size=n) * (rng.random(n) < 0.7)
+    y[0] = max(y[0], 0.5)
+    econ = Economy(products=names, use=U, make=O, activities=acts, primary=np.hstack([P, Palt]), resources=res,
+                   demand=y.reshape(-1, 1), categories=["fd"])
+    x_hat = np.linalg.solve(np.eye(n) - A, y)
+    used = P @ x_hat
+    available = {r: float(used[k] * rng.uniform(0.8, 1.2)) for k, r in enumerate(res)}
+    capped = rng.choice(n, size=max(1, n // 5), replace=False)
+    capacities = {names[i]: float(x_hat[i] * rng.uniform(0.85, 1.3)) for i in capped}
+    return econ, available, capacities
+
+
+def _plan(econ, method, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gosplan.plan(econ, method=method, **kw)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 40), objective=st.sampled_from(["fulfilment", "cost"]))
+def test_leontief_matches_highs(seed: int, n: int, objective: str) -> None:
+    econ, available, capacities = random_economy(seed, n)
+    kw = {"objective": objective, "resources": available, "capacities": capacities}
+    if objective == "cost":
+        kw["targets"] = 0.5 * econ.y  # feasible most of the time; infeasible both ways otherwise
+    ref = _plan(econ, "highs", **kw)
+    got = _plan(econ, "leontief", **kw)
+    if ref.status is Status.INFEASIBLE:
+        assert got.status is Status.INFEASIBLE
+        return
+    assert ref.status is Status.OPTIMAL, ref.message
+    assert got.status is Status.OPTIMAL, got.message
+    assert got.objective == pytest.approx(ref.objective, rel=1e-7, abs=1e-9)
+    assert got.max_violation <= 1e-7
+    assert got.duality_gap <= 1e-6
+    # Prices: different optimal duals are possible in degenerate plans; the value of
+    # the resources at their prices is the objective in both (strong duality).
+    if objective == "fulfilment":
+        for r in (ref, got):
+            rent = np.nansum(r.resource_price * np.where(np.isfinite(r.available), r.available, 0.0))
+            rent += np.nansum(r.capacity_price * np.where(np.isfinite(r.capacity), r.capacity, 0.0))
+            assert rent == pytest.approx(r.objective, rel=1e-6)
+
+
+def test_priorities_and_over_fulfilment_match_highs() -> None:
+    econ, available, capacities = random_economy(7, 30)
+    classes = {p: 1 + (i % 3) for i, p in enumerate(econ.products)}
+    for scale in (0.5, 1.0, 3.0):  # class 1 short; classes partly met; all met -> over-fulfilment
+        res = {k: v * scale for k, v in available.items()}
+        ref = _plan(econ, "highs", resources=res, capacities=capacities, priorities=classes)
+        got = _plan(econ, "leontief", resources=res, capacities=capacities, priorities=classes)
+        assert ref.status is got.status is Status.OPTIMAL
+        assert set(got.class_fulfilment) == set(ref.class_fulfilment)
+        for k, z in ref.class_fulfilment.items():
+            assert got.class_fulfilment[k] == pytest.approx(z, rel=1e-6, abs=1e-9)
+
+
+def test_substitution_theorem_one_resource() -> None:
+    """With labour the only scarce resource, the plan uses the techniques with the least labour value."""
+    econ, available, _ = random_economy(3, 25, resources=1)
+    got = _plan(econ, "leontief", resources=available)
+    assert got.status is Status.OPTIMAL
+    # Labour values with the chosen techniques are minimal: no technique undercuts them.
+    v = got.labour_value
+    problem = planning_problem(econ, resources=available)
+    U = (problem.make - problem.net).toarray()
+    unit = (problem.primary.toarray()[0] + U.T @ v) / problem.make.toarray().sum(axis=0)
+    product_of = problem.make.toarray().argmax(axis=0)
+    assert (unit >= v[product_of] * (1 - 1e-9)).all()
+    # And prices in labour are those labour values (Kantorovich = Marx here).
+    assert np.allclose(got.price_in_labour, v, rtol=1e-8)
+
+
+def test_synthetic_instance_matches_highs() -> None:
+    inst = planning_instance(2000, seed=3)
+    for objective, targets in (("fulfilment", None), ("cost", 0.85 * inst.economy.y)):
+        kw = {"objective": objective, "resources": inst.resources, "capacities": inst.capacities, "targets": targets}
+        ref = _plan(inst.economy, "highs", **kw)
+        got = _plan(inst.economy, "leontief", **kw)
+        assert ref.status is got.status is Status.OPTIMAL
+        assert got.objective == pytest.approx(ref.objective, rel=1e-7)
+
+
+def test_not_applicable_is_an_error_or_a_fallback() -> None:
+    # Joint production: a technique with two outputs.
+    U = np.array([[0.1, 0.2], [0.2, 0.1]])
+    O = np.array([[1.0, 0.5], [0.3, 1.0]])
+    econ = Economy(products=["a", "b"], use=U, make=O, activities=["ta", "tb"], primary=[[1.0, 1.0]],
+                   resources=["labour"], demand=np.array([[1.0], [1.0]]), categories=["fd"])
+    problem = planning_problem(econ, resources={"labour": 10.0})
+    assert "joint production" in applicable(problem, "fulfilment")
+    with pytest.raises(InvalidEconomyError, match="joint production"):
+        _plan(econ, "leontief", resources={"labour": 10.0})
+    assert "not linear" in applicable(problem, "harmony")
+    # The real tables have scrap (negative coefficients) and net imports (negative floors).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        us = gosplan.load("us-2022")
+        assert "negative input" in applicable(planning_problem(us), "fulfilment")
+    small, available, _ = random_economy(1, 5)
+    floors = {"p1": -1.0}
+    assert "negative floors" in applicable(planning_problem(small, resources=available, floors=floors), "cost")
+    ref = _plan(small, "highs", resources=available, floors=floors)
+    got = _plan(small, "auto", resources=available, floors=floors)
+    assert got.status is Status.OPTIMAL and got.objective == pytest.approx(ref.objective, rel=1e-9)
