@@ -51,13 +51,14 @@ def _backend(
     time_limit: float | None,
     v0: np.ndarray | None,
     stage: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> LPSolution:
     if method == "leontief":
         from gosplan.planning.substitution import NotApplicable, solve_stage
 
         assert stage is not None
         try:
-            return solve_stage(lp=lp, tol=tol, time_limit=time_limit, **stage)
+            return solve_stage(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
         except NotApplicable as exc:
             fallback = "highs" if lp.shape[1] <= AUTO_HIGHS_MAX * 4 else "pdhg"
             sol = _backend(lp, fallback, tol, time_limit, v0)
@@ -96,7 +97,7 @@ class _Runner:
     ) -> tuple[LPSolution, Status, str]:
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
-        sol = _backend(lp, self.method, self.tol, self.remaining(), v0, stage)
+        sol = _backend(lp, self.method, self.tol, self.remaining(), v0, stage, self.progress)
         status = _STATUS[sol.status]
         check = _scaled_verify(lp, sol) if np.isfinite(sol.v).all() else None
         message = sol.message

@@ -45,7 +45,7 @@ __all__ = ["applicable", "solve_stage", "NotApplicable"]
 MAX_ROUNDS = 200
 MAX_POLICY_ROUNDS = 100
 MAX_CAPACITY_ROWS = 20_000
-SOLVE_TOL = 1e-12
+SOLVE_TOL = 1e-11
 
 
 class NotApplicable(Exception):
@@ -93,6 +93,7 @@ class _Structure:
     seconds_solving: float = 0.0
     _system: object = None
     _system_choice: np.ndarray | None = None
+    _certified: bool = False
 
     @classmethod
     def build(cls, problem: PlanProblem, objective: str) -> "_Structure":
@@ -132,13 +133,18 @@ class _Structure:
             A = sp.csr_array(self.U[:, B] @ sp.diags_array(1.0 / self.out[B]))
             self._system = prepare(A)
             self._system_choice = B.copy()
+            self._certified = False
         return self._system
 
     def _solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
         from gosplan.linalg.leontief import solve
 
         t0 = time.perf_counter()
-        Z, _ = solve(self.system(), rhs, transpose=transpose, tol=SOLVE_TOL)
+        system = self.system()
+        # Productivity of a technique choice is certified on its first solve; later
+        # solves with the same choice need not repeat the certificate.
+        Z, _ = solve(system, rhs, transpose=transpose, tol=SOLVE_TOL, verify_productive=not self._certified)
+        self._certified = True
         self.solves += 1
         self.seconds_solving += time.perf_counter() - t0
         return Z
@@ -278,6 +284,7 @@ def solve_stage(
     tol: float = 1e-6,
     time_limit: float | None = None,
     state: dict | None = None,
+    progress=None,
 ) -> LPSolution:
     """One stage (a priority class, over-fulfilment, or the cost plan) by decomposition.
 
@@ -312,41 +319,39 @@ def solve_stage(
     starts = [np.eye(problem.resources.size)[r] / max(problem.available[r], 1e-300) for r in st.limited]
     if r_lim > 1 or not starts:
         starts.append(np.where(np.isfinite(problem.available), 1.0 / np.maximum(problem.available, 1e-300), 0.0))
-    w0 = st.base_cost.copy()
     bound = np.inf if objective == "fulfilment" else -np.inf
     value = np.nan
-    lam = eta = mu = kappa = pi = None
+    lam = eta = None
     rounds = 0
     status = LPStatus.ITERATION_LIMIT
     for mu0 in starts:
-        st.cheapest(w0 + problem.primary.T @ mu0)
+        st.cheapest(_unit_costs(st, mu0, None))
         master.columns.append(_column(st, h, d))
+    rent_of = _rent(st)
+    best = None  # (mu, kappa, pi): the prices of the best Lagrangian bound so far
     for rounds in range(1, MAX_ROUNDS + 1):
         lam, eta, value, mu, kappa, artificial = _solve_master(st, master, objective, has_h, z_lower, z_upper)
-        w = st.base_cost + problem.primary.T @ mu
-        if st.capped.size:
-            w = w + kappa[st.product_of] * st.out
-        pi = st.cheapest(w)
+        pi = st.cheapest(_unit_costs(st, mu, kappa))
         master.columns.append(_column(st, h, d))
-        # Lagrangian bound from (mu, kappa, pi).
-        rent = float(mu[st.limited] @ problem.available[st.limited])
-        if st.capped.size:
-            rent += float(kappa[st.capped] @ problem.capacity[st.capped])
-        if objective == "fulfilment":
-            pd_ = float(pi @ d)
-            candidate = (rent - float(pi @ h)) / pd_ if pd_ > 0 else np.inf
-            bound = min(bound, candidate, z_upper)
-        else:
-            bound = max(bound, float(pi @ h) - rent)
+        candidate = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
+        if np.isfinite(candidate) and (
+            not np.isfinite(bound) or (candidate < bound if objective == "fulfilment" else candidate > bound)
+        ):
+            bound, best = candidate, (mu, kappa, pi)
         # Capacity rows the current combination violates join the master.
         violated = _violated_capacities(st, master, lam, eta)
+        if progress is not None:
+            progress(
+                f"round {rounds}: objective {value:.10g}, bound {bound:.10g}, "
+                f"{len(master.cap_rows) + violated.size} capacity row(s), {st.solves} Leontief solves"
+            )
         if violated.size:
             master.cap_rows.extend(int(c) for c in violated)
             if len(master.cap_rows) > MAX_CAPACITY_ROWS:
                 raise NotApplicable(f"more than {MAX_CAPACITY_ROWS} capacities bind")
             continue
         gap = abs(bound - value) / (1.0 + abs(value))
-        if artificial <= 1e-9 and gap <= tol / 10:
+        if artificial <= 1e-9 and gap <= tol / 4:
             status = LPStatus.OPTIMAL
             break
         if time_limit is not None and time.perf_counter() - start > time_limit:
@@ -366,7 +371,11 @@ def solve_stage(
         xb = (weights[0] * G[:, 0] + weights[1] * G[:, 1]) / st.out[col.choice]
         np.add.at(x, col.choice, xb)
     st.choice = keep
-    # Row duals in HiGHS' convention for lp (see the module of gosplan.optim.lp).
+    # Row duals in HiGHS' convention for lp (see the module of gosplan.optim.lp): the
+    # prices of the best bound, which certify the plan's optimality.
+    if best is None:
+        raise NotApplicable("no finite Lagrangian bound")
+    mu, kappa, pi = best
     scale = float(pi @ d) if objective == "fulfilment" else 1.0
     if not scale > 0:
         raise NotApplicable("the targets being maximised have no value at the final prices")
@@ -399,6 +408,35 @@ def solve_stage(
             "columns": len(master.columns),
         },
     )
+
+
+def _unit_costs(st: _Structure, mu: np.ndarray, kappa: np.ndarray | None) -> np.ndarray:
+    """``w_j = c_j + mu' P_j + kappa_i O_ij`` for every activity ``j`` (making product ``i``)."""
+    w = st.base_cost + st.problem.primary.T @ mu
+    if kappa is not None and st.capped.size:
+        w = w + kappa[st.product_of] * st.out
+    return w
+
+
+def _rent(st: _Structure):
+    R = st.problem.available[st.limited]
+    cap = st.problem.capacity[st.capped]
+
+    def rent(mu: np.ndarray, kappa: np.ndarray) -> float:
+        value = float(mu[st.limited] @ R)
+        if st.capped.size:
+            value += float(kappa[st.capped] @ cap)
+        return value
+
+    return rent
+
+
+def _bound(objective: str, pi: np.ndarray, h: np.ndarray, d: np.ndarray, rent: float, z_upper: float) -> float:
+    """Lagrangian bound: ``z <= (rent - pi'h) / pi'd`` (fulfilment), ``cost >= pi'h - rent``."""
+    if objective == "fulfilment":
+        pd_ = float(pi @ d)
+        return min((rent - float(pi @ h)) / pd_, z_upper) if pd_ > 0 else np.inf
+    return float(pi @ h) - rent
 
 
 def _violated_capacities(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray) -> np.ndarray:
