@@ -42,7 +42,7 @@ from gosplan.planning.problem import PlanProblem
 
 __all__ = ["applicable", "solve_stage", "NotApplicable"]
 
-MAX_ROUNDS = 200
+MAX_ROUNDS = 2000
 MAX_POLICY_ROUNDS = 100
 MAX_CAPACITY_ROWS = 20_000
 SOLVE_TOL = 1e-11
