@@ -56,51 +56,85 @@ def transpose(ptr, ind, val, ncols):  # pragma: no cover - compiled
     return tptr, tind, tval
 
 
-@njit(parallel=True, cache=True)
-def scaled_row_norms(ptr, ind, val, col_scale, out_max, out_sum):  # pragma: no cover
-    """``out_max[i] = max_j |K_ij| s_j`` and ``out_sum[i] = sum_j |K_ij| s_j`` for ``s = col_scale``."""
-    for i in prange(ptr.shape[0] - 1):
-        mx = 0.0
-        sm = 0.0
-        e = np.uint64(ptr[i])
-        e_end = np.uint64(ptr[i + 1])
-        while e < e_end:
-            a = abs(val[e]) * col_scale[np.uint32(ind[e])]
-            sm += a
-            if a > mx:
-                mx = a
-            e += np.uint64(1)
-        out_max[i] = mx
-        out_sum[i] = sm
+def partition(ptr: np.ndarray, parts: int) -> np.ndarray:
+    """Row ranges ``[b[p], b[p+1])`` of about equal work (nonzeros plus two per row).
+
+    The matrix kernels run ``prange`` over these parts rather than over rows:
+    numba splits a ``prange`` into equal counts per thread, and the nonzeros of
+    a planning problem are far from evenly spread over its rows (universal
+    inputs and resource rows are dense), which left one of two threads with 80%
+    of the work.
+    """
+    rows = ptr.shape[0] - 1
+    work = ptr + 2 * np.arange(rows + 1)
+    b = np.searchsorted(work, np.linspace(0, work[-1], parts + 1)).astype(np.int64)
+    b[0], b[-1] = 0, rows
+    return np.maximum.accumulate(b)
+
+
+@njit(inline="always")
+def _dot(ptr, ind, val, x, i):  # pragma: no cover - compiled
+    """``(K x)_i``, four partial sums (dense rows are otherwise bound by the add latency)."""
+    e = np.uint64(ptr[i])
+    e_end = np.uint64(ptr[i + 1])
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    while e + np.uint64(4) <= e_end:
+        a0 += val[e] * x[np.uint32(ind[e])]
+        a1 += val[e + np.uint64(1)] * x[np.uint32(ind[e + np.uint64(1)])]
+        a2 += val[e + np.uint64(2)] * x[np.uint32(ind[e + np.uint64(2)])]
+        a3 += val[e + np.uint64(3)] * x[np.uint32(ind[e + np.uint64(3)])]
+        e += np.uint64(4)
+    while e < e_end:
+        a0 += val[e] * x[np.uint32(ind[e])]
+        e += np.uint64(1)
+    return (a0 + a1) + (a2 + a3)
 
 
 @njit(parallel=True, cache=True)
-def scale_values(ptr, ind, val, row_scale, col_scale):  # pragma: no cover - compiled
+def scaled_row_norms(ptr, ind, val, parts, col_scale, out_max, out_sum):  # pragma: no cover
+    """``out_max[i] = max_j |K_ij| s_j``, ``out_sum[i] = sum_j |K_ij| s_j`` (``s = col_scale``)."""
+    for p in prange(parts.shape[0] - 1):
+        for i in range(parts[p], parts[p + 1]):
+            mx = 0.0
+            sm = 0.0
+            e = np.uint64(ptr[i])
+            e_end = np.uint64(ptr[i + 1])
+            while e < e_end:
+                a = abs(val[e]) * col_scale[np.uint32(ind[e])]
+                sm += a
+                if a > mx:
+                    mx = a
+                e += np.uint64(1)
+            out_max[i] = mx
+            out_sum[i] = sm
+
+
+@njit(parallel=True, cache=True)
+def scale_values(ptr, ind, val, parts, row_scale, col_scale):  # pragma: no cover - compiled
     """``K_ij <- r_i K_ij s_j`` in place; returns ``max |K_ij|`` afterwards."""
     mx = 0.0
-    for i in prange(ptr.shape[0] - 1):
-        r = row_scale[i]
-        e = np.uint64(ptr[i])
-        e_end = np.uint64(ptr[i + 1])
-        while e < e_end:
-            a = val[e] * r * col_scale[np.uint32(ind[e])]
-            val[e] = a
-            mx = max(mx, abs(a))
-            e += np.uint64(1)
+    for p in prange(parts.shape[0] - 1):
+        for i in range(parts[p], parts[p + 1]):
+            r = row_scale[i]
+            e = np.uint64(ptr[i])
+            e_end = np.uint64(ptr[i + 1])
+            while e < e_end:
+                a = val[e] * r * col_scale[np.uint32(ind[e])]
+                val[e] = a
+                mx = max(mx, abs(a))
+                e += np.uint64(1)
     return mx
 
 
 @njit(parallel=True, cache=True)
-def spmv(ptr, ind, val, x, out):  # pragma: no cover - compiled
+def spmv(ptr, ind, val, parts, x, out):  # pragma: no cover - compiled
     """``out = K x``."""
-    for i in prange(ptr.shape[0] - 1):
-        acc = 0.0
-        e = np.uint64(ptr[i])
-        e_end = np.uint64(ptr[i + 1])
-        while e < e_end:
-            acc += val[e] * x[np.uint32(ind[e])]
-            e += np.uint64(1)
-        out[i] = acc
+    for p in prange(parts.shape[0] - 1):
+        for i in range(parts[p], parts[p + 1]):
+            out[i] = _dot(ptr, ind, val, x, i)
 
 
 # ----------------------------------------------------------------------------- harmony
@@ -172,7 +206,9 @@ def harmony_step(hcols, hscale, hweight, x, kty, c, lo, hi, tau, x_new, x_bar): 
 
 
 @njit(parallel=True, cache=True)
-def dual_step(ptr, ind, val, x_bar, y, rlo, rhi, sigma, y_new, y_avg, avg_frac):  # pragma: no cover
+def dual_step(
+    ptr, ind, val, parts, x_bar, y, rlo, rhi, sigma, y_new, y_avg, avg_frac
+):  # pragma: no cover - compiled
     """``y' = y - sigma K x_bar + sigma P_[r-,r+](K x_bar - y / sigma)``, row by row.
 
     Written per case so that a row whose bound on one side is infinite gets an
@@ -182,43 +218,34 @@ def dual_step(ptr, ind, val, x_bar, y, rlo, rhi, sigma, y_new, y_avg, avg_frac):
     """
     fold = avg_frac > 0.0
     dy2 = 0.0
-    for i in prange(ptr.shape[0] - 1):
-        acc = 0.0
-        e = np.uint64(ptr[i])
-        e_end = np.uint64(ptr[i + 1])
-        while e < e_end:
-            acc += val[e] * x_bar[np.uint32(ind[e])]
-            e += np.uint64(1)
-        yi = y[i]
-        if fold:
-            y_avg[i] += avg_frac * (yi - y_avg[i])
-        u = yi - sigma * acc
-        yn = u + sigma * rlo[i]
-        if not yn > 0.0:
-            yn = u + sigma * rhi[i]
-            if not yn < 0.0:
-                yn = 0.0
-        y_new[i] = yn
-        dy2 += (yn - yi) * (yn - yi)
+    for p in prange(parts.shape[0] - 1):
+        for i in range(parts[p], parts[p + 1]):
+            yi = y[i]
+            if fold:
+                y_avg[i] += avg_frac * (yi - y_avg[i])
+            u = yi - sigma * _dot(ptr, ind, val, x_bar, i)
+            yn = u + sigma * rlo[i]
+            if not yn > 0.0:
+                yn = u + sigma * rhi[i]
+                if not yn < 0.0:
+                    yn = 0.0
+            y_new[i] = yn
+            dy2 += (yn - yi) * (yn - yi)
     return dy2
 
 
 @njit(parallel=True, cache=True)
-def dual_product(tptr, tind, tval, y_new, x, x_new, kty, kty_new):  # pragma: no cover
+def dual_product(tptr, tind, tval, tparts, y_new, x, x_new, kty, kty_new):  # pragma: no cover
     """``kty_new = K^T y'``; returns ``(||x' - x||^2, (x' - x)' K^T (y' - y))``."""
     dx2 = 0.0
     cross = 0.0
-    for j in prange(tptr.shape[0] - 1):
-        acc = 0.0
-        e = np.uint64(tptr[j])
-        e_end = np.uint64(tptr[j + 1])
-        while e < e_end:
-            acc += tval[e] * y_new[np.uint32(tind[e])]
-            e += np.uint64(1)
-        kty_new[j] = acc
-        dx = x_new[j] - x[j]
-        dx2 += dx * dx
-        cross += dx * (acc - kty[j])
+    for p in prange(tparts.shape[0] - 1):
+        for j in range(tparts[p], tparts[p + 1]):
+            acc = _dot(tptr, tind, tval, y_new, j)
+            kty_new[j] = acc
+            dx = x_new[j] - x[j]
+            dx2 += dx * dx
+            cross += dx * (acc - kty[j])
     return dx2, cross
 
 
@@ -231,7 +258,7 @@ def fold_average(x, x_avg, frac):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def iterate(
-    ptr, ind, val, tptr, tind, tval, c, lo, hi, rlo, rhi, hcols, hscale, hweight,
+    ptr, ind, val, parts, tptr, tind, tval, tparts, c, lo, hi, rlo, rhi, hcols, hscale, hweight,
     X, Y, KTY, x_bar, x_avg, y_avg, cur, eta, omega, k0, n_iter, avg_weight,
 ):  # pragma: no cover - compiled
     """``n_iter`` PDHG iterations with PDLP's adaptive step size.
@@ -241,12 +268,13 @@ def iterate(
     Steps ``tau = eta / omega``, ``sigma = eta omega``; a step is accepted when
     ``eta <= ||dz||_omega^2 / (2 |dx' K^T dy|)`` (Applegate et al. 2021, Alg. 2).
     Accepted iterates enter the averages with weight ``eta``; all are folded in
-    on return. Returns ``(cur, eta, avg_weight, rejected)``.
+    on return. Returns ``(cur, eta, avg_weight, rejected)``; stops early with a
+    NaN ``eta`` when the step size breaks down (non-finite data or iterates).
     """
     rejected = 0
     pending = 0.0
     for it in range(n_iter):
-        k = k0 + it + 1
+        k = k0 + it + 2  # PDLP's k + 1 for the (1-based) iteration k
         frac = 0.0
         if pending > 0.0:
             avg_weight += pending
@@ -254,14 +282,14 @@ def iterate(
         while True:
             tau = eta / omega
             sigma = eta * omega
-            x = X[cur]
-            x_new = X[1 - cur]
-            primal_step(x, KTY[cur], c, lo, hi, tau, x_new, x_bar, x_avg, frac)
+            x, y, kty = X[cur], Y[cur], KTY[cur]
+            x_new, y_new, kty_new = X[1 - cur], Y[1 - cur], KTY[1 - cur]
+            primal_step(x, kty, c, lo, hi, tau, x_new, x_bar, x_avg, frac)
             if hcols.shape[0] > 0:
-                harmony_step(hcols, hscale, hweight, x, KTY[cur], c, lo, hi, tau, x_new, x_bar)
-            dy2 = dual_step(ptr, ind, val, x_bar, Y[cur], rlo, rhi, sigma, Y[1 - cur], y_avg, frac)
-            frac = 0.0
-            dx2, cross = dual_product(tptr, tind, tval, Y[1 - cur], x, x_new, KTY[cur], KTY[1 - cur])
+                harmony_step(hcols, hscale, hweight, x, kty, c, lo, hi, tau, x_new, x_bar)
+            dy2 = dual_step(ptr, ind, val, parts, x_bar, y, rlo, rhi, sigma, y_new, y_avg, frac)
+            frac = 0.0  # a retried step must not fold the same iterate in twice
+            dx2, cross = dual_product(tptr, tind, tval, tparts, y_new, x, x_new, kty, kty_new)
             limit = np.inf
             if cross != 0.0:
                 limit = 0.5 * (omega * dx2 + dy2 / omega) / abs(cross)
@@ -273,6 +301,8 @@ def iterate(
                 break
             rejected += 1
             eta = eta_next
+            if not (eta > 0.0 and eta < np.inf):
+                return cur, np.nan, avg_weight, rejected
     if pending > 0.0:
         avg_weight += pending
         frac = pending / avg_weight
@@ -314,12 +344,14 @@ def column_stats(x, kty, c, lo, hi, col_scale, hpos, hweight):  # pragma: no cov
 
     With ``g = c - K^T y`` in original units (``g_j = (c~_j - (K~^T y~)_j) / d_j``),
     a linear column's reduced cost ``lam`` is ``g`` projected onto the cone its
-    finite bounds allow (``lam >= 0`` needs ``l > -inf``, ``lam <= 0`` needs
-    ``u < inf``); ``g - lam`` is its dual residual and ``l lam^+ - u lam^-`` its
-    dual objective. A harmony column (``hpos[j] >= 0``, weight ``w``) contributes
+    bounds allow (``lam >= 0`` needs ``l``, ``lam <= 0`` needs ``u``); ``g - lam``
+    is its dual residual and ``l lam^+ - u lam^-`` its dual objective. As in PDLP
+    a bound only counts when it is finite and near ``v`` (``|v - bound| <= |v|``):
+    a far bound would multiply a small error of ``lam`` by its size in the dual
+    objective. A harmony column (``hpos[j] >= 0``, weight ``w``) contributes
     ``min_{l <= s <= u} w phi(s) + g s`` (closed form through ``H'^{-1}``) when
-    finite, i.e. unless ``g <= 0`` and ``u = inf``; then its residual is
-    ``lam = g - w H'(v)`` and its dual term ``w (H'(v) v - H(v))``.
+    finite, i.e. unless ``g <= 0`` and ``u`` does not count; then its residual is
+    ``g - w H'(v)`` and its dual term ``w (H'(v) v - H(v))``.
     Returns ``(||res||^2 original, ||res||^2 scaled, c'v + w'phi(v_H), dual part)``.
     """
     orig = 0.0
@@ -331,6 +363,10 @@ def column_stats(x, kty, c, lo, hi, col_scale, hpos, hweight):  # pragma: no cov
         v = x[j] * d
         lj = lo[j] * d
         uj = hi[j] * d
+        if not abs(v - lj) <= abs(v):
+            lj = -np.inf
+        if not abs(v - uj) <= abs(v):
+            uj = np.inf
         g = (c[j] - kty[j]) / d
         q = hpos[j]
         pj = c[j] * x[j]
@@ -369,9 +405,10 @@ def column_stats(x, kty, c, lo, hi, col_scale, hpos, hweight):  # pragma: no cov
 
 @njit(parallel=True, cache=True)
 def dual_ray_stats(kty, lo, hi, col_scale):  # pragma: no cover - compiled
-    """For a dual ray ``y`` with ``kty = K~^T y~``: ``(max_j |infeasibility_j|, sum_j (l_j lam_j^+ - u_j lam_j^-))``
-    with ``lam = -K^T y`` projected onto the cone the finite column bounds allow
-    (original units); a Farkas certificate has a positive total dual objective."""
+    """For a dual ray ``y`` with ``kty = K~^T y~``: ``(max_j |g_j - lam_j|, sum_j l_j lam_j^+ -
+    u_j lam_j^-)`` with ``g = -K^T y`` and ``lam`` its projection onto the cone the finite
+    column bounds allow (original units); a Farkas certificate has a positive total
+    (rows and columns) ray objective and a small first entry."""
     worst = 0.0
     dobj = 0.0
     for j in prange(kty.shape[0]):

@@ -23,8 +23,9 @@ large-scale linear programming using primal-dual hybrid gradient" (PDLP):
   ``beta_necessary = 0.8`` and stopped falling, or after ``beta_artificial = 0.36``
   of all iterations without a restart (the KKT-error variant of cuPDLP);
 * harmony columns through the closed-form prox of ``phi = -H``;
-* infeasibility and unboundedness from the difference of the iterate and the last
-  restart point, which converges to a ray (Farkas multipliers, primal ray).
+* infeasibility (and, for linear programs, unboundedness) from the difference of
+  the iterate and the last restart point, which converges to a ray (Farkas
+  multipliers, primal ray).
 
 Termination is PDLP's relative criterion on the *original* problem, checked
 every :data:`CHECK_EVERY` iterations on the current and on the average iterate:
@@ -36,9 +37,10 @@ every :data:`CHECK_EVERY` iterations on the current and on the average iterate:
     |P - D| \\le \\epsilon (1 + |P| + |D|),
 
 with ``b`` the finite row bounds (per row the larger in magnitude), ``d - lambda``
-the part of the reduced costs no finite column bound absorbs, and ``P``, ``D``
-the primal and dual objectives (for a harmony column the dual objective is
-``min_{l <= s <= u} w phi(s) + (c - K'y)_j s``).
+the part of the reduced costs ``c - K'y`` that no finite column bound absorbs
+(as in PDLP, only a bound near ``v``, ``|v - bound| <= |v|``, absorbs), and
+``P``, ``D`` the primal and dual objectives (for a harmony column the dual
+objective is ``min_{l <= s <= u} w phi(s) + (c - K'y)_j s``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, Progress
 __all__ = ["solve_pdhg", "CHECK_EVERY"]
 
 CHECK_EVERY = 64  # iterations between termination and restart checks
+PARTS_PER_THREAD = 16  # row ranges of equal work per thread in the matrix kernels
 RUIZ_PASSES = 10
 BETA_SUFFICIENT = 0.2
 BETA_NECESSARY = 0.8
@@ -105,6 +108,8 @@ class _Solver:
         self.ind = np.asarray(K.indices, dtype=np.int32)
         self.val = np.array(K.data, dtype=np.float64)  # the scaled copy
         self.tptr, self.tind, self.tval = _k.transpose(self.ptr, self.ind, self.val, m)
+        parts = PARTS_PER_THREAD * numba.get_num_threads()
+        self.parts, self.tparts = _k.partition(self.ptr, parts), _k.partition(self.tptr, parts)
         self.row_scale, self.col_scale, max_abs = self._equilibrate(k, m)
         R, C = self.row_scale, self.col_scale
 
@@ -113,7 +118,7 @@ class _Solver:
         self.hi = lp.col_upper / C
         self.rlo = lp.row_lower * R
         self.rhi = lp.row_upper * R
-        self.hpos = np.full(m, -1, dtype=np.int64)
+        self.hpos = np.full(m, -1, dtype=np.int32)  # position among the harmony columns
         if lp.is_linear:
             self.hcols = np.zeros(0, dtype=np.int64)
             self.hweight = np.zeros(0)
@@ -125,7 +130,8 @@ class _Solver:
 
         # ||b||: per row the larger finite bound in magnitude; ||c|| as given.
         def combined(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-            return np.maximum(np.where(np.isfinite(lo), np.abs(lo), 0.0), np.where(np.isfinite(hi), np.abs(hi), 0.0))
+            finite = np.where(np.isfinite(lo), np.abs(lo), 0.0)
+            return np.maximum(finite, np.where(np.isfinite(hi), np.abs(hi), 0.0))
 
         self.bnorm = float(np.linalg.norm(combined(lp.row_lower, lp.row_upper)))
         self.cnorm = float(np.linalg.norm(lp.c))
@@ -153,8 +159,8 @@ class _Solver:
         rmax, rsum, cmax, csum = np.empty(k), np.empty(k), np.empty(m), np.empty(m)
 
         def norms() -> None:
-            _k.scaled_row_norms(self.ptr, self.ind, self.val, C, rmax, rsum)
-            _k.scaled_row_norms(self.tptr, self.tind, self.tval, R, cmax, csum)
+            _k.scaled_row_norms(self.ptr, self.ind, self.val, self.parts, C, rmax, rsum)
+            _k.scaled_row_norms(self.tptr, self.tind, self.tval, self.tparts, R, cmax, csum)
 
         def divide(scale: np.ndarray, norm: np.ndarray) -> None:
             norm *= scale
@@ -168,21 +174,22 @@ class _Solver:
         norms()
         divide(R, rsum)
         divide(C, csum)
-        max_abs = _k.scale_values(self.ptr, self.ind, self.val, R, C)
-        _k.scale_values(self.tptr, self.tind, self.tval, C, R)
+        max_abs = _k.scale_values(self.ptr, self.ind, self.val, self.parts, R, C)
+        _k.scale_values(self.tptr, self.tind, self.tval, self.tparts, C, R)
         return R, C, max_abs
 
     # ------------------------------------------------------------------ evaluation
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, kty: np.ndarray, kx: np.ndarray) -> _Eval:
-        """Residuals and objectives at ``(x, y)`` (scaled) given ``kty = K~' y``; ``kx`` is scratch."""
-        _k.spmv(self.ptr, self.ind, self.val, x, kx)
+        """Residuals and objectives at ``(x, y)`` (scaled) given ``kty = K~'y``; ``kx``: scratch."""
+        _k.spmv(self.ptr, self.ind, self.val, self.parts, x, kx)
         p_o, p_s, d_rows = _k.row_stats(kx, y, self.rlo, self.rhi, self.row_scale)
         d_o, d_s, pobj, d_cols = _k.column_stats(
             x, kty, self.c, self.lo, self.hi, self.col_scale, self.hpos, self.hweight
         )
         off = self.lp.offset
-        return _Eval(math.sqrt(p_o), math.sqrt(d_o), math.sqrt(p_s), math.sqrt(d_s), pobj + off, d_rows + d_cols + off)
+        p_o, d_o, p_s, d_s = (math.sqrt(t) for t in (p_o, d_o, p_s, d_s))
+        return _Eval(p_o, d_o, p_s, d_s, pobj + off, d_rows + d_cols + off)
 
     def farkas(self, cur: int) -> np.ndarray | None:
         """Dual ray ``y - y_rst`` (projected onto the multipliers the rows allow) if it proves
@@ -190,7 +197,7 @@ class _Solver:
         up to :data:`INFEASIBILITY_TOL` of a positive ray objective."""
         ray, kt_ray = self.Y[1 - cur], self.x_bar
         rows_obj = _k.dual_ray(self.Y[cur], self.y_rst, self.rlo, self.rhi, ray)
-        _k.spmv(self.tptr, self.tind, self.tval, ray, kt_ray)
+        _k.spmv(self.tptr, self.tind, self.tval, self.tparts, ray, kt_ray)
         worst, cols_obj = _k.dual_ray_stats(kt_ray, self.lo, self.hi, self.col_scale)
         obj = rows_obj + cols_obj
         if obj > 0.0 and worst <= INFEASIBILITY_TOL * obj:
@@ -205,8 +212,9 @@ class _Solver:
         obj = _k.primal_ray(self.X[cur], self.x_rst, self.lo, self.hi, self.c, ray)
         if not obj < 0.0:
             return None
-        _k.spmv(self.ptr, self.ind, self.val, ray, k_ray)
-        if _k.primal_ray_stats(k_ray, self.rlo, self.rhi, self.row_scale) <= INFEASIBILITY_TOL * -obj:
+        _k.spmv(self.ptr, self.ind, self.val, self.parts, ray, k_ray)
+        worst = _k.primal_ray_stats(k_ray, self.rlo, self.rhi, self.row_scale)
+        if worst <= INFEASIBILITY_TOL * -obj:
             return ray * self.col_scale
         return None
 
@@ -219,41 +227,59 @@ class _Solver:
         lp = self.lp
         v = np.clip(x * self.col_scale, lp.col_lower, lp.col_upper)
         d = lp.gradient(v) - kty / self.col_scale
-        return LPSolution(
-            status=status, v=v, y=y * self.row_scale, d=d, objective=lp.objective(v), method="pdhg", **kw
-        )
+        y = y * self.row_scale
+        return LPSolution(status, v, y, d, objective=lp.objective(v), method="pdhg", **kw)
 
     # ------------------------------------------------------------------ PDLP
+
+    def warm_start(self, v0: np.ndarray | None, y0: np.ndarray | None) -> None:
+        """Current iterate ``(v0, y0)`` (original units), projected; zero where not given."""
+        k, m = self.lp.shape
+        if v0 is not None:
+            v0 = np.asarray(v0, dtype=np.float64).reshape(-1)
+            if v0.shape != (m,) or not np.isfinite(v0).all():
+                raise ValueError(f"v0 must hold {m} finite numbers")
+            self.X[0] = np.clip(v0 / self.col_scale, self.lo, self.hi)
+        if y0 is not None:
+            y0 = np.asarray(y0, dtype=np.float64).reshape(-1)
+            if y0.shape != (k,) or not np.isfinite(y0).all():
+                raise ValueError(f"y0 must hold {k} finite numbers")
+            # the projection onto the multipliers the rows allow
+            _k.dual_ray(y0 / self.row_scale, np.zeros(k), self.rlo, self.rhi, self.Y[0])
+        _k.spmv(self.tptr, self.tind, self.tval, self.tparts, self.Y[0], self.KTY[0])
+        self.x_rst[:] = self.X[0]
+        self.y_rst[:] = self.Y[0]
+
+    def worst(self, ev: _Eval) -> float:
+        """The largest of the three relative errors the criterion compares with ``tol``."""
+        return max(ev.relative(self.bnorm, self.cnorm))
 
     def run(
         self,
         tol: float,
         max_iter: int | None,
         time_limit: float | None,
-        v0: np.ndarray | None,
-        y0: np.ndarray | None,
         progress: Progress | None,
         t0: float,
     ) -> LPSolution:
+        """PDLP's outer loop: blocks of :data:`CHECK_EVERY` iterations, then termination,
+        certificate and restart checks."""
         X, Y, KTY = self.X, self.Y, self.KTY
         cur = 0
-        if v0 is not None:
-            X[0] = np.clip(np.asarray(v0, dtype=np.float64) / self.col_scale, self.lo, self.hi)
-        if y0 is not None:
-            _k.dual_ray(np.asarray(y0, dtype=np.float64) / self.row_scale, np.zeros_like(self.y_rst), self.rlo, self.rhi, Y[0])
-        _k.spmv(self.tptr, self.tind, self.tval, Y[0], KTY[0])
-        self.x_rst[:] = X[0]
-        self.y_rst[:] = Y[0]
         omega, eta = self.omega0, self.eta0
-        at_restart = self.evaluate(X[0], Y[0], KTY[0], Y[1])
-        ev_cur, ev_avg = at_restart, None
-        ratio_last = 1.0
+        ev_cur = at_restart = self.evaluate(X[0], Y[0], KTY[0], Y[1])
+        ev_avg: _Eval | None = None
+        ratio_last, avg_weight = 1.0, 0.0
         k = k_restart = restarts = rejected = 0
-        avg_weight = 0.0
         limit = math.inf if max_iter is None else max_iter
 
-        def finish(status: LPStatus, ev: _Eval, average: bool, message: str = "", **kw) -> LPSolution:
-            x, y, kty = (self.x_avg, self.y_avg, KTY[1 - cur]) if average else (X[cur], Y[cur], KTY[cur])
+        def finish(
+            status: LPStatus, ev: _Eval, average: bool = False, message: str = "", **kw
+        ) -> LPSolution:
+            if average:
+                x, y, kty = self.x_avg, self.y_avg, KTY[1 - cur]
+            else:
+                x, y, kty = X[cur], Y[cur], KTY[cur]
             rp, rd, rg = ev.relative(self.bnorm, self.cnorm)
             detail = {
                 "restarts": restarts,
@@ -271,75 +297,72 @@ class _Solver:
                 "setup_seconds": self.setup_seconds,
                 "tolerance": tol,
             }
+            seconds = time.perf_counter() - t0
             return self.solution(
-                status, x, y, kty, iterations=k, seconds=time.perf_counter() - t0,
-                message=message, detail=detail, **kw,
+                status, x, y, kty, iterations=k, seconds=seconds, message=message, detail=detail,
+                **kw,
             )
 
         while True:
-            if k >= limit:
-                status, why = LPStatus.ITERATION_LIMIT, f"iteration limit {max_iter} reached"
-            elif time_limit is not None and time.perf_counter() - t0 >= time_limit:
-                status, why = LPStatus.TIME_LIMIT, f"time limit {time_limit:g} s reached"
-            else:
-                status = None
-            if status is not None:
-                best_avg = ev_avg is not None and max(ev_avg.relative(self.bnorm, self.cnorm)) < max(
-                    ev_cur.relative(self.bnorm, self.cnorm)
+            if k >= limit or (time_limit is not None and time.perf_counter() - t0 >= time_limit):
+                status, what = (
+                    (LPStatus.ITERATION_LIMIT, f"iteration limit {max_iter}")
+                    if k >= limit
+                    else (LPStatus.TIME_LIMIT, f"time limit {time_limit:g} s")
                 )
-                ev = ev_avg if best_avg else ev_cur
+                average = ev_avg is not None and self.worst(ev_avg) < self.worst(ev_cur)
+                ev = ev_avg if average else ev_cur
                 rp, rd, rg = ev.relative(self.bnorm, self.cnorm)
-                msg = (
-                    f"{why} after {k} iterations: relative primal residual {rp:.2e}, dual residual "
-                    f"{rd:.2e}, gap {rg:.2e} (tolerance {tol:.1e}); not optimal"
-                )
-                return finish(status, ev, best_avg, msg)
+                return finish(status, ev, average, (
+                    f"{what} reached after {k} iterations: relative primal residual {rp:.2e}, "
+                    f"dual residual {rd:.2e}, gap {rg:.2e} (tolerance {tol:.1e}); not optimal"
+                ))
 
             n = int(min(CHECK_EVERY, limit - k))
             cur, eta, avg_weight, rej = _k.iterate(
-                self.ptr, self.ind, self.val, self.tptr, self.tind, self.tval, self.c, self.lo, self.hi,
-                self.rlo, self.rhi, self.hcols, self.hscale, self.hweight,
+                self.ptr, self.ind, self.val, self.parts,
+                self.tptr, self.tind, self.tval, self.tparts,
+                self.c, self.lo, self.hi, self.rlo, self.rhi, self.hcols, self.hscale, self.hweight,
                 X, Y, KTY, self.x_bar, self.x_avg, self.y_avg, cur, eta, omega, k, n, avg_weight,
             )
             k += n
             rejected += rej
+            if not math.isfinite(eta):
+                ev = self.evaluate(X[cur], Y[cur], KTY[cur], Y[1 - cur])
+                why = f"step size broke down at iteration {k}"
+                return finish(LPStatus.NUMERICAL, ev, message=why)
 
             # Certificates from the difference to the last restart point.
             farkas = self.farkas(cur)
             if farkas is not None:
-                ev_cur = self.evaluate(X[cur], Y[cur], KTY[cur], Y[1 - cur])
-                return finish(
-                    LPStatus.INFEASIBLE, ev_cur, False,
-                    "primal infeasible: Farkas multipliers found (LPSolution.farkas)", farkas=farkas,
-                )
-            if self.lp.is_linear:
-                ray = self.primal_ray(cur)
-                if ray is not None:
-                    ev_cur = self.evaluate(X[cur], Y[cur], KTY[cur], Y[1 - cur])
-                    return finish(
-                        LPStatus.UNBOUNDED, ev_cur, False, "unbounded: primal ray found (LPSolution.ray)", ray=ray
-                    )
+                ev = self.evaluate(X[cur], Y[cur], KTY[cur], Y[1 - cur])
+                why = "primal infeasible: Farkas multipliers in LPSolution.farkas"
+                return finish(LPStatus.INFEASIBLE, ev, message=why, farkas=farkas)
+            ray = self.primal_ray(cur) if self.lp.is_linear else None
+            if ray is not None:
+                ev = self.evaluate(X[cur], Y[cur], KTY[cur], Y[1 - cur])
+                why = "unbounded: primal ray in LPSolution.ray"
+                return finish(LPStatus.UNBOUNDED, ev, message=why, ray=ray)
 
             ev_cur = self.evaluate(X[cur], Y[cur], KTY[cur], Y[1 - cur])
-            _k.spmv(self.tptr, self.tind, self.tval, self.y_avg, KTY[1 - cur])
+            _k.spmv(self.tptr, self.tind, self.tval, self.tparts, self.y_avg, KTY[1 - cur])
             ev_avg = self.evaluate(self.x_avg, self.y_avg, KTY[1 - cur], Y[1 - cur])
-            rel_cur = ev_cur.relative(self.bnorm, self.cnorm)
-            rel_avg = ev_avg.relative(self.bnorm, self.cnorm)
             if progress is not None:
-                progress(k, *min(rel_cur, rel_avg, key=max))
-            if max(rel_cur) <= tol:
-                return finish(LPStatus.OPTIMAL, ev_cur, False)
-            if max(rel_avg) <= tol:
-                return finish(LPStatus.OPTIMAL, ev_avg, True)
+                best = min((ev_cur, ev_avg), key=self.worst)
+                progress(k, *best.relative(self.bnorm, self.cnorm))
+            if self.worst(ev_cur) <= tol:
+                return finish(LPStatus.OPTIMAL, ev_cur)
+            if self.worst(ev_avg) <= tol:
+                return finish(LPStatus.OPTIMAL, ev_avg, average=True)
 
-            # Adaptive restart (KKT error of the scaled problem).
+            # Adaptive restart on the KKT error of the scaled problem.
             to_avg = ev_avg.kkt(omega) < ev_cur.kkt(omega)
-            cand = ev_avg if to_avg else ev_cur
+            candidate = ev_avg if to_avg else ev_cur
             ref = at_restart.kkt(omega)
-            ratio = cand.kkt(omega) / ref if ref > 0 else 0.0
+            ratio = candidate.kkt(omega) / ref if ref > 0 else 0.0
             restart = (
                 ratio < BETA_SUFFICIENT
-                or (ratio < BETA_NECESSARY and ratio > ratio_last)
+                or ratio_last < ratio < BETA_NECESSARY
                 or k - k_restart >= BETA_ARTIFICIAL * k
             )
             ratio_last = ratio
@@ -352,15 +375,11 @@ class _Solver:
             dx = _k.distance(X[cur], self.x_rst)
             dy = _k.distance(Y[cur], self.y_rst)
             if dx > 1e-10 and dy > 1e-10:
-                omega = math.exp(
-                    WEIGHT_SMOOTHING * math.log(dy / dx) + (1.0 - WEIGHT_SMOOTHING) * math.log(omega)
-                )
+                theta = WEIGHT_SMOOTHING
+                omega = math.exp(theta * math.log(dy / dx) + (1.0 - theta) * math.log(omega))
             self.x_rst[:] = X[cur]
             self.y_rst[:] = Y[cur]
-            at_restart = cand
-            ratio_last = 1.0
-            avg_weight = 0.0
-            k_restart = k
+            at_restart, ratio_last, avg_weight, k_restart = candidate, 1.0, 0.0, k
             restarts += 1
 
 
@@ -413,6 +432,8 @@ def solve_pdhg(
     if threads is not None:
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
-        return _Solver(lp).run(tol, max_iter, time_limit, v0, y0, progress, t0)
+        solver = _Solver(lp)
+        solver.warm_start(v0, y0)
+        return solver.run(tol, max_iter, time_limit, progress, t0)
     finally:
         numba.set_num_threads(previous)
