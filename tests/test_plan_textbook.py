@@ -315,8 +315,9 @@ def test_priority_class_one_full_class_two_gets_the_rest(method: str) -> None:
     assert res.class_fulfilment[1] == pytest.approx(1.0, abs=max(tol, 1e-6))
     assert res.class_fulfilment[2] == pytest.approx(0.75, abs=max(tol, 1e-6))
     assert [s.name for s in res.stages] == ["class 1", "class 2"]
-    assert res.net_output[0] == pytest.approx(1.0, abs=1e-6)
-    assert res.net_output[1] == pytest.approx(0.75, abs=1e-6)
+    # A first-order backend's classes are held 10 tol below their optimum (optimal.py).
+    assert res.net_output[0] == pytest.approx(1.0, abs=max(tol, 1e-6))
+    assert res.net_output[1] == pytest.approx(0.75, abs=max(tol, 1e-6))
     close(res.priority, [1, 2], 0)
 
 
@@ -368,12 +369,6 @@ def test_ceiling_on_a_joint_product(method: str) -> None:
     close(res.resource_price, [1 / 3], tol)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: gosplan/planning/prices.py duals_to_prices adds the dual of a product's floor/ceiling row into its "
-    "shadow price (np.add.at(p, layout.bound_rows, ...)) and clips the sum at 0: when the ceiling of a "
-    "targeted product binds in fulfilment, balance dual 1/y_i and ceiling dual -1/y_i cancel, every price is 0 "
-    "and sum_i y_i p_i = 0, against docs/planning.md (sum y p = 1); the binding ceiling's price (dz/dceiling "
-    "= 1 here) appears nowhere"))
 def test_binding_ceiling_on_a_target_has_a_price() -> None:
     # Leontief economy, L = 10 (z would be 15/7), ceiling 1.5 on a: z = 1.5, labour slack.
     # One more unit of ceiling: z = 1.5 + 1 (dz/dceiling = 1 / y_a = 1).
@@ -381,6 +376,10 @@ def test_binding_ceiling_on_a_target_has_a_price() -> None:
     assert res.objective == pytest.approx(1.5, rel=1e-9)
     assert res.resource_price[0] == pytest.approx(0.0, abs=1e-12)
     assert float(res.shadow_price @ res.target) == pytest.approx(1.0, abs=1e-9)
+    # The ceiling's own price: raising it by one unit raises z by 1 (bound_price < 0: a ceiling).
+    assert res.bound_price[0] == pytest.approx(-1.0, rel=1e-9)
+    prices = res.prices_frame()
+    assert prices.loc[prices.kind == "ceiling", "shadow_price"].tolist() == pytest.approx([1.0])
 
 
 def test_floor_above_ceiling_is_refused() -> None:
@@ -473,9 +472,7 @@ def test_harmony_two_products_kkt(method: str) -> None:
     assert res.resource_use[0] == pytest.approx(3.0, abs=1e-5)
 
 
-@pytest.mark.parametrize("method", ["highs-ipm", pytest.param("highs", marks=pytest.mark.xfail(
-    strict=True,
-    reason=CUT_STALL))])
+@pytest.mark.parametrize("method", ["highs-ipm", "highs"])
 def test_harmony_tight_tolerance_converges(method: str) -> None:
     eco = gosplan.Economy.from_coefficients(np.zeros((2, 2)), l=[1.0, 2.0], y=[1.0, 1.0], products=["a", "b"])
     res = gosplan.plan(eco, objective="harmony", resources={"labour": 3.0}, method=method, tol=1e-7)
@@ -485,7 +482,7 @@ def test_harmony_tight_tolerance_converges(method: str) -> None:
     close(res.net_output, [1 + 2 * t, 1 - t], 1e-3)
 
 
-@pytest.mark.parametrize("method", ["highs-ipm", pytest.param("highs", marks=pytest.mark.xfail(strict=True, reason=CUT_STALL))])
+@pytest.mark.parametrize("method", ["highs-ipm", "highs"])
 def test_harmony_weights_tilt_the_plan(method: str) -> None:
     """Weight w on product b: w H'(s_2) = 2 mu, H'(s_1) = mu. With w = 2 the KKT point is
     s_1 = s_2 = 0 (H'(0) = 1, 2 * 1 = 2 * 1): the plan meets both targets exactly and

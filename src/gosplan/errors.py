@@ -44,6 +44,8 @@ class Location:
     line: int | None = None
     column: str | None = None
     product: str | None = None
+    key: str = "product"
+    """What ``product`` names: a product, or a resource in a resources file."""
 
     def __str__(self) -> str:
         parts: list[str] = []
@@ -54,7 +56,7 @@ class Location:
         if self.column is not None:
             parts.append(f"column {self.column!r}")
         if self.product is not None:
-            parts.append(f"product {self.product!r}")
+            parts.append(f"{self.key} {self.product!r}")
         return ", ".join(parts)
 
 

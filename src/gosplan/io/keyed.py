@@ -104,6 +104,7 @@ def read_keyed(
                     line=None if lines is None else int(lines[k]),
                     column=header[1],
                     product=str(series.index[k]),
+                    key=header[0],
                 ),
             )
     series.attrs["file"] = str(path)
@@ -146,6 +147,7 @@ def align_keyed(
                 file=series.attrs.get("file"),
                 line=None if lines is None else int(lines[k]),
                 product=str(series.index[k]),
+                key=what,
             ),
         )
     out = np.full(len(labels), fill, dtype=np.float64)

@@ -9,7 +9,8 @@ For a solution ``(v, y)`` of a :class:`~gosplan.optim.lp.LinearProgram`:
 * **dual residual**: the part of the reduced costs ``d = grad(v) - K'y`` and of
   ``y`` that has the wrong sign for the bounds that exist (a positive ``d_j`` on a
   column without a lower bound, a positive ``y_i`` on a row without one, ...),
-  as ``||.||_2 / (1 + ||c||_2)``;
+  as ``||.||_2 / (1 + ||c||_2)``; above ``1e-3`` the prices give no bound at
+  all and the gap is infinite;
 * **duality gap**: ``|P - D| / (1 + |P| + |D|)`` between the primal objective ``P``
   and the Lagrangian dual bound ``D(y) = min_{l<=v<=u} L(v, y)`` (for harmony
   columns the inner minimum is taken in closed form through ``H'^{-1}``).
@@ -27,6 +28,9 @@ import numpy as np
 from gosplan.optim.lp import LinearProgram, harmony
 
 __all__ = ["Verification", "verify"]
+
+DUAL_BOUND_RESIDUAL = 1e-3
+"""Above this dual residual the prices bound nothing and the gap is reported infinite."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,8 @@ def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
     col_value, col_wrong = _bound_term(a[lin], lp.col_lower[lin], lp.col_upper[lin])
     dual += col_value
     residual = float(np.sqrt(np.sum(row_wrong**2) + np.sum(col_wrong**2))) / (1.0 + float(np.linalg.norm(lp.c)))
-    if not math.isfinite(dual):
+    if not math.isfinite(dual) or residual > DUAL_BOUND_RESIDUAL:
+        # Prices of the wrong sign on a bound that does not exist give no dual bound.
         gap = math.inf
     else:
         gap = abs(primal - dual) / (1.0 + abs(primal) + abs(dual))

@@ -279,7 +279,11 @@ def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]
     """Lexicographic plan ray: ``z_1 <= 1``, held; ``z_2 <= 1``, ...; then a common ``z >= 1``."""
     y = problem.target
     classes = problem.classes
-    hold = 1.0 - runner.tol / 10
+    # A class is held a little below its optimum so that later stages stay feasible: by
+    # tol/10 after an exact (simplex, IPM, Leontief) solve, by 10 tol after a first-order
+    # one, whose z is only accurate to about tol.
+    first_order = runner.method in ("pdhg", "highs-pdlp")
+    hold = 1.0 - (10 * runner.tol if first_order else runner.tol / 10)
     held = np.full(problem.n, -np.inf)
     if not classes:
         raise InvalidEconomyError("the plan has no targets: every target is zero")
@@ -297,7 +301,7 @@ def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]
             return sol, status, message, lp, layout
         z = float(sol.v[-1])
         class_z[k] = z
-        held[active] = z * hold * y[active]
+        held[active] = np.minimum(z * hold * y[active], problem.ceiling[active])
         v0 = sol.v
     if single or min(class_z.values()) < 1.0 - runner.tol:
         return sol, status, message, lp, layout
@@ -336,9 +340,10 @@ def _result(
     x = sol.v[:m] if have_primal else np.full(m, np.nan)
     have_dual = have_primal and np.isfinite(sol.y).all()
     if have_dual:
-        p, mu, kappa, reduced = duals_to_prices(problem, lp, layout, sol.y, sol.d)
+        p, mu, kappa, reduced, bound = duals_to_prices(problem, lp, layout, sol.y, sol.d)
     else:
         p, mu, kappa, reduced = nan_n, np.full(r, np.nan), nan_n.copy(), np.full(m, np.nan)
+        bound = nan_n.copy()
     values, cost_prices = nan_n.copy(), nan_n.copy()
     if status is Status.OPTIMAL:
         values, cost_prices, why = values_and_cost_prices(problem, x, mu)
@@ -380,11 +385,12 @@ def _result(
         resource_price=mu,
         capacity_price=kappa,
         reduced_cost=reduced,
+        bound_price=bound,
         labour_value=values,
         cost_price=cost_prices,
         class_fulfilment=dict(class_z),
         max_violation=max((v.max_violation for v in runner.verifications), default=float("nan")),
-        duality_gap=last.relative_gap if last else float("nan"),
+        duality_gap=last.relative_gap if last and has_primal_gap(status) else float("nan"),
         method="+".join(dict.fromkeys(s.method for s in runner.stages)),
         seconds=time.perf_counter() - start,
         iterations=sum(s.iterations for s in runner.stages),
@@ -395,6 +401,11 @@ def _result(
         labour=problem.labour,
         detail=detail,
     )
+
+
+def has_primal_gap(status: Status) -> bool:
+    """Whether a result has a plan whose duality gap means something."""
+    return status not in (Status.INFEASIBLE, Status.UNBOUNDED)
 
 
 def _objective(objective: str, status: Status, last: Verification | None) -> float:

@@ -6,7 +6,7 @@ objective per unit by which its constraint is relaxed — one more unit of a
 product available beyond the balance, one more unit of a resource, one more unit
 of capacity. For ``cost`` the "gain" is the cost saved. The reduced cost of a
 technique is the objective lost per unit of it forced into the plan: ``0`` for
-techniques in use, ``>= 0`` for the others.
+techniques in use, ``>= 0`` for the others (capacity rents excluded).
 """
 
 from __future__ import annotations
@@ -24,26 +24,33 @@ __all__ = ["duals_to_prices", "chosen_techniques", "values_and_cost_prices"]
 
 def duals_to_prices(
     problem: PlanProblem, lp: LinearProgram, layout: Layout, y: np.ndarray, d: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(shadow_price, resource_price, capacity_price, reduced_cost)`` from row duals ``y``
-    and reduced costs ``d`` (HiGHS' convention, see :mod:`gosplan.optim.lp`)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(shadow_price, resource_price, capacity_price, reduced_cost, bound_price)`` from the
+    row duals ``y`` (HiGHS' convention, see :mod:`gosplan.optim.lp`).
+
+    ``shadow_price`` is the dual of each product's balance row (one more unit of the
+    product available from outside the plan). ``bound_price`` is the dual of the
+    separate floor/ceiling row of a product whose balance row carries the objective
+    variable: ``> 0`` where its floor binds, ``< 0`` where its ceiling binds (the gain
+    per unit the ceiling is raised is ``-bound_price``); for other products a floor is
+    the balance row's own bound and its price is the shadow price.
+    """
     n, m = problem.n, problem.m
-    p = y[:n].copy()
+    p = np.maximum(y[:n], 0.0)  # a dual of -1e-15 is a zero price
+    bound = np.zeros(n)
     if layout.bound_rows.size:
-        np.add.at(p, layout.bound_rows, y[layout.bound_start :])
+        bound[layout.bound_rows] = y[layout.bound_start :]
     mu = np.zeros(len(problem.resources))
-    mu[layout.resource_rows] = -y[layout.resource_start : layout.capacity_start]
+    mu[layout.resource_rows] = np.maximum(-y[layout.resource_start : layout.capacity_start], 0.0)
     kappa = np.zeros(n)
-    kappa[layout.capacity_rows] = -y[layout.capacity_start : layout.bound_start]
+    kappa[layout.capacity_rows] = np.maximum(-y[layout.capacity_start : layout.bound_start], 0.0)
+    reduced = lp.c[:m] - lp.K[:, :m].T @ y  # includes every row, bound rows too
     if layout.capacity_cols.size:
         outputs = np.asarray(problem.make[layout.capacity_col_product, layout.capacity_cols]).ravel()
-        kappa[layout.capacity_col_product] = np.maximum(-d[layout.capacity_cols], 0.0) / outputs
-    # Clear round-off of the wrong sign (a dual of -1e-15 is a zero price).
-    for arr in (p, mu, kappa):
-        np.maximum(arr, 0.0, out=arr)
-    c_x = lp.c[:m]
-    reduced = c_x - problem.net.T @ p + problem.primary.T @ mu + problem.make.T @ kappa
-    return p, mu, kappa, np.asarray(reduced)
+        rent = np.maximum(-reduced[layout.capacity_cols], 0.0)
+        kappa[layout.capacity_col_product] = rent / outputs
+        reduced[layout.capacity_cols] += rent  # the rent is the capacity's, not the technique's
+    return p, mu, kappa, np.asarray(reduced), bound
 
 
 def chosen_techniques(problem: PlanProblem, x: np.ndarray) -> np.ndarray | None:

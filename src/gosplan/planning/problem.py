@@ -149,7 +149,7 @@ def _check_values(values: np.ndarray, keys: list[str], kind: str, file: str | No
             k = int(np.flatnonzero(bad)[0])
             raise InvalidEconomyError(
                 f"{kind}: {header[1]} {values[k]!r} of {header[0]} {keys[k]!r} {why}",
-                Location(file=file, column=header[1], product=keys[k]),
+                Location(file=file, column=header[1], product=keys[k], key=header[0]),
             )
 
 

@@ -107,6 +107,7 @@ class PlanResult:
     iterations: int
     stages: tuple[Stage, ...] = ()
     conflict: tuple[str, ...] = ()
+    bound_price: np.ndarray | None = None
     units: str = "units"
     labour_unit: str = "labour"
     labour: int | None = None
@@ -212,6 +213,22 @@ class PlanResult:
                 }
             )
         )
+        if self.bound_price is not None:
+            for kind, sign in (("floor", 1.0), ("ceiling", -1.0)):
+                rows = np.flatnonzero(sign * np.nan_to_num(self.bound_price) > 0)
+                if rows.size:
+                    parts.append(
+                        pd.DataFrame(
+                            {
+                                "kind": kind,
+                                "name": products[rows],
+                                "shadow_price": sign * self.bound_price[rows],
+                                "quantity": self.net_output[rows],
+                                "limit": np.nan,
+                                "binding": True,
+                            }
+                        )
+                    )
         capped = np.flatnonzero(np.isfinite(self.capacity))
         parts.append(
             pd.DataFrame(
