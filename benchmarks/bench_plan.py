@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_balance import MemoryWatch  # noqa: E402
 
-SOLVERS = ("pdhg", "highs", "highs-ipm", "highs-pdlp", "ortools-pdlp")
+SOLVERS = ("leontief", "pdhg", "highs", "highs-ipm", "highs-pdlp", "ortools-pdlp")
 TOL = 1e-6
 
 

@@ -13,14 +13,7 @@ objective per unit of relaxation; for ``fulfilment`` in units of ``z`` with
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
-import subprocess
-import sys
-import tempfile
 from fractions import Fraction as F
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,52 +29,7 @@ PRICE = {"highs": 1e-7, "highs-ipm": 1e-7, "highs-pdlp": 1e-4, "pdhg": 1e-4}
 
 
 # ------------------------------------------------------------------------- backends
-_SMOKE = r"""
-import gosplan
-e = gosplan.Economy.from_coefficients([[0.1, 0.2], [0.3, 0.1]], l=[1, 2], y=[1, 1])
-r = gosplan.plan(e, resources={"labour": 10.0}, method="pdhg", time_limit=5)
-assert r.status.value == "optimal" and abs(r.objective - 15 / 7) < 1e-4, ("fulfilment", r.status.value, r.objective)
-r = gosplan.plan(e, objective="cost", resources={"labour": 10.0}, method="pdhg", time_limit=5)
-assert r.status.value == "optimal" and abs(r.objective - 14 / 3) < 1e-4, ("cost", r.status.value, r.objective)
-"""
-
-
-def _pdhg_broken() -> str | None:
-    """Why gosplan's ``pdhg`` cannot be trusted to finish (``None`` when it can).
-
-    It is run once per version of the solver's source, in a child process with a
-    wall-clock limit (a solver that loops forever inside a numba kernel cannot be
-    interrupted in-process), and the verdict is cached in the temp directory.
-    """
-    import gosplan.optim as optim
-
-    src = Path(optim.__file__).parent
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(src.glob("*pdhg*.py")))).hexdigest()[:16]
-    cache = Path(tempfile.gettempdir()) / f"gosplan-pdhg-smoke-{digest}.json"
-    with open(cache.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if cache.exists():
-            return json.loads(cache.read_text())["why"]
-        try:
-            done = subprocess.run([sys.executable, "-c", _SMOKE], capture_output=True, text=True, timeout=45)
-            why = None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["failed"])[-1]
-        except subprocess.TimeoutExpired:
-            why = "did not return within 45 s on a 2-product program (time_limit=5 ignored)"
-        cache.write_text(json.dumps({"why": why}))
-        return why
-
-
-def need(method: str) -> None:
-    """Skip ``pdhg`` while it is absent; xfail its cases while it fails the 2-product smoke test."""
-    if method == "pdhg":
-        pytest.importorskip("gosplan.optim.pdhg")
-        why = _pdhg_broken()
-        if why:
-            pytest.xfail(f"gosplan's pdhg fails the 2-product smoke test: {why}")
-
-
 def solve(economy, method: str, **kw):
-    need(method)
     result = gosplan.plan(economy, method=method, **kw)
     assert result.status is Status.OPTIMAL, result.message
     return result
