@@ -46,7 +46,7 @@ def fmt_number(value: Any, digits: int = 6) -> str:
     except (TypeError, ValueError):
         return str(value)
     if math.isnan(v):
-        return "NaN"
+        return "—"
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
     if v == 0:
