@@ -463,8 +463,11 @@ def plan(
         PlanMethod,
         typer.Option(
             "--method", "-m",
-            help="auto: HiGHS simplex up to 20,000 activities, gosplan's PDHG beyond; highs "
-            "(dual simplex), highs-ipm, highs-pdlp; pdhg: gosplan's own first-order solver.",
+            help="auto: HiGHS simplex up to 5,000 activities; beyond, gosplan's Leontief method "
+            "where it applies (no joint production, no negative coefficients, ceilings or net "
+            "imports), else gosplan's PDHG. highs (dual simplex), highs-ipm, highs-pdlp; leontief: "
+            "decomposition over the scarce resources with Leontief substitution subproblems; "
+            "pdhg: gosplan's first-order solver (docs/planning.md).",
         ),
     ] = PlanMethod.auto,
     tol: Annotated[
