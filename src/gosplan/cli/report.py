@@ -192,7 +192,6 @@ def plan_report(
 ) -> Group:
     """A rich renderable of an optimal plan: status and checks, fulfilment per class, the
     binding resources and capacities, the top products by shadow price, the files written."""
-    meta = summary.get("economy_metadata", {})
     units = summary.get("units") or "units"
     labour_unit = summary.get("labour_unit") or "labour"
     status = str(summary.get("status"))

@@ -83,10 +83,9 @@ def _bound_term(mult: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple
     """``sum mult+ * lower - mult- * upper`` over finite bounds; the wrong-signed part separately."""
     pos = np.maximum(mult, 0.0)
     neg = np.minimum(mult, 0.0)
-    wrong = np.where(np.isfinite(lower), 0.0, pos) + np.where(np.isfinite(upper), 0.0, neg)
-    value = float(np.where(np.isfinite(lower), pos * np.where(np.isfinite(lower), lower, 0.0), 0.0).sum())
-    value += float(np.where(np.isfinite(upper), neg * np.where(np.isfinite(upper), upper, 0.0), 0.0).sum())
-    return value, wrong
+    has_lo, has_hi = np.isfinite(lower), np.isfinite(upper)
+    value = float(pos[has_lo] @ lower[has_lo] + neg[has_hi] @ upper[has_hi])
+    return value, np.where(has_lo, 0.0, pos) + np.where(has_hi, 0.0, neg)
 
 
 def _harmony_inner_min(a: np.ndarray, w: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

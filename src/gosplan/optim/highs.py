@@ -284,11 +284,13 @@ def _solve_outer_approximation(
         status = LPStatus.ITERATION_LIMIT
     sol = h.getSolution()
     y = np.asarray(sol.row_dual, dtype=np.float64)[:k] if sol.dual_valid else np.full(k, np.nan)
-    d_full = np.asarray(sol.col_dual, dtype=np.float64) if sol.dual_valid else np.full(m + nh, np.nan)
-    d = d_full[:m].copy()
     if status is LPStatus.OPTIMAL:
         # In the original program the harmony gradient sits in the reduced cost of v.
-        d = lp.gradient(v) - lp.K.T @ y
+        d = lp.reduced_costs(v, y)
+    elif sol.dual_valid:
+        d = np.asarray(sol.col_dual, dtype=np.float64)[:m]
+    else:
+        d = np.full(m, np.nan)
     return LPSolution(
         status=status,
         v=v,

@@ -133,6 +133,10 @@ class LinearProgram:
             g[self.harmony_columns] -= self.harmony_weights * harmony_derivative(v[self.harmony_columns])
         return g
 
+    def reduced_costs(self, v: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``d = grad(v) - K'y`` (see the module's sign convention)."""
+        return self.gradient(v) - self.K.T @ y
+
     def name_row(self, i: int) -> str:
         return self.row_names(i) if self.row_names else f"row {i}"
 

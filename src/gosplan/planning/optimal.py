@@ -75,10 +75,6 @@ def _backend(
     return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0)
 
 
-def _scaled_verify(lp: LinearProgram, sol: LPSolution) -> Verification:
-    return verify(lp, sol.v, sol.y)
-
-
 class _Runner:
     """Solves a sequence of programs (the stages) and keeps their record."""
 
@@ -100,7 +96,7 @@ class _Runner:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
         sol = _backend(lp, self.method, self.tol, self.remaining(), v0, stage, self.progress)
         status = _STATUS[sol.status]
-        check = _scaled_verify(lp, sol) if np.isfinite(sol.v).all() else None
+        check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         # PDHG stops on norms relative to all the bounds together (PDLP's criterion); a
         # row far smaller than the largest bounds can still be off by more than gosplan's
         # per-row check allows. Tighten and go on from where it stopped.
@@ -117,7 +113,7 @@ class _Runner:
             seconds += sol.seconds
             sol.iterations, sol.seconds = iterations, seconds
             status = _STATUS[sol.status]
-            check = _scaled_verify(lp, sol) if np.isfinite(sol.v).all() else None
+            check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         message = sol.message
         if status is Status.OPTIMAL:
             assert check is not None
@@ -358,7 +354,7 @@ def _result(
     x = sol.v[:m] if have_primal else np.full(m, np.nan)
     have_dual = have_primal and np.isfinite(sol.y).all()
     if have_dual:
-        p, mu, kappa, reduced, bound = duals_to_prices(problem, lp, layout, sol.y, sol.d)
+        p, mu, kappa, reduced, bound = duals_to_prices(problem, lp, layout, sol.y)
     else:
         p, mu, kappa, reduced = nan_n, np.full(r, np.nan), nan_n.copy(), np.full(m, np.nan)
         bound = nan_n.copy()

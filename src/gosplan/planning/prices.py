@@ -23,7 +23,7 @@ __all__ = ["duals_to_prices", "chosen_techniques", "values_and_cost_prices"]
 
 
 def duals_to_prices(
-    problem: PlanProblem, lp: LinearProgram, layout: Layout, y: np.ndarray, d: np.ndarray
+    problem: PlanProblem, lp: LinearProgram, layout: Layout, y: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(shadow_price, resource_price, capacity_price, reduced_cost, bound_price)`` from the
     row duals ``y`` (HiGHS' convention, see :mod:`gosplan.optim.lp`).
@@ -44,7 +44,7 @@ def duals_to_prices(
     mu[layout.resource_rows] = np.maximum(-y[layout.resource_start : layout.capacity_start], 0.0)
     kappa = np.zeros(n)
     kappa[layout.capacity_rows] = np.maximum(-y[layout.capacity_start : layout.bound_start], 0.0)
-    reduced = lp.c[:m] - lp.K[:, :m].T @ y  # includes every row, bound rows too
+    reduced = lp.c[:m] - (lp.K.T @ y)[:m]  # every row counts, bound rows too
     if layout.capacity_cols.size:
         outputs = np.asarray(problem.make[layout.capacity_col_product, layout.capacity_cols]).ravel()
         rent = np.maximum(-reduced[layout.capacity_cols], 0.0)
@@ -62,19 +62,9 @@ def chosen_techniques(problem: PlanProblem, x: np.ndarray) -> np.ndarray | None:
     make = problem.make
     if np.bincount(make.indices, minlength=problem.m).max(initial=0) > 1:
         return None
-    counts = np.diff(make.indptr)
-    choice = np.full(problem.n, -1, dtype=np.int64)
-    rows = np.flatnonzero(counts > 0)
-    if rows.size == 0:
-        return choice
-    starts = make.indptr[rows]
-    amounts = make.data * np.asarray(x)[make.indices]
-    best = np.maximum.reduceat(amounts, starts)
-    owner = np.repeat(np.arange(problem.n), counts)
-    position = np.arange(amounts.size)
-    first = np.minimum.reduceat(np.where(amounts >= best[np.searchsorted(rows, owner)], position, amounts.size), starts)
-    choice[rows] = make.indices[first]
-    return choice
+    made = np.zeros(problem.m)
+    made[make.indices] = make.data * np.asarray(x)[make.indices]
+    return problem.best_technique(-made)[0]
 
 
 def values_and_cost_prices(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -105,11 +106,26 @@ class PlanProblem:
         """Priority classes present among the targets, most urgent first."""
         return sorted(int(k) for k in np.unique(self.priority[self.target > 0]))
 
-    def gross(self, x: np.ndarray) -> np.ndarray:
-        return self.make @ x
+    @cached_property
+    def _makers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Products some technique makes, where their entries of ``O`` start, and the owner of each entry."""
+        counts = np.diff(self.make.indptr)
+        rows = np.flatnonzero(counts > 0)
+        return rows, self.make.indptr[rows], np.repeat(np.arange(rows.size), counts[rows])
 
-    def net_output(self, x: np.ndarray) -> np.ndarray:
-        return self.net @ x
+    def best_technique(self, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each product, the technique making it with the least ``score[j]`` (the first
+        listed on ties) and that score; ``-1`` and ``inf`` for products nothing makes."""
+        rows, starts, owner = self._makers
+        choice = np.full(self.n, -1, dtype=np.int64)
+        best = np.full(self.n, np.inf)
+        if rows.size:
+            by_entry = np.asarray(score)[self.make.indices]
+            low = np.minimum.reduceat(by_entry, starts)
+            position = np.where(by_entry <= low[owner], np.arange(by_entry.size), by_entry.size)
+            choice[rows] = self.make.indices[np.minimum.reduceat(position, starts)]
+            best[rows] = low
+        return choice, best
 
 
 def _keyed(value: Any, kind: str) -> pd.Series | np.ndarray | None:

@@ -30,6 +30,23 @@ def _num(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _price_rows(
+    kind: str, names: np.ndarray, price: np.ndarray, quantity: np.ndarray, limit: Any,
+    binding: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Rows of ``prices.csv`` for one kind of price; binding where the price is positive unless given."""
+    return pd.DataFrame(
+        {
+            "kind": kind,
+            "name": names,
+            "shadow_price": price,
+            "quantity": quantity,
+            "limit": limit,
+            "binding": np.asarray(price) > 0 if binding is None else binding,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Stage:
     """One program solved on the way to the plan (a priority class, the over-fulfilment stage...)."""
@@ -182,76 +199,37 @@ class PlanResult:
     def prices_frame(self) -> pd.DataFrame:
         """``prices.csv``: every price the centre issues, one row each.
 
-        Columns ``kind`` (``product``, ``resource``, ``capacity``, ``technique``),
+        Columns ``kind`` (``product``, ``resource``, ``floor``, ``ceiling``, ``capacity``,
+        ``technique``),
         ``name``, ``shadow_price`` (for techniques: the reduced cost), ``quantity``
         (net output, resource use, gross output, activity level), ``limit``
         (target, available, capacity) and ``binding``.
         """
-        parts = []
         products = np.asarray(self.products.astype(str))
-        parts.append(
-            pd.DataFrame(
-                {
-                    "kind": "product",
-                    "name": products,
-                    "shadow_price": self.shadow_price,
-                    "quantity": self.net_output,
-                    "limit": self.target,
-                    "binding": self.shadow_price > 0,
-                }
-            )
-        )
-        parts.append(
-            pd.DataFrame(
-                {
-                    "kind": "resource",
-                    "name": np.asarray(self.resources.astype(str)),
-                    "shadow_price": self.resource_price,
-                    "quantity": self.resource_use,
-                    "limit": self.available,
-                    "binding": self.resource_price > 0,
-                }
-            )
-        )
+        parts = [
+            _price_rows("product", products, self.shadow_price, self.net_output, self.target),
+            _price_rows(
+                "resource", np.asarray(self.resources.astype(str)), self.resource_price,
+                self.resource_use, self.available,
+            ),
+        ]
         if self.bound_price is not None:
             for kind, sign in (("floor", 1.0), ("ceiling", -1.0)):
                 rows = np.flatnonzero(sign * np.nan_to_num(self.bound_price) > 0)
-                if rows.size:
-                    parts.append(
-                        pd.DataFrame(
-                            {
-                                "kind": kind,
-                                "name": products[rows],
-                                "shadow_price": sign * self.bound_price[rows],
-                                "quantity": self.net_output[rows],
-                                "limit": np.nan,
-                                "binding": True,
-                            }
-                        )
-                    )
+                parts.append(
+                    _price_rows(kind, products[rows], sign * self.bound_price[rows], self.net_output[rows], np.nan)
+                )
         capped = np.flatnonzero(np.isfinite(self.capacity))
         parts.append(
-            pd.DataFrame(
-                {
-                    "kind": "capacity",
-                    "name": products[capped],
-                    "shadow_price": self.capacity_price[capped],
-                    "quantity": self.gross_output[capped],
-                    "limit": self.capacity[capped],
-                    "binding": self.capacity_price[capped] > 0,
-                }
+            _price_rows(
+                "capacity", products[capped], self.capacity_price[capped], self.gross_output[capped],
+                self.capacity[capped],
             )
         )
         parts.append(
-            pd.DataFrame(
-                {
-                    "kind": "technique",
-                    "name": np.asarray(self.activities.astype(str)),
-                    "shadow_price": self.reduced_cost,
-                    "quantity": self.activity_level,
-                    "limit": np.nan,
-                    "binding": self.activity_level > 0,
-                }
+            _price_rows(
+                "technique", np.asarray(self.activities.astype(str)), self.reduced_cost, self.activity_level,
+                np.nan, binding=self.activity_level > 0,
             )
         )
         return pd.concat([p for p in parts if len(p)], ignore_index=True)

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from gosplan.errors import NotProductiveError
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
 from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
@@ -151,9 +150,7 @@ class _Structure:
 
     def cheapest(self, w: np.ndarray) -> np.ndarray:
         """Policy iteration: the cheapest technique per product at unit costs ``w``; returns prices ``pi``."""
-        make = self.problem.make
-        starts = make.indptr[:-1]
-        several = bool((np.diff(make.indptr) > 1).any())
+        several = bool((np.diff(self.problem.make.indptr) > 1).any())
         for _ in range(MAX_POLICY_ROUNDS):
             B = self.choice
             pi = self._solve(w[B] / self.out[B], transpose=True)
@@ -161,16 +158,11 @@ class _Structure:
             if not several:
                 return pi
             q = (w + self.U.T @ pi) / self.out  # unit cost of every technique at prices pi
-            q_by_product = q[make.indices]
-            best = np.minimum.reduceat(q_by_product, starts)
+            new, best = self.problem.best_technique(q)
             current = q[B]
             better = best < current - 1e-10 * np.maximum(np.abs(current), 1e-300)
             if not better.any():
                 return pi
-            owner = np.repeat(np.arange(self.problem.n), np.diff(make.indptr))
-            is_best = q_by_product <= best[owner]
-            pos = np.minimum.reduceat(np.where(is_best, np.arange(q_by_product.size), q_by_product.size), starts)
-            new = make.indices[pos].astype(np.int64)
             self.choice = np.where(better, new, B)
         raise NotApplicable("policy iteration did not settle")
 
@@ -385,12 +377,11 @@ def solve_stage(
     ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows] / scale
     ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows] / scale
     v = np.concatenate([x, [float(eta.sum())]]) if objective == "fulfilment" else x
-    dvec = lp.gradient(v) - lp.K.T @ ydual
     return LPSolution(
         status=status,
         v=v,
         y=ydual,
-        d=dvec,
+        d=lp.reduced_costs(v, ydual),
         objective=lp.objective(v),
         method="leontief",
         iterations=st.solves,
