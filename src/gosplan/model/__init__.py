@@ -1,5 +1,6 @@
 """Data layer: the Economy container."""
 
 from gosplan.model.economy import Economy, EconomyMeta
+from gosplan.model.horizon import Horizon
 
-__all__ = ["Economy", "EconomyMeta"]
+__all__ = ["Economy", "EconomyMeta", "Horizon"]
