@@ -1,0 +1,375 @@
+"""The multi-year plan as one sparse program (Cockshott's N-year model, compactly).
+
+For years ``t = 1..T``, activities ``j``, products ``i`` and capital stocks
+``k = (i, j)`` with ``K[i, j] > 0`` (``rho_k = 1 - delta_k``, ``b_k = K_k / x0_j``):
+
+* columns, year by year: activity levels ``x_t`` (``m``), the year's objective
+  variables (the plan ray ``z_t``, or for ``harmony`` the deviations
+  ``s_it = c_it / target_it - 1`` of its targeted products), and investment
+  ``acc_{k,t}`` in every stock (years ``1..T-1``; year ``T`` too under a terminal
+  condition: investment in the last year only matters for the stocks left after the plan);
+* **balance** of product ``i`` in year ``t``:
+  ``c_it = (O - U)_i x_t - sum_{k: i(k) = i} acc_{k,t} >= target_it z_t`` (``>= 0`` for
+  products without a target; ``= target_it (1 + s_it)`` and ``s_it >= -1`` under
+  harmony);
+* **labour** ``l x_t <= L_t``;
+* **capital** ``b_k x_{j(k),t} <= S_{k,t} = rho_k^(t-1) K_k + sum_{s<t} rho_k^(t-1-s) acc_{k,s}``:
+  Cockshott's stock recursion ``S_{k,1} <= K_k``, ``S_{k,t+1} <= S_{k,t} + acc_{k,t} -
+  delta_k S_{k,t}`` with the stocks substituted (the same feasible plans; a stock kept
+  below what is available never helps);
+* **growth** ``x_{j,t+1} >= (1 + g_j) x_{j,t}`` for activities with a growth target;
+* **terminal** ``S_{k,T+1} >= g K_k`` for every stock when a terminal factor ``g`` is set.
+
+Cockshott's flows ``flow[j,i,t] >= a_ij x_jt``, labour ``labour[j,t] >= l_j x_jt`` and
+consumption variables are substituted too: a larger flow than the technique needs only
+wastes product. Activities with ``x0_j = 0`` are not operated (``x_jt = 0``), as in his
+model (``x <= x0 / Z * flow``).
+
+Objective (minimised; the plan maximises): ``-sum_t w_t z_t`` (``fulfilment``) or
+``-sum_t w_t sum_i H(s_it)`` (``harmony``), ``w_t = (1 + r)^-(t-1)`` for a discount rate ``r``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from gosplan.errors import InvalidEconomyError, Location
+from gosplan.model.horizon import Horizon
+from gosplan.optim.lp import LinearProgram
+
+__all__ = ["MultiYearProblem", "multiyear_problem", "MultiYearLayout", "formulate"]
+
+Objective = Literal["fulfilment", "harmony"]
+OBJECTIVES: tuple[str, ...] = ("fulfilment", "harmony")
+
+
+@dataclass(frozen=True, eq=False)
+class MultiYearProblem:
+    """A :class:`~gosplan.model.horizon.Horizon` with the planner's choices, as arrays."""
+
+    horizon: Horizon
+    objective: str
+    weights: np.ndarray  # w_t
+    net: sp.csr_array  # O - U, n x m
+    labour: np.ndarray  # l, m
+    stock_product: np.ndarray  # i(k), nk
+    stock_activity: np.ndarray  # j(k), nk
+    stock: np.ndarray  # K_k
+    coefficient: np.ndarray  # b_k
+    retention: np.ndarray  # rho_k = 1 - delta_k
+    operated: np.ndarray  # bool, m: x0_j > 0
+    growth: np.ndarray  # g_j (NaN: none), m
+    terminal: float | None
+    discount: float
+
+    @property
+    def n(self) -> int:
+        return self.net.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.net.shape[1]
+
+    @property
+    def T(self) -> int:
+        return self.horizon.n_years
+
+    @property
+    def nk(self) -> int:
+        return self.stock.size
+
+    def invest_years(self) -> int:
+        """Years with investment columns: ``T`` under a terminal condition, else ``T - 1``."""
+        return self.T if self.terminal is not None else self.T - 1
+
+
+def _growth_vector(horizon: Horizon, growth) -> np.ndarray:
+    eco = horizon.economy
+    g = np.full(eco.n_activities, np.nan)
+    if growth is None:
+        return g
+    items = growth.items() if hasattr(growth, "items") else growth
+    for label, rate in items:
+        if label not in eco.activities:
+            raise InvalidEconomyError(
+                f"growth target for unknown activity {label!r}", Location(product=str(label), key="activity")
+            )
+        rate = float(rate)
+        if not np.isfinite(rate) or rate <= -1:
+            raise InvalidEconomyError(
+                f"growth rate of {label!r} is {rate} (must be finite and > -1)", Location(product=str(label), key="activity")
+            )
+        g[eco.activities.get_loc(label)] = rate
+    return g
+
+
+def multiyear_problem(
+    horizon: Horizon,
+    *,
+    objective: str = "fulfilment",
+    discount: float = 0.0,
+    terminal: float | None = None,
+    growth=None,
+) -> MultiYearProblem:
+    """Arrays of the program for ``horizon`` (see the module for the model).
+
+    Parameters
+    ----------
+    objective:
+        ``"fulfilment"`` (``max sum_t w_t z_t``) or ``"harmony"``.
+    discount:
+        Rate ``r >= 0``: year ``t`` weighs ``(1 + r)^-(t-1)``.
+    terminal:
+        ``None`` (the plan may run its stocks down in the last year) or a factor ``g >= 0``:
+        every stock left after year ``T`` is at least ``g`` times its initial level.
+    growth:
+        ``{activity: g_j}``: output grows by at least ``g_j`` a year from year to year.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    discount = float(discount)
+    if not np.isfinite(discount) or discount < 0:
+        raise ValueError(f"discount rate must be finite and >= 0, got {discount}")
+    if terminal is not None:
+        terminal = float(terminal)
+        if not np.isfinite(terminal) or terminal < 0:
+            raise ValueError(f"terminal factor must be finite and >= 0, got {terminal}")
+    eco = horizon.economy
+    make = eco.make if eco.make is not None else sp.eye_array(eco.n_products, format="csr")
+    net = sp.csr_array(make - eco.use)
+    K = sp.coo_array(horizon.capital)
+    order = np.lexsort((K.row, K.col))  # stocks grouped by activity
+    rows, cols, stock = K.row[order].astype(np.int64), K.col[order].astype(np.int64), K.data[order]
+    D = horizon.depreciation
+    delta = np.asarray(D[rows, cols]).ravel() if rows.size else np.zeros(0)
+    x0 = horizon.base_output
+    operated = x0 > 0
+    coef = np.divide(stock, x0[cols], out=np.zeros_like(stock), where=operated[cols])
+    T = horizon.n_years
+    return MultiYearProblem(
+        horizon=horizon,
+        objective=objective,
+        weights=(1.0 + discount) ** -np.arange(T, dtype=np.float64),
+        net=net,
+        labour=horizon.labour_coefficients,
+        stock_product=rows,
+        stock_activity=cols,
+        stock=stock,
+        coefficient=coef,
+        retention=1.0 - delta,
+        operated=operated,
+        growth=_growth_vector(horizon, growth),
+        terminal=terminal,
+        discount=discount,
+    )
+
+
+@dataclass(frozen=True)
+class MultiYearLayout:
+    """Where each block sits. Columns per year ``t``: ``x`` at ``x_start[t]``,
+    objective variables at ``obj_start[t]`` (``obj_products[t]``: product of each, ``-1`` for
+    ``z``), investment at ``acc_start[t]`` (``nk`` columns; ``-1`` when the year has none).
+    Rows per year: balance at ``balance_start[t]`` (``n``), labour ``labour_row[t]``, capital
+    at ``capital_start[t]`` (``nk``); then growth rows (``growth_rows``: ``(j, t)`` pairs,
+    ``x_{j,t+1} - (1+g) x_{j,t} >= 0``), then terminal rows (``nk``, from ``terminal_start``)."""
+
+    n: int
+    m: int
+    nk: int
+    T: int
+    x_start: np.ndarray
+    obj_start: np.ndarray
+    obj_products: tuple[np.ndarray, ...]
+    acc_start: np.ndarray
+    balance_start: np.ndarray
+    labour_row: np.ndarray
+    capital_start: np.ndarray
+    growth_start: int
+    growth_rows: np.ndarray  # (q, 2): activity, year of the lower year
+    terminal_start: int
+    n_rows: int
+    n_cols: int
+    names: dict = field(default_factory=dict, compare=False)
+
+    def x(self, v: np.ndarray) -> np.ndarray:
+        """Activity levels, ``m x T``."""
+        return np.stack([v[s:s + self.m] for s in self.x_start], axis=1)
+
+    def acc(self, v: np.ndarray) -> np.ndarray:
+        """Investment, ``nk x T`` (zeros in years without investment columns)."""
+        out = np.zeros((self.nk, self.T))
+        for t, s in enumerate(self.acc_start):
+            if s >= 0:
+                out[:, t] = v[s:s + self.nk]
+        return out
+
+
+def formulate(problem: MultiYearProblem) -> tuple[LinearProgram, MultiYearLayout]:
+    """The program of the module docstring, as a :class:`~gosplan.optim.lp.LinearProgram`."""
+    h = problem.horizon
+    n, m, nk, T = problem.n, problem.m, problem.nk, problem.T
+    harmony = problem.objective == "harmony"
+    targets = h.targets
+    net = sp.coo_array(problem.net)
+    inv_years = problem.invest_years()
+    rho, stock, coef = problem.retention, problem.stock, problem.coefficient
+    ks = np.arange(nk)
+
+    # ---- columns
+    x_start, obj_start, acc_start, obj_products = [], [], [], []
+    col = 0
+    for t in range(T):
+        x_start.append(col)
+        col += m
+        obj_start.append(col)
+        prods = np.flatnonzero(targets[:, t] > 0) if harmony else np.array([-1])
+        obj_products.append(prods)
+        col += prods.size
+        if t < inv_years:
+            acc_start.append(col)
+            col += nk
+        else:
+            acc_start.append(-1)
+    n_cols = col
+
+    # ---- rows (COO pieces)
+    R, C, V = [], [], []
+    lo, hi = [], []
+    balance_start, labour_row, capital_start = [], [], []
+    row = 0
+    for t in range(T):
+        xs = x_start[t]
+        # balance
+        balance_start.append(row)
+        R.append(net.row + row), C.append(net.col + xs), V.append(net.data)
+        if acc_start[t] >= 0:
+            R.append(problem.stock_product + row), C.append(ks + acc_start[t]), V.append(-np.ones(nk))
+        tg = targets[:, t]
+        b_lo = np.zeros(n)
+        prods = obj_products[t]
+        if harmony:
+            R.append(prods + row), C.append(np.arange(prods.size) + obj_start[t]), V.append(-tg[prods])
+            b_lo[prods] = tg[prods]
+        else:
+            w = np.flatnonzero(tg > 0)
+            R.append(w + row), C.append(np.full(w.size, obj_start[t])), V.append(-tg[w])
+        lo.append(b_lo), hi.append(np.full(n, np.inf))
+        row += n
+        # labour
+        labour_row.append(row)
+        nzl = np.flatnonzero(problem.labour)
+        R.append(np.full(nzl.size, row)), C.append(nzl + xs), V.append(problem.labour[nzl])
+        lo.append([-np.inf]), hi.append([h.labour_supply[t]])
+        row += 1
+        # capital: b_k x_{j,t} - sum_{s<t} rho^(t-1-s) acc_{k,s} <= rho^(t-1) K_k
+        capital_start.append(row)
+        R.append(ks + row), C.append(problem.stock_activity + xs), V.append(coef)
+        for s in range(t):
+            if acc_start[s] >= 0:
+                R.append(ks + row), C.append(ks + acc_start[s]), V.append(-(rho ** (t - 1 - s)))
+        lo.append(np.full(nk, -np.inf)), hi.append(stock * rho ** t)
+        row += nk
+    # growth: x_{j,t+1} - (1+g) x_{j,t} >= 0
+    growth_start = row
+    gj = np.flatnonzero(np.isfinite(problem.growth) & problem.operated)
+    pairs = []
+    for t in range(T - 1):
+        q = np.arange(gj.size) + row
+        R.append(q), C.append(gj + x_start[t + 1]), V.append(np.ones(gj.size))
+        R.append(q), C.append(gj + x_start[t]), V.append(-(1.0 + problem.growth[gj]))
+        lo.append(np.zeros(gj.size)), hi.append(np.full(gj.size, np.inf))
+        pairs.append(np.column_stack([gj, np.full(gj.size, t)]))
+        row += gj.size
+    growth_rows = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+    # terminal: sum_{s<=T} rho^(T-s) acc_{k,s} >= g K_k - rho^T K_k
+    terminal_start = row
+    if problem.terminal is not None:
+        for s in range(T):
+            R.append(ks + row), C.append(ks + acc_start[s]), V.append(rho ** (T - 1 - s))
+        lo.append(stock * (problem.terminal - rho ** T)), hi.append(np.full(nk, np.inf))
+        row += nk
+    n_rows = row
+
+    K = sp.csr_array(
+        (np.concatenate(V).astype(np.float64), (np.concatenate(R), np.concatenate(C))), shape=(n_rows, n_cols)
+    )
+    K.sum_duplicates()
+    c = np.zeros(n_cols)
+    col_lo = np.zeros(n_cols)
+    col_hi = np.full(n_cols, np.inf)
+    hcols, hweights = [], []
+    for t in range(T):
+        col_hi[x_start[t]:x_start[t] + m] = np.where(problem.operated, np.inf, 0.0)
+        prods = obj_products[t]
+        if harmony:
+            cols = np.arange(prods.size) + obj_start[t]
+            col_lo[cols] = -1.0
+            hcols.append(cols), hweights.append(np.full(prods.size, problem.weights[t]))
+        else:
+            c[obj_start[t]] = -problem.weights[t]
+    layout = MultiYearLayout(
+        n=n, m=m, nk=nk, T=T,
+        x_start=np.asarray(x_start), obj_start=np.asarray(obj_start), obj_products=tuple(obj_products),
+        acc_start=np.asarray(acc_start), balance_start=np.asarray(balance_start),
+        labour_row=np.asarray(labour_row), capital_start=np.asarray(capital_start),
+        growth_start=growth_start, growth_rows=growth_rows, terminal_start=terminal_start,
+        n_rows=n_rows, n_cols=n_cols,
+    )
+    lp = LinearProgram(
+        c=c, K=K,
+        row_lower=np.concatenate([np.asarray(a, dtype=np.float64) for a in lo]),
+        row_upper=np.concatenate([np.asarray(a, dtype=np.float64) for a in hi]),
+        col_lower=col_lo, col_upper=col_hi,
+        harmony_columns=np.concatenate(hcols) if harmony else None,
+        harmony_weights=np.concatenate(hweights) if harmony else None,
+        row_names=lambda r: _row_name(problem, layout, r),
+        col_names=lambda j: _col_name(problem, layout, j),
+    )
+    return lp, layout
+
+
+def _year_of(starts: np.ndarray, k: int) -> int:
+    return int(np.searchsorted(starts, k, side="right") - 1)
+
+
+def _stock_name(problem: MultiYearProblem, k: int) -> str:
+    eco = problem.horizon.economy
+    return f"stock of {eco.products[problem.stock_product[k]]!s} held by {eco.activities[problem.stock_activity[k]]!s}"
+
+
+def _row_name(problem: MultiYearProblem, layout: MultiYearLayout, r: int) -> str:
+    eco, years = problem.horizon.economy, problem.horizon.years
+    if r >= layout.terminal_start:
+        return f"terminal condition on the {_stock_name(problem, r - layout.terminal_start)}"
+    if r >= layout.growth_start:
+        j, t = layout.growth_rows[r - layout.growth_start]
+        return f"growth of {eco.activities[j]!s} from {years[t]} to {years[t + 1]}"
+    t = _year_of(layout.balance_start, r)
+    off = r - layout.balance_start[t]
+    if off < layout.n:
+        return f"balance of {eco.products[off]!s} in {years[t]}"
+    if off == layout.n:
+        return f"labour supply in {years[t]}"
+    return f"{_stock_name(problem, off - layout.n - 1)} in {years[t]}"
+
+
+def _col_name(problem: MultiYearProblem, layout: MultiYearLayout, j: int) -> str:
+    eco, years = problem.horizon.economy, problem.horizon.years
+    t = _year_of(layout.x_start, j)
+    off = j - layout.x_start[t]
+    if off < layout.m:
+        return f"level of {eco.activities[off]!s} in {years[t]}"
+    off -= layout.m
+    prods = layout.obj_products[t]
+    if off < prods.size:
+        return f"fulfilment in {years[t]}" if prods[0] < 0 else f"deviation of {eco.products[prods[off]]!s} in {years[t]}"
+    return f"investment in the {_stock_name(problem, off - prods.size)} in {years[t]}"
+
+
+def years_index(problem: MultiYearProblem) -> pd.Index:
+    return problem.horizon.years
