@@ -14,12 +14,13 @@ import numpy as np
 
 from gosplan.errors import InvalidEconomyError
 from gosplan.model.economy import Economy
-from gosplan.optim.check import Verification, verify
-from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
+from gosplan.optim.check import Verification
+from gosplan.optim.lp import LinearProgram, LPSolution
 from gosplan.planning.formulate import Layout, cost_lp, fulfilment_lp, harmony_lp
 from gosplan.planning.prices import duals_to_prices, values_and_cost_prices
 from gosplan.planning.problem import OBJECTIVES, PlanProblem, planning_problem
-from gosplan.planning.result import PlanResult, Stage
+from gosplan.planning.result import PlanResult
+from gosplan.planning.runner import Runner as _Runner
 from gosplan.results import Status
 
 __all__ = ["plan", "METHODS", "AUTO_HIGHS_MAX"]
@@ -33,116 +34,6 @@ IIS_MAX_COLUMNS = 200_000
 """Above this size an infeasible plan is explained from the Farkas ray alone."""
 
 Progress = Callable[[str], None]
-
-_STATUS = {
-    LPStatus.OPTIMAL: Status.OPTIMAL,
-    LPStatus.INFEASIBLE: Status.INFEASIBLE,
-    LPStatus.UNBOUNDED: Status.UNBOUNDED,
-    LPStatus.ITERATION_LIMIT: Status.ITERATION_LIMIT,
-    LPStatus.TIME_LIMIT: Status.TIME_LIMIT,
-    LPStatus.NUMERICAL: Status.NUMERICAL_ERROR,
-}
-
-
-def _backend(
-    lp: LinearProgram,
-    method: str,
-    tol: float,
-    time_limit: float | None,
-    v0: np.ndarray | None,
-    stage: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-    y0: np.ndarray | None = None,
-) -> LPSolution:
-    if method == "leontief":
-        from gosplan.planning.substitution import NotApplicable, solve_stage
-
-        assert stage is not None
-        try:
-            return solve_stage(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
-        except NotApplicable as exc:
-            fallback = "highs" if lp.shape[1] <= AUTO_HIGHS_MAX * 4 else "pdhg"
-            sol = _backend(lp, fallback, tol, time_limit, v0)
-            sol.message = f"Leontief method not applicable ({exc}); {sol.message}"
-            return sol
-    if method.startswith("highs"):
-        from gosplan.optim.highs import solve_highs
-
-        kind = {"highs": "simplex", "highs-ipm": "ipm", "highs-pdlp": "pdlp"}[method]
-        return solve_highs(lp, method=kind, tol=tol, time_limit=time_limit)
-    from gosplan.optim.pdhg import solve_pdhg
-
-    return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0)
-
-
-class _Runner:
-    """Solves a sequence of programs (the stages) and keeps their record."""
-
-    def __init__(self, method: str, tol: float, time_limit: float | None, progress: Progress | None):
-        self.method = method
-        self.tol = tol
-        self.deadline = None if time_limit is None else time.perf_counter() + time_limit
-        self.progress = progress
-        self.stages: list[Stage] = []
-        self.verifications: list[Verification] = []
-
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else max(self.deadline - time.perf_counter(), 0.0)
-
-    def solve(
-        self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None
-    ) -> tuple[LPSolution, Status, str]:
-        if self.progress is not None:
-            self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
-        sol = _backend(lp, self.method, self.tol, self.remaining(), v0, stage, self.progress)
-        status = _STATUS[sol.status]
-        check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
-        # PDHG stops on norms relative to all the bounds together (PDLP's criterion); a
-        # row far smaller than the largest bounds can still be off by more than gosplan's
-        # per-row check allows. Tighten and go on from where it stopped.
-        tighter = self.tol
-        iterations, seconds = sol.iterations, sol.seconds
-        while (
-            self.method == "pdhg" and status is Status.OPTIMAL and check is not None
-            and not check.passes(self.tol * 10) and tighter > self.tol * 1e-4
-            and (self.remaining() is None or self.remaining() > 0)
-        ):
-            tighter /= 10
-            sol = _backend(lp, "pdhg", tighter, self.remaining(), sol.v, y0=sol.y)
-            iterations += sol.iterations
-            seconds += sol.seconds
-            sol.iterations, sol.seconds = iterations, seconds
-            status = _STATUS[sol.status]
-            check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
-        message = sol.message
-        if status is Status.OPTIMAL:
-            assert check is not None
-            if not check.passes(self.tol * 10):
-                status = Status.NUMERICAL_ERROR
-                message = (
-                    f"{sol.method} reported optimal but gosplan's check failed: violation "
-                    f"{check.max_violation:.2e}, duality gap {check.relative_gap:.2e}, dual residual "
-                    f"{check.dual_residual:.2e} (tolerance {self.tol * 10:.0e})"
-                )
-        nan = float("nan")
-        self.stages.append(
-            Stage(
-                name=name,
-                status=status,
-                objective=check.primal_objective if check else nan,
-                method=sol.method,
-                iterations=sol.iterations,
-                seconds=sol.seconds,
-                max_violation=check.max_violation if check else nan,
-                duality_gap=check.relative_gap if check else nan,
-                dual_residual=check.dual_residual if check else nan,
-                message=message,
-            )
-        )
-        if check is not None:
-            self.verifications.append(check)
-        return sol, status, message
-
 
 def _choose_method(method: str, problem: PlanProblem, objective: str) -> str:
     from gosplan.planning.substitution import applicable
