@@ -10,6 +10,8 @@ program is small enough, the Farkas ray's support otherwise.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from gosplan.optim.lp import LinearProgram, LPSolution
@@ -39,26 +41,38 @@ def _row_words(lp: LinearProgram, i: int, bound: str) -> str:
     return f"{name} {' and '.join(parts)}"
 
 
-def _col_words(problem: PlanProblem, lp: LinearProgram, j: int, bound: str) -> str | None:
+def plan_col_words(problem: PlanProblem, lp: LinearProgram, j: int, bound: str) -> str | None:
+    """Column bounds of a single-year plan: activity capacities in the product's words."""
     if bound == "lower" and lp.col_lower[j] == 0 and j < problem.m:
         return None  # "activity >= 0" is part of every plan; not worth a line
-    name = lp.name_col(j)
     if bound in ("upper", "both") and j < problem.m and np.isfinite(lp.col_upper[j]):
         made = problem.make[:, [j]].tocoo()
-        product = problem.products[made.row[0]] if made.nnz else name
+        product = problem.products[made.row[0]] if made.nnz else lp.name_col(j)
         return f"capacity of {product}: gross output <= {problem.capacity[made.row[0]]:.6g}"
+    return bound_words(lp, j, bound)
+
+
+def bound_words(lp: LinearProgram, j: int, bound: str) -> str | None:
+    """``<column name> >= lo and <= hi`` for the bounds of column ``j`` in a conflict."""
     parts = []
     if bound in ("lower", "both") and np.isfinite(lp.col_lower[j]):
         parts.append(f">= {lp.col_lower[j]:.6g}")
     if bound in ("upper", "both") and np.isfinite(lp.col_upper[j]):
         parts.append(f"<= {lp.col_upper[j]:.6g}")
-    return f"{name} {' and '.join(parts)}" if parts else None
+    return f"{lp.name_col(j)} {' and '.join(parts)}" if parts else None
 
 
 def describe_conflict(
-    problem: PlanProblem, lp: LinearProgram, sol: LPSolution, *, iis_max_columns: int
+    lp: LinearProgram,
+    sol: LPSolution,
+    *,
+    iis_max_columns: int,
+    col_words: Callable[[LinearProgram, int, str], str | None] = bound_words,
 ) -> tuple[str, ...]:
-    """One line per conflicting constraint (at most :data:`MAX_LISTED`, then a count)."""
+    """One line per conflicting constraint (at most :data:`MAX_LISTED`, then a count).
+
+    ``col_words(lp, j, bound)`` words a column bound of the conflict (``None``: leave it out).
+    """
     lines: list[str] = []
     iis = None
     if lp.shape[1] <= iis_max_columns:
@@ -69,7 +83,7 @@ def describe_conflict(
         for i, b in zip(iis.rows, iis.row_bounds):
             lines.append(_row_words(lp, int(i), b))
         for j, b in zip(iis.cols, iis.col_bounds):
-            words = _col_words(problem, lp, int(j), b)
+            words = col_words(lp, int(j), b)
             if words:
                 lines.append(words)
     elif sol.farkas is not None and np.isfinite(sol.farkas).all():

@@ -322,6 +322,8 @@ def _objective(objective: str, status: Status, last: Verification | None) -> flo
 
 def _explain(problem: PlanProblem, lp: LinearProgram, sol: LPSolution) -> tuple[str, ...]:
     """Words for the constraints that conflict: an IIS, or the Farkas ray's support."""
-    from gosplan.planning.explain import describe_conflict
+    from functools import partial
 
-    return describe_conflict(problem, lp, sol, iis_max_columns=IIS_MAX_COLUMNS)
+    from gosplan.planning.explain import describe_conflict, plan_col_words
+
+    return describe_conflict(lp, sol, iis_max_columns=IIS_MAX_COLUMNS, col_words=partial(plan_col_words, problem))

@@ -1,0 +1,213 @@
+"""``plan_years``: the optimal multi-year plan of a :class:`~gosplan.model.horizon.Horizon`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+
+from gosplan.errors import InvalidEconomyError
+from gosplan.model.horizon import Horizon
+from gosplan.multiyear.formulate import MultiYearLayout, MultiYearProblem, formulate, multiyear_problem
+from gosplan.multiyear.result import MultiYearPlanResult
+from gosplan.optim.lp import LinearProgram, LPSolution
+from gosplan.planning.runner import Runner
+from gosplan.results import Status
+
+__all__ = ["plan_years", "METHODS", "AUTO_IPM_MAX_COLUMNS"]
+
+METHODS = ("auto", "highs", "highs-ipm", "highs-pdlp", "pdhg")
+#: ``auto`` uses HiGHS' interior point method up to this many columns, then ``pdhg``:
+#: the Leontief blocks of random economies make the factors of simplex bases and of the
+#: interior point's normal equations dense, so their cost grows with the cube of ``n``.
+AUTO_IPM_MAX_COLUMNS = 40_000
+IIS_MAX_COLUMNS = 50_000
+
+
+def _choose(method: str, lp: LinearProgram) -> str:
+    if method not in METHODS:
+        raise InvalidEconomyError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method != "auto":
+        return method
+    if lp.shape[1] <= AUTO_IPM_MAX_COLUMNS:
+        return "highs-ipm" if lp.is_linear else "highs"
+    return "pdhg"
+
+
+def plan_years(
+    horizon: Horizon | Any,
+    *,
+    years: int | None = None,
+    objective: str = "fulfilment",
+    discount: float = 0.0,
+    terminal: float | None = None,
+    growth: Mapping[str, float] | None = None,
+    method: str = "auto",
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MultiYearPlanResult:
+    """The optimal ``T``-year plan (the model: ``docs/multiyear.md``).
+
+    Parameters
+    ----------
+    horizon:
+        A :class:`~gosplan.model.horizon.Horizon`, or anything
+        :func:`gosplan.io.load_horizon.load_horizon` reads (a bundled dataset name such
+        as ``"cockshott-example"``, a directory in Cockshott's or gosplan's format).
+    years:
+        Plan the first ``years`` years of the horizon (default: all).
+    objective:
+        ``"fulfilment"``: maximise ``sum_t w_t z_t``, the plan ray of every year
+        (Cockshott's choice); ``"harmony"``: maximise ``sum_t w_t sum_i H(c_it / target_it - 1)``.
+    discount:
+        Rate ``r``: year ``t`` weighs ``w_t = (1 + r)^-(t-1)``.
+    terminal:
+        ``None``, or a factor ``g``: every capital stock left after the last year is at least
+        ``g`` times its initial level (``1``: hand over the stocks received).
+    growth:
+        ``{activity: g}``: that activity's output grows by at least ``g`` a year.
+    method:
+        ``"auto"`` (HiGHS' interior point method with crossover up to
+        :data:`AUTO_IPM_MAX_COLUMNS` columns, ``pdhg`` beyond), ``"highs"`` (dual simplex),
+        ``"highs-ipm"``, ``"highs-pdlp"``, ``"pdhg"`` (gosplan's first-order solver).
+    tol:
+        Relative tolerance; gosplan checks every answer itself (per-row violation, duality
+        gap) at ``10 tol``.
+    time_limit:
+        Seconds for the whole solve.
+    progress:
+        Called with a line of text at each stage.
+
+    Returns
+    -------
+    MultiYearPlanResult
+        Check ``status`` (or call ``raise_for_status()``).
+    """
+    start = time.perf_counter()
+    if not isinstance(horizon, Horizon):
+        from gosplan.io.load_horizon import load_horizon
+
+        horizon = load_horizon(horizon)
+    if years is not None:
+        horizon = horizon.with_years(int(years))
+    if not (np.isfinite(tol) and 0 < tol < 1):
+        raise ValueError(f"tol must be in (0, 1), got {tol}")
+    problem = multiyear_problem(horizon, objective=objective, discount=discount, terminal=terminal, growth=growth)
+    lp, layout = formulate(problem)
+    chosen = _choose(method, lp)
+    runner = Runner(chosen, tol, time_limit, progress)
+    sol, status, message = runner.solve(f"{horizon.n_years}-year plan", lp)
+    conflict: tuple[str, ...] = ()
+    if status is Status.INFEASIBLE:
+        from gosplan.planning.explain import describe_conflict
+
+        conflict = describe_conflict(lp, sol, iis_max_columns=IIS_MAX_COLUMNS)
+        message = "no plan meets every constraint" + (": " + "; ".join(conflict[:5]) if conflict else "")
+    elif status is Status.UNBOUNDED:
+        message = "the objective is unbounded"
+    return _result(problem, lp, layout, sol, status, message, runner, conflict, time.perf_counter() - start)
+
+
+def _result(
+    problem: MultiYearProblem,
+    lp: LinearProgram,
+    layout: MultiYearLayout,
+    sol: LPSolution,
+    status: Status,
+    message: str,
+    runner: Runner,
+    conflict: tuple[str, ...],
+    seconds: float,
+) -> MultiYearPlanResult:
+    h = problem.horizon
+    eco = h.economy
+    n, m, nk, T = problem.n, problem.m, problem.nk, problem.T
+    have = status in (Status.OPTIMAL, Status.TIME_LIMIT, Status.ITERATION_LIMIT, Status.NUMERICAL_ERROR)
+    v = sol.v if have and np.isfinite(sol.v).all() else np.full(lp.shape[1], np.nan)
+    y = sol.y if have and np.isfinite(sol.y).all() else np.full(lp.shape[0], np.nan)
+    x = layout.x(v)
+    acc = layout.acc(v)
+    make = eco.make if eco.make is not None else sp.eye_array(n, format="csr")
+    output = make @ x
+    intermediate = eco.use @ x
+    accumulation = np.zeros((n, T))
+    for t in range(T):
+        accumulation[:, t] = np.bincount(problem.stock_product, weights=acc[:, t], minlength=n)
+    consumption = output - intermediate - accumulation
+    rho = problem.retention
+    stock = np.empty((nk, T))
+    s = problem.stock.copy()
+    for t in range(T):
+        stock[:, t] = s
+        s = rho * s + acc[:, t]
+    end_stock = s
+    required = problem.coefficient[:, None] * x[problem.stock_activity, :]
+    capacity = np.full((m, T), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        allowed = np.where(problem.coefficient[:, None] > 0, stock / problem.coefficient[:, None], np.inf)
+    for t in range(T):
+        np.minimum.at(capacity[:, t], problem.stock_activity, allowed[:, t])
+    capacity[~problem.operated, :] = 0.0
+    labour_use = problem.labour[:, None] * x
+    price = np.stack([y[b:b + n] for b in layout.balance_start], axis=1)
+    labour_price = -y[layout.labour_row]
+    rent = -np.stack([y[c:c + nk] for c in layout.capital_start], axis=1) if nk else np.zeros((0, T))
+    if problem.objective == "fulfilment":
+        fulfilment = v[layout.obj_start]
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(h.targets > 0, consumption / h.targets, np.nan)
+        fulfilment = np.array([np.nanmin(ratio[:, t]) if (h.targets[:, t] > 0).any() else np.nan for t in range(T)])
+    check = runner.verifications[-1] if runner.verifications else None
+    stages = tuple(runner.stages)
+    objective = -check.primal_objective if check is not None and have else float("nan")
+    return MultiYearPlanResult(
+        economy=eco.meta.name,
+        objective_kind=problem.objective,
+        status=status,
+        message=message,
+        objective=objective,
+        years=h.years,
+        products=eco.products,
+        activities=eco.activities,
+        stock_product=problem.stock_product,
+        stock_activity=problem.stock_activity,
+        weights=problem.weights,
+        level=x,
+        output=output,
+        intermediate=intermediate,
+        accumulation=accumulation,
+        consumption=consumption,
+        target=h.targets,
+        price=price,
+        capacity=capacity,
+        labour_use=labour_use,
+        stock=stock,
+        required=required,
+        investment=acc,
+        depreciation=(1.0 - rho)[:, None] * stock,
+        rent=rent,
+        end_stock=end_stock,
+        fulfilment=fulfilment,
+        labour_used=labour_use.sum(axis=0),
+        labour_supply=h.labour_supply,
+        labour_price=labour_price,
+        max_violation=check.max_violation if check else float("nan"),
+        duality_gap=check.relative_gap if check else float("nan"),
+        method=sol.method,
+        seconds=seconds,
+        iterations=sum(st.iterations for st in stages),
+        stages=stages,
+        conflict=conflict,
+        notes=h.notes,
+        units=eco.meta.units,
+        labour_unit=eco.meta.labour_unit,
+        detail={
+            "rows": lp.shape[0], "columns": lp.shape[1], "nonzeros": int(lp.K.nnz),
+            "discount": problem.discount, "terminal": problem.terminal,
+            "growth_targets": int(np.isfinite(problem.growth).sum()),
+        },
+    )
