@@ -54,6 +54,8 @@ _LABELS = {"year", "product", "activity"}
 TABLE_ROWS = 20
 #: a fulfilment below 1 - this is "below target" (solver round-off is not a shortfall)
 BELOW = 1e-9
+#: the fulfilment chart's band is cut here (or at 1.1 x the plan ray, if higher)
+FULFILMENT_CAP = 2.0
 _KNOWN_SUMMARY = {"status", "objective", "method", "economy", "years", "seconds", "notes", "title"}
 
 
@@ -383,11 +385,21 @@ def _fulfilment_chart(labels: list[str], yf: pd.DataFrame, pf: pd.DataFrame) -> 
     lo, mid, hi = (list(s.reindex(range(n)).to_numpy(dtype=float)) for s in (g.min(), g.median(), g.max()))
     if not any(math.isfinite(v) for v in z + hi):
         return _empty("No year of the plan has consumption targets, so there is no fulfilment to show.")
-    series = [Series("plan ray z_t (every target met at least this share)", z, PALETTE[0], width=3)]
+    series = [Series("plan ray z_t", z, PALETTE[0], width=3)]
     bands = []
     if any(math.isfinite(v) for v in hi):
-        bands.append(Band("products: least to best fulfilled", lo, hi, PALETTE[0]))
-        series.append(Series("median product", mid, INK, "5 3", 1.5, markers=False))
+        # a few products far above target must not flatten the plan ray: clip the band
+        cap = max([FULFILMENT_CAP] + [1.1 * v for v in z if math.isfinite(v)])
+        name, median = "products: least to best fulfilled", "median product"
+        if any(v > cap for v in hi if math.isfinite(v)):
+            cut = f" (cut at {format_percent(cap, 3)})"
+            name += cut
+            hi = [min(v, cap) for v in hi]
+            if any(v > cap for v in mid if math.isfinite(v)):
+                median += cut
+                mid = [min(v, cap) for v in mid]
+        bands.append(Band(name, lo, hi, PALETTE[0]))
+        series.append(Series(median, mid, INK, "5 3", 1.5, markers=False))
     svg = line_chart(
         labels, series, title="Fulfilment of the consumption targets per year", bands=bands,
         reference=1.0, reference_label="target met (100%)", percent=True,
@@ -420,7 +432,7 @@ def _output_chart(labels: list[str], af: pd.DataFrame, pf: pd.DataFrame, top: in
         labels, [Series(name, values) for name, values in panels], title=(
             f"Output index (activity level relative to {labels[t0]}) of the {len(panels)} largest "
             "activities"),
-        reference=Series(agg_name, agg), rule=1.0,
+        reference=Series(agg_name, agg), rule=1.0, panel_label="the activity's level (index)",
         desc=f"One panel per activity, largest first by {labels[t0]} level; dashed: {agg_name}.",
     )
     return _figure(
@@ -450,7 +462,7 @@ def _capital_charts(labels: list[str], sf: pd.DataFrame, pf: pd.DataFrame, top: 
             labels, [Series(name, values, PALETTE[2]) for name, values in panels], title=(
                 f"Capital index (stock held relative to {labels[t0]}) of the {len(panels)} "
                 "largest holders"),
-            reference=Series(agg_name, agg), rule=1.0,
+            reference=Series(agg_name, agg), rule=1.0, panel_label="the activity's capital (index)",
             desc="One panel per activity: its capital stocks summed over capital goods, as an index.",
         )
         parts.append(_figure(

@@ -112,19 +112,13 @@ def _percent_tick(value: float) -> str:
 
 
 # --------------------------------------------------------------------------------- ticks
-def _nice(x: float, round_: bool) -> float:
-    exp = math.floor(math.log10(x))
-    f = x / 10**exp
-    if round_:
-        nf = 1 if f < 1.5 else 2 if f < 3 else 5 if f < 7 else 10
-    else:
-        nf = 1 if f <= 1 else 2 if f <= 2 else 5 if f <= 5 else 10
-    return nf * 10**exp
+_MANTISSAS = (1.0, 2.0, 2.5, 5.0)
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """About ``count`` round tick values covering ``[lo, hi]`` (Heckbert's "nice numbers").
-    The first and last ticks bound the data; a degenerate or non-finite range is widened."""
+    """Round tick values covering ``[lo, hi]``: the smallest step of 1, 2, 2.5 or 5 x 10^k
+    that needs at most ``count + 1`` ticks, so the axis hugs the data. The first and last
+    ticks bound the data; a degenerate or non-finite range is widened."""
     lo, hi = _float(lo), _float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         lo, hi = 0.0, 1.0
@@ -133,12 +127,17 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     if hi - lo <= 1e-12 * max(abs(lo), abs(hi), 1e-300):
         pad = abs(lo) * 0.1 if lo != 0 else 1.0
         lo, hi = (lo - pad, hi + pad) if lo != 0 else (0.0, 1.0)
-    step = _nice(_nice(hi - lo, False) / max(count - 1, 1), True)
-    start = math.floor(lo / step + 1e-9) * step
-    stop = math.ceil(hi / step - 1e-9) * step
-    n = int(round((stop - start) / step))
-    decimals = max(0, -math.floor(math.log10(step)) + 1)
-    return [round(start + k * step, decimals) for k in range(n + 1)]
+    count = max(int(count), 1)
+    first = math.floor(math.log10((hi - lo) / count)) - 1
+    for exp in range(first, first + 4):
+        for m in _MANTISSAS:
+            step = m * 10.0**exp
+            start = math.floor(lo / step + 1e-9)
+            stop = math.ceil(hi / step - 1e-9)
+            if stop - start <= count:
+                decimals = max(0, -math.floor(math.log10(step)) + 1)
+                return [round((start + k) * step, decimals) for k in range(stop - start + 1)]
+    raise AssertionError("unreachable: a step of 10^(first+3) covers the range")  # pragma: no cover
 
 
 # ------------------------------------------------------------------------------ elements
@@ -208,7 +207,7 @@ def _legend(items: Sequence[tuple[str, str, str]], x0: float, y0: float, width: 
     parts: list[str] = []
     x, y, row_h = x0, y0, 18.0
     for name, colour, kind in items:
-        label = _clip(name, 40)
+        label = _clip(name, 64)
         w = 26 + _text_width(label, 12) + 16
         if x > x0 and x + w > x0 + width:
             x, y = x0, y + row_h
@@ -536,11 +535,13 @@ def small_multiples(
     panel_width: float = 210,
     panel_height: float = 130,
     value_format: Format | None = None,
+    panel_label: str = "the panel's series",
     desc: str = "",
 ) -> str:
     """One small line chart per series in ``panels`` on a grid, all on one y scale, each
     with the ``reference`` series (e.g. the aggregate) drawn dashed grey behind it and an
-    optional dotted horizontal ``rule`` (e.g. 1 for an index)."""
+    optional dotted horizontal ``rule`` (e.g. 1 for an index); ``panel_label`` names the
+    panels' own line in the legend."""
     labels = [str(v) for v in x]
     fmt = value_format or (format_percent if percent else format_number)
     tick = _percent_tick if percent else compact_number
@@ -549,7 +550,7 @@ def small_multiples(
     gap_x, gap_y, left, head = 14.0, 34.0, 44.0, 22.0
     width = columns * (left + panel_width) + (columns - 1) * gap_x + 8
     main = panels[0].colour if panels and panels[0].colour else PALETTE[0]
-    items = [("each panel: its own series", main, "line")]
+    items = [(panel_label, main, "line")]
     if reference is not None:
         items.append((reference.name, OTHER, "dash:5 3"))
     legend, legend_h = _legend(items, left, 18.0, width - left - 8)
