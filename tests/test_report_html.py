@@ -31,7 +31,7 @@ from gosplan.report.svg import (
 )
 
 NASTY = "A&B <x>"  # a product (and activity) name that must be escaped
-QUOTED = 'steel "special" \'grade\''
+QUOTED = "steel \"special\" 'grade'"
 
 
 # ------------------------------------------------------------------------------ frames
@@ -47,38 +47,78 @@ def small_plan(T: int = 3, *, targets: bool = True, capital: bool = True):
             out = [100.0, 40.0, 25.0][i] * g
             cons = [30.0, 20.0, 10.0][i] * g
             target = [0.0, 25.0, 10.0][i] * (1.2**t) if targets else 0.0
-            rows.append(dict(year=y, product=p, output=out, intermediate=out * 0.5,
-                             accumulation=out * 0.2, consumption=cons, target=target,
-                             fulfilment=cons / target if target else math.nan,
-                             price=[0.5, 2.25, 1.125][i] / (t + 1)))
+            rows.append(
+                dict(
+                    year=y,
+                    product=p,
+                    output=out,
+                    intermediate=out * 0.5,
+                    accumulation=out * 0.2,
+                    consumption=cons,
+                    target=target,
+                    fulfilment=cons / target if target else math.nan,
+                    price=[0.5, 2.25, 1.125][i] / (t + 1),
+                )
+            )
     products = pd.DataFrame(rows)
-    years_df = pd.DataFrame({
-        "year": years,
-        "fulfilment": [0.8 + 0.05 * t for t in range(T)] if targets else [math.nan] * T,
-        "labour_supply": [1000.0 * 1.02**t for t in range(T)],
-        "labour_used": [1000.0 * 1.02**t * (0.9 if t % 2 else 1.0) for t in range(T)],
-        "labour_price": [0.0 if t % 2 else 1.5 for t in range(T)],
-        "weight": [0.95**t for t in range(T)],
-    })
-    activities = pd.DataFrame([
-        dict(year=y, activity=p, level=[100.0, 40.0, 25.0][i] * 1.1**t,
-             capacity=[120.0, 40.0, math.inf][i] * 1.1**t, labour=[3.0, 1.0, 2.0][i] * 10 * 1.1**t)
-        for t, y in enumerate(years) for i, p in enumerate(names)
-    ])
-    if capital:
-        stocks = pd.DataFrame([
-            dict(year=y, product=good, activity=holder, stock=s * 1.05**t, required=s * 1.05**t * r,
-                 investment=s * 0.1, depreciation=s * 0.05, rent=rent * (t + 1))
+    years_df = pd.DataFrame(
+        {
+            "year": years,
+            "fulfilment": [0.8 + 0.05 * t for t in range(T)] if targets else [math.nan] * T,
+            "labour_supply": [1000.0 * 1.02**t for t in range(T)],
+            "labour_used": [1000.0 * 1.02**t * (0.9 if t % 2 else 1.0) for t in range(T)],
+            "labour_price": [0.0 if t % 2 else 1.5 for t in range(T)],
+            "weight": [0.95**t for t in range(T)],
+        }
+    )
+    activities = pd.DataFrame(
+        [
+            dict(
+                year=y,
+                activity=p,
+                level=[100.0, 40.0, 25.0][i] * 1.1**t,
+                capacity=[120.0, 40.0, math.inf][i] * 1.1**t,
+                labour=[3.0, 1.0, 2.0][i] * 10 * 1.1**t,
+            )
             for t, y in enumerate(years)
-            for good, holder, s, r, rent in (("coal", NASTY, 50.0, 1.0, 0.25),
-                                             (QUOTED, "coal", 80.0, 0.5, 0.0),
-                                             (QUOTED, QUOTED, 10.0, 1.0, 3.5))
-        ])
+            for i, p in enumerate(names)
+        ]
+    )
+    if capital:
+        stocks = pd.DataFrame(
+            [
+                dict(
+                    year=y,
+                    product=good,
+                    activity=holder,
+                    stock=s * 1.05**t,
+                    required=s * 1.05**t * r,
+                    investment=s * 0.1,
+                    depreciation=s * 0.05,
+                    rent=rent * (t + 1),
+                )
+                for t, y in enumerate(years)
+                for good, holder, s, r, rent in (
+                    ("coal", NASTY, 50.0, 1.0, 0.25),
+                    (QUOTED, "coal", 80.0, 0.5, 0.0),
+                    (QUOTED, QUOTED, 10.0, 1.0, 3.5),
+                )
+            ]
+        )
     else:
         stocks = pd.DataFrame(columns=list(COLUMNS["stocks"]))
-    summary = {"status": "optimal", "objective": 1234.56789, "method": "highs", "economy": "toy <3>",
-               "years": years, "seconds": 0.0421, "notes": ["see https://example.org/x & <y>"],
-               "iterations": 17, "gap": 2.5e-9, "extra": {"nested": "not shown"}}
+    summary = {
+        "status": "optimal",
+        "objective": 1234.56789,
+        "method": "highs",
+        "economy": "toy <3>",
+        "years": years,
+        "seconds": 0.0421,
+        "notes": ["see https://example.org/x & <y>"],
+        "iterations": 17,
+        "gap": 2.5e-9,
+        "extra": {"nested": "not shown"},
+    }
     return summary, years_df, products, activities, stocks
 
 
@@ -90,7 +130,9 @@ def large_plan(n: int = 10_000, T: int = 5, seed: int = 1):
     names = np.array([f"product {i} <&>" for i in range(n)], dtype=object)
     growth = np.repeat(1.05 ** np.arange(T), n)
     base = np.tile(rng.lognormal(0, 1, n) * 100, T)
-    products = pd.DataFrame({"year": np.repeat(years, n), "product": np.tile(names, T), "output": base * growth})
+    products = pd.DataFrame(
+        {"year": np.repeat(years, n), "product": np.tile(names, T), "output": base * growth}
+    )
     products["intermediate"] = products.output * 0.4
     products["accumulation"] = products.output * 0.1
     products["consumption"] = products.output * 0.5
@@ -99,26 +141,48 @@ def large_plan(n: int = 10_000, T: int = 5, seed: int = 1):
     with np.errstate(divide="ignore", invalid="ignore"):
         products["fulfilment"] = np.where(has, products.consumption / products.target, np.nan)
     products["price"] = rng.exponential(1, n * T)
-    years_df = pd.DataFrame({"year": years, "fulfilment": 0.7 + 0.02 * np.arange(T),
-                             "labour_supply": 1e6 * 1.01 ** np.arange(T)})
+    years_df = pd.DataFrame(
+        {
+            "year": years,
+            "fulfilment": 0.7 + 0.02 * np.arange(T),
+            "labour_supply": 1e6 * 1.01 ** np.arange(T),
+        }
+    )
     years_df["labour_used"] = years_df.labour_supply * 0.99
     years_df["labour_price"] = 0.0
     years_df["weight"] = 0.95 ** np.arange(T)
-    activities = pd.DataFrame({"year": np.repeat(years, n), "activity": np.tile(names, T),
-                               "level": base * growth * rng.uniform(0.9, 1.2, n * T)})
+    activities = pd.DataFrame(
+        {
+            "year": np.repeat(years, n),
+            "activity": np.tile(names, T),
+            "level": base * growth * rng.uniform(0.9, 1.2, n * T),
+        }
+    )
     activities["capacity"] = np.where(rng.random(n * T) < 0.5, np.inf, activities.level * 1.1)
     activities["labour"] = activities.level * 0.3
     k = 3 * n
     good, holder = rng.integers(0, 50, k), rng.integers(0, n, k)
-    stocks = pd.DataFrame({"year": np.repeat(years, k), "product": np.tile(names[good], T),
-                           "activity": np.tile(names[holder], T),
-                           "stock": np.tile(rng.lognormal(2, 1, k), T) * np.repeat(1.03 ** np.arange(T), k)})
+    stocks = pd.DataFrame(
+        {
+            "year": np.repeat(years, k),
+            "product": np.tile(names[good], T),
+            "activity": np.tile(names[holder], T),
+            "stock": np.tile(rng.lognormal(2, 1, k), T) * np.repeat(1.03 ** np.arange(T), k),
+        }
+    )
     stocks["required"] = stocks.stock * 0.8
     stocks["investment"] = stocks.stock * 0.08
     stocks["depreciation"] = stocks.stock * 0.05
     stocks["rent"] = np.where(rng.random(k * T) < 0.2, rng.exponential(1, k * T), 0.0)
-    summary = {"status": "optimal", "objective": 9.87654321e7, "method": "pdhg", "economy": "synthetic",
-               "years": years, "seconds": 812.5, "notes": []}
+    summary = {
+        "status": "optimal",
+        "objective": 9.87654321e7,
+        "method": "pdhg",
+        "economy": "synthetic",
+        "years": years,
+        "seconds": 812.5,
+        "notes": [],
+    }
     return summary, years_df, products, activities, stocks
 
 
@@ -172,7 +236,8 @@ class _Doc(HTMLParser):
         elif tag == "tr" and self.row is not None:
             table = self.tables[self.section][-1]
             {"thead": table["head"], "tbody": table["rows"], "tfoot": table["foot"]}.get(
-                self.part, table["rows"]).append(self.row)
+                self.part, table["rows"]
+            ).append(self.row)
             self.row = None
         elif tag in ("thead", "tbody", "tfoot"):
             self.part = "body"
@@ -206,7 +271,9 @@ def check_document(html: str) -> _Doc:
         assert root[0].tag == "title" and root[0].text and root[0].text.strip()
         assert not re.search(r'="[^"]*\b(nan|inf)\b', svg, re.I), "NaN or inf in SVG attributes"
     # nothing loaded from anywhere: every link is in-page, no external elements or imports
-    for attr, value in re.findall(r'\b(src|href|xlink:href|action|poster|data)\s*=\s*"([^"]*)"', html):
+    for attr, value in re.findall(
+        r'\b(src|href|xlink:href|action|poster|data)\s*=\s*"([^"]*)"', html
+    ):
         assert value.startswith("#"), f"{attr}={value!r}"
     assert not re.search(r"<(img|link|iframe|object|embed|audio|video)\b", html)
     assert "@import" not in html and not re.search(r"url\((?!#)", html)
@@ -223,12 +290,28 @@ def table(doc: _Doc, section: str, k: int = 0) -> dict:
 
 
 # ------------------------------------------------------------------------------- numbers
-@pytest.mark.parametrize("value, text", [
-    (0, "0"), (0.0, "0"), (1234, "1,234"), (1234567.8, "1,234,568"), (-1234.4, "-1,234"),
-    (12.5, "12.5"), (0.123456, "0.1235"), (999.96, "1,000"), (1e-5, "1.000e-05"),
-    (2.5e15, "2.500e+15"), (math.nan, "—"), (None, "—"), (math.inf, "∞"), (-math.inf, "-∞"),
-    (np.float64(3.14159), "3.142"), (np.int64(10_000), "10,000"), (np.float32(0.5), "0.5"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (0, "0"),
+        (0.0, "0"),
+        (1234, "1,234"),
+        (1234567.8, "1,234,568"),
+        (-1234.4, "-1,234"),
+        (12.5, "12.5"),
+        (0.123456, "0.1235"),
+        (999.96, "1,000"),
+        (1e-5, "1.000e-05"),
+        (2.5e15, "2.500e+15"),
+        (math.nan, "—"),
+        (None, "—"),
+        (math.inf, "∞"),
+        (-math.inf, "-∞"),
+        (np.float64(3.14159), "3.142"),
+        (np.int64(10_000), "10,000"),
+        (np.float32(0.5), "0.5"),
+    ],
+)
 def test_format_number(value, text):
     assert format_number(value) == text
 
@@ -238,11 +321,30 @@ def test_format_percent_and_compact():
     assert format_percent(1) == "100%"
     assert format_percent(math.nan) == "—"
     assert format_percent(math.inf) == "∞"
-    assert [compact_number(v) for v in (0, 0.25, 1500, 2e6, 3.5e9, -1200)] == ["0", "0.25", "1.5k", "2M", "3.5bn", "-1.2k"]
+    assert [compact_number(v) for v in (0, 0.25, 1500, 2e6, 3.5e9, -1200)] == [
+        "0",
+        "0.25",
+        "1.5k",
+        "2M",
+        "3.5bn",
+        "-1.2k",
+    ]
 
 
-@pytest.mark.parametrize("lo, hi", [(0, 1), (0.83, 1.02), (-3.2, 17.9), (1e6, 1.3e6), (5, 5), (0, 0),
-                                    (math.nan, 2), (-math.inf, math.inf), (1e-7, 3e-7)])
+@pytest.mark.parametrize(
+    "lo, hi",
+    [
+        (0, 1),
+        (0.83, 1.02),
+        (-3.2, 17.9),
+        (1e6, 1.3e6),
+        (5, 5),
+        (0, 0),
+        (math.nan, 2),
+        (-math.inf, math.inf),
+        (1e-7, 3e-7),
+    ],
+)
 def test_nice_ticks_cover_the_range_in_round_steps(lo, hi):
     ticks = nice_ticks(lo, hi)
     assert 2 <= len(ticks) <= 12 and ticks == sorted(ticks)
@@ -262,10 +364,17 @@ def _svg(text: str) -> ET.Element:
 
 
 def test_line_chart_breaks_at_gaps_and_escapes_names():
-    svg = line_chart(["y1", "y2", "y3", "y4", "y5"],
-                     [Series(NASTY, [1, 2, math.nan, 4, 5]), Series("lone", [math.nan, 3, math.nan, math.nan, math.inf])],
-                     bands=[Band("band", [0, 1, 1, 2, 3], [2, 3, math.nan, 5, 6])],
-                     title="t <&>", reference=1.0, reference_label="ref")
+    svg = line_chart(
+        ["y1", "y2", "y3", "y4", "y5"],
+        [
+            Series(NASTY, [1, 2, math.nan, 4, 5]),
+            Series("lone", [math.nan, 3, math.nan, math.nan, math.inf]),
+        ],
+        bands=[Band("band", [0, 1, 1, 2, 3], [2, 3, math.nan, 5, 6])],
+        title="t <&>",
+        reference=1.0,
+        reference_label="ref",
+    )
     root = _svg(svg)
     assert root[0].text == "t <&>"
     paths = root.findall(".//path")
@@ -281,8 +390,11 @@ def test_line_chart_breaks_at_gaps_and_escapes_names():
 def test_bar_chart_stacks_and_groups():
     x = ["a", "b"]
     series = [Series("s1", [1, 2]), Series("s2", [3, -1]), Series("s3", [math.nan, 0])]
-    stacked = _svg(bar_chart(x, series, stacked=True, totals=True, title="stacked",
-                             lines=[Series("l", [4, 1])]))
+    stacked = _svg(
+        bar_chart(
+            x, series, stacked=True, totals=True, title="stacked", lines=[Series("l", [4, 1])]
+        )
+    )
     bars = [r for r in stacked.iter("rect") if r.find("title") is not None]
     assert len(bars) == 4  # NaN and 0 draw nothing
     totals = [t.find("title").text for t in stacked.iter("text") if t.find("title") is not None]
@@ -293,18 +405,28 @@ def test_bar_chart_stacks_and_groups():
 
 def test_small_multiples_one_panel_per_series_on_one_scale():
     panels = [Series(f"p{k}", [1, 1 + k / 10, 1 + k / 5]) for k in range(5)]
-    root = _svg(small_multiples(["y1", "y2", "y3"], panels, title="sm", columns=2,
-                                reference=Series("all", [1, 1.1, 1.2]), rule=1.0))
+    root = _svg(
+        small_multiples(
+            ["y1", "y2", "y3"],
+            panels,
+            title="sm",
+            columns=2,
+            reference=Series("all", [1, 1.1, 1.2]),
+            rule=1.0,
+        )
+    )
     names = [g.find("title").text for g in root.iter("g") if g.find("title") is not None]
     assert [f"p{k}" for k in range(5)] == [n for n in names if n.startswith("p")]
     assert float(root.get("width")) < 2 * (44 + 210 + 14) + 10
 
 
 def test_charts_survive_one_label_and_no_data():
-    for svg in (line_chart(["only"], [Series("s", [0.5])], title="one"),
-                line_chart([], [], title="none"),
-                bar_chart(["only"], [Series("s", [math.nan])], title="nan"),
-                small_multiples(["only"], [Series("s", [1.0])], title="one")):
+    for svg in (
+        line_chart(["only"], [Series("s", [0.5])], title="one"),
+        line_chart([], [], title="none"),
+        bar_chart(["only"], [Series("s", [math.nan])], title="nan"),
+        small_multiples(["only"], [Series("s", [1.0])], title="one"),
+    ):
         _svg(svg)
 
 
@@ -348,13 +470,26 @@ def test_headline_shows_the_summary(small):
 def test_year_table_equals_the_years_frame(small):
     (_, years, products, *_), html = small
     body = table(parse(html), "years")
-    assert body["head"][0][:6] == ["year", "fulfilment z_t", "labour supply", "labour used",
-                                   "labour price", "weight"]
+    assert body["head"][0][:6] == [
+        "year",
+        "fulfilment z_t",
+        "labour supply",
+        "labour used",
+        "labour price",
+        "weight",
+    ]
     for row, (_, y) in zip(body["rows"], years.iterrows(), strict=True):
         p = products[(products.year == y.year) & (products.target > 0)]
-        assert row == [y.year, format_percent(y.fulfilment), format_number(y.labour_supply),
-                       format_number(y.labour_used), format_number(y.labour_price),
-                       format_number(y.weight), str(len(p)), str(int((p.fulfilment < 1).sum()))]
+        assert row == [
+            y.year,
+            format_percent(y.fulfilment),
+            format_number(y.labour_supply),
+            format_number(y.labour_used),
+            format_number(y.labour_price),
+            format_number(y.weight),
+            str(len(p)),
+            str(int((p.fulfilment < 1).sum())),
+        ]
 
 
 def test_binding_stocks_are_the_largest_rent_times_stock(small):
@@ -363,10 +498,18 @@ def test_binding_stocks_are_the_largest_rent_times_stock(small):
     s = stocks.assign(value=stocks.rent * stocks.stock)
     expected = s[s.value > 0].sort_values("value", ascending=False)
     assert len(body["rows"]) == len(expected) == 6 and not body["foot"]
-    for row, (_, r) in zip(body["rows"], expected.iterrows()):
-        assert row == [r.year, r["product"], r.activity, format_number(r.stock), format_number(r.required),
-                       format_number(r.investment), format_number(r.depreciation),
-                       format_number(r.rent), format_number(r.value)]
+    for row, (_, r) in zip(body["rows"], expected.iterrows(), strict=True):
+        assert row == [
+            r.year,
+            r["product"],
+            r.activity,
+            format_number(r.stock),
+            format_number(r.required),
+            format_number(r.investment),
+            format_number(r.depreciation),
+            format_number(r.rent),
+            format_number(r.value),
+        ]
 
 
 def test_shortfalls_are_the_lowest_fulfilment(small):
@@ -374,10 +517,16 @@ def test_shortfalls_are_the_lowest_fulfilment(small):
     body = table(parse(html), "shortfalls")
     p = products[(products.target > 0) & (products.fulfilment < 1)].sort_values("fulfilment")
     assert len(body["rows"]) == len(p) > 0
-    for row, (_, r) in zip(body["rows"], p.iterrows()):
-        assert row == [r.year, r["product"], format_number(r.target), format_number(r.consumption),
-                       format_percent(r.fulfilment), format_number(r.target - r.consumption),
-                       format_number(r.price)]
+    for row, (_, r) in zip(body["rows"], p.iterrows(), strict=True):
+        assert row == [
+            r.year,
+            r["product"],
+            format_number(r.target),
+            format_number(r.consumption),
+            format_percent(r.fulfilment),
+            format_number(r.target - r.consumption),
+            format_number(r.price),
+        ]
 
 
 def test_fulfilment_chart_shows_plan_ray_and_product_range(small):
@@ -387,8 +536,10 @@ def test_fulfilment_chart_shows_plan_ray_and_product_range(small):
     z = years.fulfilment.iloc[1]
     assert f"plan ray z_t, year2: {format_percent(z)}" in titles
     p = products[(products.year == "year2") & (products.target > 0)].fulfilment
-    assert (f"products: least to best fulfilled, year2: {format_percent(p.min())} to "
-            f"{format_percent(p.max())}") in titles
+    assert (
+        f"products: least to best fulfilled, year2: {format_percent(p.min())} to "
+        f"{format_percent(p.max())}"
+    ) in titles
 
 
 def test_output_panels_are_the_top_activities_as_an_index():
@@ -399,7 +550,7 @@ def test_output_panels_are_the_top_activities_as_an_index():
     panels = [g.find("title").text for g in svg.iter("g") if g.find("title") is not None]
     assert panels[-2:] == ["coal", NASTY]  # largest first-year levels: 100, 40 (not 25)
     titles = [e.text for e in svg.iter("title")]
-    assert f"coal, year4: {format_number(1.1 ** 3)}" in titles
+    assert f"coal, year4: {format_number(1.1**3)}" in titles
 
 
 def test_write_plan_html(tmp_path):
@@ -475,7 +626,10 @@ def test_missing_columns_are_named():
 
 
 def test_nothing_but_a_summary():
-    empty = [pd.DataFrame(columns=list(COLUMNS[k])) for k in ("years", "products", "activities", "stocks")]
+    empty = [
+        pd.DataFrame(columns=list(COLUMNS[k]))
+        for k in ("years", "products", "activities", "stocks")
+    ]
     html = plan_html({"status": "infeasible", "notes": "no plan"}, *empty)
     check_document(html)
     assert "infeasible" in html and "<li>no plan</li>" in html
@@ -506,7 +660,8 @@ def test_large_report_truncates_tables_and_charts(large):
     assert len(short["rows"]) == TABLE_ROWS
     assert short["foot"] == [[f"… {below - TABLE_ROWS:,} more products below target"]]
     assert [r[4] for r in short["rows"]] == [
-        format_percent(v) for v in products.fulfilment[products.target > 0].nsmallest(TABLE_ROWS)]
+        format_percent(v) for v in products.fulfilment[products.target > 0].nsmallest(TABLE_ROWS)
+    ]
     binding = table(doc, "binding")
     bound = int((stocks.rent * stocks.stock > 0).sum())
     assert binding["foot"] == [[f"… {bound - TABLE_ROWS:,} more binding stocks"]]
@@ -536,6 +691,8 @@ def test_fulfilment_band_is_cut_when_a_product_is_far_above_target():
     products.loc[1, "fulfilment"] = 50.0  # one product 50 times its target in year1
     svg = ET.fromstring(SVG.findall(plan_html(summary, years, products, activities, stocks))[0])
     titles = [e.text for e in svg.iter("title")]
-    assert any(t.startswith("products: least to best fulfilled (cut at 200%), year1:") for t in titles)
+    assert any(
+        t.startswith("products: least to best fulfilled (cut at 200%), year1:") for t in titles
+    )
     ticks = [float(t.text.rstrip("%")) for t in svg.iter("text") if t.text and t.text.endswith("%")]
     assert max(ticks) <= 200

@@ -43,11 +43,28 @@ __all__ = ["plan_html", "write_plan_html", "COLUMNS", "TABLE_ROWS"]
 #: the columns each frame must have (an empty frame may lack them)
 COLUMNS: dict[str, tuple[str, ...]] = {
     "years": ("year", "fulfilment", "labour_supply", "labour_used", "labour_price", "weight"),
-    "products": ("year", "product", "output", "intermediate", "accumulation", "consumption",
-                 "target", "fulfilment", "price"),
+    "products": (
+        "year",
+        "product",
+        "output",
+        "intermediate",
+        "accumulation",
+        "consumption",
+        "target",
+        "fulfilment",
+        "price",
+    ),
     "activities": ("year", "activity", "level", "capacity", "labour"),
-    "stocks": ("year", "product", "activity", "stock", "required", "investment", "depreciation",
-               "rent"),
+    "stocks": (
+        "year",
+        "product",
+        "activity",
+        "stock",
+        "required",
+        "investment",
+        "depreciation",
+        "rent",
+    ),
 }
 _LABELS = {"year", "product", "activity"}
 #: rows shown in the binding-stocks and below-target tables
@@ -65,7 +82,11 @@ def _e(text: object) -> str:
 
 def _label(value: object) -> str:
     """A year, product or activity label as text (2026.0 -> ``2026``)."""
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+    if (
+        isinstance(value, (float, np.floating))
+        and math.isfinite(value)
+        and float(value).is_integer()
+    ):
         return str(int(value))
     return str(value)
 
@@ -192,7 +213,11 @@ def _top_index(wide: pd.DataFrame, t0: int, top: int) -> list[tuple[str, list[fl
 # ------------------------------------------------------------------------------- tables
 def _num(value: object, fmt=format_number) -> str:
     v = _float(value)
-    key = "" if math.isnan(v) else ("Infinity" if v == math.inf else "-Infinity" if v == -math.inf else repr(v))
+    key = (
+        ""
+        if math.isnan(v)
+        else ("Infinity" if v == math.inf else "-Infinity" if v == -math.inf else repr(v))
+    )
     return f'<td class="num" data-v="{key}">{_e(fmt(value))}</td>'
 
 
@@ -207,18 +232,30 @@ def _float(value: object) -> float:
         return math.nan
 
 
-def _table(headers: Sequence[str], rows: Sequence[str], *, more: str = "", cls: str = "sortable",
-           numeric: Sequence[bool] = ()) -> str:
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[str],
+    *,
+    more: str = "",
+    cls: str = "sortable",
+    numeric: Sequence[bool] = (),
+) -> str:
     head = "".join(
-        f'<th{" class=num" if k < len(numeric) and numeric[k] else ""}>{_e(h)}</th>'
+        f"<th{' class=num' if k < len(numeric) and numeric[k] else ''}>{_e(h)}</th>"
         for k, h in enumerate(headers)
     )
     head = head.replace("<th class=num>", '<th class="num">')
-    parts = [f'<table class="{cls}">' + (f"<thead><tr>{head}</tr></thead>" if headers else "") + "<tbody>"]
+    parts = [
+        f'<table class="{cls}">'
+        + (f"<thead><tr>{head}</tr></thead>" if headers else "")
+        + "<tbody>"
+    ]
     parts += [f"<tr>{row}</tr>" for row in rows]
     parts.append("</tbody>")
     if more:
-        parts.append(f'<tfoot><tr><td colspan="{len(headers)}" class="more">{_e(more)}</td></tr></tfoot>')
+        parts.append(
+            f'<tfoot><tr><td colspan="{len(headers)}" class="more">{_e(more)}</td></tr></tfoot>'
+        )
     parts.append("</table>")
     return "".join(parts)
 
@@ -282,8 +319,12 @@ def plan_html(
     top = int(top)
     if top < 1:
         raise ValueError(f"top must be at least 1, not {top}")
-    frames = [_frame(df, name) for df, name in
-              zip((years, products, activities, stocks), ("years", "products", "activities", "stocks"))]
+    frames = [
+        _frame(df, name)
+        for df, name in zip(
+            (years, products, activities, stocks), ("years", "products", "activities", "stocks")
+        )
+    ]
     order = _year_order(summary, frames)
     pos: dict = {v: k for k, v in enumerate(order)}
     pos.update({str(v): k for k, v in enumerate(order) if str(v) not in pos})
@@ -310,15 +351,19 @@ def plan_html(
 
     status = str(summary.get("status", "unknown"))
     sub = " · ".join(
-        _e(p) for p in (
+        _e(p)
+        for p in (
             str(economy) if economy else "",
             f"status {status}",
             f"{n} year{'s' if n != 1 else ''}" if n else "no years",
             f"method {summary['method']}" if summary.get("method") else "",
-        ) if p
+        )
+        if p
     )
     nav = " ".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
-    body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{html}</section>' for sid, head, html in sections)
+    body = "".join(
+        f'<section id="{sid}"><h2>{_e(head)}</h2>{html}</section>' for sid, head, html in sections
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
@@ -326,7 +371,7 @@ def plan_html(
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f'<header><h1>{_e(title)}</h1><p class="sub">{sub}</p><nav>{nav}</nav></header>'
         f"<main>{body}</main>"
-        f'<footer>Made by gosplan {_e(__version__)}. Self-contained: no scripts, fonts or '
+        f"<footer>Made by gosplan {_e(__version__)}. Self-contained: no scripts, fonts or "
         "images are loaded from anywhere. Hover over a chart's marks for their values; click "
         "a table header to sort.</footer>"
         f"<script>{_JS}</script></body></html>\n"
@@ -350,14 +395,16 @@ def _empty(text: str) -> str:
     return f'<p class="empty">{_e(text)}</p>'
 
 
-def _headline(summary: dict, labels: list[str], pf: pd.DataFrame, af: pd.DataFrame,
-              sf: pd.DataFrame) -> str:
+def _headline(
+    summary: dict, labels: list[str], pf: pd.DataFrame, af: pd.DataFrame, sf: pd.DataFrame
+) -> str:
     status = str(summary.get("status", "unknown"))
     good = status.lower() in ("optimal", "solved", "success")
     years = ", ".join(labels) if len(labels) <= 8 else f"{labels[0]} … {labels[-1]}"
     rows = [
         f"<th>Economy</th>{_txt(summary.get('economy', '—'))}",
-        f'<th>Status</th><td><span class="status {"ok" if good else "warn"}">{_e(status)}</span></td>',
+        f'<th>Status</th><td><span class="status {"ok" if good else "warn"}">'
+        f"{_e(status)}</span></td>",
         f"<th>Objective</th>{_num(summary.get('objective'))}",
         f"<th>Method</th>{_txt(summary.get('method', '—'))}",
         f"<th>Solve time</th>{_num(summary.get('seconds'), _seconds)}",
@@ -368,7 +415,8 @@ def _headline(summary: dict, labels: list[str], pf: pd.DataFrame, af: pd.DataFra
     ]
     html = _table([], rows, cls="kv")
     extra = [
-        f"<th>{_e(k)}</th>" + (_num(v) if isinstance(v, Number) and not isinstance(v, bool) else _txt(v))
+        f"<th>{_e(k)}</th>"
+        + (_num(v) if isinstance(v, Number) and not isinstance(v, bool) else _txt(v))
         for k, v in summary.items()
         if k not in _KNOWN_SUMMARY and _is_scalar(v)
     ]
@@ -382,9 +430,13 @@ def _fulfilment_chart(labels: list[str], yf: pd.DataFrame, pf: pd.DataFrame) -> 
     z = _per_year(yf, "fulfilment", n)
     tg = pf[(pf["target"] > 0) & np.isfinite(pf["fulfilment"].to_numpy(dtype=float))]
     g = tg.groupby("t")["fulfilment"]
-    lo, mid, hi = (list(s.reindex(range(n)).to_numpy(dtype=float)) for s in (g.min(), g.median(), g.max()))
+    lo, mid, hi = (
+        list(s.reindex(range(n)).to_numpy(dtype=float)) for s in (g.min(), g.median(), g.max())
+    )
     if not any(math.isfinite(v) for v in z + hi):
-        return _empty("No year of the plan has consumption targets, so there is no fulfilment to show.")
+        return _empty(
+            "No year of the plan has consumption targets, so there is no fulfilment to show."
+        )
     series = [Series("plan ray z_t", z, PALETTE[0], width=3)]
     bands = []
     if any(math.isfinite(v) for v in hi):
@@ -401,8 +453,13 @@ def _fulfilment_chart(labels: list[str], yf: pd.DataFrame, pf: pd.DataFrame) -> 
         bands.append(Band(name, lo, hi, PALETTE[0]))
         series.append(Series(median, mid, INK, "5 3", 1.5, markers=False))
     svg = line_chart(
-        labels, series, title="Fulfilment of the consumption targets per year", bands=bands,
-        reference=1.0, reference_label="target met (100%)", percent=True,
+        labels,
+        series,
+        title="Fulfilment of the consumption targets per year",
+        bands=bands,
+        reference=1.0,
+        reference_label="target met (100%)",
+        percent=True,
         desc="Plan ray z_t per year with the range and median of the products' fulfilment.",
     )
     return _figure(
@@ -429,10 +486,15 @@ def _output_chart(labels: list[str], af: pd.DataFrame, pf: pd.DataFrame, top: in
     if agg is None:
         agg, agg_name = _plain_index(wide, t0), "all activities: sum of levels"
     svg = small_multiples(
-        labels, [Series(name, values) for name, values in panels], title=(
+        labels,
+        [Series(name, values) for name, values in panels],
+        title=(
             f"Output index (activity level relative to {labels[t0]}) of the {len(panels)} largest "
-            "activities"),
-        reference=Series(agg_name, agg), rule=1.0, panel_label="the activity's level (index)",
+            "activities"
+        ),
+        reference=Series(agg_name, agg),
+        rule=1.0,
+        panel_label="the activity's level (index)",
         desc=f"One panel per activity, largest first by {labels[t0]} level; dashed: {agg_name}.",
     )
     return _figure(
@@ -447,7 +509,9 @@ def _output_chart(labels: list[str], af: pd.DataFrame, pf: pd.DataFrame, top: in
 def _capital_charts(labels: list[str], sf: pd.DataFrame, pf: pd.DataFrame, top: int) -> str:
     n = len(labels)
     if sf.empty:
-        return _empty("The plan has no capital stocks, so there is no capital growth or investment to show.")
+        return _empty(
+            "The plan has no capital stocks, so there is no capital growth or investment to show."
+        )
     held = _wide(sf, "activity", "stock", n)
     t0 = _first_column(held)
     parts = []
@@ -459,19 +523,26 @@ def _capital_charts(labels: list[str], sf: pd.DataFrame, pf: pd.DataFrame, top: 
         if agg is None:
             agg, agg_name = _plain_index(held, t0), "all stocks: plain sum"
         svg = small_multiples(
-            labels, [Series(name, values, PALETTE[2]) for name, values in panels], title=(
+            labels,
+            [Series(name, values, PALETTE[2]) for name, values in panels],
+            title=(
                 f"Capital index (stock held relative to {labels[t0]}) of the {len(panels)} "
-                "largest holders"),
-            reference=Series(agg_name, agg), rule=1.0, panel_label="the activity's capital (index)",
-            desc="One panel per activity: its capital stocks summed over capital goods, as an index.",
+                "largest holders"
+            ),
+            reference=Series(agg_name, agg),
+            rule=1.0,
+            panel_label="the activity's capital (index)",
+            desc="One panel per activity: its stocks summed over capital goods, as an index.",
         )
-        parts.append(_figure(
-            svg,
-            f"Each panel is the capital one of the {len(panels)} best-equipped activities holds at "
-            f"the start of each year (its stocks summed over capital goods, as a multiple of "
-            f"{labels[t0]}), against all capital (dashed grey: {agg_name}): where the line "
-            "climbs, the plan is building that industry up.",
-        ))
+        parts.append(
+            _figure(
+                svg,
+                f"Each panel is the capital one of the {len(panels)} best-equipped activities "
+                "holds at the start of each year (its stocks summed over capital goods, as a "
+                f"multiple of {labels[t0]}), against all capital (dashed grey: {agg_name}): "
+                "where the line climbs, the plan is building that industry up.",
+            )
+        )
     else:
         parts.append(_empty("No activity holds a positive capital stock at the start of the plan."))
     inv = _wide(sf, "product", "investment", n).fillna(0.0)
@@ -481,28 +552,47 @@ def _capital_charts(labels: list[str], sf: pd.DataFrame, pf: pd.DataFrame, top: 
         parts.append(_empty("The plan invests nothing: no capital good is added in any year."))
         return "".join(parts)
     k = min(top, len(PALETTE))
-    goods = totals.abs().nlargest(k, keep="first").index if len(totals) > k else totals.abs().sort_values(
-        ascending=False, kind="stable").index
+    goods = (
+        totals.abs().nlargest(k, keep="first").index
+        if len(totals) > k
+        else totals.abs().sort_values(ascending=False, kind="stable").index
+    )
     series = [Series(_label(g), list(inv.loc[g].to_numpy(dtype=float))) for g in goods]
     rest = inv.drop(index=goods)
     if len(rest):
-        series.append(Series(f"other goods ({len(rest):,})", list(rest.sum(axis=0).to_numpy(dtype=float)),
-                             OTHER))
+        series.append(
+            Series(
+                f"other goods ({len(rest):,})", list(rest.sum(axis=0).to_numpy(dtype=float)), OTHER
+            )
+        )
     dep = _wide(sf, "product", "depreciation", n).sum(axis=0, min_count=1)
-    lines = [Series("depreciation, all goods", list(dep.reindex(range(n)).to_numpy(dtype=float)),
-                    INK, "5 3", 2)]
+    lines = [
+        Series(
+            "depreciation, all goods",
+            list(dep.reindex(range(n)).to_numpy(dtype=float)),
+            INK,
+            "5 3",
+            2,
+        )
+    ]
     svg = bar_chart(
-        labels, series, stacked=True, totals=True, lines=lines,
+        labels,
+        series,
+        stacked=True,
+        totals=True,
+        lines=lines,
         title="Investment per year by capital good, with depreciation",
         desc="Stacked bars: investment per capital good; dashed line: depreciation of all stocks.",
     )
-    parts.append(_figure(
-        svg,
-        f"Each bar is what the plan invests in a year (new capital goods, working from the next "
-        f"year), split by good ({len(goods)} largest over the plan, the rest in grey); where a "
-        "bar rises above the dashed depreciation line the capital stock grows, below it the "
-        "economy is eating its capital.",
-    ))
+    parts.append(
+        _figure(
+            svg,
+            "Each bar is what the plan invests in a year (new capital goods, working from the "
+            f"next year), split by good ({len(goods)} largest over the plan, the rest in grey); "
+            "where a bar rises above the dashed depreciation line the capital stock grows, below "
+            "it the economy is eating its capital.",
+        )
+    )
     return "".join(parts)
 
 
@@ -514,14 +604,21 @@ def _labour_charts(labels: list[str], yf: pd.DataFrame) -> str:
     if not any(math.isfinite(v) for v in used + supply + price):
         return _empty("The plan reports no labour figures.")
     left = bar_chart(
-        labels, [Series("labour used", used, PALETTE[0])],
+        labels,
+        [Series("labour used", used, PALETTE[0])],
         lines=[Series("labour supply", supply, INK, None, 2)],
-        title="Labour used and labour available per year", width=470, height=300,
+        title="Labour used and labour available per year",
+        width=470,
+        height=300,
         desc="Bars: labour the plan uses; line: labour supply.",
     )
     right = line_chart(
-        labels, [Series("labour price (shadow)", price, PALETTE[3])], zero=True,
-        title="Shadow price of labour per year", width=300, height=300,
+        labels,
+        [Series("labour price (shadow)", price, PALETTE[3])],
+        zero=True,
+        title="Shadow price of labour per year",
+        width=300,
+        height=300,
         desc="The shadow price of one unit of labour in each year.",
     )
     left_caption = (
@@ -535,12 +632,14 @@ def _labour_charts(labels: list[str], yf: pd.DataFrame) -> str:
     return f'<div class="pair">{_figure(left, left_caption)}{_figure(right, right_caption)}</div>'
 
 
-
 def _years_table(labels: list[str], yf: pd.DataFrame, pf: pd.DataFrame) -> str:
     n = len(labels)
     if not n:
         return _empty("The plan has no years.")
-    cols = {c: _per_year(yf, c, n) for c in ("fulfilment", "labour_supply", "labour_used", "labour_price", "weight")}
+    cols = {
+        c: _per_year(yf, c, n)
+        for c in ("fulfilment", "labour_supply", "labour_used", "labour_price", "weight")
+    }
     tg = pf[pf["target"] > 0]
     f = tg["fulfilment"].to_numpy(dtype=float)
     counts = tg.groupby("t").size().reindex(range(n), fill_value=0)
@@ -548,12 +647,25 @@ def _years_table(labels: list[str], yf: pd.DataFrame, pf: pd.DataFrame) -> str:
     rows = []
     for t in range(n):
         rows.append(
-            _txt(labels[t]) + _num(cols["fulfilment"][t], format_percent) + _num(cols["labour_supply"][t])
-            + _num(cols["labour_used"][t]) + _num(cols["labour_price"][t]) + _num(cols["weight"][t])
-            + _num(int(counts.iloc[t])) + _num(int(below.iloc[t]))
+            _txt(labels[t])
+            + _num(cols["fulfilment"][t], format_percent)
+            + _num(cols["labour_supply"][t])
+            + _num(cols["labour_used"][t])
+            + _num(cols["labour_price"][t])
+            + _num(cols["weight"][t])
+            + _num(int(counts.iloc[t]))
+            + _num(int(below.iloc[t]))
         )
-    headers = ["year", "fulfilment z_t", "labour supply", "labour used", "labour price", "weight",
-               "targets", "below target"]
+    headers = [
+        "year",
+        "fulfilment z_t",
+        "labour supply",
+        "labour used",
+        "labour price",
+        "weight",
+        "targets",
+        "below target",
+    ]
     return _table(headers, rows, numeric=[False] + [True] * 7)
 
 
@@ -569,18 +681,38 @@ def _binding_table(sf: pd.DataFrame, labels: list[str]) -> str:
     b = b.sort_values(["value", "t"], ascending=[False, True], kind="stable")
     shown = b.head(TABLE_ROWS)
     rows = [
-        _txt(labels[int(r.t)]) + _txt(r.product) + _txt(r.activity) + _num(r.stock) + _num(r.required)
-        + _num(r.investment) + _num(r.depreciation) + _num(r.rent) + _num(r.value)
+        _txt(labels[int(r.t)])
+        + _txt(r.product)
+        + _txt(r.activity)
+        + _num(r.stock)
+        + _num(r.required)
+        + _num(r.investment)
+        + _num(r.depreciation)
+        + _num(r.rent)
+        + _num(r.value)
         for r in shown.itertuples(index=False)
     ]
-    headers = ["year", "capital good", "held by", "stock", "required", "investment", "depreciation",
-               "rent", "rent × stock"]
+    headers = [
+        "year",
+        "capital good",
+        "held by",
+        "stock",
+        "required",
+        "investment",
+        "depreciation",
+        "rent",
+        "rent × stock",
+    ]
     intro = (
         '<p class="lead">Capital stocks whose shadow price (rent) times quantity is largest: '
         "the places where one more unit of capital would raise the plan most.</p>"
     )
-    return intro + _table(headers, rows, more=_more(len(b) - len(shown), "binding stocks"),
-                          numeric=[False] * 3 + [True] * 6)
+    return intro + _table(
+        headers,
+        rows,
+        more=_more(len(b) - len(shown), "binding stocks"),
+        numeric=[False] * 3 + [True] * 6,
+    )
 
 
 def _shortfall_table(pf: pd.DataFrame, labels: list[str]) -> str:
@@ -594,14 +726,23 @@ def _shortfall_table(pf: pd.DataFrame, labels: list[str]) -> str:
     s = s.sort_values(["fulfilment", "t"], kind="stable")
     shown = s.head(TABLE_ROWS)
     rows = [
-        _txt(labels[int(r.t)]) + _txt(r.product) + _num(r.target) + _num(r.consumption)
-        + _num(r.fulfilment, format_percent) + _num(r.target - r.consumption) + _num(r.price)
+        _txt(labels[int(r.t)])
+        + _txt(r.product)
+        + _num(r.target)
+        + _num(r.consumption)
+        + _num(r.fulfilment, format_percent)
+        + _num(r.target - r.consumption)
+        + _num(r.price)
         for r in shown.itertuples(index=False)
     ]
     headers = ["year", "product", "target", "consumption", "fulfilment", "shortfall", "price"]
     intro = '<p class="lead">Products and years with the lowest share of their target met.</p>'
-    return intro + _table(headers, rows, more=_more(len(s) - len(shown), "products below target"),
-                          numeric=[False] * 2 + [True] * 5)
+    return intro + _table(
+        headers,
+        rows,
+        more=_more(len(s) - len(shown), "products below target"),
+        numeric=[False] * 2 + [True] * 5,
+    )
 
 
 def _notes(notes: object) -> str:
@@ -616,7 +757,8 @@ def _notes(notes: object) -> str:
 _CSS = """
 :root{--ink:#222;--muted:#666;--line:#ddd;--accent:#0072B2}
 *{box-sizing:border-box}
-body{margin:0;color:var(--ink);background:#fff;font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}
+body{margin:0;color:var(--ink);background:#fff;
+font:15px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}
 header,main,footer{max-width:1120px;margin:0 auto;padding:0 20px}
 header{padding-top:24px;border-bottom:1px solid var(--line)}
 h1{font-size:26px;margin:0 0 4px}
@@ -641,14 +783,16 @@ tbody tr:nth-child(even){background:#f7f7f7}
 .status.ok{background:#d9f0e3;color:#055a2c}
 .status.warn{background:#fbe3cf;color:#8a3b00}
 .empty,.lead{color:var(--muted)}
-footer{color:var(--muted);font-size:13px;border-top:1px solid var(--line);margin-top:32px;padding:12px 20px 24px}
+footer{color:var(--muted);font-size:13px;border-top:1px solid var(--line);margin-top:32px;
+padding:12px 20px 24px}
 @media print{nav{display:none}h2{break-after:avoid}figure,table{break-inside:avoid}}
 """.strip().replace("\n", "")
 
 # Optional: click a header to sort a table (numbers by their data-v value). No '<' or '&'.
 _JS = (
     "document.querySelectorAll('table.sortable thead th').forEach(function(th){"
-    "th.addEventListener('click',function(){var t=th.closest('table'),b=t.tBodies[0],i=th.cellIndex,"
+    "th.addEventListener('click',function(){"
+    "var t=th.closest('table'),b=t.tBodies[0],i=th.cellIndex,"
     "d=th.dataset.dir==='a'?'d':'a';th.dataset.dir=d;var r=Array.prototype.slice.call(b.rows);"
     "r.sort(function(x,y){var p=x.cells[i],q=y.cells[i],c;"
     "if(p.dataset.v!==undefined){var u=parseFloat(p.dataset.v),v=parseFloat(q.dataset.v);"

@@ -201,7 +201,9 @@ def _svg_open(width: float, height: float, title: str, desc: str = "") -> list[s
     return parts
 
 
-def _legend(items: Sequence[tuple[str, str, str]], x0: float, y0: float, width: float) -> tuple[list[str], float]:
+def _legend(
+    items: Sequence[tuple[str, str, str]], x0: float, y0: float, width: float
+) -> tuple[list[str], float]:
     """Legend entries ``(name, colour, kind)`` (kind: line, dash:<pattern>, box, band) laid
     out in rows from ``(x0, y0)``; returns the SVG parts and the height used."""
     parts: list[str] = []
@@ -213,7 +215,9 @@ def _legend(items: Sequence[tuple[str, str, str]], x0: float, y0: float, width: 
             x, y = x0, y + row_h
         parts.append(f"<g><title>{_e(name)}</title>")
         if kind == "box":
-            parts.append(f'<rect x="{_n(x)}" y="{_n(y - 9)}" width="18" height="11" fill="{colour}"/>')
+            parts.append(
+                f'<rect x="{_n(x)}" y="{_n(y - 9)}" width="18" height="11" fill="{colour}"/>'
+            )
         elif kind == "band":
             parts.append(
                 f'<rect x="{_n(x)}" y="{_n(y - 10)}" width="18" height="13" fill="{colour}" '
@@ -233,8 +237,15 @@ def _legend(items: Sequence[tuple[str, str, str]], x0: float, y0: float, width: 
 class _Axes:
     """A categorical x axis and a linear y axis inside a pixel box."""
 
-    def __init__(self, labels: Sequence[str], values: Sequence[float], box: tuple[float, float, float, float],
-                 *, zero: bool = False, ticks: int = 5) -> None:
+    def __init__(
+        self,
+        labels: Sequence[str],
+        values: Sequence[float],
+        box: tuple[float, float, float, float],
+        *,
+        zero: bool = False,
+        ticks: int = 5,
+    ) -> None:
         self.labels = [str(label) for label in labels]
         self.left, self.top, self.width, self.height = box
         vals = _finite(values)
@@ -251,8 +262,9 @@ class _Axes:
     def y(self, v: float) -> float:
         return self.top + self.height * (1.0 - (v - self.lo) / (self.hi - self.lo))
 
-    def render(self, tick_format: Format, *, x_labels: str = "all", font: float = 12,
-               y_title: str = "") -> list[str]:
+    def render(
+        self, tick_format: Format, *, x_labels: str = "all", font: float = 12, y_title: str = ""
+    ) -> list[str]:
         parts = []
         right = self.left + self.width
         for t in self.ticks:
@@ -312,13 +324,18 @@ def _segments(values: Sequence[float]) -> list[list[int]]:
     return runs
 
 
-def _line(ax: _Axes, s: Series, colour: str, value_format: Format, *, radius: float = 3.5) -> list[str]:
+def _line(
+    ax: _Axes, s: Series, colour: str, value_format: Format, *, radius: float = 3.5
+) -> list[str]:
     parts = []
     vals = [_float(v) for v in s.values]
     dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
     for run in _segments(vals):
         if len(run) > 1:
-            d = " ".join(f"{'M' if k == 0 else 'L'}{_n(ax.x(i))} {_n(ax.y(vals[i]))}" for k, i in enumerate(run))
+            d = " ".join(
+                f"{'M' if k == 0 else 'L'}{_n(ax.x(i))} {_n(ax.y(vals[i]))}"
+                for k, i in enumerate(run)
+            )
             parts.append(
                 f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{_n(s.width)}" '
                 f'stroke-linejoin="round"{dash}/>'
@@ -345,17 +362,21 @@ def _band(ax: _Axes, b: Band, value_format: Format) -> list[str]:
             i = run[0]
             top, bottom = ax.y(max(lo[i], hi[i])), ax.y(min(lo[i], hi[i]))
             parts.append(
-                f'<rect x="{_n(ax.x(i) - 6)}" y="{_n(top)}" width="12" height="{_n(max(bottom - top, 1))}" '
+                f'<rect x="{_n(ax.x(i) - 6)}" y="{_n(top)}" width="12" '
+                f'height="{_n(max(bottom - top, 1))}" '
                 f'fill="{b.colour}" fill-opacity="{b.opacity}"/>'
             )
         else:
             pts = [f"{_n(ax.x(i))},{_n(ax.y(hi[i]))}" for i in run]
             pts += [f"{_n(ax.x(i))},{_n(ax.y(lo[i]))}" for i in reversed(run)]
-            parts.append(f'<polygon points="{" ".join(pts)}" fill="{b.colour}" fill-opacity="{b.opacity}"/>')
+            parts.append(
+                f'<polygon points="{" ".join(pts)}" fill="{b.colour}" fill-opacity="{b.opacity}"/>'
+            )
         for i in run:  # a hover target per label with both ends
             top, bottom = ax.y(max(lo[i], hi[i])), ax.y(min(lo[i], hi[i]))
             parts.append(
-                f'<rect x="{_n(ax.x(i) - 6)}" y="{_n(top)}" width="12" height="{_n(max(bottom - top, 1))}" '
+                f'<rect x="{_n(ax.x(i) - 6)}" y="{_n(top)}" width="12" '
+                f'height="{_n(max(bottom - top, 1))}" '
                 f'fill="transparent"><title>{_e(b.name)}, {_e(ax.labels[i])}: '
                 f"{_e(value_format(lo[i]))} to {_e(value_format(hi[i]))}</title></rect>"
             )
@@ -454,9 +475,7 @@ def bar_chart(
     line_colours = _colours(lines) if lines else []
     if lines:  # lines continue the palette after the bars unless coloured
         k = len([s for s in series if not s.colour])
-        line_colours = [
-            s.colour or PALETTE[(k + j) % len(PALETTE)] for j, s in enumerate(lines)
-        ]
+        line_colours = [s.colour or PALETTE[(k + j) % len(PALETTE)] for j, s in enumerate(lines)]
     items = [(s.name, c, "box") for s, c in zip(series, colours)]
     items += [(s.name, c, _legend_kind(s)) for s, c in zip(lines, line_colours)]
     parts = _svg_open(width, height, title, desc)
@@ -477,7 +496,9 @@ def bar_chart(
     ax = _Axes(labels, values, box, zero=True)
     parts += ax.render(compact_number, y_title=y_title)
     zero_y = ax.y(0.0)
-    group = ax.step * 0.72
+    group = min(
+        ax.step * 0.72, 80.0 if stacked else 56.0 * max(len(series), 1)
+    )  # no slabs for few years
     for i in range(n):
         if stacked:
             up, down = 0.0, 0.0
@@ -584,7 +605,12 @@ def small_multiples(
             ref = Series(reference.name, reference.values, OTHER, "5 3", 1.5, markers=False)
             parts += _line(ax, ref, OTHER, fmt, radius=2)
         colour = s.colour or main
-        parts += _line(ax, Series(s.name, s.values, colour, s.dash, s.width, s.markers), colour, fmt,
-                       radius=2.5)
+        parts += _line(
+            ax,
+            Series(s.name, s.values, colour, s.dash, s.width, s.markers),
+            colour,
+            fmt,
+            radius=2.5,
+        )
     parts.append("</svg>")
     return "".join(parts)
