@@ -74,7 +74,9 @@ def year_rows(table: pd.DataFrame, file: Path) -> list[str]:
         m = _YEAR.fullmatch(label)
         where = Location(file=file, line=row_line(table, k), product=label, key="year")
         if m is None:
-            raise TableFormatError(f"row {label!r} is not a year: the rows must be year1..yearT", where)
+            raise TableFormatError(
+                f"row {label!r} is not a year: the rows must be year1..yearT", where
+            )
         if int(m.group(1)) != k + 1:
             raise TableFormatError(
                 f"inconsistent horizons: year row {k + 1} is {label!r}, expected 'year{k + 1}' "
@@ -169,24 +171,43 @@ def read_cockshott_horizon(path: str | Path, *, meta: EconomyMeta | None = None)
     lab_col = labour_cols[0]
     supply = targ[lab_col].to_numpy(dtype=np.float64)
     for t, value in enumerate(supply):
-        where = Location(file=targ_file, line=row_line(targ, t), column=str(lab_col), product=years[t], key="year")
+        where = Location(
+            file=targ_file,
+            line=row_line(targ, t),
+            column=str(lab_col),
+            product=years[t],
+            key="year",
+        )
         if np.isnan(value):
             raise TableFormatError(f"year {years[t]!r} has no labour supply (empty cell)", where)
         if value < 0:
-            raise TableFormatError(f"labour supply {value:g} in year {years[t]!r} is negative", where)
+            raise TableFormatError(
+                f"labour supply {value:g} in year {years[t]!r} is negative", where
+            )
     target_cols = [c for c in targ.columns if c != lab_col]
     tv = targ[target_cols].to_numpy(dtype=np.float64)
-    for bad, why in ((np.isnan(tv), "empty target cell: write 0 for no target"), (tv < 0, "is negative")):
+    for bad, why in (
+        (np.isnan(tv), "empty target cell: write 0 for no target"),
+        (tv < 0, "is negative"),
+    ):
         if bad.any():
             t, c = _first_cell(bad)
             raise TableFormatError(
                 why if np.isnan(tv[t, c]) else f"target {tv[t, c]:g} {why}",
-                Location(file=targ_file, line=row_line(targ, t), column=str(target_cols[c]), product=years[t], key="year"),
+                Location(
+                    file=targ_file,
+                    line=row_line(targ, t),
+                    column=str(target_cols[c]),
+                    product=years[t],
+                    key="year",
+                ),
             )
 
     economy = read_cockshott(directory, meta=meta)
     products = economy.products
-    targets = targ.loc[:, list(products)].to_numpy(dtype=np.float64).T  # (the columns were checked by read_cockshott)
+    targets = (
+        targ.loc[:, list(products)].to_numpy(dtype=np.float64).T
+    )  # (the columns were checked by read_cockshott)
 
     # cap.csv
     K, cap, cap_lines = _product_matrix(cap_file, products, "capital stock", empty="error")
@@ -194,7 +215,12 @@ def read_cockshott_horizon(path: str | Path, *, meta: EconomyMeta | None = None)
         i, j = _first_cell(K < 0)
         raise TableFormatError(
             f"negative capital stock {K[i, j]:g}",
-            Location(file=cap_file, line=cap_lines[str(products[i])], column=str(products[j]), product=str(products[i])),
+            Location(
+                file=cap_file,
+                line=cap_lines[str(products[i])],
+                column=str(products[j]),
+                product=str(products[i]),
+            ),
         )
 
     # dep.csv: only rates of existing stocks count; an empty cell elsewhere is no rate
@@ -206,7 +232,12 @@ def read_cockshott_horizon(path: str | Path, *, meta: EconomyMeta | None = None)
     ):
         if bad.any():
             i, j = _first_cell(bad)
-            where = Location(file=dep_file, line=dep_lines[str(products[i])], column=str(products[j]), product=str(products[i]))
+            where = Location(
+                file=dep_file,
+                line=dep_lines[str(products[i])],
+                column=str(products[j]),
+                product=str(products[i]),
+            )
             if why is None:
                 raise TableFormatError(
                     f"empty depreciation rate of a stock: cap.csv has {K[i, j]:g} of {products[i]!r} held by "
@@ -217,7 +248,9 @@ def read_cockshott_horizon(path: str | Path, *, meta: EconomyMeta | None = None)
     notes: list[str] = []
     ignored = int(((np.nan_to_num(D) > 0) & (K == 0)).sum())
     if ignored:
-        notes.append(f"{dep_file.name}: {ignored} rate(s) where {cap_file.name} has no stock, ignored")
+        notes.append(
+            f"{dep_file.name}: {ignored} rate(s) where {cap_file.name} has no stock, ignored"
+        )
     D = np.where(K > 0, np.nan_to_num(D), 0.0)
     Ks = sp.csr_array(K)
     Ks.eliminate_zeros()
@@ -272,10 +305,17 @@ def numerators(coefficients: np.ndarray, denominators: np.ndarray) -> tuple[np.n
 
 
 def _existing(directory: Path, stems: Iterable[str]) -> list[Path]:
-    return [directory / f"{s}{x}" for s in stems for x in TABLE_SUFFIXES if (directory / f"{s}{x}").is_file()]
+    return [
+        directory / f"{s}{x}"
+        for s in stems
+        for x in TABLE_SUFFIXES
+        if (directory / f"{s}{x}").is_file()
+    ]
 
 
-def _write_rows(path: Path, header: Sequence[str], rows: Iterable[tuple[str, Iterable[float]]]) -> None:
+def _write_rows(
+    path: Path, header: Sequence[str], rows: Iterable[tuple[str, Iterable[float]]]
+) -> None:
     with open(path, "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, lineterminator="\n")
         out.writerow(list(header))
@@ -329,7 +369,11 @@ def write_cockshott(horizon: Horizon, path: str | Path, *, overwrite: bool = Fal
     if eco.labour is None or others:
         raise InvalidEconomyError(
             "Cockshott's format has one primary input, labour; "
-            + (f"this economy also has {others[:5]}" if eco.labour is not None else "this economy has no labour row")
+            + (
+                f"this economy also has {others[:5]}"
+                if eco.labour is not None
+                else "this economy has no labour row"
+            )
         )
     labels = [str(p) for p in eco.products]
     for k, label in enumerate(labels):
@@ -346,7 +390,7 @@ def write_cockshott(horizon: Horizon, path: str | Path, *, overwrite: bool = Fal
     l = horizon.labour_coefficients
     idle = np.zeros(len(x0), dtype=bool)
     idle[cols[A.data != 0]] = True
-    idle &= (x0 == 0)
+    idle &= x0 == 0
     idle |= (x0 == 0) & (l != 0)
     if idle.any():
         j = int(np.flatnonzero(idle)[0])
@@ -395,11 +439,17 @@ def write_cockshott(horizon: Horizon, path: str | Path, *, overwrite: bool = Fal
     _write_rows(directory / "cap.csv", header, dense_rows(horizon.capital))
     _write_rows(directory / "dep.csv", header, dense_rows(horizon.depreciation))
     years = [str(y) for y in horizon.years]
-    if not all((m := _YEAR.fullmatch(y)) is not None and int(m.group(1)) == t + 1 for t, y in enumerate(years)):
+    if not all(
+        (m := _YEAR.fullmatch(y)) is not None and int(m.group(1)) == t + 1
+        for t, y in enumerate(years)
+    ):
         years = [f"year{t + 1}" for t in range(len(years))]
     _write_rows(
         directory / "labtarg.csv",
         [*header, "labour"],
-        ((years[t], [*horizon.targets[:, t], horizon.labour_supply[t]]) for t in range(horizon.n_years)),
+        (
+            (years[t], [*horizon.targets[:, t], horizon.labour_supply[t]])
+            for t in range(horizon.n_years)
+        ),
     )
     return directory

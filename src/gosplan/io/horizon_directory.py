@@ -61,7 +61,12 @@ from gosplan.io.directory import (
 )
 from gosplan.model.horizon import Horizon
 
-__all__ = ["read_horizon_directory", "write_horizon_directory", "HORIZON_TABLES", "is_horizon_directory"]
+__all__ = [
+    "read_horizon_directory",
+    "write_horizon_directory",
+    "HORIZON_TABLES",
+    "is_horizon_directory",
+]
 
 #: The multi-year tables, beyond the economy's own.
 HORIZON_TABLES: tuple[str, ...] = ("horizon", "capital", "depreciation", "targets")
@@ -88,7 +93,8 @@ def _stored_notes(directory: Path) -> list[str]:
         notes = [notes]
     if not isinstance(notes, list) or not all(isinstance(v, str) for v in notes):
         raise TableFormatError(
-            "[horizon] notes must be a string or a list of strings", Location(file=directory / "economy.toml")
+            "[horizon] notes must be a string or a list of strings",
+            Location(file=directory / "economy.toml"),
         )
     return notes
 
@@ -146,12 +152,24 @@ def read_horizon_directory(path: str | Path) -> Horizon:
         if not y.strip():
             _fail(src, t, "empty year label", column="year")
         if y in seen:
-            _fail(src, t, f"year {y!r} appears twice (first on {src.where(seen[y])})", column="year", product=y)
+            _fail(
+                src,
+                t,
+                f"year {y!r} appears twice (first on {src.where(seen[y])})",
+                column="year",
+                product=y,
+            )
         seen[y] = t
     _check_finite(src, supply, "labour", lambda t: years[t])
     if (supply < 0).any():
         t = _first(supply < 0)
-        _fail(src, t, f"labour supply {supply[t]:g} in year {years[t]!r} is negative", column="labour", product=years[t])
+        _fail(
+            src,
+            t,
+            f"labour supply {supply[t]:g} in year {years[t]!r} is negative",
+            column="labour",
+            product=years[t],
+        )
     T = len(years)
 
     # capital
@@ -159,14 +177,29 @@ def read_horizon_directory(path: str | Path) -> Horizon:
     K = sp.csr_array((n, n))
     cap_rows: dict[tuple[int, int], int] = {}
     if cap_src is not None:
-        cap = _read_table(cap_src, {"product": key(), "activity": key(), "stock": _Float()}, ["product", "stock"])
+        cap = _read_table(
+            cap_src, {"product": key(), "activity": key(), "stock": _Float()}, ["product", "stock"]
+        )
         prod, stock = cap["product"], cap["stock"]
         act = cap.get("activity", prod)
         _check_finite(cap_src, stock, "stock", lambda k: label(prod[k]))
         if (stock < 0).any():
             k = _first(stock < 0)
-            _fail(cap_src, k, f"stock {stock[k]:g} is negative", column="stock", product=label(prod[k]))
-        _duplicate_pairs(cap_src, prod, act, n, "(product, activity) pair", lambda k: (label(prod[k]), label(act[k])))
+            _fail(
+                cap_src,
+                k,
+                f"stock {stock[k]:g} is negative",
+                column="stock",
+                product=label(prod[k]),
+            )
+        _duplicate_pairs(
+            cap_src,
+            prod,
+            act,
+            n,
+            "(product, activity) pair",
+            lambda k: (label(prod[k]), label(act[k])),
+        )
         K = sp.csr_array(sp.coo_array((stock, (prod, act)), shape=(n, n)))
         K.eliminate_zeros()
         cap_rows = {(int(i), int(j)): r for r, (i, j) in enumerate(zip(prod, act)) if stock[r] != 0}
@@ -190,16 +223,34 @@ def read_horizon_directory(path: str | Path) -> Horizon:
     dep_src = _find(directory, "depreciation", fmt, bool(K.nnz))
     D = sp.csr_array((n, n))
     if dep_src is not None:
-        dep = _read_table(dep_src, {"product": key(), "activity": key(), "rate": _Float()}, ["product", "rate"])
+        dep = _read_table(
+            dep_src, {"product": key(), "activity": key(), "rate": _Float()}, ["product", "rate"]
+        )
         dprod, rate = dep["product"], dep["rate"]
         _check_finite(dep_src, rate, "rate", lambda k: label(dprod[k]))
-        for bad, why in ((rate < 0, "is negative"), (rate > 1, "is above 1 (more than the whole stock cannot wear out in a year)")):
+        for bad, why in (
+            (rate < 0, "is negative"),
+            (rate > 1, "is above 1 (more than the whole stock cannot wear out in a year)"),
+        ):
             if bad.any():
                 k = _first(bad)
-                _fail(dep_src, k, f"depreciation rate {rate[k]:g} {why}", column="rate", product=label(dprod[k]))
+                _fail(
+                    dep_src,
+                    k,
+                    f"depreciation rate {rate[k]:g} {why}",
+                    column="rate",
+                    product=label(dprod[k]),
+                )
         if "activity" in dep:
             dact = dep["activity"]
-            _duplicate_pairs(dep_src, dprod, dact, n, "(product, activity) pair", lambda k: (label(dprod[k]), label(dact[k])))
+            _duplicate_pairs(
+                dep_src,
+                dprod,
+                dact,
+                n,
+                "(product, activity) pair",
+                lambda k: (label(dprod[k]), label(dact[k])),
+            )
             given = set(zip(dprod.tolist(), dact.tolist()))
             D = sp.csr_array(sp.coo_array((rate, (dprod, dact)), shape=(n, n)))
             missing = [(i, j) for (i, j) in cap_rows if (i, j) not in given]
@@ -214,8 +265,13 @@ def read_horizon_directory(path: str | Path) -> Horizon:
             dup = np.flatnonzero(dprod[order][1:] == dprod[order][:-1])
             if dup.size:
                 first, k = int(order[dup[0]]), int(order[dup[0] + 1])
-                _fail(dep_src, k, f"product {label(dprod[k])!r} has a second rate (first on {dep_src.where(first)})",
-                      column="product", product=label(dprod[k]))
+                _fail(
+                    dep_src,
+                    k,
+                    f"product {label(dprod[k])!r} has a second rate (first on {dep_src.where(first)})",
+                    column="product",
+                    product=label(dprod[k]),
+                )
             per_product[dprod] = rate
             i, j = K.nonzero()
             missing = [(int(a), int(b)) for a, b in zip(i, j) if np.isnan(per_product[a])]
@@ -225,7 +281,8 @@ def read_horizon_directory(path: str | Path) -> Horizon:
             a, b = min(missing, key=lambda ij: cap_rows[ij])
             assert cap_src is not None
             _fail(
-                dep_src, None,
+                dep_src,
+                None,
                 f"no depreciation rate for the stock of {label(a)!r} held by {label(b)!r} "
                 f"({cap_src.path.name}, {cap_src.where(cap_rows[(a, b)])})"
                 + (f" and {len(missing) - 1} other stock(s)" if len(missing) > 1 else ""),
@@ -236,23 +293,37 @@ def read_horizon_directory(path: str | Path) -> Horizon:
     targets = np.zeros((n, T))
     tgt_src = _find(directory, "targets", fmt, False)
     if tgt_src is not None:
-        tg = _read_table(tgt_src, {"year": _Text(), "product": key(), "target": _Float()}, ["year", "product", "target"])
+        tg = _read_table(
+            tgt_src,
+            {"year": _Text(), "product": key(), "target": _Float()},
+            ["year", "product", "target"],
+        )
         ty = [str(v) for v in tg["year"].to_pylist()]
         tprod, value = tg["product"], tg["target"]
         t_idx = pd.Index(years, dtype=object).get_indexer(pd.Index(ty, dtype=object))
         if (t_idx < 0).any():
             k = _first(t_idx < 0)
             _fail(
-                tgt_src, k,
+                tgt_src,
+                k,
                 f"inconsistent horizons: year {ty[k]!r} is not a year of {src.path.name} "
                 f"({', '.join(years[:6])}{' ...' if T > 6 else ''})",
-                column="year", product=label(tprod[k]),
+                column="year",
+                product=label(tprod[k]),
             )
         _check_finite(tgt_src, value, "target", lambda k: label(tprod[k]))
         if (value < 0).any():
             k = _first(value < 0)
-            _fail(tgt_src, k, f"target {value[k]:g} is negative", column="target", product=label(tprod[k]))
-        _duplicate_pairs(tgt_src, t_idx, tprod, n, "(year, product) pair", lambda k: (ty[k], label(tprod[k])))
+            _fail(
+                tgt_src,
+                k,
+                f"target {value[k]:g} is negative",
+                column="target",
+                product=label(tprod[k]),
+            )
+        _duplicate_pairs(
+            tgt_src, t_idx, tprod, n, "(year, product) pair", lambda k: (ty[k], label(tprod[k]))
+        )
         targets[tprod, t_idx] = value
 
     return Horizon(
@@ -312,7 +383,12 @@ def write_horizon_directory(
             )
         eco = replace(eco, recorded_output=x0)
     directory = Path(path)
-    present = [directory / f"{t}.{f}" for t in HORIZON_TABLES for f in FORMATS if (directory / f"{t}.{f}").exists()]
+    present = [
+        directory / f"{t}.{f}"
+        for t in HORIZON_TABLES
+        for f in FORMATS
+        if (directory / f"{t}.{f}").exists()
+    ]
     if present and not overwrite:
         raise FileExistsError(
             f"{directory} already holds multi-year tables ({present[0].name}); pass overwrite=True to replace them"
@@ -335,26 +411,42 @@ def write_horizon_directory(
         sink.write(columns)
         sink.close()
 
-    write("horizon", [("year", pa.string()), ("labour", pa.float64())],
-          {"year": years, "labour": horizon.labour_supply})
+    write(
+        "horizon",
+        [("year", pa.string()), ("labour", pa.float64())],
+        {"year": years, "labour": horizon.labour_supply},
+    )
     K = sp.coo_array(horizon.capital)
     order = np.lexsort((K.col, K.row))
     rows, cols = K.row[order], K.col[order]
     rate = np.asarray(horizon.depreciation[rows, cols]).ravel() if K.nnz else np.zeros(0)
-    write("capital", [("product", kt), ("activity", kt), ("stock", pa.float64())],
-          {"product": keyed(rows), "activity": keyed(cols), "stock": K.data[order]})
-    write("depreciation", [("product", kt), ("activity", kt), ("rate", pa.float64())],
-          {"product": keyed(rows), "activity": keyed(cols), "rate": rate})
+    write(
+        "capital",
+        [("product", kt), ("activity", kt), ("stock", pa.float64())],
+        {"product": keyed(rows), "activity": keyed(cols), "stock": K.data[order]},
+    )
+    write(
+        "depreciation",
+        [("product", kt), ("activity", kt), ("rate", pa.float64())],
+        {"product": keyed(rows), "activity": keyed(cols), "rate": rate},
+    )
     t_rows, t_cols = np.nonzero(horizon.targets.T)  # by year, then product
-    write("targets", [("year", pa.string()), ("product", kt), ("target", pa.float64())],
-          {"year": years.take(pa.array(t_rows.astype(np.int32))), "product": keyed(t_cols),
-           "target": horizon.targets[t_cols, t_rows]})
+    write(
+        "targets",
+        [("year", pa.string()), ("product", kt), ("target", pa.float64())],
+        {
+            "year": years.take(pa.array(t_rows.astype(np.int32))),
+            "product": keyed(t_cols),
+            "target": horizon.targets[t_cols, t_rows],
+        },
+    )
     if horizon.notes:
         import tomli_w
 
         toml = directory / "economy.toml"
         text = toml.read_text(encoding="utf-8")
         toml.write_text(
-            text.rstrip("\n") + "\n\n" + tomli_w.dumps({"horizon": {"notes": list(horizon.notes)}}), encoding="utf-8"
+            text.rstrip("\n") + "\n\n" + tomli_w.dumps({"horizon": {"notes": list(horizon.notes)}}),
+            encoding="utf-8",
         )
     return directory
