@@ -701,8 +701,37 @@ def convert(
 
 
 # --------------------------------------------------------------------------- synth
+class HorizonFormat(str, enum.Enum):
+    """How ``gosplan synth --years`` writes a multi-year instance."""
+
+    gosplan = "gosplan"
+    cockshott = "cockshott"
+
+
+def _synth_horizon(
+    products: int, years: int, seed: int, out: Path, fmt: str, horizon_format: str, overwrite: bool,
+    activity: Any,
+) -> str:
+    """Cockshott's random economy with ``years`` years, written to ``out``; says what was written."""
+    from gosplan.synth.horizon import cockshott_economy
+
+    with activity.step(f"generating {products:,} products, {years} years"):
+        horizon = cockshott_economy(products, years, seed=seed)
+    with activity.step(f"writing {out}"):
+        if horizon_format == HorizonFormat.cockshott.value:
+            from gosplan.io.cockshott_horizon import write_cockshott
+
+            write_cockshott(horizon, out, overwrite=overwrite)
+            return "Cockshott's flows/cap/dep/labtarg.csv"
+        from gosplan.io.horizon_directory import write_horizon_directory
+
+        write_horizon_directory(horizon, out, format=fmt, overwrite=overwrite)
+        return f"economy directory with multi-year tables, {fmt}"
+
+
 @app.command()
 def synth(
+    ctx: typer.Context,
     products: Annotated[int, typer.Option("--products", "-n", min=1, help="Number of products N.", metavar="N")],
     out: Annotated[
         Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to write.", show_default=False, file_okay=False)
@@ -722,20 +751,68 @@ def synth(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an economy already in DIR.")
     ] = False,
+    years: Annotated[
+        Optional[int],
+        typer.Option(
+            "--years", min=1, metavar="T", show_default=False,
+            help="Write a multi-year instance instead: Cockshott's random test economy "
+            "with capital stocks, 7% depreciation, labour supply and targets for T years.",
+        ),
+    ] = None,
+    horizon_format: Annotated[
+        Optional[HorizonFormat],
+        typer.Option(
+            "--horizon-format", show_default=False,
+            help="With --years: gosplan's economy directory with multi-year tables (default; "
+            "tables in --format) or Cockshott's four CSV files.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic economy, streamed to disk.
 
     Realistic structure: tiers of raw materials, intermediate and final goods, universal
     inputs (energy, transport) used by almost everything, feedback loops, heavy-tailed
     in-degrees, the spectral radius of A chosen. Memory stays bounded up to 10^7 products.
+    With --years T: a multi-year instance (Cockshott's random economies) instead.
     """
     if spectral_radius is not None and not (0 < spectral_radius < 1):
         raise typer.BadParameter(f"must be in (0, 1), got {spectral_radius}", param_hint="--spectral-radius")
+    if years is None and horizon_format is not None:
+        raise typer.BadParameter(
+            "applies to multi-year instances: give --years T", param_hint="--horizon-format"
+        )
+    if years is not None:
+        for name, flag in (("inputs", "--inputs"), ("spectral_radius", "--spectral-radius")):
+            given = ctx.get_parameter_source(name)
+            if given is not None and given.name != "DEFAULT":
+                raise typer.BadParameter(
+                    "does not apply with --years (Cockshott's generator has its own "
+                    "structure: about log2(N) + 5 inputs per industry)", param_hint=flag,
+                )
     _check_out(out)
-    if out.is_dir() and (out / "economy.toml").exists() and not overwrite:
+    chosen = (horizon_format or HorizonFormat.gosplan).value
+    if years is not None and chosen == HorizonFormat.cockshott.value:
+        if out.is_dir() and (out / "flows.csv").exists() and not overwrite:
+            raise _fail(
+                f"{out} already holds Cockshott's files (flows.csv); pass --overwrite to replace them"
+            )
+    elif out.is_dir() and (out / "economy.toml").exists() and not overwrite:
         raise _fail(f"{out} already holds an economy (economy.toml); pass --overwrite to replace it")
     _, err_console, show_progress = _consoles(False)
     from gosplan.cli.report import Activity
+
+    if years is not None:
+        with _guard(), Activity(err_console, show_progress) as activity:
+            t0 = time.perf_counter()
+            what = _synth_horizon(
+                products, years, seed, out, fmt.value, chosen, overwrite, activity
+            )
+            seconds = time.perf_counter() - t0
+        sys.stderr.write(
+            f"wrote {out} ({products:,} products, {years} years, Cockshott's random economy, "
+            f"seed {seed}; {what}) in {seconds:.1f} s\n"
+        )
+        return
 
     with _guard(), Activity(err_console, show_progress, bar=True) as activity:
         from gosplan.synth import write_synthetic
