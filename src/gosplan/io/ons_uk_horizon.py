@@ -44,9 +44,10 @@ Defects of the 2015 files, found and handled explicitly (each a
 * ``fullcapitalstockmatrix2015.csv`` lacks Owner-Occupiers' Housing (row and column):
   that industry (output 194407) holds no capital in ``K``; seven more industries with
   output have no capital at all (residential care, households as employers, non-market
-  land transport and four NPISH ones): their output is not limited by capital. Its ``Total Exports`` column is empty, the other final-demand columns are
-  0, and the TOTAL row's ``TOTAL DEMAND ...`` cell is the grand total: ignored (checked).
-  The TOTAL row equals the column sums: ``K`` sums to 7151150 exactly.
+  land transport and four NPISH ones): their output is not limited by capital. Its
+  ``Total Exports`` column is empty, the other final-demand columns are 0, and the TOTAL
+  row's ``TOTAL DEMAND ...`` cell is the grand total: ignored (checked). The TOTAL row
+  equals the column sums: ``K`` sums to 7151150 exactly.
 * the stocks disagree with the ONS stocks they were made from: 7151150 in all against
   ONS's 4337207, and by more than a factor 2 for 33 of 63 industry groups: construction
   holds 3526696 (ONS 415427), crop and animal production 614951 (ONS 37765), real estate
@@ -65,7 +66,10 @@ Defects of the 2015 files, found and handled explicitly (each a
   numbers), with one header label broken over two lines.
 * the translation names products by their A-matrix titles ("Products of agriculture
   ..."), not the use table's; rows are paired by position, checked through
-  ``Amatrix2015.csv``. One industry (households as employers) has no group.
+  ``Amatrix2015.csv``. One industry (households as employers) has no group; some groups
+  overlap in the ONS file (``69-71`` contains ``71``), so those comparisons are rough.
+* the use table's final demand is negative for one product (cement, -214: inventories
+  run down more than the rest bought): its target is 0.
 """
 
 from __future__ import annotations
