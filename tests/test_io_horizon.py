@@ -337,6 +337,20 @@ def test_cockshott_error_labtarg_without_labour_column(cockshott_dir: Path) -> N
     _raises(TableFormatError, cockshott_dir, r"labtarg\.csv, line 1", "no 'labour' column")
 
 
+def test_cockshott_error_labtarg_unknown_product(cockshott_dir: Path) -> None:
+    edit(
+        cockshott_dir / "labtarg.csv",
+        "headings,iron,coal,corn,bread,labour",
+        "headings,iron,coal,corn,beer,labour",
+    )
+    _raises(
+        TableFormatError,
+        cockshott_dir,
+        r"labtarg\.csv, line 1, column 'bread'",
+        r"missing \['bread'\], unknown \['beer'\]",
+    )
+
+
 # ============================================================================ directory
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 @pytest.mark.parametrize("keys", ["label", "position"])
@@ -513,6 +527,27 @@ def test_directory_errors(tmp_path: Path) -> None:
         r"products\.csv, column 'recorded_output'",
         "base-year output",
     )
+
+
+def test_directory_parquet_errors_name_the_row(tmp_path: Path) -> None:
+    h = read_horizon_directory(tiny(tmp_path))
+    out = write_horizon_directory(h, tmp_path / "pq", format="parquet")
+    cap = pd.read_parquet(out / "capital.parquet")
+    cap.loc[1, "stock"] = -2.0
+    cap.to_parquet(out / "capital.parquet")
+    _dir_raises(
+        TableFormatError,
+        out,
+        r"capital\.parquet, column 'stock', product 'steel'",
+        "row 2: stock -2 is negative",
+    )
+
+
+def test_directory_without_horizon_table(tmp_path: Path) -> None:
+    from gosplan.io.load_horizon import load_horizon
+
+    with pytest.raises(TableFormatError, match=r"missing table horizon\.csv"):
+        load_horizon(tiny(tmp_path, **{"horizon.csv": None}))
 
 
 def test_directory_without_capital_or_output(tmp_path: Path) -> None:
@@ -830,9 +865,7 @@ def test_load_horizon_uk(tmp_path: Path) -> None:
 def test_load_horizon_unknown_sources(tmp_path: Path) -> None:
     from gosplan.io.load_horizon import load_horizon
 
-    looked = (
-        r"gosplan's directory format .*horizon table.*Cockshott's format \(flows, cap, dep, labtarg"
-    )
+    looked = r"gosplan's directory format .*tables horizon, capital.*Cockshott's format \(flows, cap, dep, labtarg"
     with pytest.raises(
         TableFormatError,
         match=r"dataset 'us-2017' has no multi-year data.*cockshott-example, uk-2015",

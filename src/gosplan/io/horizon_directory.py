@@ -73,9 +73,12 @@ HORIZON_TABLES: tuple[str, ...] = ("horizon", "capital", "depreciation", "target
 
 
 def is_horizon_directory(path: str | Path) -> bool:
-    """Whether ``path`` holds an economy directory with a ``horizon`` table."""
+    """Whether ``path`` holds an economy directory with multi-year tables (any of
+    :data:`HORIZON_TABLES`: a missing ``horizon`` table is then the reader's error)."""
     d = Path(path)
-    return (d / "economy.toml").is_file() and any((d / f"horizon.{f}").is_file() for f in FORMATS)
+    return (d / "economy.toml").is_file() and any(
+        (d / f"{t}.{f}").is_file() for t in HORIZON_TABLES for f in FORMATS
+    )
 
 
 def _square(economy: Any, what: str) -> None:

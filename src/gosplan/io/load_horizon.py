@@ -31,7 +31,7 @@ _UK_TABLES = ("domesticiot", "fullcapitalstockmatrix2015")
 
 #: What :func:`detect_horizon_format` looks for, in words (for the error message).
 LOOKED_FOR = (
-    "gosplan's directory format (economy.toml and a horizon table)",
+    "gosplan's directory format (economy.toml and the tables horizon, capital, ...)",
     f"Cockshott's format ({', '.join(COCKSHOTT_TABLES)}: .csv or .csv.gz)",
     f"the UK ONS 2015 layout ({', '.join(_UK_TABLES)})",
 )
