@@ -7,6 +7,7 @@ Quick use::
     res = gosplan.balance(eco)             # (I - A) x = y and v = l (I - A)^-1
     res.to_frame().head()
     opt = gosplan.plan(eco, objective="fulfilment")  # Kantorovich's optimal plan
+    five = gosplan.plan_years("cockshott-example")   # a five-year plan with capital stocks
 
 Layers: data (:mod:`gosplan.model`, :mod:`gosplan.io`) -> algorithms
 (:mod:`gosplan.linalg`, :func:`balance`) -> results (:mod:`gosplan.results`) ->
@@ -27,12 +28,14 @@ from gosplan.errors import (
     TableFormatError,
     UnknownProductError,
 )
-from gosplan.model import Economy, EconomyMeta
+from gosplan.model import Economy, EconomyMeta, Horizon
 from gosplan.results import BalanceResult, SolveInfo, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from gosplan.material_balance import balance
     from gosplan.io.load import load
+    from gosplan.io.load_horizon import load_horizon
+    from gosplan.multiyear import MultiYearPlanResult, plan_years
     from gosplan.planning import PlanResult, plan
 
 __all__ = [
@@ -46,6 +49,10 @@ __all__ = [
     "load",
     "plan",
     "PlanResult",
+    "plan_years",
+    "MultiYearPlanResult",
+    "load_horizon",
+    "Horizon",
     "PlanningError",
     "InvalidEconomyError",
     "TableFormatError",
@@ -69,4 +76,12 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numb
         import gosplan.planning as _plan
 
         return getattr(_plan, name)
+    if name in ("plan_years", "MultiYearPlanResult"):
+        import gosplan.multiyear as _multiyear
+
+        return getattr(_multiyear, name)
+    if name == "load_horizon":
+        from gosplan.io.load_horizon import load_horizon
+
+        return load_horizon
     raise AttributeError(f"module 'gosplan' has no attribute {name!r}")

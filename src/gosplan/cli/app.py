@@ -488,6 +488,33 @@ def plan(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout (and nothing else).")
     ] = False,
+    years: Annotated[
+        Optional[int],
+        typer.Option(
+            "--years", "-y", metavar="T", show_default=False, min=1,
+            help="Plan T years with capital stocks, investment and depreciation (Cockshott's N-year "
+            "model; the economy needs capital, depreciation and a horizon: 'cockshott-example', "
+            "'uk-2015', a directory in Cockshott's four-file or gosplan's format). Writes "
+            "years/products/activities/stocks tables, summary.json and report.html.",
+        ),
+    ] = None,
+    discount: Annotated[
+        float, typer.Option("--discount", metavar="R", help="With --years: year t weighs (1 + R)^-(t-1).")
+    ] = 0.0,
+    terminal: Annotated[
+        Optional[float],
+        typer.Option(
+            "--terminal", metavar="G", show_default=False,
+            help="With --years: every capital stock left after the last year is at least G times its "
+            "initial level (default: none, the last year may run its stocks down).",
+        ),
+    ] = None,
+    growth: Annotated[
+        Optional[Path], _option_file("With --years: CSV 'activity,rate': output grows by at least rate a year.", "--growth")
+    ] = None,
+    html: Annotated[
+        bool, typer.Option("--html/--no-html", help="With --years and --out: write report.html.")
+    ] = True,
 ) -> None:
     """Optimal plan: Kantorovich's linear programs, Cockshott's harmony, least cost; with prices.
 
@@ -502,14 +529,24 @@ def plan(
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise typer.BadParameter(f"must be a positive number of seconds, got {time_limit}", param_hint="--time-limit")
     _check_out(out)
-    _, err_console, show_progress = _consoles(as_json)
-    from gosplan.cli.report import Activity
-    from gosplan.results import Status
-
     inputs = {
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
         "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
     }
+    if years is not None:
+        _plan_years(
+            economy, years, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out,
+            fmt=fmt, as_json=as_json, discount=discount, terminal=terminal, growth=growth, html=html,
+            single_year={k: v for k, v in inputs.items() if v is not None},
+        )
+        return
+    for name, given in (("--discount", discount != 0.0), ("--terminal", terminal is not None), ("--growth", growth is not None)):
+        if given:
+            raise typer.BadParameter("only with --years (a multi-year plan)", param_hint=name)
+    _, err_console, show_progress = _consoles(as_json)
+    from gosplan.cli.report import Activity
+    from gosplan.results import Status
+
     with _guard(), Activity(err_console, show_progress) as activity:
         eco, load_seconds = _load(economy, activity)
         from gosplan.planning import plan as solve_plan
@@ -561,6 +598,99 @@ def plan(
 
         out_console, _, _ = _consoles(True)
         out_console.print(plan_report(summary, frame, written=written))
+    if code != EXIT_OK:
+        raise _fail(result.message, code)
+
+
+def _plan_years(
+    economy: str, years: int, *, objective: Objective, method: PlanMethod, tol: float, time_limit: Optional[float],
+    out: Optional[Path], fmt: Format, as_json: bool, discount: float, terminal: Optional[float],
+    growth: Optional[Path], html: bool, single_year: Mapping[str, Path],
+) -> None:
+    """``gosplan plan ECONOMY --years T``: the multi-year plan (docs/multiyear.md)."""
+    from gosplan.multiyear import METHODS
+    from gosplan.results import Status
+
+    if single_year:
+        raise typer.BadParameter(
+            "is for single-year plans; a multi-year plan takes its targets and labour supply from the "
+            "economy's horizon (docs/multiyear.md)", param_hint="--" + next(iter(single_year)),
+        )
+    if objective.value not in ("fulfilment", "harmony"):
+        raise typer.BadParameter("a multi-year plan maximises 'fulfilment' or 'harmony'", param_hint="--objective")
+    if method.value not in METHODS:
+        raise typer.BadParameter(f"a multi-year plan is solved by {', '.join(METHODS)}", param_hint="--method")
+    if not (math.isfinite(discount) and discount >= 0):
+        raise typer.BadParameter(f"must be a rate >= 0, got {discount}", param_hint="--discount")
+    if terminal is not None and not (math.isfinite(terminal) and terminal >= 0):
+        raise typer.BadParameter(f"must be a factor >= 0, got {terminal}", param_hint="--terminal")
+    _, err_console, show_progress = _consoles(as_json)
+    from gosplan.cli.report import Activity
+
+    with _guard(), Activity(err_console, show_progress) as activity:
+        from gosplan.io.keyed import read_keyed
+        from gosplan.io.load_horizon import load_horizon
+        from gosplan.multiyear import plan_years
+
+        start = time.perf_counter()
+        with activity.step(f"loading {economy}"):
+            horizon = load_horizon(economy, years=years)
+        load_seconds = time.perf_counter() - start
+        rates = None
+        if growth is not None:
+            rates = read_keyed(growth, ("activity", "rate"), kind="growth rate").to_dict()
+        eco = horizon.economy
+        with activity.step(f"planning {eco.n_products:,} products over {years} years ({objective.value})") as step:
+            result = plan_years(
+                horizon, objective=objective.value, method=method.value, tol=tol, time_limit=time_limit,
+                discount=discount, terminal=terminal, growth=rates,
+                progress=lambda text: step.update(detail=text, force=True),
+            )
+        summary: dict[str, Any] = {
+            **result.summary(),
+            "tolerance": tol,
+            "load_seconds": load_seconds,
+            "source": economy,
+            "inputs": {"growth": str(growth)} if growth is not None else {},
+            "gosplan_version": __version__,
+        }
+        has_plan = result.status not in (Status.INFEASIBLE, Status.UNBOUNDED)
+        written: list[str] = []
+        if out is not None:
+            files: dict[str, Any] = {}
+            names: dict[str, str] = {"summary": SUMMARY_NAME}
+            if has_plan:
+                tables = {
+                    "years": result.years_frame(), "products": result.products_frame(),
+                    "activities": result.activities_frame(), "stocks": result.stocks_frame(),
+                }
+                for stem, table in tables.items():
+                    name = f"{stem}.{fmt.value}"
+                    names[stem] = name
+                    files[name] = (lambda t: lambda p: _write_frame(t, p, fmt.value))(table)
+                if html:
+                    names["report"] = "report.html"
+                    files["report.html"] = lambda p: p.write_text(result.to_html(), encoding="utf-8")
+            summary["files"] = names
+            text = _dumps(summary) + "\n"
+            files[SUMMARY_NAME] = lambda p: p.write_text(text, encoding="utf-8")
+            stems = ("years", "products", "activities", "stocks", "plan", "prices")
+            others = [f"{stem}.{f.value}" for stem in stems for f in Format] + ["report.html"]
+            with activity.step(f"writing {out}"):
+                paths = _publish(out, files, remove=tuple(o for o in others if o not in files))
+            written = [str(p) for p in paths]
+    code = {
+        Status.OPTIMAL: EXIT_OK,
+        Status.INFEASIBLE: EXIT_INFEASIBLE,
+        Status.UNBOUNDED: EXIT_UNBOUNDED,
+    }.get(result.status, EXIT_ERROR)
+    if as_json:
+        sys.stdout.write(_dumps(summary) + "\n")
+    else:
+        from gosplan.cli.report import multiyear_report
+
+        out_console, _, _ = _consoles(True)
+        out_console.print(multiyear_report(summary, written=written))
     if code != EXIT_OK:
         raise _fail(result.message, code)
 

@@ -184,19 +184,10 @@ def balance_report(
     return Group(*parts)
 
 
-def plan_report(
-    summary: Mapping[str, Any],
-    frame: pd.DataFrame | None,
-    *,
-    written: Sequence[str] = (),
-) -> Group:
-    """A rich renderable of an optimal plan: status and checks, fulfilment per class, the
-    binding resources and capacities, the top products by shadow price, the files written."""
-    units = summary.get("units") or "units"
-    labour_unit = summary.get("labour_unit") or "labour"
+def _solve_rows(summary: Mapping[str, Any], fulfilment: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The headline rows of a plan report: economy, objective, status, gosplan's checks, method, times."""
     status = str(summary.get("status"))
-    ok = status == "optimal"
-    status_text = Text(status, style="green bold" if ok else "red bold")
+    status_text = Text(status, style="green bold" if status == "optimal" else "red bold")
     tol = summary.get("tolerance")
     rows: list[tuple[str, Any]] = [
         ("economy", str(summary.get("economy"))),
@@ -206,8 +197,8 @@ def plan_report(
     ]
     if summary.get("objective") is not None:
         rows.append(("objective value", fmt_number(summary["objective"])))
-    for k, z in (summary.get("fulfilment") or {}).items():
-        rows.append((f"fulfilment, class {k}", "—" if z is None else f"{z:.6g}"))
+    for label, z in fulfilment:
+        rows.append((label, "—" if z is None else f"{z:.6g}"))
     for key, label in (("max_violation", "max violation"), ("duality_gap", "duality gap")):
         value = summary.get(key)
         text = Text("—" if value is None else f"{value:.2e}")
@@ -221,18 +212,40 @@ def plan_report(
     ]
     if summary.get("load_seconds") is not None:
         rows.append(("load time", fmt_seconds(summary["load_seconds"])))
+    return rows
+
+
+def _conflict_table(summary: Mapping[str, Any]) -> Table | None:
+    conflict = summary.get("conflict") or []
+    if not conflict:
+        return None
+    table = Table(box=box.SIMPLE_HEAD, title="Conflicting constraints", title_justify="left")
+    table.add_column("constraint")
+    for line in conflict:
+        table.add_row(str(line))
+    return table
+
+
+def plan_report(
+    summary: Mapping[str, Any],
+    frame: pd.DataFrame | None,
+    *,
+    written: Sequence[str] = (),
+) -> Group:
+    """A rich renderable of an optimal plan: status and checks, fulfilment per class, the
+    binding resources and capacities, the top products by shadow price, the files written."""
+    units = summary.get("units") or "units"
+    labour_unit = summary.get("labour_unit") or "labour"
+    ok = str(summary.get("status")) == "optimal"
+    rows = _solve_rows(summary, [("fulfilment, class " + str(k), z) for k, z in (summary.get("fulfilment") or {}).items()])
     parts: list[Any] = [
         Panel(_kv_table(rows), title="[bold]gosplan · optimal plan", title_align="left", expand=False)
     ]
     if not ok:
         parts.append(Text(str(summary.get("message", "")), style="red"))
-    conflict = summary.get("conflict") or []
-    if conflict:
-        table = Table(box=box.SIMPLE_HEAD, title="Conflicting constraints", title_justify="left")
-        table.add_column("constraint")
-        for line in conflict:
-            table.add_row(str(line))
-        parts.append(table)
+    conflict = _conflict_table(summary)
+    if conflict is not None:
+        parts.append(conflict)
     resources = summary.get("resources") or {}
     if resources:
         table = Table(box=box.SIMPLE_HEAD, title="Resources", title_justify="left")
@@ -258,6 +271,42 @@ def plan_report(
         columns = [("shadow_price", "shadow price"), ("price_in_labour", "in labour"),
                    ("gross_output", f"gross output ({units})"), ("fulfilment", "fulfilment")]
         parts.append(_top_table(frame, "shadow_price", columns, "Top 10 products by shadow price"))
+    if written:
+        parts.append(Text("wrote " + ", ".join(written), style="dim"))
+    return Group(*parts)
+
+
+def multiyear_report(summary: Mapping[str, Any], *, written: Sequence[str] = ()) -> Group:
+    """A rich renderable of a multi-year plan: status and checks, then year by year the
+    fulfilment (plan ray), labour supply, use and price."""
+    labour_unit = summary.get("labour_unit") or "labour"
+    ok = str(summary.get("status")) == "optimal"
+    rows = _solve_rows(summary, [])
+    rows.insert(3, ("years", ", ".join(map(str, summary.get("years") or []))))
+    rows.insert(4, ("capital stocks", fmt_number(summary.get("capital_stocks"))))
+    parts: list[Any] = [
+        Panel(_kv_table(rows), title="[bold]gosplan · multi-year plan", title_align="left", expand=False)
+    ]
+    if not ok:
+        parts.append(Text(str(summary.get("message", "")), style="red"))
+    conflict = _conflict_table(summary)
+    if conflict is not None:
+        parts.append(conflict)
+    fulfilment = summary.get("fulfilment") or {}
+    labour = summary.get("labour") or {}
+    if fulfilment:
+        table = Table(box=box.SIMPLE_HEAD, title="Year by year", title_justify="left")
+        for col in ("year", "fulfilment", f"labour supply ({labour_unit})", "labour used", "labour price"):
+            table.add_column(col, justify="left" if col == "year" else "right")
+        for year, z in fulfilment.items():
+            rec = labour.get(year, {})
+            table.add_row(
+                str(year), "—" if z is None else f"{z:.6g}", fmt_number(rec.get("supply")),
+                fmt_number(rec.get("used")), fmt_number(rec.get("price")),
+            )
+        parts.append(table)
+    for note in summary.get("notes") or []:
+        parts.append(Text("note: " + str(note), style="dim"))
     if written:
         parts.append(Text("wrote " + ", ".join(written), style="dim"))
     return Group(*parts)
