@@ -79,6 +79,8 @@ def _as_csr(matrix: Any, shape: tuple[int, int], what: str) -> sp.csr_array:
         raise InvalidEconomyError(f"{what} has shape {out.shape}, expected {shape}")
     if out.dtype != np.float64:
         out = out.astype(np.float64)
+    if sp.issparse(matrix) and (not out.has_canonical_format or (out.data == 0).any()):
+        out = out.copy()  # canonicalise a copy: never change the caller's matrix in place
     out.sum_duplicates()
     out.eliminate_zeros()
     # 32-bit indices halve index memory; scipy keeps int32 when nnz allows it.
