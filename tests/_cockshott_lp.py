@@ -18,12 +18,14 @@ constraints use), ``labour[j,t]``, ``labourTotal[t]``, ``accTotal[i,t]``, ``prod
     cons[i,t] <= output[i,t] - accTotal[i,t] - prodcons[i,t]
 
 ``lab[j] = 0`` makes his coefficient infinite (no labour constraint); we leave the row out.
+A year without any target would leave ``z[t]`` unbounded; we fix it at 0 (as gosplan does).
 Only this file and numpy/scipy/highspy: no gosplan code.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import time
 from pathlib import Path
 
@@ -32,10 +34,12 @@ import scipy.sparse as sp
 
 
 def read_four_files(directory: Path) -> dict:
-    """flows/cap/dep/labtarg with the csv module: Z[i, j], K[i, j], delta[i, j], lab, x0, targ[t, i], L[t]."""
+    """flows/cap/dep/labtarg (.csv or .csv.gz) with the csv module: Z[i, j], K[i, j], delta[i, j], lab, x0, targ[t, i], L[t]."""
 
     def table(name):
-        rows = [r for r in csv.reader(open(directory / f"{name}.csv")) if r and r[0].strip()]
+        plain = directory / f"{name}.csv"
+        text = plain.read_text() if plain.exists() else gzip.decompress((directory / f"{name}.csv.gz").read_bytes()).decode()
+        rows = [r for r in csv.reader(text.splitlines()) if r and r[0].strip()]
         head = [h.strip() for h in rows[0][1:]]
         body = {r[0].strip(): [float(v) for v in r[1:len(head) + 1]] for r in rows[1:]}
         return head, body
@@ -126,9 +130,11 @@ def cockshott_lp(Z, K, delta, lab, x0, targ, L, *, weights=None):
     w = np.ones(T) if weights is None else np.asarray(weights)
     zc = np.array([z[t] for t in range(T)])
     c[zc] = -w
+    chi = np.full(b.ncol, np.inf)
+    chi[zc[~(targ > 0).any(axis=1)]] = 0.0  # a year without targets: z = 0 (else unbounded)
     lo = np.array([r[1] for r in b.rows])
     hi = np.array([r[2] for r in b.rows])
-    return c, A, lo, hi, np.zeros(b.ncol), np.full(b.ncol, np.inf), zc
+    return c, A, lo, hi, np.zeros(b.ncol), chi, zc
 
 
 def solve_highs(c, A, lo, hi, clo, chi, *, solver="simplex", time_limit=600.0):

@@ -20,6 +20,9 @@ For years ``t = 1..T``, activities ``j``, products ``i`` and capital stocks
 * **growth** ``x_{j,t+1} >= (1 + g_j) x_{j,t}`` for activities with a growth target;
 * **terminal** ``S_{k,T+1} >= g K_k`` for every stock when a terminal factor ``g`` is set.
 
+A year without any target has ``z_t = 0`` (Cockshott's ``z_t <= c_it / target_it`` would
+leave it unbounded).
+
 Cockshott's flows ``flow[j,i,t] >= a_ij x_jt``, labour ``labour[j,t] >= l_j x_jt`` and
 consumption variables are substituted too: a larger flow than the technique needs only
 wastes product. Activities with ``x0_j = 0`` are not operated (``x_jt = 0``), as in his
@@ -312,6 +315,8 @@ def formulate(problem: MultiYearProblem) -> tuple[LinearProgram, MultiYearLayout
             hcols.append(cols), hweights.append(np.full(prods.size, problem.weights[t]))
         else:
             c[obj_start[t]] = -problem.weights[t]
+            if not (targets[:, t] > 0).any():
+                col_hi[obj_start[t]] = 0.0  # a year without targets: nothing to fulfil
     layout = MultiYearLayout(
         n=n, m=m, nk=nk, T=T,
         x_start=np.asarray(x_start), obj_start=np.asarray(obj_start), obj_products=tuple(obj_products),

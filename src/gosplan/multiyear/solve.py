@@ -104,7 +104,10 @@ def plan_years(
     if status is Status.INFEASIBLE:
         from gosplan.planning.explain import describe_conflict
 
-        conflict = describe_conflict(lp, sol, iis_max_columns=IIS_MAX_COLUMNS)
+        conflict = describe_conflict(
+            lp, sol, iis_max_columns=IIS_MAX_COLUMNS,
+            order=("terminal", "growth", "labour", "stock", "balance", "level", "investment"),
+        )
         message = "no plan meets every constraint" + (": " + "; ".join(conflict[:5]) if conflict else "")
     elif status is Status.UNBOUNDED:
         message = "the objective is unbounded"
@@ -146,17 +149,19 @@ def _result(
     end_stock = s
     required = problem.coefficient[:, None] * x[problem.stock_activity, :]
     capacity = np.full((m, T), np.inf)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        allowed = np.where(problem.coefficient[:, None] > 0, stock / problem.coefficient[:, None], np.inf)
-    for t in range(T):
-        np.minimum.at(capacity[:, t], problem.stock_activity, allowed[:, t])
+    allowed = np.full((nk, T), np.inf)
+    used = problem.coefficient > 0
+    allowed[used] = stock[used] / problem.coefficient[used, None]
+    with np.errstate(invalid="ignore"):  # NaN stocks when there is no plan
+        for t in range(T):
+            np.minimum.at(capacity[:, t], problem.stock_activity, allowed[:, t])
     capacity[~problem.operated, :] = 0.0
     labour_use = problem.labour[:, None] * x
     price = np.stack([y[b:b + n] for b in layout.balance_start], axis=1)
     labour_price = -y[layout.labour_row]
     rent = -np.stack([y[c:c + nk] for c in layout.capital_start], axis=1) if nk else np.zeros((0, T))
     if problem.objective == "fulfilment":
-        fulfilment = v[layout.obj_start]
+        fulfilment = np.where((h.targets > 0).any(axis=0), v[layout.obj_start], np.nan)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(h.targets > 0, consumption / h.targets, np.nan)

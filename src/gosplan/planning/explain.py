@@ -68,10 +68,12 @@ def describe_conflict(
     *,
     iis_max_columns: int,
     col_words: Callable[[LinearProgram, int, str], str | None] = bound_words,
+    order: tuple[str, ...] = ("resource", "capacity", "floor/ceiling", "balance"),
 ) -> tuple[str, ...]:
     """One line per conflicting constraint (at most :data:`MAX_LISTED`, then a count).
 
-    ``col_words(lp, j, bound)`` words a column bound of the conflict (``None``: leave it out).
+    ``col_words(lp, j, bound)`` words a column bound of the conflict (``None``: leave it out);
+    lines are listed by the first of ``order`` they start with (the planner's levers first).
     """
     lines: list[str] = []
     iis = None
@@ -90,10 +92,9 @@ def describe_conflict(
         ray = sol.farkas
         scale = np.abs(ray).max(initial=0.0)
         support = np.flatnonzero(np.abs(ray) > 1e-9 * scale) if scale > 0 else []
-        order = sorted(support, key=lambda i: -abs(ray[i]))
-        for i in order:
+        ranked = sorted(support, key=lambda i: -abs(ray[i]))
+        for i in ranked:
             lines.append(_row_words(lp, int(i), "lower" if ray[i] > 0 else "upper"))
-    order = ("resource", "capacity", "floor/ceiling", "balance")
     lines.sort(key=lambda t: next((k for k, w in enumerate(order) if t.startswith(w)), len(order)))
     if len(lines) > MAX_LISTED:
         extra = len(lines) - MAX_LISTED
