@@ -498,3 +498,36 @@ def test_random_boxed_lps_match_highs(seed: int, m: int, k: int, density: float)
     else:
         assert status == "infeasible"
         assert s.status is not LPStatus.OPTIMAL
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_feasibility_polishing_meets_every_row(seed: int) -> None:
+    """A loose PDHG answer, polished: every row holds, and the objective is within the
+    slack of PDHG's dual bound (which bounds HiGHS' optimum)."""
+    from gosplan.optim.check import verify
+    from gosplan.optim.polish import polish_feasibility
+
+    lp = random_lp(seed)
+    status, opt, *_ = highs(lp)
+    assert status == "optimal"
+    loose = solve_pdhg(lp, tol=1e-3)
+    before = verify(lp, loose.v, loose.y)
+    assert before.max_violation > 1e-7  # there is something to polish
+    bound = before.dual_objective
+    assert bound <= opt + 1e-6 * (1 + abs(opt))  # a valid lower bound of the minimum
+    slack = 1e-2 * (1 + abs(bound))
+    found = polish_feasibility(lp, loose.v, bound, slack, time_limit=30)
+    assert found.status is LPStatus.OPTIMAL
+    assert violation(lp, found.v) <= 1e-7
+    assert opt - 1e-7 <= lp.objective(found.v) <= bound + slack + 1e-9
+    assert found.y.shape == (lp.shape[0],)
+
+
+def test_polishing_reports_an_unreachable_bound() -> None:
+    """Asking for a better objective than the optimum finds nothing and says so."""
+    from gosplan.optim.polish import polish_feasibility
+
+    lp = random_lp(5)
+    status, opt, *_ = highs(lp)
+    found = polish_feasibility(lp, np.zeros(lp.shape[1]), opt - 1.0, 0.0, time_limit=5)
+    assert found.status is not LPStatus.OPTIMAL
