@@ -34,11 +34,8 @@ Objective (minimised; the plan maximises): ``-sum_t w_t z_t`` (``fulfilment``) o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
+from dataclasses import dataclass
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from gosplan.errors import InvalidEconomyError, Location
@@ -47,7 +44,6 @@ from gosplan.optim.lp import LinearProgram
 
 __all__ = ["MultiYearProblem", "multiyear_problem", "MultiYearLayout", "formulate"]
 
-Objective = Literal["fulfilment", "harmony"]
 OBJECTIVES: tuple[str, ...] = ("fulfilment", "harmony")
 
 
@@ -197,7 +193,6 @@ class MultiYearLayout:
     terminal_start: int
     n_rows: int
     n_cols: int
-    names: dict = field(default_factory=dict, compare=False)
 
     def x(self, v: np.ndarray) -> np.ndarray:
         """Activity levels, ``m x T``."""
@@ -374,7 +369,3 @@ def _col_name(problem: MultiYearProblem, layout: MultiYearLayout, j: int) -> str
     if off < prods.size:
         return f"fulfilment in {years[t]}" if prods[0] < 0 else f"deviation of {eco.products[prods[off]]!s} in {years[t]}"
     return f"investment in the {_stock_name(problem, off - prods.size)} in {years[t]}"
-
-
-def years_index(problem: MultiYearProblem) -> pd.Index:
-    return problem.horizon.years
