@@ -586,6 +586,16 @@ def plan(
             with activity.step(f"writing {out}"):
                 paths = _publish(out, files, remove=tuple(o for o in others if o not in files))
             written = [str(p) for p in paths]
+    from gosplan.cli.report import plan_report
+
+    _finish_plan(result, summary, as_json, lambda: plan_report(summary, frame, written=written))
+
+
+def _finish_plan(result: Any, summary: Mapping[str, Any], as_json: bool, render: Any) -> None:
+    """Print the summary (JSON) or ``render()`` (rich), then exit with the plan's code:
+    0 optimal, 3 infeasible, 4 unbounded, 1 otherwise."""
+    from gosplan.results import Status
+
     code = {
         Status.OPTIMAL: EXIT_OK,
         Status.INFEASIBLE: EXIT_INFEASIBLE,
@@ -594,10 +604,8 @@ def plan(
     if as_json:
         sys.stdout.write(_dumps(summary) + "\n")
     else:
-        from gosplan.cli.report import plan_report
-
         out_console, _, _ = _consoles(True)
-        out_console.print(plan_report(summary, frame, written=written))
+        out_console.print(render())
     if code != EXIT_OK:
         raise _fail(result.message, code)
 
@@ -679,20 +687,9 @@ def _plan_years(
             with activity.step(f"writing {out}"):
                 paths = _publish(out, files, remove=tuple(o for o in others if o not in files))
             written = [str(p) for p in paths]
-    code = {
-        Status.OPTIMAL: EXIT_OK,
-        Status.INFEASIBLE: EXIT_INFEASIBLE,
-        Status.UNBOUNDED: EXIT_UNBOUNDED,
-    }.get(result.status, EXIT_ERROR)
-    if as_json:
-        sys.stdout.write(_dumps(summary) + "\n")
-    else:
-        from gosplan.cli.report import multiyear_report
+    from gosplan.cli.report import multiyear_report
 
-        out_console, _, _ = _consoles(True)
-        out_console.print(multiyear_report(summary, written=written))
-    if code != EXIT_OK:
-        raise _fail(result.message, code)
+    _finish_plan(result, summary, as_json, lambda: multiyear_report(summary, written=written))
 
 
 def result_is_square(result: Any) -> bool:

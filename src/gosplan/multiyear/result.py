@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gosplan.planning.result import InfeasiblePlanError, Stage, UnboundedPlanError, _num
+from gosplan.planning.result import Stage, _num, raise_unless_optimal
 from gosplan.results import Status
 
 __all__ = ["MultiYearPlanResult"]
@@ -92,16 +92,9 @@ class MultiYearPlanResult:
         return self.price / lab
 
     def raise_for_status(self) -> "MultiYearPlanResult":
-        """Raise unless the plan is optimal; return self."""
-        from gosplan.errors import ConvergenceError
-
-        if self.status is Status.OPTIMAL:
-            return self
-        if self.status is Status.INFEASIBLE:
-            raise InfeasiblePlanError(self.message)
-        if self.status is Status.UNBOUNDED:
-            raise UnboundedPlanError(self.message)
-        raise ConvergenceError(self.message)
+        """Raise unless the plan is optimal (infeasible, unbounded, limits, failed checks); return self."""
+        raise_unless_optimal(self.status, self.message)
+        return self
 
     # ------------------------------------------------------------------ tables
     def _long(self, labels: pd.Index, name: str, columns: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -23,6 +23,20 @@ class UnboundedPlanError(PlanningError):
     """Nothing bounds the objective."""
 
 
+def raise_unless_optimal(status: Status, message: str) -> None:
+    """:class:`InfeasiblePlanError`, :class:`UnboundedPlanError` or
+    :class:`~gosplan.errors.ConvergenceError` (limits, failed checks) unless ``status`` is optimal."""
+    from gosplan.errors import ConvergenceError
+
+    if status is Status.OPTIMAL:
+        return
+    if status is Status.INFEASIBLE:
+        raise InfeasiblePlanError(message)
+    if status is Status.UNBOUNDED:
+        raise UnboundedPlanError(message)
+    raise ConvergenceError(message)
+
+
 def _num(x: Any) -> float | None:
     if x is None:
         return None
@@ -156,15 +170,8 @@ class PlanResult:
 
     def raise_for_status(self) -> "PlanResult":
         """Raise unless the plan is optimal (infeasible, unbounded, limits, failed checks); return self."""
-        from gosplan.errors import ConvergenceError
-
-        if self.status is Status.OPTIMAL:
-            return self
-        if self.status is Status.INFEASIBLE:
-            raise InfeasiblePlanError(self.message)
-        if self.status is Status.UNBOUNDED:
-            raise UnboundedPlanError(self.message)
-        raise ConvergenceError(self.message)
+        raise_unless_optimal(self.status, self.message)
+        return self
 
     # ------------------------------------------------------------------ tables
     def to_frame(self) -> pd.DataFrame:
