@@ -442,7 +442,7 @@ def test_small_report_is_well_formed_and_self_contained(small):
     doc = check_document(html)
     assert len(SVG.findall(html)) == 6  # fulfilment, output, capital, investment, labour, its price
     assert html.count("<figcaption>") == 6
-    assert "<title>Toy &lt;3&gt;: plan year1–year3</title>" in html
+    assert "<title>toy &lt;3&gt;: plan year1–year3</title>" in html  # the economy as named
     assert set(doc.tables) >= {"headline", "years", "binding", "shortfalls"}
 
 
@@ -567,7 +567,7 @@ def test_one_year():
     html = plan_html(*small_plan(T=1))
     doc = check_document(html)
     assert len(table(doc, "years")["rows"]) == 1
-    assert "<title>Toy &lt;3&gt;: plan year1</title>" in html
+    assert "<title>toy &lt;3&gt;: plan year1</title>" in html
 
 
 @pytest.mark.parametrize("empty", ["columns", "none", "bare"])
@@ -696,3 +696,17 @@ def test_fulfilment_band_is_cut_when_a_product_is_far_above_target():
     )
     ticks = [float(t.text.rstrip("%")) for t in svg.iter("text") if t.text and t.text.endswith("%")]
     assert max(ticks) <= 200
+
+
+def test_small_multiples_give_an_outlier_its_own_scale() -> None:
+    """A panel far above the others (28x against ~1) gets its own scale, said in its title,
+    so it does not flatten the rest; without one, every panel shares the scale."""
+    from gosplan.report.svg import Series, small_multiples
+
+    x = ["y1", "y2", "y3"]
+    calm = [Series(f"p{k}", [1.0, 0.9 - 0.01 * k, 0.8]) for k in range(5)]
+    wild = Series("wild", [1.0, 11.0, 28.0])
+    with_outlier = small_multiples(x, calm + [wild], title="growth")
+    assert with_outlier.count("(own scale)") == 2  # tooltip title and label of the one panel
+    assert "wild (own scale)" in with_outlier
+    assert "(own scale)" not in small_multiples(x, calm, title="growth")

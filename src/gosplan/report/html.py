@@ -335,8 +335,7 @@ def plan_html(
     economy = summary.get("economy")
     if title is None:
         span = f"{labels[0]}–{labels[-1]}" if n > 1 else (labels[0] if n else "")
-        title = " ".join(p for p in (f"{economy}:" if economy else "", "plan", span) if p)
-        title = title[0].upper() + title[1:]
+        title = f"{economy}: plan {span}".strip() if economy else f"Plan {span}".strip()
 
     sections: list[tuple[str, str, str]] = []  # (id, heading, body)
     sections.append(("headline", "Headline figures", _headline(summary, labels, pf, af, sf)))
@@ -502,7 +501,7 @@ def _output_chart(labels: list[str], af: pd.DataFrame, pf: pd.DataFrame, top: in
         f"Each panel is one of the {len(panels)} largest activities (by level in {labels[t0]}), "
         f"its level as a multiple of {labels[t0]} (dotted: 1, no growth), against the economy "
         f"as a whole (dashed grey: {agg_name}), so an industry above the grey line grows faster "
-        "than the economy; all panels share one scale.",
+        "than the economy; the panels share one scale, except one far above the rest (marked 'own scale').",
     )
 
 

@@ -559,7 +559,8 @@ def small_multiples(
     panel_label: str = "the panel's series",
     desc: str = "",
 ) -> str:
-    """One small line chart per series in ``panels`` on a grid, all on one y scale, each
+    """One small line chart per series in ``panels`` on a grid, on one y scale (a panel whose
+    top is over 3x the median panel's gets its own, marked "own scale" in its title), each
     with the ``reference`` series (e.g. the aggregate) drawn dashed grey behind it and an
     optional dotted horizontal ``rule`` (e.g. 1 for an index); ``panel_label`` names the
     panels' own line in the legend."""
@@ -577,22 +578,30 @@ def small_multiples(
     legend, legend_h = _legend(items, left, 18.0, width - left - 8)
     top0 = 18.0 + legend_h + 4
     height = top0 + rows * (head + panel_height + gap_y)
-    values = [v for s in panels for v in s.values]
-    if reference is not None:
-        values += list(reference.values)
+    extra = list(reference.values) if reference is not None else []
     if rule is not None:
-        values.append(rule)
+        extra.append(rule)
+    # One scale for all, except panels far above the rest (more than 3x the median panel's
+    # top): they get their own scale, said in their title, so they cannot flatten the others.
+    tops = [max((v for v in s.values if math.isfinite(v)), default=math.nan) for s in panels]
+    finite_tops = sorted(t for t in tops if math.isfinite(t) and t > 0)
+    cap = 3 * finite_tops[len(finite_tops) // 2] if finite_tops else math.inf
+    own = [math.isfinite(t) and t > cap for t in tops]
+    values = [v for s, o in zip(panels, own) if not o for v in s.values] + extra
     parts = _svg_open(width, height, title, desc)
     parts += legend
     for k, s in enumerate(panels):
         r, c = divmod(k, columns)
         px = c * (left + panel_width + gap_x) + left
         py = top0 + r * (head + panel_height + gap_y) + head
-        ax = _Axes(labels, values, (px, py, panel_width, panel_height), ticks=4)
-        parts.append(f"<g><title>{_e(s.name)}</title>")
+        scale = list(s.values) + extra if own[k] else values
+        ax = _Axes(labels, scale, (px, py, panel_width, panel_height), ticks=4)
+        name = f"{s.name} (own scale)" if own[k] else s.name
+        parts.append(f"<g><title>{_e(name)}</title>")
         parts.append(
-            f'<text x="{_n(px)}" y="{_n(py - 8)}" font-weight="600">'
-            f"{_e(_clip(s.name, int(panel_width / (0.6 * 12))))}</text></g>"
+            f'<text x="{_n(px)}" y="{_n(py - 8)}" font-weight="600"'
+            f'{" fill=" + chr(34) + "#b35806" + chr(34) if own[k] else ""}>'
+            f"{_e(_clip(name, int(panel_width / (0.6 * 12))))}</text></g>"
         )
         parts += ax.render(tick, x_labels="ends", font=10)
         if rule is not None:
