@@ -16,14 +16,18 @@ from gosplan.optim.lp import LinearProgram, LPSolution
 from gosplan.planning.runner import Runner
 from gosplan.results import Status
 
-__all__ = ["plan_years", "METHODS", "AUTO_IPM_MAX_COLUMNS"]
+__all__ = ["plan_years", "METHODS", "AUTO_EXACT_MAX_COLUMNS"]
 
 METHODS = ("auto", "highs", "highs-ipm", "highs-pdlp", "pdhg")
-#: ``auto`` uses HiGHS' interior point method up to this many columns, then ``pdhg``:
-#: the Leontief blocks of random economies make the factors of simplex bases and of the
-#: interior point's normal equations dense, so their cost grows with the cube of ``n``.
-AUTO_IPM_MAX_COLUMNS = 40_000
+#: ``auto`` uses HiGHS' dual simplex up to this many columns (about 200 products over five
+#: years), then ``pdhg``: the Leontief blocks of random economies make the factors of
+#: simplex bases and of the interior point's normal equations dense, so their cost grows
+#: with the cube of ``n`` (BENCHMARKS.md: 400 products take HiGHS 12–57 s, PDHG 4 s).
+AUTO_EXACT_MAX_COLUMNS = 6_000
 IIS_MAX_COLUMNS = 50_000
+#: First-order methods run at ``tol / FIRST_ORDER_MARGIN`` so that the plan gosplan's check
+#: accepts (rows and gap within ten times the runner's tolerance) is within ``tol``.
+FIRST_ORDER_MARGIN = 10.0
 
 
 def _choose(method: str, lp: LinearProgram) -> str:
@@ -31,9 +35,7 @@ def _choose(method: str, lp: LinearProgram) -> str:
         raise InvalidEconomyError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method != "auto":
         return method
-    if lp.shape[1] <= AUTO_IPM_MAX_COLUMNS:
-        return "highs-ipm" if lp.is_linear else "highs"
-    return "pdhg"
+    return "highs" if lp.shape[1] <= AUTO_EXACT_MAX_COLUMNS else "pdhg"
 
 
 def plan_years(
@@ -70,12 +72,13 @@ def plan_years(
     growth:
         ``{activity: g}``: that activity's output grows by at least ``g`` a year.
     method:
-        ``"auto"`` (HiGHS' interior point method with crossover up to
-        :data:`AUTO_IPM_MAX_COLUMNS` columns, ``pdhg`` beyond), ``"highs"`` (dual simplex),
-        ``"highs-ipm"``, ``"highs-pdlp"``, ``"pdhg"`` (gosplan's first-order solver).
+        ``"auto"`` (HiGHS' dual simplex up to :data:`AUTO_EXACT_MAX_COLUMNS` columns,
+        ``pdhg`` beyond), ``"highs"`` (dual simplex), ``"highs-ipm"``, ``"highs-pdlp"``,
+        ``"pdhg"`` (gosplan's first-order solver).
     tol:
-        Relative tolerance; gosplan checks every answer itself (per-row violation, duality
-        gap) at ``10 tol``.
+        Relative tolerance. gosplan checks every answer itself (per-row violation, duality
+        gap, dual residual); first-order methods run at ``tol / 10`` so that the plan it
+        accepts is within ``tol``.
     time_limit:
         Seconds for the whole solve.
     progress:
@@ -98,7 +101,8 @@ def plan_years(
     problem = multiyear_problem(horizon, objective=objective, discount=discount, terminal=terminal, growth=growth)
     lp, layout = formulate(problem)
     chosen = _choose(method, lp)
-    runner = Runner(chosen, tol, time_limit, progress)
+    first_order = chosen in ("pdhg", "highs-pdlp")
+    runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, time_limit, progress)
     sol, status, message = runner.solve(f"{horizon.n_years}-year plan", lp)
     conflict: tuple[str, ...] = ()
     if status is Status.INFEASIBLE:
