@@ -192,8 +192,9 @@ def cvxpy_plan(h: Horizon, *, objective="fulfilment", discount=0.0, terminal=Non
     import cvxpy as cp
 
     eco = h.economy
-    n, T = eco.n_products, h.n_years
+    n, T, m = eco.n_products, h.n_years, eco.n_activities
     A = eco.use.toarray()
+    O = eco.make.toarray() if eco.make is not None else np.eye(n)
     x0 = h.base_output
     Kc = sp.coo_array(h.capital)
     ks = list(zip(Kc.row, Kc.col))
@@ -202,7 +203,7 @@ def cvxpy_plan(h: Horizon, *, objective="fulfilment", discount=0.0, terminal=Non
     b = np.array([Kv[q] / x0[j] if x0[j] > 0 else 0.0 for q, (i, j) in enumerate(ks)])
     lab = h.labour_coefficients
     w = (1 + discount) ** -np.arange(T)
-    x = cp.Variable((n, T), nonneg=True)
+    x = cp.Variable((m, T), nonneg=True)
     acc = cp.Variable((len(ks), T), nonneg=True)
     S = cp.Variable((len(ks), T + 1), nonneg=True)
     G = np.zeros((n, len(ks)))
@@ -213,7 +214,7 @@ def cvxpy_plan(h: Horizon, *, objective="fulfilment", discount=0.0, terminal=Non
     J = np.array([j for (_, j) in ks])
     obj = 0
     for t in range(T):
-        c = x[:, t] - A @ x[:, t] - G @ acc[:, t]
+        c = O @ x[:, t] - A @ x[:, t] - G @ acc[:, t]
         cons += [c >= 0, lab @ x[:, t] <= h.labour_supply[t]]
         cons += [cp.multiply(b, x[J, t]) <= S[:, t], S[:, t + 1] <= cp.multiply(1 - delta, S[:, t]) + acc[:, t]]
         tg = h.targets[:, t]
@@ -288,6 +289,33 @@ def test_fulfilment_matches_cvxpy_too() -> None:
     ref = literal(h)
     assert cvxpy_plan(h) == pytest.approx(ref, rel=1e-6)
     assert plan_years(h).objective == pytest.approx(ref, rel=1e-6)
+
+
+def test_choice_of_techniques_matches_cvxpy() -> None:
+    """Second techniques for some products (their own inputs, labour and capital): the plan
+    uses the make matrix O, and its optimum equals the cvxpy model's."""
+    base = random_horizon(9, 8, 4)
+    eco = base.economy
+    n = eco.n_products
+    rng = np.random.default_rng(9)
+    alt = np.flatnonzero(base.base_output > 0)[:3]
+    U = sp.hstack([eco.use, sp.csr_array(eco.use[:, alt].toarray() * rng.uniform(0.5, 1.5, (n, alt.size)))])
+    l = np.concatenate([base.labour_coefficients, base.labour_coefficients[alt] * rng.uniform(0.6, 1.4, alt.size)])
+    O = sp.hstack([sp.eye_array(n), sp.eye_array(n, format="csc")[:, alt]])
+    acts = list(eco.products) + [f"{eco.products[j]}-b" for j in alt]
+    two = Economy(products=eco.products, use=U, primary=l.reshape(1, -1), resources=["labour"],
+                  demand=eco.demand, categories=eco.categories, make=O, activities=acts,
+                  recorded_output=eco.recorded_output, meta=eco.meta)
+    K = sp.hstack([base.capital, sp.csr_array(base.capital[:, alt].toarray() * rng.uniform(0.5, 1.5, (n, alt.size)))])
+    D = sp.hstack([base.depreciation, base.depreciation[:, alt]])
+    h = Horizon(two, K, D, np.concatenate([base.base_output, base.base_output[alt]]), base.years,
+                base.labour_supply, base.targets)
+    res = plan_years(h)
+    assert res.objective == pytest.approx(cvxpy_plan(h), rel=1e-6)
+    assert res.objective >= plan_years(base).objective - 1e-9  # more techniques never hurt
+    assert res.level[n:].sum() > 0  # and here the second techniques are used
+    assert np.allclose(res.output, O @ res.level)
+    check_constraints(res, h)
 
 
 # ---------------------------------------------------------------------------- prices
