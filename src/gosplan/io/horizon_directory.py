@@ -30,7 +30,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -70,6 +70,21 @@ __all__ = [
 
 #: The multi-year tables, beyond the economy's own.
 HORIZON_TABLES: tuple[str, ...] = ("horizon", "capital", "depreciation", "targets")
+
+
+def _bounded(
+    src: Any, values: np.ndarray, column: str, name_of: Callable[[int], str], what: Callable[[int], str],
+    *, upper: float | None = None, upper_why: str = "",
+) -> None:
+    """Finite values ``>= 0`` (and ``<= upper``), else an error naming the row: ``'<what> is negative'``."""
+    _check_finite(src, values, column, name_of)
+    checks = [(values < 0, "is negative")]
+    if upper is not None:
+        checks.append((values > upper, upper_why))
+    for bad, why in checks:
+        if bad.any():
+            k = _first(bad)
+            _fail(src, k, f"{what(k)} {why}", column=column, product=name_of(k))
 
 
 def is_horizon_directory(path: str | Path) -> bool:
@@ -163,16 +178,7 @@ def read_horizon_directory(path: str | Path) -> Horizon:
                 product=y,
             )
         seen[y] = t
-    _check_finite(src, supply, "labour", lambda t: years[t])
-    if (supply < 0).any():
-        t = _first(supply < 0)
-        _fail(
-            src,
-            t,
-            f"labour supply {supply[t]:g} in year {years[t]!r} is negative",
-            column="labour",
-            product=years[t],
-        )
+    _bounded(src, supply, "labour", lambda t: years[t], lambda t: f"labour supply {supply[t]:g} in year {years[t]!r}")
     T = len(years)
 
     # capital
@@ -185,16 +191,7 @@ def read_horizon_directory(path: str | Path) -> Horizon:
         )
         prod, stock = cap["product"], cap["stock"]
         act = cap.get("activity", prod)
-        _check_finite(cap_src, stock, "stock", lambda k: label(prod[k]))
-        if (stock < 0).any():
-            k = _first(stock < 0)
-            _fail(
-                cap_src,
-                k,
-                f"stock {stock[k]:g} is negative",
-                column="stock",
-                product=label(prod[k]),
-            )
+        _bounded(cap_src, stock, "stock", lambda k: label(prod[k]), lambda k: f"stock {stock[k]:g}")
         _duplicate_pairs(
             cap_src,
             prod,
@@ -230,20 +227,10 @@ def read_horizon_directory(path: str | Path) -> Horizon:
             dep_src, {"product": key(), "activity": key(), "rate": _Float()}, ["product", "rate"]
         )
         dprod, rate = dep["product"], dep["rate"]
-        _check_finite(dep_src, rate, "rate", lambda k: label(dprod[k]))
-        for bad, why in (
-            (rate < 0, "is negative"),
-            (rate > 1, "is above 1 (more than the whole stock cannot wear out in a year)"),
-        ):
-            if bad.any():
-                k = _first(bad)
-                _fail(
-                    dep_src,
-                    k,
-                    f"depreciation rate {rate[k]:g} {why}",
-                    column="rate",
-                    product=label(dprod[k]),
-                )
+        _bounded(
+            dep_src, rate, "rate", lambda k: label(dprod[k]), lambda k: f"depreciation rate {rate[k]:g}",
+            upper=1.0, upper_why="is above 1 (more than the whole stock cannot wear out in a year)",
+        )
         if "activity" in dep:
             dact = dep["activity"]
             _duplicate_pairs(
@@ -314,16 +301,7 @@ def read_horizon_directory(path: str | Path) -> Horizon:
                 column="year",
                 product=label(tprod[k]),
             )
-        _check_finite(tgt_src, value, "target", lambda k: label(tprod[k]))
-        if (value < 0).any():
-            k = _first(value < 0)
-            _fail(
-                tgt_src,
-                k,
-                f"target {value[k]:g} is negative",
-                column="target",
-                product=label(tprod[k]),
-            )
+        _bounded(tgt_src, value, "target", lambda k: label(tprod[k]), lambda k: f"target {value[k]:g}")
         _duplicate_pairs(
             tgt_src, t_idx, tprod, n, "(year, product) pair", lambda k: (ty[k], label(tprod[k]))
         )

@@ -21,7 +21,6 @@ Notation (after Cockshott's N-year plan model, ``wc22m/5yearplan``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -169,25 +168,6 @@ class Horizon:
         k = eco.resources.get_loc(eco.labour) if eco.labour is not None else 0
         return np.asarray(eco.primary[[k], :].toarray()).ravel()
 
-    def targets_frame(self) -> pd.DataFrame:
-        """Targets as a products x years frame."""
-        return pd.DataFrame(self.targets, index=self.economy.products, columns=self.years)
-
-    def capital_frame(self) -> pd.DataFrame:
-        """One row per stock ``(product, activity)``: ``stock`` (``K``), ``depreciation`` (``delta``)."""
-        K = sp.coo_array(self.capital)
-        order = np.lexsort((K.col, K.row))
-        rows, cols = K.row[order], K.col[order]
-        delta = np.asarray(self.depreciation[rows, cols]).ravel() if K.nnz else np.zeros(0)
-        return pd.DataFrame(
-            {
-                "product": self.economy.products[rows],
-                "activity": self.economy.activities[cols],
-                "stock": K.data[order],
-                "depreciation": delta,
-            }
-        )
-
     def with_years(self, years: int) -> "Horizon":
         """The first ``years`` years (``years <= T``)."""
         if not 1 <= years <= self.n_years:
@@ -198,14 +178,3 @@ class Horizon:
             labour_supply=self.labour_supply[:years],
             targets=self.targets[:, :years],
         )
-
-    def describe(self) -> dict[str, Any]:
-        """Sizes for reports and ``summary.json``."""
-        return {
-            "economy": self.economy.meta.name,
-            "products": self.economy.n_products,
-            "activities": self.economy.n_activities,
-            "years": [str(y) for y in self.years],
-            "capital_stocks": int(self.capital.nnz),
-            "notes": list(self.notes),
-        }

@@ -141,11 +141,10 @@ def multiyear_problem(
     eco = horizon.economy
     make = eco.make if eco.make is not None else sp.eye_array(eco.n_products, format="csr")
     net = sp.csr_array(make - eco.use)
-    K = sp.coo_array(horizon.capital)
+    K = sp.coo_array(horizon.capital)  # CSR order, entry by entry with depreciation.data
     order = np.lexsort((K.row, K.col))  # stocks grouped by activity
     rows, cols, stock = K.row[order].astype(np.int64), K.col[order].astype(np.int64), K.data[order]
-    D = horizon.depreciation
-    delta = np.asarray(D[rows, cols]).ravel() if rows.size else np.zeros(0)
+    delta = horizon.depreciation.data[order]
     x0 = horizon.base_output
     operated = x0 > 0
     coef = np.divide(stock, x0[cols], out=np.zeros_like(stock), where=operated[cols])
