@@ -121,6 +121,9 @@ class Economy:
         Label of the labour resource among ``resources``, or ``None``.
     meta:
         :class:`EconomyMeta`.
+    hierarchy:
+        The chain of command (:class:`~gosplan.model.hierarchy.Hierarchy`:
+        ministries, enterprises), or ``None``. Its products must be these.
     """
 
     products: pd.Index
@@ -134,6 +137,7 @@ class Economy:
     recorded_output: np.ndarray | None = None
     labour: str | None = "labour"
     meta: EconomyMeta = field(default_factory=EconomyMeta)
+    hierarchy: Any = None
 
     # ------------------------------------------------------------------ construction
     def __post_init__(self) -> None:
@@ -179,6 +183,16 @@ class Economy:
                     f"labour resource {self.labour!r} is not among the resources {list(resources)[:10]}"
                 )
         self._validate_values()
+        if self.hierarchy is not None:
+            from gosplan.model.hierarchy import Hierarchy
+
+            if not isinstance(self.hierarchy, Hierarchy):
+                raise InvalidEconomyError(f"hierarchy must be a Hierarchy, got {type(self.hierarchy).__name__}")
+            self.hierarchy.check_matches(products, f"economy {self.meta.name!r}")
+
+    def with_hierarchy(self, hierarchy: Any) -> "Economy":
+        """A copy with the chain of command replaced (``None`` removes it)."""
+        return replace(self, hierarchy=hierarchy)
 
     def _validate_values(self) -> None:
         for what, mat, labels in (
