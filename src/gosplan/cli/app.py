@@ -859,10 +859,14 @@ def _synth_horizon(
 @app.command()
 def synth(
     ctx: typer.Context,
-    products: Annotated[int, typer.Option("--products", "-n", min=1, help="Number of products N.", metavar="N")],
     out: Annotated[
         Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to write.", show_default=False, file_okay=False)
     ],
+    products: Annotated[
+        Optional[int],
+        typer.Option("--products", "-n", min=1, help="Number of products N (or --base).", metavar="N",
+                     show_default=False),
+    ] = None,
     inputs: Annotated[
         float, typer.Option("--inputs", "-k", min=1, help="Mean number of inputs per product K.", metavar="K")
     ] = 10,
@@ -894,6 +898,40 @@ def synth(
             "tables in --format) or Cockshott's four CSV files.",
         ),
     ] = None,
+    base: Annotated[
+        Optional[str],
+        typer.Option(
+            "--base", metavar="ECONOMY", show_default=False,
+            help="Instead of generating an economy, take this one (a bundled dataset such as "
+            "us-2017, a directory or a file) and write it with synthetic enterprises.",
+        ),
+    ] = None,
+    enterprises: Annotated[
+        Optional[float],
+        typer.Option(
+            "--enterprises", min=0, metavar="E", show_default=False,
+            help="Add synthetic enterprises: E per product on average (at least one each), "
+            "heavy-tailed sizes, capacities 5-30% above the balance's gross output.",
+        ),
+    ] = None,
+    ministries: Annotated[
+        Optional[int],
+        typer.Option(
+            "--ministries", min=1, metavar="M", show_default=False,
+            help="Group the products into M ministries (default: the economy's own "
+            "ministries, else about sqrt(N)).",
+        ),
+    ] = None,
+    regions: Annotated[
+        int,
+        typer.Option("--regions", min=0, metavar="R", help="With --enterprises: place them in R regions, "
+                     "with a distance table (0: no regions)."),
+    ] = 0,
+    own_norms: Annotated[
+        float,
+        typer.Option("--own-norms", min=0, max=1, metavar="SHARE",
+                     help="With --enterprises: share of enterprises reporting their own input norms."),
+    ] = 0.0,
 ) -> None:
     """Generate a synthetic economy, streamed to disk.
 
@@ -901,7 +939,34 @@ def synth(
     inputs (energy, transport) used by almost everything, feedback loops, heavy-tailed
     in-degrees, the spectral radius of A chosen. Memory stays bounded up to 10^7 products.
     With --years T: a multi-year instance (Cockshott's random economies) instead.
+    With --enterprises E (and --ministries M, --regions R): the chain of command too,
+    ministries and enterprises tables; with --base ECONOMY on a real economy.
     """
+    hierarchy_wanted = enterprises is not None or ministries is not None
+    if enterprises is not None and not (enterprises > 0 and math.isfinite(enterprises)):
+        raise typer.BadParameter(f"must be a positive number, got {enterprises}", param_hint="--enterprises")
+
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name != "DEFAULT"
+
+    if enterprises is None:
+        for name, flag in (("regions", "--regions"), ("own_norms", "--own-norms")):
+            if given(name):
+                raise typer.BadParameter("needs --enterprises E", param_hint=flag)
+    if base is not None:
+        for name, flag in (("products", "--products"), ("inputs", "--inputs"),
+                           ("spectral_radius", "--spectral-radius"), ("years", "--years"),
+                           ("horizon_format", "--horizon-format")):
+            if given(name):
+                raise typer.BadParameter("does not apply with --base (the economy is given)", param_hint=flag)
+        if not hierarchy_wanted:
+            raise typer.BadParameter("needs --enterprises E or --ministries M", param_hint="--base")
+    elif products is None:
+        raise typer.BadParameter("give the number of products N, or --base ECONOMY", param_hint="--products")
+    if years is not None and hierarchy_wanted:
+        raise typer.BadParameter("does not apply with --years",
+                                 param_hint="--enterprises" if enterprises is not None else "--ministries")
     if spectral_radius is not None and not (0 < spectral_radius < 1):
         raise typer.BadParameter(f"must be in (0, 1), got {spectral_radius}", param_hint="--spectral-radius")
     if years is None and horizon_format is not None:
@@ -927,6 +992,25 @@ def synth(
         raise _fail(f"{out} already holds an economy (economy.toml); pass --overwrite to replace it")
     _, err_console, show_progress = _consoles(False)
     from gosplan.cli.report import Activity
+
+    chain = {"per_product": enterprises, "ministries": ministries, "regions": regions,
+             "own_norms_share": own_norms, "seed": seed}
+    if base is not None:
+        with _guard(), Activity(err_console, show_progress) as activity:
+            t0 = time.perf_counter()
+            eco, _ = _load(base, activity)
+            eco = _synth_chain(eco, chain, activity)
+            from gosplan.io.directory import write_directory
+
+            with activity.step(f"writing {out}"):
+                write_directory(eco, out, format=fmt.value, overwrite=overwrite)
+            seconds = time.perf_counter() - t0
+        sys.stderr.write(
+            f"wrote {out} ({eco.meta.name}: {eco.n_products:,} products, {_chain_words(eco.hierarchy)}, "
+            f"seed {seed}, {fmt.value}) in {seconds:.1f} s\n"
+        )
+        return
+    assert products is not None
 
     if years is not None:
         with _guard(), Activity(err_console, show_progress) as activity:
@@ -958,11 +1042,45 @@ def synth(
 
             kwargs["progress"] = progress
             write_synthetic(out, products, inputs=inputs, **kwargs)
+        chain_text = ""
+        if hierarchy_wanted:
+            from gosplan.io.directory import read_directory
+            from gosplan.io.hierarchy_tables import write_hierarchy_tables
+
+            with activity.step(f"reading {out}"):
+                eco = read_directory(out)
+            eco = _synth_chain(eco, chain, activity)
+            with activity.step(f"writing the chain of command to {out}"):
+                write_hierarchy_tables(eco.hierarchy, out, format=fmt.value, keys="position")
+            chain_text = f", {_chain_words(eco.hierarchy)}"
         seconds = time.perf_counter() - t0
     sys.stderr.write(
-        f"wrote {out} ({products:,} products, about {inputs:g} inputs each, seed {seed}, {fmt.value}) "
-        f"in {seconds:.1f} s\n"
+        f"wrote {out} ({products:,} products, about {inputs:g} inputs each{chain_text}, seed {seed}, "
+        f"{fmt.value}) in {seconds:.1f} s\n"
     )
+
+
+def _synth_chain(eco: Any, chain: Mapping[str, Any], activity: Any) -> Any:
+    """``eco`` with synthetic ministries (and enterprises, if asked) attached."""
+    from gosplan.synth.enterprises import group_products, synth_enterprises
+
+    if chain["per_product"] is None:
+        with activity.step(f"grouping {eco.n_products:,} products into ministries"):
+            return eco.with_hierarchy(group_products(eco, chain["ministries"], seed=chain["seed"]))
+    with activity.step(f"generating about {chain['per_product']:g} enterprises per product"):
+        return synth_enterprises(
+            eco, per_product=chain["per_product"], ministries=chain["ministries"], regions=chain["regions"],
+            own_norms_share=chain["own_norms_share"], seed=chain["seed"],
+        )
+
+
+def _chain_words(h: Any) -> str:
+    words = f"{h.n_ministries:,} ministries"
+    if h.n_enterprises:
+        words += f", {h.n_enterprises:,} enterprises"
+    if h.regions is not None:
+        words += f" in {len(h.regions):,} regions"
+    return words
 
 
 def main(argv: Optional[list[str]] = None) -> None:
