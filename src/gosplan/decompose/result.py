@@ -1,0 +1,178 @@
+"""What two-level planning returns: the plan, each enterprise's target, the round log."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gosplan.planning.result import PlanResult, raise_unless_optimal
+from gosplan.results import Status
+
+__all__ = ["Round", "DecomposedPlan"]
+
+
+def _fmt(x: float) -> str:
+    return "nan" if not math.isfinite(x) else f"{x:.8g}"
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round: the centre's plan and prices down, the ministries' reports up."""
+
+    number: int
+    groups: int  # activities the centre planned with (groups of enterprises)
+    objective: float  # the centre's plan (z, or cost)
+    bound: float  # the ministries' Lagrangian bound on the enterprise-level optimum
+    gap: float  # relative
+    master_seconds: float
+    master_method: str
+    ministry_seconds: float
+    split: int  # groups the ministries split
+    products_split: int
+    earning: int  # enterprises earning at the centre's prices (d_e < 0)
+    bytes_down: int
+    bytes_up: int
+
+    def line(self, objective: str) -> str:
+        what = "z" if objective == "fulfilment" else "cost"
+        head = (
+            f"round {self.number}: centre plans {self.groups:,} groups: {what} = {_fmt(self.objective)} "
+            f"[{self.master_method}, {self.master_seconds:.2f} s]"
+        )
+        if not math.isfinite(self.bound):
+            return head
+        return (
+            f"{head}; prices down ({self.bytes_down / 1e6:.3g} MB); ministries: {self.earning:,} enterprises earn at "
+            f"these prices, {self.split:,} groups in {self.products_split:,} products split "
+            f"[{self.ministry_seconds:.2f} s, {self.bytes_up / 1e6:.3g} MB up]; bound {_fmt(self.bound)}, gap {self.gap:.2e}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.__dict__.items():
+            out[k] = None if isinstance(v, float) and not math.isfinite(v) else v
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class DecomposedPlan:
+    """A plan made by two-level planning (:func:`gosplan.plan_decomposed`).
+
+    ``plan`` is the centre's plan at product level (a :class:`PlanResult`: gross and
+    net output, shadow prices, resource prices); ``enterprise_output`` each
+    enterprise's target ``x_e`` (``0 <= x_e <= C_e``, summing per product to the
+    plan's gross output less what products without enterprises make); ``rounds``
+    the log; ``bound`` the certified bound on the enterprise-level optimum, ``gap``
+    the relative distance of ``objective`` from it.
+    """
+
+    economy: str
+    objective_kind: str
+    status: Status
+    message: str
+    objective: float
+    bound: float
+    gap: float
+    rounds: tuple[Round, ...]
+    plan: PlanResult | None
+    enterprise_output: np.ndarray
+    hierarchy: Any
+    executor: str
+    workers: int
+    memory: dict[str, int] = field(default_factory=dict)
+    ministry_bytes: tuple[int, ...] = ()
+    monolithic: bool = False
+    seconds: float = 0.0
+    units: str = "units"
+
+    @property
+    def success(self) -> bool:
+        return self.status is Status.OPTIMAL
+
+    def raise_for_status(self) -> "DecomposedPlan":
+        raise_unless_optimal(self.status, self.message)
+        return self
+
+    def log(self) -> str:
+        """The round log, one line per round."""
+        return "\n".join(r.line(self.objective_kind) for r in self.rounds)
+
+    def rounds_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([r.to_dict() for r in self.rounds])
+
+    def enterprise_frame(self) -> pd.DataFrame:
+        """One row per enterprise: product, ministry, capacity, target, utilisation."""
+        h = self.hierarchy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            utilisation = np.where(h.capacity > 0, self.enterprise_output / h.capacity, np.nan)
+        return pd.DataFrame(
+            {
+                "enterprise": np.asarray(h.enterprises),
+                "product": np.asarray(h.products[h.enterprise_product].astype(str)),
+                "ministry": np.asarray(h.ministries[h.enterprise_ministry].astype(str)),
+                "capacity": h.capacity,
+                "target": self.enterprise_output,
+                "utilisation": utilisation,
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        return {
+            "economy": self.economy,
+            "objective_kind": self.objective_kind,
+            "status": self.status.value,
+            "message": self.message,
+            "objective": num(self.objective),
+            "bound": num(self.bound),
+            "gap": num(self.gap),
+            "rounds": len(self.rounds),
+            "monolithic": self.monolithic,
+            "executor": self.executor,
+            "workers": self.workers,
+            "ministries": self.hierarchy.n_ministries,
+            "enterprises": self.hierarchy.n_enterprises,
+            "seconds": self.seconds,
+            "centre_seconds": sum(r.master_seconds for r in self.rounds),
+            "ministry_seconds": sum(r.ministry_seconds for r in self.rounds),
+            "bytes_down": sum(r.bytes_down for r in self.rounds),
+            "bytes_up": sum(r.bytes_up for r in self.rounds),
+            "ministry_state_bytes_max": max(self.ministry_bytes, default=0),
+            "memory": self.memory,
+            "units": self.units,
+            "log": [r.to_dict() for r in self.rounds],
+        }
+
+    def write(self, out: str | Path, format: str = "csv") -> list[Path]:
+        """``plan`` (products), ``enterprises``, ``rounds`` tables and ``summary.json`` under ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        frames = {"enterprises": self.enterprise_frame(), "rounds": self.rounds_frame()}
+        if self.plan is not None:
+            frames["plan"] = self.plan.to_frame()
+        written = []
+        for name, frame in frames.items():
+            path = out / f"{name}.{format}"
+            if format == "parquet":
+                frame.to_parquet(path, index=False)
+            else:
+                frame.to_csv(path, index=False)
+            written.append(path)
+        path = out / "summary.json"
+        path.write_text(json.dumps(self.summary(), indent=2, default=str) + "\n")
+        written.append(path)
+        return written
+
+    def __repr__(self) -> str:
+        return (
+            f"DecomposedPlan({self.economy!r}, {self.status.value}, objective={_fmt(self.objective)}, "
+            f"gap={self.gap:.1e}, rounds={len(self.rounds)}, {self.executor})"
+        )

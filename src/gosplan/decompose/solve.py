@@ -1,0 +1,336 @@
+"""Two-level planning: the centre plans over the ministries' aggregated reports, the
+ministries price their enterprises and split what the aggregate hides, until the
+centre's plan is within ``tol`` of the Lagrangian bound the ministries certify.
+
+The enterprise-level program (each enterprise an activity ``0 <= x_e <= C_e`` with
+its own technique; the products no enterprise makes by their table technique) is
+never formed at the centre. Round ``k``:
+
+1. **plan down**: the centre solves its program over the current groups
+   (:mod:`gosplan.decompose.master`) and sends its prices ``(pi, w)`` to every ministry;
+2. **prices and reports up**: each ministry computes its enterprises' reduced costs
+   ``d_e`` at those prices, the value of its Lagrangian subproblem
+   ``sum_e C_e min(0, d_e)``, and splits every group whose members disagree in sign
+   (:mod:`gosplan.decompose.ministry`);
+3. the centre's bound is the Lagrangian dual of the enterprise-level program at its
+   prices: ``D = D_centre - sum_g C_g min(0, d_g) + sum_e C_e min(0, d_e)`` — a bound
+   on the enterprise-level optimum because the prices are feasible for its dual once
+   each enterprise's capacity is priced at ``max(0, -d_e)``. The centre's plan
+   (``x_e = C_e / C_g * level_g``) is feasible for it. Stop when
+   ``(P - D) / max(|P|, |D|) <= tol``.
+
+This is Dantzig–Wolfe decomposition with disaggregated proposals (iterative
+aggregation): each split is a new column of the centre's program, finitely many
+splits exist, and in the limit every group is of one sign, where ``D = P``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from gosplan.decompose.executors import InProcess, executor as make_executor, payload_bytes
+from gosplan.decompose.master import CentreProgram, centre_program, prices_from_duals
+from gosplan.decompose.ministry import (
+    MinistryState,
+    enterprise_levels,
+    first_report,
+    initial_state,
+    ministry_data,
+    price_round,
+)
+from gosplan.decompose.result import DecomposedPlan, Round
+from gosplan.errors import InvalidEconomyError
+from gosplan.model.economy import Economy
+from gosplan.optim.check import verify
+from gosplan.planning.optimal import _result
+from gosplan.planning.problem import planning_problem
+from gosplan.planning.runner import Runner
+from gosplan.results import Status
+
+__all__ = ["plan_decomposed", "METHODS", "AUTO_HIGHS_MAX_COLUMNS"]
+
+METHODS = ("auto", "highs", "highs-ipm", "pdhg")
+AUTO_HIGHS_MAX_COLUMNS = 50_000
+"""``method="auto"``: the centre's program goes to HiGHS' dual simplex up to this many
+columns, to gosplan's PDHG beyond."""
+
+OBJECTIVES = ("fulfilment", "cost")
+
+
+def _build_state(ministry: int, hierarchy: Any, A: sp.csc_array, P: sp.csc_array, singletons: bool) -> MinistryState:
+    state = initial_state(ministry_data(ministry, hierarchy, A, P))
+    if singletons:
+        state = MinistryState(data=state.data, group=np.arange(state.data.enterprise.size))
+    return state
+
+
+def _build_from_data(data: Any, singletons: bool) -> MinistryState:
+    state = initial_state(data)
+    if singletons:
+        state = MinistryState(data=data, group=np.arange(data.enterprise.size))
+    return state
+
+
+def _levels(state: MinistryState, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return enterprise_levels(state, level)
+
+
+def _relative_gap(primal: float, dual: float) -> float:
+    if not (math.isfinite(primal) and math.isfinite(dual)):
+        return math.inf
+    return max(primal - dual, 0.0) / max(abs(primal), abs(dual), 1e-12)
+
+
+def plan_decomposed(
+    economy: Economy,
+    *,
+    hierarchy: Any = None,
+    objective: str = "fulfilment",
+    targets: Any = None,
+    resources: Any = None,
+    floors: Any = None,
+    ceilings: Any = None,
+    capacities: Any = None,
+    costs: Any = None,
+    method: str = "auto",
+    tol: float = 1e-6,
+    max_rounds: int = 100,
+    time_limit: float | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    client: Any = None,
+    monolithic: bool = False,
+    progress: Callable[[str], None] | None = None,
+    on_round: Callable[[Round, Any], None] | None = None,
+) -> DecomposedPlan:
+    """Plan ``economy`` down to its enterprises by two-level planning (see the module).
+
+    Parameters
+    ----------
+    economy:
+        A square economy with a :class:`~gosplan.model.hierarchy.Hierarchy`
+        (``economy.hierarchy``, or give ``hierarchy``).
+    objective:
+        ``"fulfilment"`` (Kantorovich's plan ray: the largest ``z`` with every target
+        ``z y_i`` met; one priority class) or ``"cost"`` (targets met at least cost).
+    targets, resources, floors, ceilings, costs:
+        As for :func:`gosplan.plan`.
+    capacities:
+        Capacities of products *no* enterprise makes (the enterprises' own
+        capacities bound the rest).
+    method:
+        The centre's solver: ``"auto"`` (HiGHS' dual simplex up to
+        :data:`AUTO_HIGHS_MAX_COLUMNS` columns, else PDHG), ``"highs"``,
+        ``"highs-ipm"``, ``"pdhg"``.
+    tol:
+        Relative gap between the centre's plan and the ministries' bound at which
+        to stop (also the centre's solver tolerance).
+    max_rounds, time_limit:
+        Stop after this many rounds or seconds (status ``iteration_limit`` /
+        ``time_limit``; the last plan is kept, feasible, with its gap).
+    workers, scheduler, client:
+        Where the ministries run: in this process (default), on a
+        ``distributed.LocalCluster`` of ``workers`` processes, on the Dask scheduler at
+        ``scheduler`` (``"tcp://host:8786"``), or through a ``distributed.Client``.
+    monolithic:
+        Solve the enterprise-level program in one piece at the centre instead (every
+        enterprise its own group): the reference the decomposition converges to.
+    progress:
+        Called with one line of text per round (the round log).
+    on_round:
+        Called after each round with its :class:`Round` and the executor (tests use it
+        to kill a worker mid-solve).
+
+    Examples
+    --------
+    >>> import gosplan
+    >>> from gosplan.synth.enterprises import synth_enterprises  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    hierarchy = economy.hierarchy if hierarchy is None else hierarchy
+    if hierarchy is None:
+        raise InvalidEconomyError(
+            f"economy {economy.meta.name!r} has no hierarchy: two-level planning needs ministries and "
+            "enterprises (tables 'ministries' and 'enterprises' in the economy directory)"
+        )
+    hierarchy.check_matches(economy.products, f"economy {economy.meta.name!r}")
+    if objective not in OBJECTIVES:
+        raise InvalidEconomyError(
+            f"two-level planning supports the objectives {', '.join(OBJECTIVES)}, not {objective!r}"
+        )
+    if method not in METHODS:
+        raise InvalidEconomyError(f"unknown method {method!r} for the centre; choose one of {', '.join(METHODS)}")
+    if not economy.is_square:
+        raise InvalidEconomyError(
+            f"economy {economy.meta.name!r} has several techniques or joint products; enterprises are "
+            "attached to products of a square economy (one technique per product)"
+        )
+    if not (tol > 0):
+        raise InvalidEconomyError(f"tol must be positive, got {tol}")
+    base = planning_problem(
+        economy, targets=targets, resources=resources, capacities=capacities, floors=floors,
+        ceilings=ceilings, costs=costs,
+    )
+    capped = np.flatnonzero(np.isfinite(base.capacity) & hierarchy.covered)
+    if capped.size:
+        i = int(capped[0])
+        raise InvalidEconomyError(
+            f"capacity given for product {base.products[i]!r}, which enterprises make: their capacities "
+            "bound it (give capacities only for products no enterprise makes)"
+        )
+    if objective == "fulfilment" and not (base.target > 0).any():
+        raise InvalidEconomyError("the plan has no targets: every target is zero")
+    say = progress or (lambda line: None)
+    A = sp.csc_array(economy.A)
+    P = sp.csc_array(base.primary)
+    uncovered = np.flatnonzero(~hierarchy.covered)
+    ministries = [k for k in range(hierarchy.n_ministries)]
+    ex = make_executor(workers=workers, scheduler=scheduler, client=client)
+    try:
+        return _run(
+            economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, method, tol,
+            max_rounds, time_limit, monolithic, say, on_round, start,
+        )
+    finally:
+        ex.close()
+
+
+def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, method, tol, max_rounds,
+         time_limit, monolithic, say, on_round, start) -> DecomposedPlan:
+    deadline = None if time_limit is None else start + time_limit
+    # Each ministry's part is cut here and travels inside the task that builds its state.
+    datas = [ministry_data(k, hierarchy, A, P) for k in ministries]
+    state_bytes = [d.nbytes for d in datas]
+    handles = ex.start(_build_from_data, [(d, monolithic) for d in datas])
+    del datas
+    handles, reports = ex.step(first_report, handles, None)
+    tables = [r["table"] for r in reports]
+    bytes_up = sum(payload_bytes(r) for r in reports)
+    enterprises = int(sum(r["enterprises"] for r in reports))
+    where = ex.describe()
+    say(
+        f"reports up: {len(ministries)} ministries report {sum(len(t) for t in tables):,} "
+        f"{'enterprises' if monolithic else 'aggregated products'} of {enterprises:,} enterprises "
+        f"({bytes_up / 1e6:.3g} MB) [{where}]"
+    )
+    rounds: list[Round] = []
+    status, message = Status.ITERATION_LIMIT, ""
+    program = sol = runner = None
+    primal = dual = math.nan
+    gap = math.inf
+    used = handles  # the ministries' states the centre's current program was made from
+    for number in range(1, max_rounds + 1):
+        used = handles
+        t0 = time.perf_counter()
+        program = centre_program(base, objective, tables, uncovered, A, P)
+        backend = method
+        if method == "auto":
+            backend = "highs" if program.lp.shape[1] <= AUTO_HIGHS_MAX_COLUMNS else "pdhg"
+        remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        runner = Runner(backend, tol, remaining, None)
+        sol, lp_status, lp_message = runner.solve(f"centre, round {number}", program.lp)
+        master_seconds = time.perf_counter() - t0
+        if lp_status is not Status.OPTIMAL:
+            status, message = lp_status, f"the centre's program in round {number}: {lp_message}"
+            rounds.append(Round(number, program.groups, math.nan, math.nan, math.inf, master_seconds,
+                                sol.method, 0.0, 0, 0, 0, 0, 0))
+            say(rounds[-1].line(objective))
+            break
+        check = runner.verifications[-1]
+        primal = check.primal_objective
+        d_centre = program.lp.reduced_costs(sol.v, sol.y)[: program.groups]
+        hidden_by_centre = float(program.lp.col_upper[: program.groups] @ np.minimum(d_centre, 0.0))
+        scale = max(abs(primal), 1e-12)
+        threshold = 1e-2 * tol * scale / max(program.groups, 1)
+        prices = prices_from_duals(program, sol, objective, threshold)
+        t1 = time.perf_counter()
+        new_handles, reports = ex.step(price_round, handles, prices)
+        ministry_seconds = time.perf_counter() - t1
+        lagrangian = float(sum(r["lagrangian"] for r in reports))
+        dual = check.dual_objective - hidden_by_centre + lagrangian
+        gap = _relative_gap(primal, dual)
+        split = int(sum(r["split"] for r in reports))
+        down = payload_bytes(prices) * len(ministries)
+        up = sum(payload_bytes(r) for r in reports)
+        rounds.append(
+            Round(
+                number=number, groups=program.groups, objective=_sense(objective, primal),
+                bound=_sense(objective, dual), gap=gap, master_seconds=master_seconds, master_method=sol.method,
+                ministry_seconds=ministry_seconds, split=split,
+                products_split=int(sum(r["products_split"] for r in reports)),
+                earning=int(sum(r["earning"] for r in reports)), bytes_down=down, bytes_up=up,
+            )
+        )
+        say(rounds[-1].line(objective))
+        if on_round is not None:
+            on_round(rounds[-1], ex)
+        if gap <= tol or split == 0:
+            # Converged; or nothing left to split, so the gap is the centre's own (within its tol).
+            status = Status.OPTIMAL
+            message = (
+                f"two-level plan: the centre's plan is within {gap:.1e} of the ministries' bound after "
+                f"{number} round(s)"
+            )
+            break  # keep the handles the plan was made with (unsplit)
+        handles = new_handles
+        for k, r in enumerate(reports):
+            if r["table"] is not None:
+                tables[k] = r["table"]
+        if deadline is not None and time.perf_counter() >= deadline:
+            status, message = Status.TIME_LIMIT, f"time limit after {number} round(s); gap {gap:.2e}"
+            break
+    else:
+        message = f"{max_rounds} round(s) without reaching tol {tol:g}; gap {gap:.2e}"
+    if status is Status.ITERATION_LIMIT and not message:
+        message = f"{max_rounds} round(s) without reaching tol {tol:g}; gap {gap:.2e}"
+    x_e = np.zeros(hierarchy.n_enterprises)
+    plan = None
+    if program is not None and sol is not None and np.isfinite(sol.v).all() and status is not Status.INFEASIBLE:
+        levels = sol.v[: program.groups]
+        pieces = [levels[program.offsets[k]:program.offsets[k + 1]] for k in range(len(ministries))]
+        for positions, x in _each(ex, used, pieces):
+            x_e[positions] = x
+    if program is not None and sol is not None:
+        class_z = {1: float(sol.v[-1])} if objective == "fulfilment" and np.isfinite(sol.v).all() else {}
+        plan = _result(program.problem, objective, runner, sol, runner.stages[-1].status, runner.stages[-1].message,
+                       program.lp, program.layout, class_z, True, start)
+    memory = ex.memory()
+    return DecomposedPlan(
+        economy=economy.meta.name,
+        objective_kind=objective,
+        status=status,
+        message=message,
+        objective=_sense(objective, primal),
+        bound=_sense(objective, dual),
+        gap=gap,
+        rounds=tuple(rounds),
+        plan=plan,
+        enterprise_output=x_e,
+        hierarchy=hierarchy,
+        executor=where,
+        workers=ex.workers,
+        memory=memory,
+        ministry_bytes=tuple(state_bytes),
+        monolithic=monolithic,
+        seconds=time.perf_counter() - start,
+        units=base.units,
+    )
+
+
+def _each(ex, handles, pieces) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Send each ministry its own groups' levels; its enterprises' targets come back."""
+    if isinstance(ex, InProcess):
+        return [_levels(h, p) for h, p in zip(handles, pieces)]
+    client = ex.client
+    return client.gather([client.submit(_levels, h, p, pure=False) for h, p in zip(handles, pieces)])
+
+
+def _sense(objective: str, value: float) -> float:
+    """The objective in its own sense: ``z`` for fulfilment (the program minimises ``-z``)."""
+    return -value if objective == "fulfilment" else value
