@@ -120,7 +120,9 @@ def load_dataset(name: str, **options: Any) -> Economy:
     """Read bundled dataset ``name`` into an :class:`~gosplan.model.Economy`.
 
     ``meta`` carries the registry's name, year, units, source and licence (with the
-    reader's notes). Readers may emit :class:`~gosplan.errors.DataQualityWarning` for
+    reader's notes). The BEA tables come with BEA's own grouping as their hierarchy
+    (:func:`gosplan.io.bea_hierarchy.bea_hierarchy`: ministries, and sectors for the
+    detail tables). Readers may emit :class:`~gosplan.errors.DataQualityWarning` for
     known defects of a table (see each dataset's description). ``options`` go to the
     reader over the registry's own (``labour="Value Added"`` for a pymrio table).
     """
@@ -137,8 +139,10 @@ def load_dataset(name: str, **options: Any) -> Economy:
     options = {**info.options, **options}
     if info.reader == "bea":
         from gosplan.io.bea import read_bea
+        from gosplan.io.bea_hierarchy import bea_hierarchy
 
-        return read_bea(path, meta=meta, **options)
+        economy = read_bea(path, meta=meta, **options)
+        return economy.with_hierarchy(bea_hierarchy(economy))  # BEA's summary codes / sectors
     if info.reader == "pymrio":
         from gosplan.io.pymrio_layout import read_pymrio
 
