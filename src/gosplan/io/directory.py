@@ -52,6 +52,8 @@ FORMAT_VERSION = 1
 """Version of the economy-directory format written by :func:`write_directory`."""
 
 TABLES = ("products", "technology", "primary", "demand")
+#: Optional tables of the chain of command (:mod:`gosplan.io.hierarchy_tables`).
+HIERARCHY_TABLES = ("ministries", "enterprises", "norms", "distances")
 FORMATS = ("csv", "parquet")
 KEYS = ("label", "position")
 LABOUR = "labour"
@@ -739,6 +741,8 @@ def read_directory(path: str | Path) -> Economy:
         Square (``make=None``, ``A = U``) unless the technology table has a
         ``technique`` column giving some product several techniques; then ``use`` ``U``,
         ``make`` ``O`` (one output per technique) and activities ``"product/technique"``.
+        With the hierarchy of the ``ministries``, ``enterprises``, ``norms`` and
+        ``distances`` tables when there are any (:mod:`gosplan.io.hierarchy_tables`).
 
     Raises
     ------
@@ -887,6 +891,11 @@ def read_directory(path: str | Path) -> Economy:
     else:
         Y = np.zeros((n, len(categories.codes)))
 
+    # the chain of command (optional tables) ------------------------------------------
+    from gosplan.io.hierarchy_tables import read_hierarchy_tables
+
+    hierarchy = read_hierarchy_tables(directory, index, names, fmt=fmt, key=key, lookup=lookup)
+
     return Economy(
         products=index,
         use=use,
@@ -899,6 +908,7 @@ def read_directory(path: str | Path) -> Economy:
         recorded_output=recorded,
         labour=labour_name if labour_name in names else None,
         meta=meta,
+        hierarchy=hierarchy,
     )
 
 
@@ -1018,7 +1028,7 @@ def prepare_directory(path: Path, overwrite: bool) -> None:
     """Create ``path``; refuse to clobber an economy there unless ``overwrite``, and then
     remove only the files of this format."""
     path.mkdir(parents=True, exist_ok=True)
-    ours = [path / "economy.toml"] + [path / f"{t}.{f}" for t in TABLES for f in FORMATS]
+    ours = [path / "economy.toml"] + [path / f"{t}.{f}" for t in TABLES + HIERARCHY_TABLES for f in FORMATS]
     present = [p for p in ours if p.exists()]
     if present and not overwrite:
         raise FileExistsError(
@@ -1204,4 +1214,8 @@ def write_directory(
         ),
         encoding="utf-8",
     )
+    if economy.hierarchy is not None:  # ministries, enterprises, norms, distances
+        from gosplan.io.hierarchy_tables import write_hierarchy_tables
+
+        write_hierarchy_tables(economy, directory)
     return directory
