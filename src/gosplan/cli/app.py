@@ -1051,7 +1051,7 @@ def synth(
                 eco = read_directory(out)
             eco = _synth_chain(eco, chain, activity)
             with activity.step(f"writing the chain of command to {out}"):
-                write_hierarchy_tables(eco.hierarchy, out, format=fmt.value, keys="position")
+                write_hierarchy_tables(eco, out)
             chain_text = f", {_chain_words(eco.hierarchy)}"
         seconds = time.perf_counter() - t0
     sys.stderr.write(

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gosplan.errors import TableFormatError
+from gosplan.errors import NegativeCoefficientWarning, TableFormatError
 from gosplan.model.economy import Economy, EconomyMeta
 
 __all__ = ["DatasetInfo", "list_datasets", "load_dataset", "dataset_info", "dataset_path", "DATA_DIR"]
@@ -142,7 +143,9 @@ def load_dataset(name: str, **options: Any) -> Economy:
         from gosplan.io.bea_hierarchy import bea_hierarchy
 
         economy = read_bea(path, meta=meta, **options)
-        return economy.with_hierarchy(bea_hierarchy(economy))  # BEA's summary codes / sectors
+        with warnings.catch_warnings():  # with_hierarchy re-checks A: its warnings were given
+            warnings.simplefilter("ignore", NegativeCoefficientWarning)
+            return economy.with_hierarchy(bea_hierarchy(economy))  # BEA's summary codes / sectors
     if info.reader == "pymrio":
         from gosplan.io.pymrio_layout import read_pymrio
 
