@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gosplan.io.load_horizon import load_horizon
     from gosplan.multiyear import MultiYearPlanResult, plan_years
     from gosplan.planning import PlanResult, plan
+    from gosplan.hierarchy import aggregate, breakdown
 
 __all__ = [
     "__version__",
@@ -53,6 +54,8 @@ __all__ = [
     "MultiYearPlanResult",
     "load_horizon",
     "Horizon",
+    "aggregate",
+    "breakdown",
     "PlanningError",
     "InvalidEconomyError",
     "TableFormatError",
@@ -80,6 +83,10 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numb
         import gosplan.multiyear as _multiyear
 
         return getattr(_multiyear, name)
+    if name in ("aggregate", "breakdown"):
+        import gosplan.hierarchy as _hierarchy
+
+        return getattr(_hierarchy, name)
     if name == "load_horizon":
         from gosplan.io.load_horizon import load_horizon
 
