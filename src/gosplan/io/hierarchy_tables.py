@@ -404,7 +404,7 @@ def _nonnegative(
     ok = np.isfinite(values) & (values >= 0)
     if not ok.all():
         k = _first(~ok)
-        _fail(src, k, f"{column} is {values[k]!r}; it must be finite and >= 0", column=column,
+        _fail(src, k, f"{column} is {float(values[k])!r}; it must be finite and >= 0", column=column,
               name=name(k), key=key)
 
 
