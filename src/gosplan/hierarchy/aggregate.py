@@ -240,13 +240,14 @@ class Aggregation:
             "seconds": self.seconds,
         }
 
-    def files(self, format: str = "csv") -> dict[str, Writer]:
-        """``{name: writer(path)}`` of :meth:`write` (for writing atomically elsewhere)."""
+    def files(self, format: str = "csv", *, extra: dict[str, Any] | None = None) -> dict[str, Writer]:
+        """``{name: writer(path)}`` of :meth:`write` (for writing atomically elsewhere);
+        ``extra`` goes into ``summary.json`` too."""
         check_format(format)
         return {
             f"products.{format}": frame_writer(self.products_frame(), format),
             f"ministries.{format}": frame_writer(self.ministries_frame(), format),
-            "summary.json": json_writer({**self.summary(), "files": {
+            "summary.json": json_writer({**self.summary(), **(extra or {}), "files": {
                 "products": f"products.{format}", "ministries": f"ministries.{format}", "summary": "summary.json",
             }}),
         }

@@ -380,8 +380,11 @@ class Breakdown:
         }
         return out
 
-    def files(self, format: str = "csv", *, allocations: bool | None = None) -> dict[str, Writer]:
-        """``{name: writer(path)}`` of :meth:`write` (for writing atomically elsewhere)."""
+    def files(
+        self, format: str = "csv", *, allocations: bool | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Writer]:
+        """``{name: writer(path)}`` of :meth:`write` (for writing atomically elsewhere);
+        ``extra`` goes into ``summary.json`` too."""
         check_format(format)
         names: dict[str, str] = {}
         files: dict[str, Writer] = {}
@@ -404,7 +407,7 @@ class Breakdown:
 
                 add("links", batches_writer(self.links.iter_tables, LINK_SCHEMA(self.links.has_regions), format))
         names["summary"] = "summary.json"
-        files["summary.json"] = json_writer({**self.summary(), "files": names})
+        files["summary.json"] = json_writer({**self.summary(), **(extra or {}), "files": names})
         return files
 
     def write(self, out: str | Path, format: str = "csv", *, allocations: bool | None = None) -> list[Path]:
