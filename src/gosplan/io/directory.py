@@ -1071,7 +1071,8 @@ def write_directory(
     keys: Keys = "label",
     overwrite: bool = False,
 ) -> Path:
-    """Write ``economy`` as an economy directory (see ``docs/economy-format.md``).
+    """Write ``economy`` as an economy directory (see ``docs/economy-format.md``), with the
+    hierarchy tables when it has a hierarchy (:mod:`gosplan.io.hierarchy_tables`).
 
     Parameters
     ----------
