@@ -460,9 +460,8 @@ def _assemble(
         denom = np.maximum(scale, np.finfo(float).tiny)
         checks["allocation_rows"] = rows
         checks["allocations_vs_techniques"] = float((np.abs(totals - expected) / denom).max(initial=0.0))
-        checks["allocations_vs_aggregate"] = float(
-            (np.abs(totals[:n] - aggregate_inputs) / denom[:n]).max(initial=0.0)
-        )
+        denom_agg = np.maximum(denom[:n], np.abs(aggregate_inputs))
+        checks["allocations_vs_aggregate"] = float((np.abs(totals[:n] - aggregate_inputs) / denom_agg).max(initial=0.0))
         if checks["allocations_vs_techniques"] > 1e-9:
             status = Status.NUMERICAL_ERROR
             message = (
