@@ -24,7 +24,6 @@ readers these are).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
@@ -220,7 +219,9 @@ def read_hierarchy_tables(
         coef = nc["coefficient"]
         _check_finite(src_n, coef, "coefficient", lambda k: str(enterprises[e[k]]))
         width = n + len(resources)
-        input_name = lambda c: product_name(c) if c < n else str(resources[c - n])  # noqa: E731
+        def input_name(c: int) -> str:
+            return product_name(c) if c < n else str(resources[c - n])
+
         _duplicate_pairs(src_n, e, code, width, "(enterprise, input) pair",
                          lambda k: (str(enterprises[e[k]]), input_name(int(code[k]))))
         own = np.unique(e)
@@ -492,7 +493,7 @@ def _write_tables(h: Hierarchy, economy: Any, directory: Path, fmt: str, keys: s
         clash = set(resources) & set(labels.to_pylist())
         if clash:
             raise InvalidEconomyError(
-                f"{sorted(clash)[0]!r} is both a product and a resource: the norms table could not tell them apart"
+                f"{min(clash)!r} is both a product and a resource: the norms table could not tell them apart"
             )
     ent_text = not (isinstance(h.enterprises, pd.RangeIndex) or pd.api.types.is_integer_dtype(h.enterprises.dtype))
     quote = needs_quotes(labels, ministry_names, *(x for x in (sector_names, region_names) if x is not None))
