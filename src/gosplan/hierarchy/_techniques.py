@@ -111,8 +111,9 @@ class Techniques:
         ``V[:, i] = sum_{e: i(e)=i} w_e p_e`` (``r x n`` dense)."""
         h, n = self.hierarchy, self.n
         ep = h.enterprise_product
-        fw = np.bincount(ep, weights=w * h.input_factor, minlength=n)
-        hw = np.bincount(ep, weights=w * h.labour_factor, minlength=n)
+        # (bincount of nothing is integer)
+        fw = np.bincount(ep, weights=w * h.input_factor, minlength=n).astype(np.float64, copy=False)
+        hw = np.bincount(ep, weights=w * h.labour_factor, minlength=n).astype(np.float64, copy=False)
         U = sp.csr_array(self.A @ sp.diags_array(fw))
         V = self.P * hw[None, :]
         if h.norms is not None and h.norms.enterprise.size:
