@@ -6,7 +6,8 @@ is negative (by-products and scrap in statistical tables: they hand ``j`` over),
 ``imports`` when the plan's final use ``g_j - sum_u a_u[j] x_u`` is negative (net
 imports, stock drawdown). The *users* are the producers with a positive allocation
 of ``j`` and ``final demand`` for a positive final use. Supply equals use, product
-by product.
+by product. (A final use within ``1e-12`` of the product's flows is rounding, not
+final demand or imports.)
 
 Who delivers to whom is a transportation problem per product: minimise
 ``sum q * cost(region of supplier, region of user)``, each supplier delivering its
@@ -48,6 +49,7 @@ __all__ = ["Links", "supply_links", "LINK_SCHEMA"]
 
 FINAL, IMPORTS = "final demand", "imports"
 ROWS = 2_000_000
+ROUNDING = 1e-12  # relative size of a final use taken for rounding
 
 
 def LINK_SCHEMA(regions: bool) -> pa.Schema:  # noqa: N802 - a schema factory, named like a constant
@@ -290,6 +292,9 @@ def supply_links(result: "Breakdown") -> Links:
     u_node, u_j, u_q = _user_rows(result)
     use = np.bincount(u_j, weights=u_q, minlength=n)
     final = g - use
+    # a final use within rounding of the product's flows is no final demand (nor imports)
+    volume = np.maximum(np.abs(g), np.bincount(u_j, weights=np.abs(u_q), minlength=n))
+    final[np.abs(final) <= ROUNDING * volume] = 0.0
     pos, neg = u_q > 0, u_q < 0
     prod_e = np.flatnonzero(x > 0)
     g_unc = g[unc]
