@@ -72,9 +72,11 @@ class Links:
         ``E + t``, or ``final demand`` / ``imports`` (see ``labels``).
     quantity:
         Units of ``j`` delivered.
-    from_region, to_region, distance:
-        Region positions of the two ends (``-1``: no region) and the cost per unit;
-        ``None`` without regions.
+    from_region, to_region:
+        Region positions of the two ends (``-1``: no region); ``None`` without regions.
+    costs:
+        ``(R + 1) x (R + 1)`` cost per unit between regions (the last: no region), or ``None``.
+        :attr:`distance` gives each link's.
     labels, product_labels, region_labels:
         Labels of the nodes, products and regions.
     cost:
@@ -92,7 +94,7 @@ class Links:
     quantity: np.ndarray
     from_region: np.ndarray | None
     to_region: np.ndarray | None
-    distance: np.ndarray | None
+    costs: np.ndarray | None
     labels: pa.Array
     product_labels: pa.Array
     region_labels: pa.Array | None
@@ -108,6 +110,14 @@ class Links:
     def __len__(self) -> int:
         return int(self.quantity.size)
 
+    @property
+    def distance(self) -> np.ndarray | None:
+        """Cost per unit of each link (``None`` without regions)."""
+        return None if self.costs is None else self._distance(slice(None))
+
+    def _distance(self, t: slice) -> np.ndarray:
+        return self.costs[self.from_region[t], self.to_region[t]]  # -1 (no region) is the last row
+
     def iter_tables(self, rows: int = ROWS) -> Iterator[pa.Table]:
         """The links as Arrow tables of at most ``rows`` rows (``product, supplier, user,
         quantity[, from_region, to_region, distance]``)."""
@@ -122,7 +132,7 @@ class Links:
             if self.has_regions:
                 for name, reg in (("from_region", self.from_region[t]), ("to_region", self.to_region[t])):
                     cols[name] = self.region_labels.take(pa.array(np.maximum(reg, 0), mask=reg < 0))
-                cols["distance"] = self.distance[t]
+                cols["distance"] = self._distance(t)
             yield pa.table(cols, schema=LINK_SCHEMA(self.has_regions))
 
     def frame(self) -> pd.DataFrame:
@@ -146,10 +156,24 @@ class Links:
 
 
 def _user_rows(result: "Breakdown") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(node, j, q)`` of every product allocation (resources left out)."""
+    """``(node, j, q)`` of every product allocation (resources left out). Allocations kept
+    in memory beyond what a breakdown caches are released block by block as they are read."""
+    from gosplan.hierarchy.result import CACHE_ROWS
+
     n = result.hierarchy.n_products
+    cached = result._cache.get("allocations")
+    release = cached is not None and result.checks.get("allocation_rows", 0) > CACHE_ROWS
+
+    def blocks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        if release:
+            while cached:
+                yield cached.pop(0)
+            result._cache.pop("allocations", None)
+        else:
+            yield from result._allocation_blocks()
+
     nodes, inputs, qs = [], [], []
-    for node, inp, q in result._allocation_blocks():
+    for node, inp, q in blocks():
         keep = inp < n
         nodes.append(node[keep])
         inputs.append(inp[keep])
@@ -167,6 +191,19 @@ def _order_by(keys: np.ndarray) -> np.ndarray:
     if top <= max(4 * keys.size, 1 << 22):
         return counting_order(keys, top)
     return np.argsort(keys, kind="stable")
+
+
+def _sum_by_key(keys: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` (increasing) and the sum of ``q`` over each."""
+    if keys.size == 0:
+        return keys, q
+    top = int(keys.max()) + 1
+    if top <= max(4 * keys.size, 1 << 22):
+        total = np.bincount(keys, weights=q, minlength=top)
+        present = np.flatnonzero(np.bincount(keys, minlength=top))
+        return present, total[present]
+    uniq, inv = np.unique(keys, return_inverse=True)
+    return uniq, np.bincount(inv, weights=q, minlength=uniq.size)
 
 
 def _cost_matrix(h: Any) -> np.ndarray:
@@ -187,10 +224,8 @@ def _region_flows(
 
     ``*_key = j * Rp + region``. Returns ``(j, r, s, flow, info)``, sorted by ``(j, r, s)``.
     """
-    sk, s_inv = np.unique(sup_key, return_inverse=True)
-    dk, d_inv = np.unique(use_key, return_inverse=True)
-    sm = np.bincount(s_inv, weights=sup_q, minlength=sk.size)
-    dm = np.bincount(d_inv, weights=use_q, minlength=dk.size)
+    sk, sm = _sum_by_key(sup_key, sup_q)
+    dk, dm = _sum_by_key(use_key, use_q)
     keep_s, keep_d = sm > 0, dm > 0
     sk, sm, dk, dm = sk[keep_s], sm[keep_s], dk[keep_d], dm[keep_d]
     sj, sr = sk // Rp, sk % Rp
@@ -322,7 +357,7 @@ def supply_links(result: "Breakdown") -> Links:
     if not regions:
         ia, ib, amt, absorbed, lost = nw_merge(s_j, s_q, d_j, d_q)
         method = "north-west corner (no regions: every assignment costs the same)"
-        distance = from_r = to_r = None
+        c = from_r = to_r = None
         cost = np.zeros(n)
     else:
         c = _cost_matrix(h)
@@ -339,11 +374,11 @@ def supply_links(result: "Breakdown") -> Links:
         pa_, pb_, amt, ab3, lo3 = nw_merge(ib_a[oa], amt_a[oa], ia_b[ob], amt_b[ob])
         ia, ib = ia_a[oa][pa_], ib_b[ob][pb_]
         absorbed, lost = ab1 + ab2 + ab3, lo1 + lo2 + lo3
-        from_r, to_r = node_region[s_node[ia]], node_region[d_node[ib]]
-        distance = c[from_r, to_r]
-        from_r = np.where(from_r == R, -1, from_r)
-        to_r = np.where(to_r == R, -1, to_r)
-        cost = np.bincount(s_j[ia], weights=amt * distance, minlength=n)
+        small = np.int16 if R < np.iinfo(np.int16).max else np.int32
+        from_r, to_r = node_region[s_node[ia]].astype(small), node_region[d_node[ib]].astype(small)
+        cost = np.bincount(s_j[ia], weights=amt * c[from_r, to_r], minlength=n)
+        from_r[from_r == R] = -1
+        to_r[to_r == R] = -1
         method = (
             "transportation problem between regions (HiGHS dual simplex), north-west corner within them"
             if info.get("lp_products") else "north-west corner (every route of a product costs the same)"
@@ -361,14 +396,15 @@ def supply_links(result: "Breakdown") -> Links:
         "links_unmatched": float(lost),
         **{f"links_{k}": v for k, v in info.items()},
     }
+    nodes = np.int32 if E + nu + 2 < np.iinfo(np.int32).max else np.int64
     return Links(
-        product=s_j[ia],
-        supplier=s_node[ia],
-        user=d_node[ib],
+        product=s_j[ia].astype(np.int32),
+        supplier=s_node[ia].astype(nodes),
+        user=d_node[ib].astype(nodes),
         quantity=amt,
         from_region=from_r,
         to_region=to_r,
-        distance=distance,
+        costs=c,
         labels=node_labels(h, (FINAL, IMPORTS)),
         product_labels=labels_as_strings(h.products),
         region_labels=labels_as_strings(h.regions) if regions else None,
