@@ -1083,6 +1083,9 @@ def _chain_words(h: Any) -> str:
     return words
 
 
+from gosplan.cli import hierarchy_commands  # noqa: E402,F401  (registers aggregate, breakdown)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``gosplan`` command."""
     app(args=argv, prog_name="gosplan")
