@@ -225,16 +225,20 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
     primal = dual = math.nan
     gap = math.inf
     used = handles  # the ministries' states the centre's current program was made from
+    basis = None  # the centre's last optimal basis, mapped onto the next program
     for number in range(1, max_rounds + 1):
         used = handles
         t0 = time.perf_counter()
+        previous = program
         program = centre_program(base, objective, tables, uncovered, A, P)
+        if previous is not None and sol is not None and "basis" in sol.detail:
+            basis = _carry_basis(sol.detail["basis"], previous, program)
         backend = method
         if method == "auto":
             backend = "highs" if program.lp.shape[1] <= AUTO_HIGHS_MAX_COLUMNS else "pdhg"
         remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
         runner = Runner(backend, tol, remaining, None)
-        sol, lp_status, lp_message = runner.solve(f"centre, round {number}", program.lp)
+        sol, lp_status, lp_message = runner.solve(f"centre, round {number}", program.lp, basis=basis)
         master_seconds = time.perf_counter() - t0
         if lp_status is not Status.OPTIMAL:
             status, message = lp_status, f"the centre's program in round {number}: {lp_message}"
@@ -321,6 +325,19 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         seconds=time.perf_counter() - start,
         units=base.units,
     )
+
+
+def _carry_basis(basis: tuple[np.ndarray, np.ndarray], old: CentreProgram, new: CentreProgram) -> tuple[np.ndarray, np.ndarray]:
+    """Last round's optimal basis on this round's program: a group keeps its status (a split
+    group's stayers included), the groups split off start at their lower bound (0); rows and
+    the columns after the groups keep theirs."""
+    cols, rows = basis
+    out = np.zeros(new.lp.shape[1], dtype=np.int8)
+    for k in range(old.offsets.size - 1):
+        a, b = old.offsets[k], old.offsets[k + 1]
+        out[new.offsets[k]:new.offsets[k] + (b - a)] = cols[a:b]
+    out[new.groups:] = cols[old.groups:]
+    return out, rows
 
 
 def _each(ex, handles, pieces) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -141,6 +141,17 @@ def _run(h, lp: LinearProgram, highspy) -> tuple[LPStatus, np.ndarray, np.ndarra
     return status, v, y, d, h.modelStatusToString(model_status)
 
 
+def _set_basis(h, highspy, cols: np.ndarray, rows: np.ndarray) -> None:
+    """Start from a given basis; HiGHS repairs one that is singular for this matrix."""
+    status = highspy.HighsBasisStatus
+    codes = {int(v): v for v in status.__members__.values()}
+    basis = highspy.HighsBasis()
+    basis.col_status = [codes[int(k)] for k in cols]
+    basis.row_status = [codes[int(k)] for k in rows]
+    basis.valid = True
+    h.setBasis(basis)
+
+
 def solve_highs(
     lp: LinearProgram,
     *,
@@ -149,15 +160,31 @@ def solve_highs(
     time_limit: float | None = None,
     threads: int | None = None,
     progress: Progress | None = None,
+    basis: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LPSolution:
-    """Solve ``lp`` with HiGHS; harmony terms by outer approximation (see the module)."""
+    """Solve ``lp`` with HiGHS; harmony terms by outer approximation (see the module).
+
+    ``basis``: a starting basis ``(column statuses, row statuses)`` as HiGHS'
+    ``HighsBasisStatus`` codes (0 lower, 1 basic, 2 upper, ...), e.g. a previous
+    solution's ``detail["basis"]`` mapped onto this program (simplex only).
+    The optimal basis is returned in ``detail["basis"]``."""
     highspy = _highspy()
     start = time.perf_counter()
     h = _new_highs(highspy)
     _options(h, method, tol, time_limit, threads)
     if lp.is_linear:
         h.passModel(_to_highs(lp, highspy))
+        if basis is not None and method == "simplex":
+            _set_basis(h, highspy, *basis)
         status, v, y, d, words = _run(h, lp, highspy)
+        detail = {}
+        if status is LPStatus.OPTIMAL and method == "simplex":
+            found = h.getBasis()
+            if found.valid:
+                detail["basis"] = (
+                    np.array([int(s) for s in found.col_status], dtype=np.int8),
+                    np.array([int(s) for s in found.row_status], dtype=np.int8),
+                )
         iterations = _iterations(h)
         farkas = ray = None
         if status is LPStatus.INFEASIBLE:
@@ -179,6 +206,7 @@ def solve_highs(
             message=f"HiGHS: {words}",
             farkas=farkas,
             ray=ray,
+            detail=detail,
         )
     return _solve_outer_approximation(h, lp, highspy, method=method, tol=tol, start=start, progress=progress)
 

@@ -40,6 +40,7 @@ def backend(
     stage: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     y0: np.ndarray | None = None,
+    basis: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LPSolution:
     if method == "leontief":
         from gosplan.planning.substitution import NotApplicable, solve_stage
@@ -56,7 +57,7 @@ def backend(
         from gosplan.optim.highs import solve_highs
 
         kind = {"highs": "simplex", "highs-ipm": "ipm", "highs-pdlp": "pdlp"}[method]
-        return solve_highs(lp, method=kind, tol=tol, time_limit=time_limit)
+        return solve_highs(lp, method=kind, tol=tol, time_limit=time_limit, basis=basis)
     from gosplan.optim.pdhg import solve_pdhg
 
     return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0)
@@ -77,11 +78,12 @@ class Runner:
         return None if self.deadline is None else max(self.deadline - time.perf_counter(), 0.0)
 
     def solve(
-        self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None
+        self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None,
+        basis: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[LPSolution, Status, str]:
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
-        sol = backend(lp, self.method, self.tol, self.remaining(), v0, stage, self.progress)
+        sol = backend(lp, self.method, self.tol, self.remaining(), v0, stage, self.progress, basis=basis)
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         # PDHG stops on norms relative to all the bounds together (PDLP's criterion); a
