@@ -1,0 +1,178 @@
+#!/usr/bin/env python
+"""Two-level planning benchmark: monolithic (the enterprise-level program in one piece, HiGHS)
+against decomposed (centre + ministries), in-process and on Dask LocalClusters of 1, 2 and 4
+worker processes, side by side in one process.
+
+    python benchmarks/bench_decompose.py --quick             # n = 2,000, 20,000 enterprises; ~1 min
+    python benchmarks/bench_decompose.py --cases 10000:10:10,100000:10:30 --workers 1,2,4 --limit 900
+    python benchmarks/bench_decompose.py ... --out r.json --markdown r.md
+
+A case ``n:E:M`` is a synthetic economy of ``n`` products (``gosplan.synth.generate(n,
+seed=--seed)``) with on average ``E`` enterprises per product
+(``gosplan.synth.enterprises.synth_enterprises``: Pareto sizes, capacities 5-30 % above the
+table's own plan, input and labour factors lognormal around 1) under ``M`` ministries. The
+plan: fulfilment of the table's own final demand with labour limited to the table's own use.
+
+Rows, for each case:
+
+* ``monolithic highs``: ``plan_decomposed(monolithic=True, method="highs")`` — every
+  enterprise its own activity, one HiGHS dual simplex solve (the reference optimum);
+* ``decomposed in-process``: ``plan_decomposed(...)`` with the ministries in this process;
+* ``decomposed dask wN``: the same with a ``distributed.LocalCluster`` of ``N`` worker
+  processes (1 thread each) started beforehand (its start-up time is reported apart).
+
+Columns: seconds (whole call), rounds, seconds at the centre and in the ministries' step
+(wall, summed over rounds), the objective ``z`` and its relative difference from the
+monolithic optimum (or, when that did not finish, from the in-process decomposed plan), the
+certified gap, the driver's peak RSS increase, the largest worker RSS at the end, the bytes of
+prices sent down and reports sent up (pickled sizes), the largest ministry's state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_balance import MemoryWatch, Table, error_text, fmt_bytes, fmt_s, machine_info, to_jsonable  # noqa: E402
+
+
+def parse_cases(text: str) -> list[tuple[int, float, int]]:
+    out = []
+    for part in text.split(","):
+        n, e, m = part.split(":")
+        out.append((int(float(n)), float(e), int(m)))
+    return out
+
+
+def build(n: int, per: float, ministries: int, seed: int):
+    import gosplan  # noqa: F401
+    from gosplan.synth import generate
+    from gosplan.synth.enterprises import synth_enterprises
+
+    econ = generate(n, seed=seed)
+    return synth_enterprises(econ, per_product=per, ministries=ministries, seed=seed)
+
+
+def run_one(econ, label: str, limit: float, **kw) -> dict[str, Any]:
+    from gosplan.decompose import plan_decomposed
+
+    with MemoryWatch() as mem:
+        t = time.perf_counter()
+        try:
+            res = plan_decomposed(econ, time_limit=limit, **kw)
+        except Exception as exc:  # noqa: BLE001 - a failed row is reported, not fatal
+            return {"mode": label, "error": error_text(exc), "seconds": time.perf_counter() - t}
+        seconds = time.perf_counter() - t
+    s = res.summary()
+    workers_rss = [v for k, v in res.memory.items() if k != "in-process"]
+    return {
+        "mode": label,
+        "status": s["status"],
+        "seconds": seconds,
+        "rounds": s["rounds"],
+        "centre_s": s["centre_seconds"],
+        "ministries_s": s["ministry_seconds"],
+        "objective": s["objective"],
+        "gap": s["gap"],
+        "driver_peak": mem.increase,
+        "worker_rss_max": max(workers_rss) if workers_rss else None,
+        "bytes_down": s["bytes_down"],
+        "bytes_up": s["bytes_up"],
+        "state_max": s["ministry_state_bytes_max"],
+        "executor": s["executor"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", default="10000:10:10,100000:10:30", help="n:enterprises-per-product:ministries,...")
+    ap.add_argument("--workers", default="1,2,4", help="LocalCluster sizes ('' for none)")
+    ap.add_argument("--limit", type=float, default=900.0, help="seconds per solve")
+    ap.add_argument("--mono-max", type=int, default=200_000, help="skip the monolithic solve above this many enterprises")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="--cases 2000:10:10 --workers 2 --limit 120")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.cases, args.workers, args.limit = "2000:10:10", "2", 120.0
+    warnings.simplefilter("ignore")
+    cases = parse_cases(args.cases)
+    worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    rows: list[dict[str, Any]] = []
+    for n, per, M in cases:
+        t = time.perf_counter()
+        econ = build(n, per, M, args.seed)
+        h = econ.hierarchy
+        made = time.perf_counter() - t
+        case = {"n": n, "enterprises": h.n_enterprises, "ministries": h.n_ministries, "build_s": made}
+        print(f"case n={n:,}: {h.n_enterprises:,} enterprises, {h.n_ministries} ministries (built in {made:.1f} s)", flush=True)
+        results = []
+        if h.n_enterprises <= args.mono_max:
+            results.append(run_one(econ, "monolithic highs", args.limit, monolithic=True, method="highs"))
+            print("  ", results[-1], flush=True)
+        results.append(run_one(econ, "decomposed in-process", args.limit))
+        print("  ", results[-1], flush=True)
+        for w in worker_counts:
+            import distributed
+
+            t = time.perf_counter()
+            cluster = distributed.LocalCluster(n_workers=w, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=40)
+            client = distributed.Client(cluster)
+            startup = time.perf_counter() - t
+            try:
+                row = run_one(econ, f"decomposed dask w{w}", args.limit, client=client)
+            finally:
+                client.close()
+                cluster.close()
+            row["cluster_startup_s"] = startup
+            results.append(row)
+            print("  ", results[-1], flush=True)
+        reference = next((r for r in results if r["mode"] == "monolithic highs" and r.get("status") == "optimal"), None)
+        if reference is None:
+            reference = next((r for r in results if r.get("status") == "optimal"), None)
+        for r in results:
+            z, ref = r.get("objective"), reference and reference.get("objective")
+            r["rel_diff"] = abs(z - ref) / abs(ref) if z is not None and ref else None
+            r["reference"] = reference["mode"] if reference else None
+            rows.append({**case, **r})
+    table = Table(
+        "Two-level planning: monolithic vs decomposed",
+        ["n", "enterprises", "ministries", "mode", "status", "s", "rounds", "centre s", "ministries s", "z", "vs ref",
+         "gap", "driver peak", "worker RSS", "down", "up", "state/ministry"],
+        align="rrrll" + "r" * 12,
+    )
+    for r in rows:
+        table.add(
+            *[f"{r['n']:,}", f"{r['enterprises']:,}", r["ministries"], r["mode"], r.get("status", "error"),
+             fmt_s(r.get("seconds")), r.get("rounds", ""), fmt_s(r.get("centre_s")), fmt_s(r.get("ministries_s")),
+             "" if r.get("objective") is None else f"{r['objective']:.8g}",
+             "" if r.get("rel_diff") is None else f"{r['rel_diff']:.1e}",
+             "" if r.get("gap") is None or not math.isfinite(r["gap"]) else f"{r['gap']:.1e}",
+             fmt_bytes(r.get("driver_peak")), fmt_bytes(r.get("worker_rss_max")), fmt_bytes(r.get("bytes_down")),
+             fmt_bytes(r.get("bytes_up")), fmt_bytes(r.get("state_max"))]
+        )
+    print(table.plain())
+    info = {"machine": machine_info(), "command": " ".join(["python", "benchmarks/bench_decompose.py", *(argv or sys.argv[1:])])}
+    if args.out:
+        args.out.write_text(json.dumps(to_jsonable({"info": info, "rows": rows}), indent=2))
+    if args.markdown:
+        text = table.markdown()
+        if args.markdown == "-":
+            print(text)
+        else:
+            Path(args.markdown).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
