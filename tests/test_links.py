@@ -263,3 +263,28 @@ def test_links_need_a_feasible_breakdown() -> None:
     res = breakdown(eco, PLAN, hierarchy=toy_hierarchy(eco.products, regions=True), links=True)
     again = supply_links(res)
     assert again.quantity.tolist() == res.links.quantity.tolist()
+
+
+def test_regions_with_tiny_totals_balance_exactly() -> None:
+    """A region whose use of a product is below HiGHS' tolerance (1e-9 of the product) still gets
+    exactly its use: the flows come from the LP's basis, not from its rounded values."""
+    eco = small_case(1)
+    h = eco.hierarchy
+    cap = h.capacity.copy()
+    tiny = np.flatnonzero(h.enterprise_region == 2)
+    cap[tiny] *= 1e-9
+    hier = Hierarchy(products=h.products, ministries=h.ministries, product_ministry=h.product_ministry,
+                     enterprises=h.enterprises, enterprise_product=h.enterprise_product, capacity=cap,
+                     input_factor=h.input_factor, regions=h.regions, enterprise_region=h.enterprise_region,
+                     distances=h.distances)
+    C = hier.product_capacity
+    g = np.where(hier.covered, 0.9 * C, 1.0)
+    res = breakdown(eco, g, hierarchy=hier, links=True)
+    assert res.success, res.message
+    assert res.checks["links_max_imbalance"] < 1e-14
+    check_balances(res, rel=1e-14)
+    sup, dem = supply_and_use(res)
+    c = cost_matrix(hier)
+    for j, p in enumerate(str(q) for q in eco.products):
+        s, d = sup[sup["product"] == p].reset_index(drop=True), dem[dem["product"] == p].reset_index(drop=True)
+        assert res.links.cost[j] == pytest.approx(transport_lp(s, d, c), rel=1e-8, abs=1e-9 * s["quantity"].sum())

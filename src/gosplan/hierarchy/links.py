@@ -20,10 +20,11 @@ north-west corner rule fills it.
 With regions the problem is solved where it is small: between regions, one sparse
 linear program for all products (HiGHS dual simplex; products whose every route
 costs the same, or that have one supplying or one using region, need none), its
-vertex solution made to meet the regions' totals exactly (on the solution's
-support, a forest, the totals fix the flows), then every region-to-region flow is
-split among the region's suppliers and users by the north-west corner: at most
-``S + U - 1`` links per product and pair of regions. The cost depends on regions
+basis made to meet the regions' totals exactly (the basic routes of a product form
+a spanning tree of its regions, on which the totals fix the flows: HiGHS' own values
+meet them only to its tolerance, and may leave a region with a tiny total out), then
+every region-to-region flow is split among the region's suppliers and users by the
+north-west corner: at most ``S + U - 1`` links per product and pair of regions. The cost depends on regions
 only, so this is optimal among all enterprise-level assignments.
 """
 
@@ -217,6 +218,122 @@ def _cost_matrix(h: Any) -> np.ndarray:
     return c
 
 
+def _transport_lp(cost: np.ndarray, K: sp.csr_array, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``min cost y`` s.t. ``K y = rhs``, ``y >= 0`` by HiGHS' dual simplex, tolerances 1e-10.
+
+    Returns the flows and the basic columns: a spanning tree of each product's
+    supplying and using regions (or a forest), on which the regions' totals fix the flows.
+    """
+    from gosplan.optim.highs import _highspy, _new_highs
+
+    highspy = _highspy()
+    h = _new_highs(highspy)
+    for name, value in (("output_flag", False), ("solver", "simplex"), ("primal_feasibility_tolerance", 1e-10),
+                        ("dual_feasibility_tolerance", 1e-10)):
+        h.setOptionValue(name, value)
+    lp = highspy.HighsLp()
+    k, m = K.shape
+    lp.num_col_, lp.num_row_ = m, k
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.zeros(m)
+    lp.col_upper_ = np.full(m, highspy.kHighsInf)
+    lp.row_lower_ = lp.row_upper_ = np.asarray(rhs, dtype=np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = K.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = K.indices.astype(np.int32)
+    lp.a_matrix_.value_ = K.data.astype(np.float64)
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise PlanningError(
+            f"the transportation problem between regions failed: {h.modelStatusToString(status)}"
+        )
+    y = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    basic = np.asarray([st == highspy.HighsBasisStatus.kBasic for st in h.getBasis().col_status], dtype=bool)
+    return y, basic | (y > 0)
+
+
+def _join_unbalanced_trees(
+    margin: np.ndarray, owner: np.ndarray, n_supply: int, eu: np.ndarray, ev: np.ndarray, total: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Routes joining the trees of a degenerate basis whose totals do not balance.
+
+    Each tree of the basis balances its supplying and using regions only to HiGHS'
+    tolerance (a region whose total is below it may even stand alone). Trees with more
+    supply than use are joined to trees of the same product with less, by the
+    north-west corner on the differences, through their largest regions; the peeling
+    then moves the differences (tolerance-sized) along these routes.
+    """
+    nodes = margin.size
+    G = sp.csr_array((np.ones(eu.size), (eu, ev)), shape=(nodes, nodes))
+    from scipy.sparse.csgraph import connected_components
+
+    ncomp, comp = connected_components(G, directed=False)
+    signed = np.where(np.arange(nodes) < n_supply, margin, -margin)
+    delta = np.bincount(comp, weights=signed, minlength=ncomp)
+    product = np.zeros(ncomp, np.int64)
+    product[comp] = owner
+    unbalanced = np.abs(delta) > 1e-14 * total[product]
+    if not unbalanced.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # the largest supplying and using region of each tree
+    best = np.full((2, ncomp), -1, np.int64)
+    for side, nodes_of in ((0, np.arange(n_supply)), (1, np.arange(n_supply, nodes))):
+        order = nodes_of[np.lexsort((-margin[nodes_of], comp[nodes_of]))]
+        head = np.ones(order.size, bool)
+        head[1:] = comp[order][1:] != comp[order][:-1]
+        best[side, comp[order[head]]] = order[head]
+    give = np.flatnonzero(unbalanced & (delta > 0))
+    take = np.flatnonzero(unbalanced & (delta < 0))
+    give = give[np.argsort(product[give], kind="stable")]
+    take = take[np.argsort(product[take], kind="stable")]
+    ia, ib, _, _, _ = nw_merge(product[give], delta[give], product[take], -delta[take])
+    return best[0, give[ia]], best[1, take[ib]]
+
+
+def _repair_margins(
+    margin: np.ndarray, owner: np.ndarray, n_supply: int, eu: np.ndarray, ev: np.ndarray, flow: np.ndarray,
+    total: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Make the flows meet every region's total where the basis was infeasible within tolerance.
+
+    A basis HiGHS accepts may be infeasible by its tolerance: on its tree, the totals then
+    ask a tiny negative flow somewhere, which the peeling sets to 0, leaving one region
+    over-served and another under-served by that much. Over-served regions give the excess
+    back from their largest routes; what every region still lacks is then routed by the
+    north-west corner, product by product. Returns the routes, flows and how many regions
+    were repaired.
+    """
+    nodes = margin.size
+    flow = flow.copy()
+    resid = margin - np.bincount(eu, weights=flow, minlength=nodes) - np.bincount(ev, weights=flow, minlength=nodes)
+    noise = 1e-13 * total[owner]  # beyond the rounding of the peeling
+    over = np.flatnonzero(resid < -noise)
+    for v in over:  # a handful at most: one per clipped route
+        mine = np.flatnonzero((eu == v) | (ev == v))
+        excess = -resid[v]
+        for k in mine[np.argsort(-flow[mine], kind="stable")]:
+            cut = min(flow[k], excess)
+            flow[k] -= cut
+            excess -= cut
+            other = ev[k] if eu[k] == v else eu[k]
+            resid[other] += cut
+            if excess <= 0:
+                break
+        resid[v] = -excess
+    short = np.flatnonzero(resid > noise)
+    if short.size:
+        supply, demand = short[short < n_supply], short[short >= n_supply]
+        supply = supply[np.argsort(owner[supply], kind="stable")]
+        demand = demand[np.argsort(owner[demand], kind="stable")]
+        ia, ib, amt, _, _ = nw_merge(owner[supply], resid[supply], owner[demand], resid[demand])
+        eu = np.concatenate([eu, supply[ia]])
+        ev = np.concatenate([ev, demand[ib]])
+        flow = np.concatenate([flow, amt])
+    return eu, ev, flow, int(over.size + short.size)
+
+
 def _region_flows(
     sup_key: np.ndarray, sup_q: np.ndarray, use_key: np.ndarray, use_q: np.ndarray, Rp: int, c: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
@@ -262,8 +379,6 @@ def _region_flows(
         out_f.append(f)
     lp_pairs = np.flatnonzero(needs_lp[pair_product])
     if lp_pairs.size:
-        from scipy.optimize import linprog
-
         pa_, pb_ = a[lp_pairs], b[lp_pairs]
         snodes = np.unique(pa_)
         dnodes = np.unique(pb_)
@@ -278,30 +393,38 @@ def _region_flows(
         margin = np.concatenate([sm[snodes], dm[dnodes]])
         owner = np.concatenate([sj[snodes], dj[dnodes]])
         rhs = margin / total[owner]  # each product's total scaled to 1
-        res = linprog(cost[lp_pairs], A_eq=K, b_eq=rhs, bounds=(0, None), method="highs-ds")
-        if res.status != 0:
-            raise PlanningError(f"the transportation problem between regions failed: {res.message}")
-        y = np.asarray(res.x)
-        support = y > 1e-13
-        flow, broken = peel_forest(
-            snodes.size + dnodes.size, margin, rs[support], rd[support], y[support]
-        )
+        # one balance per product is redundant, and rounding makes it inconsistent (HiGHS'
+        # presolve then reports infeasible): leave out each product's largest using region's
+        d_owner = dj[dnodes]
+        by_size = np.lexsort((-dm[dnodes], d_owner))
+        first = np.ones(dnodes.size, bool)
+        first[1:] = d_owner[by_size][1:] != d_owner[by_size][:-1]
+        keep = np.ones(margin.size, bool)
+        keep[snodes.size + by_size[first]] = False
+        y, support = _transport_lp(cost[lp_pairs], sp.csr_array(K[keep]), rhs[keep])
+        eu, ev = rs[support], rd[support]
+        more_u, more_v = _join_unbalanced_trees(margin, owner, snodes.size, eu, ev, total)
+        eu, ev = np.concatenate([eu, more_u]), np.concatenate([ev, more_v])
+        hint = np.concatenate([y[support], np.full(more_u.size, np.inf)])
+        flow, broken = peel_forest(snodes.size + dnodes.size, margin, eu, ev, hint)
+        eu, ev, flow, repaired = _repair_margins(margin, owner, snodes.size, eu, ev, flow, total)
+        info["repaired"] = repaired
         info["lp_variables"] = int(nv)
         info["cycles_broken"] = int(broken)
+        info["trees_joined"] = int(more_u.size)
         info["lp_objective"] = float((cost[lp_pairs] * y * total[sj[pa_]]).sum())
-        idx = lp_pairs[support]
-        out_j.append(sj[a[idx]])
-        out_r.append(sr[a[idx]])
-        out_s.append(dr[b[idx]])
+        su, sv = snodes[eu], dnodes[ev - snodes.size]
+        out_j.append(sj[su])
+        out_r.append(sr[su])
+        out_s.append(dr[sv])
         out_f.append(flow)
     j = np.concatenate(out_j) if out_j else np.zeros(0, np.int64)
     r = np.concatenate(out_r) if out_r else np.zeros(0, np.int64)
     s = np.concatenate(out_s) if out_s else np.zeros(0, np.int64)
     f = np.concatenate(out_f) if out_f else np.zeros(0)
     keep = f > 0
-    j, r, s, f = j[keep], r[keep], s[keep], f[keep]
-    order = np.lexsort((s, r, j))
-    return j[order], r[order], s[order], f[order], info
+    key, f = _sum_by_key((j[keep] * Rp + r[keep]) * Rp + s[keep], f[keep])  # one flow per route, sorted
+    return key // (Rp * Rp), key // Rp % Rp, key % Rp, f, info
 
 
 def supply_links(result: "Breakdown") -> Links:
