@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from test_breakdown import load, synthetic_hierarchy, toy_economy, toy_hierarchy
 
 import gosplan
 from gosplan.errors import InvalidEconomyError
 from gosplan.hierarchy import aggregate
 from gosplan.model.hierarchy import Hierarchy
-from test_breakdown import load, synthetic_hierarchy, toy_economy, toy_hierarchy
 
 
 @pytest.fixture
@@ -133,7 +133,6 @@ def test_labour_at_capacity_against_enterprises() -> None:
     eco = load("us-2022")
     h = synthetic_hierarchy(eco, 2_000, seed=4)
     agg = aggregate(eco, h)
-    _, P2, _ = dense_reference(eco, h)
     lab = eco.primary_coefficients[0][h.enterprise_product] * h.labour_factor
     lab[h.norms.enterprise] += h.norms.primary.toarray()[:, 0]
     per_ministry = np.bincount(h.enterprise_ministry, weights=h.capacity * lab, minlength=h.n_ministries)

@@ -544,3 +544,112 @@ def test_split_property(case: tuple, rule: str) -> None:
                 for b in es:
                     if labour[a] < labour[b] and res.enterprise_output[b] > 1e-9 * max(cap[b], 1e-300):
                         assert res.enterprise_output[a] >= cap[a] * (1 - 1e-12)
+
+
+# --------------------------------------------------------------------------- the command line
+@pytest.fixture
+def runner():
+    from typer.testing import CliRunner
+
+    try:  # click < 8.2 mixes stderr into stdout unless told not to
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+@pytest.fixture
+def toy_dir(tmp_path: Path) -> Path:
+    """The hand-solved hierarchy (with regions) as an economy directory."""
+    from gosplan.io.directory import write_directory
+
+    eco = toy_economy()
+    return write_directory(eco.with_hierarchy(toy_hierarchy(eco.products, regions=True)), tmp_path / "toy")
+
+
+def _cli(runner, *args: str):
+    from gosplan.cli.app import app
+
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_cli_aggregate(runner, toy_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "agg"
+    res = _cli(runner, "aggregate", toy_dir, "--out", out)
+    assert res.exit_code == 0, res.stderr
+    assert "Ministries by capacity" in res.stdout and "agriculture" in res.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["ministries.csv", "products.csv", "summary.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["capacity"] == 300.0 and summary["labour_at_capacity"] == pytest.approx(490.0)
+    assert summary["source"] == str(toy_dir) and summary["files"]["products"] == "products.csv"
+    products = pd.read_csv(out / "products.csv")
+    assert products["capacity"].tolist()[:2] == [100.0, 200.0] and products["implicit"].tolist() == [False, False, True]
+    res = _cli(runner, "aggregate", toy_dir, "--json", "--out", out, "--format", "parquet")
+    assert res.exit_code == 0
+    assert json.loads(res.stdout)["enterprises"] == 4
+    assert sorted(p.name for p in out.iterdir()) == ["ministries.parquet", "products.parquet", "summary.json"]
+
+
+def test_cli_breakdown(runner, toy_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bd"
+    # default: the balance of the aggregated economy for its own final demand
+    res = _cli(runner, "breakdown", toy_dir, "--out", out, "--links")
+    assert res.exit_code == 0, res.stderr
+    assert "Ministries by gross output" in res.stdout
+    eco = gosplan.load(str(toy_dir))
+    g = gosplan.balance(aggregate(eco).economy).gross_output
+    ent = pd.read_csv(out / "enterprises.csv")
+    assert ent.groupby("product")["target"].sum().reindex(["grain", "steel", "service"]).to_numpy() == pytest.approx(g, rel=1e-14)
+    assert ent["region"].tolist()[:4] == ["west", "east", "east", "west"] and pd.isna(ent["region"].iloc[4])
+    links = pd.read_csv(out / "links.csv")
+    # the plan meets the table's own final demand: final demand receives y
+    final = links[links["user"] == "final demand"].groupby("product")["quantity"].sum()
+    assert final.reindex(["grain", "steel", "service"]).to_numpy() == pytest.approx(eco.y, rel=1e-12)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["plan"].startswith("balance of the aggregated economy") and summary["status"] == "solved"
+    assert set(summary["files"]) == {"ministries", "ministry_products", "ministry_flows", "enterprises",
+                                     "allocations", "links", "summary"}
+    # a plan file, the merit order, no allocations, Parquet: stale files go
+    plan = tmp_path / "plan.csv"
+    pd.DataFrame({"product": ["grain", "steel", "service"], "gross_output": PLAN, "other": 1}).to_csv(plan, index=False)
+    res = _cli(runner, "breakdown", toy_dir, "--plan", plan, "--rule", "merit", "--no-allocations", "--out", out,
+               "--format", "parquet")
+    assert res.exit_code == 0, res.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["enterprises.parquet", "ministries.parquet", "ministry_flows.parquet", "ministry_products.parquet", "summary.json"]
+    )
+    assert pd.read_parquet(out / "enterprises.parquet")["target"].tolist() == [50.0, 0.0, 50.0, 50.0, 30.0]
+    res = _cli(runner, "breakdown", toy_dir, "--plan", plan, "--json")
+    assert res.exit_code == 0
+    summary = json.loads(res.stdout)
+    assert summary["rule"] == "proportional" and summary["labour"] == pytest.approx(260.0) and summary["plan"] == str(plan)
+
+
+def test_cli_breakdown_infeasible(runner, toy_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bd"
+    assert _cli(runner, "breakdown", toy_dir, "--out", out).exit_code == 0
+    plan = tmp_path / "plan.csv"
+    plan.write_text("product,gross_output\ngrain,120\nsteel,100\nservice,30\n")
+    res = _cli(runner, "breakdown", toy_dir, "--plan", plan, "--out", out)
+    assert res.exit_code == 3
+    assert "Plan above capacity" in res.stdout and "grain" in res.stdout
+    assert res.stderr.startswith("error: the plan exceeds capacity for 1 product(s); first 'grain'")
+    assert "shortfall 20 " in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["shortfall.csv", "summary.json"]
+    assert json.loads((out / "summary.json").read_text())["shortfall"]["total"] == 20.0
+    res = _cli(runner, "breakdown", toy_dir, "--plan", plan, "--json")
+    assert res.exit_code == 3 and json.loads(res.stdout)["status"] == "infeasible"
+
+
+def test_cli_breakdown_errors(runner, toy_dir: Path, tmp_path: Path) -> None:
+    from gosplan.io.directory import write_directory
+
+    bare = write_directory(toy_economy(), tmp_path / "bare")
+    for command in ("breakdown", "aggregate"):
+        res = _cli(runner, command, bare)
+        assert res.exit_code == 1 and "has no hierarchy" in res.stderr
+    plan = tmp_path / "plan.csv"
+    plan.write_text("product,gross_output\ngrain,1\nflour,2\n")
+    res = _cli(runner, "breakdown", toy_dir, "--plan", plan)
+    assert res.exit_code == 1 and "line 3" in res.stderr and "'flour'" in res.stderr
+    res = _cli(runner, "breakdown", toy_dir, "--rule", "cheapest")
+    assert res.exit_code == 2

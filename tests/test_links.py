@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
+from test_breakdown import PLAN, load, synthetic_hierarchy, toy_economy, toy_hierarchy
 
 import gosplan
 from gosplan.errors import PlanningError
 from gosplan.hierarchy import Breakdown, breakdown, supply_links
 from gosplan.model.hierarchy import Hierarchy
-from test_breakdown import PLAN, load, synthetic_hierarchy, toy_economy, toy_hierarchy
 
 
 def links_of(res: Breakdown) -> dict[str, list[tuple[str, str, float]]]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Optional, Sequence
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -72,7 +73,10 @@ def _frame_table(frame: Any, columns: Sequence[tuple[str, str]], title: str, k: 
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", title_style="bold")
     for name, header in columns:
         text = frame[name].dtype == object or str(frame[name].dtype) in ("str", "string")
-        table.add_column(header, justify="left" if text else "right", overflow="fold")
+        if text:
+            table.add_column(header, justify="left", no_wrap=True, overflow="ellipsis", max_width=32)
+        else:
+            table.add_column(header, justify="right", no_wrap=True)
     for row in frame.head(k).itertuples(index=False):
         values = dict(zip(frame.columns, row))
         table.add_row(*(str(values[c]) if isinstance(values[c], str) else _number(values[c]) for c, _ in columns))
@@ -122,9 +126,8 @@ def aggregate_report(summary: Mapping[str, Any], ministries: Any, *, written: Se
     frame = ministries.sort_values("capacity", ascending=False, kind="stable")
     table = _frame_table(
         frame,
-        [("ministry", "ministry"), ("products", "products"), ("enterprises", "enterprises"),
-         ("capacity", "capacity"), ("gross_output", "gross output"), ("utilisation", "utilisation"),
-         ("labour_at_capacity", "labour at capacity")],
+        [("ministry", "ministry"), ("enterprises", "enterprises"), ("capacity", "capacity"),
+         ("utilisation", "utilisation"), ("labour_at_capacity", "labour at capacity")],
         f"Ministries by capacity ({units})",
     )
     return Group(_kv(rows), table, *_written(written))
@@ -164,9 +167,8 @@ def breakdown_report(summary: Mapping[str, Any], ministries: Any | None, *, writ
         frame = ministries.sort_values("gross_output", ascending=False, kind="stable")
         parts.append(_frame_table(
             frame,
-            [("ministry", "ministry"), ("products", "products"), ("enterprises", "enterprises"),
-             ("gross_output", "gross output"), ("utilisation", "utilisation"), ("labour", "labour"),
-             ("inputs_from_other_ministries", "inputs from others")],
+            [("ministry", "ministry"), ("enterprises", "enterprises"), ("gross_output", "gross output"),
+             ("utilisation", "utilisation"), ("labour", "labour")],
             f"Ministries by gross output ({units})",
         ))
     return Group(*parts, *_written(written))

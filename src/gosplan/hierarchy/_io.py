@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import json
 import math
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ def json_writer(summary: Mapping[str, Any]) -> Writer:
 
 
 def _header(names: list[str]) -> bytes:
-    cell = lambda n: '"' + n.replace('"', '""') + '"' if any(c in n for c in ',"\r\n') else n  # noqa: E731
+    cell = lambda n: '"' + n.replace('"', '""') + '"' if any(c in n for c in ',"\r\n') else n
     return (",".join(cell(n) for n in names) + "\n").encode()
 
 

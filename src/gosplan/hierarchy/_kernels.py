@@ -187,7 +187,7 @@ def peel_forest(n_nodes, margin, eu, ev, hint):  # pragma: no cover - compiled
                 k = adj[p]
                 break
         w = ev[k] if eu[k] == v else eu[k]
-        flow[k] = rem[v] if rem[v] > 0.0 else 0.0
+        flow[k] = max(0.0, rem[v])
         rem[w] -= flow[k]
         rem[v] = 0.0
         alive[k] = False

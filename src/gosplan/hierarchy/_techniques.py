@@ -10,9 +10,9 @@ generated block by block.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ class Techniques:
     hierarchy: Hierarchy
 
     @classmethod
-    def of(cls, economy: Economy, hierarchy: Hierarchy | None = None) -> "Techniques":
+    def of(cls, economy: Economy, hierarchy: Hierarchy | None = None) -> Techniques:
         h = resolve_hierarchy(economy, hierarchy)
         if not economy.is_square:
             raise InvalidEconomyError(

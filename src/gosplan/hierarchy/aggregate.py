@@ -182,7 +182,7 @@ class Aggregation:
         M = h.n_ministries
         pm = h.product_ministry
         cov = self.covered
-        by = lambda w: np.bincount(pm, weights=w, minlength=M)  # noqa: E731
+        by = lambda w: np.bincount(pm, weights=w, minlength=M)
         cap = by(np.where(cov, self.capacity, 0.0))
         frame = h.ministry_frame()
         frame["ministry"] = np.asarray(h.ministries.astype(str), dtype=object)

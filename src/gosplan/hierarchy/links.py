@@ -31,8 +31,9 @@ only, so this is optimal among all enterprise-level assignments.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,7 @@ ROWS = 2_000_000
 ROUNDING = 1e-12  # relative size of a final use taken for rounding
 
 
-def LINK_SCHEMA(regions: bool) -> pa.Schema:  # noqa: N802 - a schema factory, named like a constant
+def LINK_SCHEMA(regions: bool) -> pa.Schema:
     cols = [("product", pa.string()), ("supplier", pa.string()), ("user", pa.string()), ("quantity", pa.float64())]
     if regions:
         cols += [("from_region", pa.string()), ("to_region", pa.string()), ("distance", pa.float64())]
@@ -156,7 +157,7 @@ class Links:
         return out
 
 
-def _user_rows(result: "Breakdown") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _user_rows(result: Breakdown) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(node, j, q)`` of every product allocation (resources left out). Allocations kept
     in memory beyond what a breakdown caches are released block by block as they are read."""
     from gosplan.hierarchy.result import CACHE_ROWS
@@ -427,7 +428,7 @@ def _region_flows(
     return key // (Rp * Rp), key // Rp % Rp, key % Rp, f, info
 
 
-def supply_links(result: "Breakdown") -> Links:
+def supply_links(result: Breakdown) -> Links:
     """Supplier-user links of a breakdown (see the module's description).
 
     Raises

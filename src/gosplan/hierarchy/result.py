@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -120,7 +121,7 @@ class Breakdown:
     aggregate_inputs: np.ndarray
     allocation_totals: np.ndarray | None = None
     allocation_scale: np.ndarray | None = None
-    links: "Links | None" = None
+    links: Links | None = None
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
     checks: dict[str, Any] = field(default_factory=dict)
@@ -165,7 +166,7 @@ class Breakdown:
         """``g - U 1``: what the plan leaves for final demand (negative: net imports)."""
         return self.gross_output - self.intermediate_use
 
-    def raise_for_status(self) -> "Breakdown":
+    def raise_for_status(self) -> Breakdown:
         """Raise unless the breakdown meets the plan (:class:`CapacityShortfallError` when the
         plan exceeds capacity, :class:`BreakdownCheckError` when a check failed); return self."""
         if self.status is Status.INFEASIBLE:
@@ -275,7 +276,7 @@ class Breakdown:
         producers receive) ``, inputs_from_other_ministries, deliveries_to_other_ministries``."""
         h = self.hierarchy
         M, pm, cov = h.n_ministries, h.product_ministry, h.covered
-        by = lambda w: np.bincount(pm, weights=w, minlength=M)  # noqa: E731
+        by = lambda w: np.bincount(pm, weights=w, minlength=M)
         g = self.gross_output
         cap = by(np.where(cov, self.capacity, 0.0))
         g_cov = by(np.where(cov, g, 0.0))
@@ -365,7 +366,7 @@ class Breakdown:
             "final_use": float(self.final_use.sum()),
             "checks": dict(self.checks),
             "shortfall": {
-                "products": int(len(short)),
+                "products": len(short),
                 "total": float(short["shortfall"].sum()) if len(short) else 0.0,
                 "largest": [
                     {"product": str(p), "ministry": str(m), "planned": float(a), "capacity": float(c), "shortfall": float(s)}
