@@ -515,6 +515,30 @@ def plan(
     html: Annotated[
         bool, typer.Option("--html/--no-html", help="With --years and --out: write report.html.")
     ] = True,
+    decompose: Annotated[
+        bool,
+        typer.Option(
+            "--decompose",
+            help="Two-level planning down to the enterprises (docs/decompose.md): the centre plans over "
+            "the ministries' aggregated reports, the ministries price their enterprises and report "
+            "back, until the plan is within --tol of the bound they certify. Needs ministries and "
+            "enterprises in the economy directory. Writes plan, enterprises, rounds, summary.json and "
+            "the breakdown (ministries, allocations) under DIR/breakdown.",
+        ),
+    ] = False,
+    workers: Annotated[
+        Optional[int],
+        typer.Option("--workers", metavar="N", min=1, show_default=False,
+                     help="With --decompose: run the ministries on a Dask LocalCluster of N worker processes."),
+    ] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option("--scheduler", metavar="ADDRESS", show_default=False,
+                     help="With --decompose: run the ministries on the running Dask cluster at ADDRESS (tcp://host:8786)."),
+    ] = None,
+    max_rounds: Annotated[
+        int, typer.Option("--max-rounds", metavar="K", min=1, help="With --decompose: stop after K rounds.")
+    ] = 100,
 ) -> None:
     """Optimal plan: Kantorovich's linear programs, Cockshott's harmony, least cost; with prices.
 
@@ -533,6 +557,19 @@ def plan(
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
         "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
     }
+    if decompose:
+        if years is not None:
+            raise typer.BadParameter("two-level planning is for single-year plans", param_hint="--decompose")
+        _plan_decomposed(
+            economy, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out, fmt=fmt,
+            as_json=as_json, workers=workers, scheduler=scheduler, max_rounds=max_rounds,
+            inputs={k: v for k, v in inputs.items() if v is not None},
+        )
+        return
+    for name, given in (("--workers", workers is not None), ("--scheduler", scheduler is not None),
+                        ("--max-rounds", max_rounds != 100)):
+        if given:
+            raise typer.BadParameter("only with --decompose (two-level planning)", param_hint=name)
     if years is not None:
         _plan_years(
             economy, years, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out,
@@ -690,6 +727,62 @@ def _plan_years(
     from gosplan.cli.report import multiyear_report
 
     _finish_plan(result, summary, as_json, lambda: multiyear_report(summary, written=written))
+
+
+def _plan_decomposed(
+    economy: str, *, objective: Objective, method: PlanMethod, tol: float, time_limit: Optional[float],
+    out: Optional[Path], fmt: Format, as_json: bool, workers: Optional[int], scheduler: Optional[str],
+    max_rounds: int, inputs: Mapping[str, Path],
+) -> None:
+    """``gosplan plan ECONOMY --decompose``: two-level planning (docs/decompose.md)."""
+    from gosplan.decompose import METHODS
+    from gosplan.decompose.solve import OBJECTIVES
+
+    if objective.value not in OBJECTIVES:
+        raise typer.BadParameter(f"two-level planning maximises {' or '.join(OBJECTIVES)}", param_hint="--objective")
+    if method.value not in METHODS:
+        raise typer.BadParameter(f"the centre's program is solved by {', '.join(METHODS)}", param_hint="--method")
+    for name in ("priorities", "weights"):
+        if name in inputs:
+            raise typer.BadParameter("not with --decompose (one priority class, no harmony)", param_hint="--" + name)
+    if workers is not None and scheduler is not None:
+        raise typer.BadParameter("give --workers or --scheduler, not both", param_hint="--scheduler")
+    _, err_console, show_progress = _consoles(as_json)
+    from gosplan.cli.report import Activity
+
+    log: list[str] = []
+    with _guard(), Activity(err_console, show_progress) as activity:
+        eco, load_seconds = _load(economy, activity)
+        from gosplan.decompose import plan_decomposed
+
+        def progress(line: str) -> None:
+            log.append(line)
+            step.update(detail=line.split(";")[0], force=True)
+
+        where = f"{workers} workers" if workers else scheduler or "in-process"
+        with activity.step(f"two-level planning of {eco.n_products:,} products ({where})") as step:
+            result = plan_decomposed(
+                eco, objective=objective.value, method=method.value, tol=tol, time_limit=time_limit,
+                max_rounds=max_rounds, workers=workers, scheduler=scheduler, progress=progress, **inputs,
+            )
+        summary: dict[str, Any] = {
+            **result.summary(),
+            "tolerance": tol,
+            "load_seconds": load_seconds,
+            "source": economy,
+            "inputs": {k: str(v) for k, v in inputs.items()},
+            "gosplan_version": __version__,
+        }
+        written: list[str] = []
+        if out is not None:
+            with activity.step(f"writing {out}"):
+                written = [str(p) for p in result.write(out, fmt.value)]
+                if result.plan is not None and result.status.value in ("optimal", "iteration_limit", "time_limit"):
+                    broken = result.breakdown(eco)
+                    written += [str(p) for p in broken.write(out / "breakdown", fmt.value)]
+    from gosplan.cli.report import decomposed_report
+
+    _finish_plan(result, summary, as_json, lambda: decomposed_report(summary, log, written=written))
 
 
 def result_is_square(result: Any) -> bool:

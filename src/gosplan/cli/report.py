@@ -443,3 +443,31 @@ class Activity:
             self.update(detail=f"{what}: iteration {iteration:,}, residual {residual:.1e}")
 
         return callback
+
+
+def decomposed_report(summary: Mapping[str, Any], log: Sequence[str], *, written: Sequence[str] = ()) -> Group:
+    """A rich renderable of a two-level plan: status, the round log, the files written."""
+    ok = str(summary.get("status")) == "optimal"
+    what = "z" if summary.get("objective_kind") == "fulfilment" else "cost"
+    rows = [
+        ("economy", str(summary.get("economy"))),
+        ("status", str(summary.get("status"))),
+        (what, fmt_number(summary.get("objective"))),
+        ("bound", fmt_number(summary.get("bound"))),
+        ("gap", "—" if summary.get("gap") is None else f"{summary['gap']:.2e}"),
+        ("rounds", str(summary.get("rounds"))),
+        ("ministries · enterprises", f"{summary.get('ministries'):,} · {summary.get('enterprises'):,}"),
+        ("ran on", str(summary.get("executor"))),
+        ("seconds (centre, ministries)", f"{summary.get('seconds', 0):.2f} ({summary.get('centre_seconds', 0):.2f}, "
+                                         f"{summary.get('ministry_seconds', 0):.2f})"),
+    ]
+    parts: list[Any] = [
+        Panel(_kv_table(rows), title="[bold]gosplan · two-level plan", title_align="left", expand=False)
+    ]
+    if not ok:
+        parts.append(Text(str(summary.get("message", "")), style="red"))
+    for line in log:
+        parts.append(Text(line, style="dim"))
+    if written:
+        parts.append(Text("wrote " + ", ".join(written[:8]) + (" ..." if len(written) > 8 else ""), style="dim"))
+    return Group(*parts)

@@ -99,6 +99,18 @@ class DecomposedPlan:
         raise_unless_optimal(self.status, self.message)
         return self
 
+    def breakdown(self, economy: Any, *, links: bool = False, allocations: bool = True) -> Any:
+        """The plan broken down to ministries and enterprises at the targets this plan set
+        (:func:`gosplan.hierarchy.breakdown_levels`: ministry plans, input allocations, links)."""
+        from gosplan.hierarchy import breakdown_levels
+
+        if self.plan is None:
+            raise ValueError(f"no plan to break down: {self.message}")
+        return breakdown_levels(
+            economy, self.enterprise_output, gross_output=self.plan.gross_output, hierarchy=self.hierarchy,
+            links=links, allocations=allocations, tol=1e-6,
+        )
+
     def log(self) -> str:
         """The round log, one line per round."""
         return "\n".join(r.line(self.objective_kind) for r in self.rounds)
