@@ -237,8 +237,14 @@ def _prices(tech: Techniques, plan: Any, product_prices: Any, resource_prices: A
         w = np.zeros(tech.r) if resource_prices is None else vector(resource_prices, eco.resources, "resource")
         return pi, w, "given prices"
     if hasattr(plan, "shadow_price") and hasattr(plan, "resource_price"):
-        return (np.asarray(plan.shadow_price, dtype=np.float64), np.asarray(plan.resource_price, dtype=np.float64),
-                "the plan's shadow prices")
+        pi = np.asarray(plan.shadow_price, dtype=np.float64).reshape(-1)
+        w = np.asarray(plan.resource_price, dtype=np.float64).reshape(-1)
+        if pi.shape != (tech.n,) or w.shape != (tech.r,) or not (np.isfinite(pi).all() and np.isfinite(w).all()):
+            raise InvalidEconomyError(
+                f"the plan's shadow prices ({pi.size} products, {w.size} resources) do not price economy "
+                f"{eco.meta.name!r} ({tech.n} products, {tech.r} resources): pass product_prices/resource_prices"
+            )
+        return pi, w, "the plan's shadow prices"
     if tech.labour is None:
         raise InvalidEconomyError(
             f"the merit order ranks enterprises by cost, and economy {eco.meta.name!r} has no labour "
