@@ -91,6 +91,43 @@ def run_one(econ, label: str, limit: float, **kw) -> dict[str, Any]:
     }
 
 
+def ministry_costs(n: int, per: float, M: int, seed: int) -> dict[str, Any]:
+    """The ministries' side alone at scale (no centre solve): per ministry, the time to cut its
+    part, to make its first report, to answer one round of prices (at random positive prices,
+    so that groups split), its state's bytes and its report's bytes."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from gosplan.decompose.executors import payload_bytes
+    from gosplan.decompose.ministry import Prices, first_report, initial_state, ministry_data, price_round
+
+    t = time.perf_counter()
+    econ = build(n, per, M, seed)
+    built = time.perf_counter() - t
+    h = econ.hierarchy
+    A = sp.csc_array(econ.A)
+    P = sp.csc_array(econ.primary)
+    rng = np.random.default_rng(seed)
+    pi = rng.uniform(0.5, 1.5, n)
+    prices = Prices(pi=pi, w=rng.uniform(0.1, 1.0, P.shape[0]), threshold=0.0)
+    rows = []
+    for k in range(h.n_ministries):
+        t0 = time.perf_counter()
+        data = ministry_data(k, h, A, P)
+        t1 = time.perf_counter()
+        state, report = first_report(initial_state(data))
+        t2 = time.perf_counter()
+        _, answer = price_round(state, prices)
+        t3 = time.perf_counter()
+        rows.append({
+            "ministry": k, "enterprises": int(data.enterprise.size), "products": int(data.products.size),
+            "cut_s": t1 - t0, "report_s": t2 - t1, "round_s": t3 - t2, "state_bytes": data.nbytes,
+            "report_bytes": payload_bytes(report), "answer_bytes": payload_bytes(answer),
+            "prices_bytes": payload_bytes(prices),
+        })
+    return {"n": n, "enterprises": h.n_enterprises, "ministries": h.n_ministries, "build_s": built, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default="10000:10:10,100000:10:30", help="n:enterprises-per-product:ministries,...")
@@ -98,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, default=900.0, help="seconds per solve")
     ap.add_argument("--mono-max", type=int, default=200_000, help="skip the monolithic solve above this many enterprises")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--ministry-costs", metavar="n:E:M", help="measure the ministries' side alone at this size and exit")
     ap.add_argument("--quick", action="store_true", help="--cases 2000:10:10 --workers 2 --limit 120")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE")
@@ -105,6 +143,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.cases, args.workers, args.limit = "2000:10:10", "2", 120.0
     warnings.simplefilter("ignore")
+    if args.ministry_costs:
+        (n, per, M), = parse_cases(args.ministry_costs)
+        with MemoryWatch() as mem:
+            out = ministry_costs(n, per, M, args.seed)
+        rows = out["rows"]
+        table = Table(
+            f"The ministries' side: n = {n:,}, {out['enterprises']:,} enterprises, {M} ministries "
+            f"(economy and enterprises built in {out['build_s']:.1f} s; peak RSS increase {fmt_bytes(mem.increase)})",
+            ["", "enterprises", "products", "cut s", "first report s", "one round s", "state", "first report",
+             "answer", "prices"],
+        )
+        import numpy as np
+
+        for label, fn in (("median", np.median), ("max", np.max), ("sum", np.sum)):
+            table.add(label, *[
+                f"{fn([r[c] for r in rows]):,.0f}" if c in ("enterprises", "products") else
+                fmt_s(fn([r[c] for r in rows])) if c.endswith("_s") else fmt_bytes(fn([r[c] for r in rows]))
+                for c in ("enterprises", "products", "cut_s", "report_s", "round_s", "state_bytes", "report_bytes",
+                          "answer_bytes", "prices_bytes")
+            ])
+        print(table.plain())
+        if args.out:
+            args.out.write_text(json.dumps(to_jsonable({"info": {"machine": machine_info()}, **out, "peak": mem.increase}), indent=2))
+        if args.markdown:
+            text = table.markdown()
+            print(text) if args.markdown == "-" else Path(args.markdown).write_text(text + "\n")
+        return 0
     cases = parse_cases(args.cases)
     worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     rows: list[dict[str, Any]] = []
