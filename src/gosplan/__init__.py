@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from gosplan.multiyear import MultiYearPlanResult, plan_years
     from gosplan.planning import PlanResult, plan
     from gosplan.hierarchy import aggregate, breakdown
+    from gosplan.decompose import DecomposedPlan, plan_decomposed
+    from gosplan.model import Hierarchy
 
 __all__ = [
     "__version__",
@@ -56,6 +58,9 @@ __all__ = [
     "Horizon",
     "aggregate",
     "breakdown",
+    "plan_decomposed",
+    "DecomposedPlan",
+    "Hierarchy",
     "PlanningError",
     "InvalidEconomyError",
     "TableFormatError",
@@ -87,6 +92,14 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numb
         import gosplan.hierarchy as _hierarchy
 
         return getattr(_hierarchy, name)
+    if name in ("plan_decomposed", "DecomposedPlan"):
+        import gosplan.decompose as _decompose
+
+        return getattr(_decompose, name)
+    if name == "Hierarchy":
+        from gosplan.model import Hierarchy
+
+        return Hierarchy
     if name == "load_horizon":
         from gosplan.io.load_horizon import load_horizon
 

@@ -81,6 +81,13 @@ def _levels(state: MinistryState, level: np.ndarray) -> tuple[np.ndarray, np.nda
     return enterprise_levels(state, level)
 
 
+def _solver_tol(backend: str, tol: float) -> float:
+    """HiGHS' simplex tolerances are absolute: with capacities in the millions (BEA's million USD)
+    a reduced cost within them still moves the dual bound by more than ``tol`` relative; ask it
+    for 1e-9 (gosplan's check still judges the answer at ``tol``)."""
+    return min(tol, 1e-9) if backend in ("highs", "highs-ipm") else tol
+
+
 def _relative_gap(primal: float, dual: float) -> float:
     if not (math.isfinite(primal) and math.isfinite(dual)):
         return math.inf
@@ -240,12 +247,12 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         if method == "auto":
             backend = "highs" if program.lp.shape[1] <= AUTO_HIGHS_MAX_COLUMNS else "pdhg"
         remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
-        runner = Runner(backend, centre_tol, remaining, None)
+        runner = Runner(backend, centre_tol, remaining, None, solver_tol=_solver_tol(backend, centre_tol))
         sol, lp_status, lp_message = runner.solve(f"centre, round {number}", program.lp, basis=basis)
         if basis is not None and (lp_status is not Status.OPTIMAL or runner.verifications[-1].relative_gap > centre_tol):
             # A warm start can end "optimal" with dual infeasibilities HiGHS tolerates and
             # gosplan's check does not: solve the round's program again from scratch.
-            runner = Runner(backend, centre_tol, remaining, None)
+            runner = Runner(backend, centre_tol, remaining, None, solver_tol=_solver_tol(backend, centre_tol))
             sol, lp_status, lp_message = runner.solve(f"centre, round {number} (cold)", program.lp)
         master_seconds = time.perf_counter() - t0
         if lp_status is not Status.OPTIMAL:

@@ -66,9 +66,15 @@ def backend(
 class Runner:
     """Solves a sequence of programs (the stages) and keeps their record."""
 
-    def __init__(self, method: str, tol: float, time_limit: float | None, progress: Callable[[str], None] | None):
+    def __init__(
+        self, method: str, tol: float, time_limit: float | None, progress: Callable[[str], None] | None,
+        solver_tol: float | None = None,
+    ):
         self.method = method
         self.tol = tol
+        # The backend's own tolerance (default tol); tighter where HiGHS' absolute dual
+        # tolerance, times large column bounds, would fail gosplan's relative check.
+        self.solver_tol = tol if solver_tol is None else solver_tol
         self.deadline = None if time_limit is None else time.perf_counter() + time_limit
         self.progress = progress
         self.stages: list[Stage] = []
@@ -83,7 +89,7 @@ class Runner:
     ) -> tuple[LPSolution, Status, str]:
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
-        sol = backend(lp, self.method, self.tol, self.remaining(), v0, stage, self.progress, basis=basis)
+        sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, basis=basis)
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         # PDHG stops on norms relative to all the bounds together (PDLP's criterion); a
