@@ -147,29 +147,9 @@ def _guard() -> Iterator[None]:
 
 
 def _json_ready(value: Any) -> Any:
-    """Plain JSON: numpy scalars to Python, NaN/inf to null, paths to strings."""
-    import numpy as np
+    from gosplan._json import json_ready
 
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json_ready(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, enum.Enum):
-        return _json_ready(value.value)
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+    return json_ready(value)
 
 
 def _dumps(value: Any) -> str:

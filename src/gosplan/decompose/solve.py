@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -47,7 +46,6 @@ from gosplan.decompose.ministry import (
 from gosplan.decompose.result import DecomposedPlan, Round
 from gosplan.errors import InvalidEconomyError
 from gosplan.model.economy import Economy
-from gosplan.optim.check import verify
 from gosplan.planning.optimal import _result
 from gosplan.planning.problem import planning_problem
 from gosplan.planning.runner import Runner
@@ -63,14 +61,8 @@ columns, to gosplan's PDHG beyond."""
 OBJECTIVES = ("fulfilment", "cost")
 
 
-def _build_state(ministry: int, hierarchy: Any, A: sp.csc_array, P: sp.csc_array, singletons: bool) -> MinistryState:
-    state = initial_state(ministry_data(ministry, hierarchy, A, P))
-    if singletons:
-        state = MinistryState(data=state.data, group=np.arange(state.data.enterprise.size))
-    return state
-
-
 def _build_from_data(data: Any, singletons: bool) -> MinistryState:
+    """A ministry's state on whichever worker runs this (every enterprise alone if ``singletons``)."""
     state = initial_state(data)
     if singletons:
         state = MinistryState(data=data, group=np.arange(data.enterprise.size))

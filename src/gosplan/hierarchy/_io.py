@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 import json
-import math
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from gosplan._json import json_ready
 
 FORMATS = ("csv", "parquet")
 
@@ -22,28 +21,6 @@ def check_format(format: str) -> str:
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     return format
-
-
-def json_ready(value: Any) -> Any:
-    """Plain JSON: numpy scalars to Python, NaN/inf to null."""
-    if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_ready(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, enum.Enum):
-        return json_ready(value.value)
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
 
 
 def json_writer(summary: Mapping[str, Any]) -> Writer:
