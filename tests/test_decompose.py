@@ -305,3 +305,40 @@ def test_workers_option_starts_a_local_cluster():
     res = plan_decomposed(_hand_economy(), resources={"labour": 3.0}, workers=2)
     assert "LocalCluster" in res.executor and res.workers == 2
     assert res.objective == pytest.approx(1.6, rel=1e-12)
+
+
+# ------------------------------------------------------------------ the command line
+def test_cli_plan_decompose(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from gosplan.cli.app import app
+
+    runner = CliRunner()
+    economy = tmp_path / "us"
+    done = runner.invoke(app, ["synth", "--base", "us-2022", "--enterprises", "3", "--seed", "4", "--out", str(economy)])
+    assert done.exit_code == 0, done.output
+    out = tmp_path / "out"
+    done = runner.invoke(app, ["plan", str(economy), "--decompose", "--out", str(out), "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "optimal" and summary["rounds"] >= 2 and summary["gap"] <= 1e-6
+    assert summary["ministries"] == 17 and summary["executor"] == "in-process"
+    for name in ("plan.csv", "enterprises.csv", "rounds.csv", "summary.json", "breakdown/ministries.csv",
+                 "breakdown/allocations.csv"):
+        assert (out / name).exists(), name
+    targets = pd.read_csv(out / "enterprises.csv")
+    assert (targets["target"] <= targets["capacity"] * (1 + 1e-9)).all()
+    # The same plan as the API on the economy read back from the directory.
+    api = plan_decomposed(gosplan.load(str(economy)))
+    assert summary["objective"] == pytest.approx(api.objective, rel=1e-12)
+    rounds = pd.read_csv(out / "rounds.csv")
+    assert len(rounds) == summary["rounds"] and (rounds["bytes_down"] > 0).all()
+    # Options that need --decompose, and objectives it does not take.
+    done = runner.invoke(app, ["plan", str(economy), "--workers", "2"])
+    assert done.exit_code == 2 and "--decompose" in done.output
+    done = runner.invoke(app, ["plan", str(economy), "--decompose", "--objective", "harmony"])
+    assert done.exit_code == 2
+    done = runner.invoke(app, ["plan", "cockshott-example", "--decompose"])
+    assert done.exit_code == 1 and "no hierarchy" in done.output
