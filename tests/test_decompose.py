@@ -244,18 +244,25 @@ def test_errors():
 
 # ------------------------------------------------------------------ on a real cluster
 distributed = pytest.importorskip("distributed")
+from gosplan.decompose.executors import restore_environ  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    """Two worker processes. The test process's environment is put back after the nanny has
+    set its workers' variables (OMP_NUM_THREADS=1, ...), as gosplan's own executor does, so
+    that later tests in this process run their OpenMP code as before."""
+    saved = dict(os.environ)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         c = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                      silence_logs=40)
         client = distributed.Client(c)
+    restore_environ(saved)
     yield client
     client.close()
     c.close()
+    restore_environ(saved)
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +299,9 @@ def test_killed_worker_is_retried(cluster, cluster_economy):
         psutil.Process(pid).kill()
         killed["address"] = victim
 
+    saved = dict(os.environ)
     res = plan_decomposed(cluster_economy, client=cluster, on_round=kill)
+    restore_environ(saved)  # the nanny that restarted the worker set its variables here again
     assert killed and killed["held"] >= 1  # the dead worker held ministries' states
     assert len(res.rounds) > 2  # and the solve went on after it died
     assert res.status is Status.OPTIMAL
@@ -302,7 +311,9 @@ def test_killed_worker_is_retried(cluster, cluster_economy):
 
 
 def test_workers_option_starts_a_local_cluster():
+    before = dict(os.environ)
     res = plan_decomposed(_hand_economy(), resources={"labour": 3.0}, workers=2)
+    assert dict(os.environ) == before  # the nanny's OMP_NUM_THREADS=1 etc. did not stay here
     assert "LocalCluster" in res.executor and res.workers == 2
     assert res.objective == pytest.approx(1.6, rel=1e-12)
 

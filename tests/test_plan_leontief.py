@@ -65,7 +65,9 @@ def test_leontief_matches_highs(seed: int, n: int, objective: str) -> None:
         return
     assert ref.status is Status.OPTIMAL, ref.message
     assert got.status is Status.OPTIMAL, got.message
-    assert got.objective == pytest.approx(ref.objective, rel=1e-7, abs=1e-9)
+    # Within the method's own certified gap (tol = 1e-6): hypothesis found seed 35, n = 32
+    # (fulfilment) 1.27e-7 apart, which a 1e-7 test had wrongly called a failure.
+    assert got.objective == pytest.approx(ref.objective, rel=1e-6, abs=1e-9)
     assert got.max_violation <= 1e-7
     assert got.duality_gap <= 1e-6
     # Prices: different optimal duals are possible in degenerate plans; the value of

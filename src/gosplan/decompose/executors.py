@@ -47,6 +47,30 @@ class InProcess:
         return "in-process"
 
 
+class _EnvironKept:
+    """Keep this process's environment as it is. Dask's nanny sets ``OMP_NUM_THREADS=1``,
+    ``MKL_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``, ``PYTHONHASHSEED``... in the environment
+    of the process that starts the workers (for the workers' sake); left there, they change how
+    many threads OpenMP code started later in *this* process uses (HiGHS' PDLP, numba), and so
+    the last digits of its answers."""
+
+    def __enter__(self) -> "_EnvironKept":
+        self.saved = dict(os.environ)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        restore_environ(self.saved)
+
+
+def restore_environ(saved: dict[str, str]) -> None:
+    """Put ``os.environ`` back to ``saved``."""
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+
+
 def _identity(x: Any) -> Any:
     return x
 
@@ -62,10 +86,12 @@ class DaskExecutor:
 
     name = "dask"
 
-    def __init__(self, client: Any, cluster: Any = None, owns_client: bool = False):
+    def __init__(self, client: Any, cluster: Any = None, owns_client: bool = False,
+                 environ: dict[str, str] | None = None):
         self.client = client
         self.cluster = cluster
         self.owns_client = owns_client
+        self.environ = dict(os.environ) if environ is None else environ  # restored after each step
 
     @property
     def workers(self) -> int:
@@ -92,6 +118,8 @@ class DaskExecutor:
             out = [client.submit(fn, h, prices, pure=False) for h in handles]
         states = [client.submit(operator.getitem, o, 0, pure=False) for o in out]
         reports = client.gather([client.submit(operator.getitem, o, 1, pure=False) for o in out])
+        if self.cluster is not None:
+            restore_environ(self.environ)  # a restarted worker's nanny sets its variables again
         return states, reports
 
     def memory(self) -> dict[str, int]:
@@ -102,6 +130,7 @@ class DaskExecutor:
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+                restore_environ(self.environ)
 
     def describe(self) -> str:
         address = getattr(self.client.scheduler, "address", "?")
@@ -129,7 +158,9 @@ def executor(*, workers: int | None = None, scheduler: str | None = None, client
         return DaskExecutor(distributed.Client(scheduler), owns_client=True)
     if workers is None or workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    cluster = distributed.LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-    )
-    return DaskExecutor(distributed.Client(cluster), cluster=cluster, owns_client=True)
+    with _EnvironKept() as kept:
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        )
+        client = distributed.Client(cluster)
+    return DaskExecutor(client, cluster=cluster, owns_client=True, environ=kept.saved)

@@ -232,15 +232,20 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         t0 = time.perf_counter()
         previous = program
         program = centre_program(base, objective, tables, uncovered, A, P)
-        basis = None
+        basis = v0 = y0 = None
         if previous is not None and sol is not None and "basis" in sol.detail:
             basis = _carry_basis(sol.detail["basis"], previous, program)
+        elif previous is not None and sol is not None and np.isfinite(sol.v).all() and np.isfinite(sol.y).all():
+            # First-order centre: start from last round's plan and prices (split-off groups at 0).
+            v0 = _carry_columns(sol.v, previous, program).astype(np.float64)
+            v0 = np.clip(v0, program.lp.col_lower, program.lp.col_upper)
+            y0 = sol.y
         backend = method
         if method == "auto":
             backend = "highs" if program.lp.shape[1] <= AUTO_HIGHS_MAX_COLUMNS else "pdhg"
         remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
         runner = Runner(backend, centre_tol, remaining, None, solver_tol=_solver_tol(backend, centre_tol))
-        sol, lp_status, lp_message = runner.solve(f"centre, round {number}", program.lp, basis=basis)
+        sol, lp_status, lp_message = runner.solve(f"centre, round {number}", program.lp, v0, basis=basis, y0=y0)
         if basis is not None and (lp_status is not Status.OPTIMAL or runner.verifications[-1].relative_gap > centre_tol):
             # A warm start can end "optimal" with dual infeasibilities HiGHS tolerates and
             # gosplan's check does not: solve the round's program again from scratch.
@@ -347,17 +352,22 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
     )
 
 
-def _carry_basis(basis: tuple[np.ndarray, np.ndarray], old: CentreProgram, new: CentreProgram) -> tuple[np.ndarray, np.ndarray]:
-    """Last round's optimal basis on this round's program: a group keeps its status (a split
-    group's stayers included), the groups split off start at their lower bound (0); rows and
-    the columns after the groups keep theirs."""
-    cols, rows = basis
-    out = np.zeros(new.lp.shape[1], dtype=np.int8)
+def _carry_columns(values: np.ndarray, old: CentreProgram, new: CentreProgram) -> np.ndarray:
+    """Last round's per-column ``values`` on this round's program: a group keeps its value (a
+    split group's stayers included), the groups split off get 0; the columns after the groups
+    (products without enterprises, ``z``) keep theirs."""
+    out = np.zeros(new.lp.shape[1], dtype=values.dtype)
     for k in range(old.offsets.size - 1):
         a, b = old.offsets[k], old.offsets[k + 1]
-        out[new.offsets[k]:new.offsets[k] + (b - a)] = cols[a:b]
-    out[new.groups:] = cols[old.groups:]
-    return out, rows
+        out[new.offsets[k]:new.offsets[k] + (b - a)] = values[a:b]
+    out[new.groups:] = values[old.groups:]
+    return out
+
+
+def _carry_basis(basis: tuple[np.ndarray, np.ndarray], old: CentreProgram, new: CentreProgram) -> tuple[np.ndarray, np.ndarray]:
+    """Last round's optimal basis on this round's program (split-off groups nonbasic at 0)."""
+    cols, rows = basis
+    return _carry_columns(cols, old, new), rows
 
 
 def _each(ex, handles, pieces) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -85,11 +85,11 @@ class Runner:
 
     def solve(
         self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None,
-        basis: tuple[np.ndarray, np.ndarray] | None = None,
+        basis: tuple[np.ndarray, np.ndarray] | None = None, y0: np.ndarray | None = None,
     ) -> tuple[LPSolution, Status, str]:
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
-        sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, basis=basis)
+        sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis)
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         # PDHG stops on norms relative to all the bounds together (PDLP's criterion); a
@@ -149,15 +149,16 @@ class Runner:
 
     def _polish(self, lp: LinearProgram, sol: LPSolution, check: Verification) -> tuple[LPSolution, Verification] | None:
         """PDHG's objective and prices pass but some rows do not: look for a feasible point within
-        ``9 tol`` of its dual bound (:mod:`gosplan.optim.polish`), for at most as long as the solve took."""
+        ``9 tol`` of its dual bound (:mod:`gosplan.optim.polish`), in at most as many iterations as
+        the solve took (at least 1,000). An iteration budget, not a time budget, so that the same
+        program gives the same plan on a busy machine; the plan's own time limit still applies."""
         from gosplan.optim.polish import polish_feasibility
 
-        budget = max(sol.seconds, 1.0)
-        remaining = self.remaining()
-        if remaining is not None:
-            budget = min(budget, remaining)
         bound = check.dual_objective
-        found = polish_feasibility(lp, sol.v, bound, 9 * self.tol * (1.0 + abs(bound)), time_limit=budget)
+        found = polish_feasibility(
+            lp, sol.v, bound, 9 * self.tol * (1.0 + abs(bound)), time_limit=self.remaining(),
+            max_iter=max(sol.iterations, 1000),
+        )
         if found.status is not LPStatus.OPTIMAL:
             return None
         after = verify(lp, found.v, sol.y)
