@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -409,6 +409,8 @@ def test_cost_prices_are_finite_differences(method: str, seed: int) -> None:
     """C*(R) is convex and decreasing: with q+- the one-sided quotients, -q+ <= price <= -q-
     (the cost saved per unit of resource or capacity added); for a target p_i lies between
     the quotients of C* in y_i."""
+    if method in FIRST_ORDER:
+        assume(seed not in FIRST_ORDER_PRICE_DEFECTS)  # tracked by the strict xfail below
     inst, c0 = _tight_cost_instance(seed)
     res = plan(inst, "cost", method)
     assert res.status is Status.OPTIMAL, res.message
@@ -440,6 +442,20 @@ def test_cost_prices_are_finite_differences(method: str, seed: int) -> None:
         v_up, v_dn = ref_cost(inst, y=y_up), ref_cost(inst, y=y_dn)
         _interval_check(res.shadow_price[i], (c0 - v_dn) / eps, None if v_up is None else (v_up - c0) / eps,
                         slack, f"target of p{i}")
+
+
+FIRST_ORDER_PRICE_DEFECTS = (19774785,)
+"""Seeds where first-order target prices are known to fall outside the finite-difference interval."""
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known defect: on this instance PDHG and HiGHS' PDLP put the target price of p3 at 2.401 and "
+    "2.437, 1.6-3 % above the finite-difference interval (<= 2.3635; HiGHS' simplex is inside it): "
+    "first-order prices of a single target row are only as accurate as the aggregate dual residual"))
+@pytest.mark.parametrize("first_order", FIRST_ORDER)
+@pytest.mark.parametrize("seed", FIRST_ORDER_PRICE_DEFECTS)
+def test_first_order_target_prices_known_defect(first_order: str, seed: int) -> None:
+    test_cost_prices_are_finite_differences.hypothesis.inner_test(method=first_order, seed=seed)
 
 
 def test_finite_differences_pin_the_prices_of_a_nondegenerate_instance() -> None:
