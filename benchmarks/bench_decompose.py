@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, default=900.0, help="seconds per solve")
     ap.add_argument("--mono-max", type=int, default=200_000, help="skip the monolithic solve above this many enterprises")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--method", default="auto", help="the centre's solver for the decomposed rows (plan_decomposed's method)")
     ap.add_argument("--ministry-costs", metavar="n:E:M", help="measure the ministries' side alone at this size and exit")
     ap.add_argument("--quick", action="store_true", help="--cases 2000:10:10 --workers 2 --limit 120")
     ap.add_argument("--out", type=Path)
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if h.n_enterprises <= args.mono_max:
             results.append(run_one(econ, "monolithic highs", args.limit, monolithic=True, method="highs"))
             print("  ", results[-1], flush=True)
-        results.append(run_one(econ, "decomposed in-process", args.limit))
+        results.append(run_one(econ, "decomposed in-process", args.limit, method=args.method))
         print("  ", results[-1], flush=True)
         for w in worker_counts:
             import distributed
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             client = distributed.Client(cluster)
             startup = time.perf_counter() - t
             try:
-                row = run_one(econ, f"decomposed dask w{w}", args.limit, client=client)
+                row = run_one(econ, f"decomposed dask w{w}", args.limit, client=client, method=args.method)
             finally:
                 client.close()
                 cluster.close()
