@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["json_ready"]
+__all__ = ["json_ready", "finite_or_none"]
 
 
 def json_ready(value: Any) -> Any:
@@ -36,3 +36,11 @@ def json_ready(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
     return str(value)
+
+
+def finite_or_none(x: Any) -> float | None:
+    """``x`` as a float, ``None`` when it is missing or not finite (for summaries)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None

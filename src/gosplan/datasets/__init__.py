@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gosplan.errors import NegativeCoefficientWarning, TableFormatError
+from gosplan.errors import TableFormatError
 from gosplan.model.economy import Economy, EconomyMeta
 
 __all__ = ["DatasetInfo", "list_datasets", "load_dataset", "dataset_info", "dataset_path", "DATA_DIR"]
@@ -55,6 +54,18 @@ class DatasetInfo:
     def path(self) -> Path:
         """The folder holding the data files and ``PROVENANCE.md``."""
         return DATA_DIR / self.folder
+
+    @property
+    def meta(self) -> EconomyMeta:
+        """The economy metadata every reader of this dataset starts from."""
+        return EconomyMeta(
+            name=self.name,
+            year=self.year,
+            units=self.units,
+            labour_unit=self.labour_unit,
+            source=self.source,
+            licence=self.licence,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,14 +139,7 @@ def load_dataset(name: str, **options: Any) -> Economy:
     reader over the registry's own (``labour="Value Added"`` for a pymrio table).
     """
     info = dataset_info(name)
-    meta = EconomyMeta(
-        name=info.name,
-        year=info.year,
-        units=info.units,
-        labour_unit=info.labour_unit,
-        source=info.source,
-        licence=info.licence,
-    )
+    meta = info.meta
     path = info.path
     options = {**info.options, **options}
     if info.reader == "bea":
@@ -143,9 +147,7 @@ def load_dataset(name: str, **options: Any) -> Economy:
         from gosplan.io.bea_hierarchy import bea_hierarchy
 
         economy = read_bea(path, meta=meta, **options)
-        with warnings.catch_warnings():  # with_hierarchy re-checks A: its warnings were given
-            warnings.simplefilter("ignore", NegativeCoefficientWarning)
-            return economy.with_hierarchy(bea_hierarchy(economy))  # BEA's summary codes / sectors
+        return economy.with_hierarchy(bea_hierarchy(economy))  # BEA's summary codes / sectors
     if info.reader == "pymrio":
         from gosplan.io.pymrio_layout import read_pymrio
 

@@ -35,6 +35,10 @@ class InProcess:
         out = [fn(h, shared) for h in handles]
         return [o[0] for o in out], [o[1] for o in out]
 
+    def map(self, fn: Callable, handles: Sequence[Any], args: Sequence[Any]) -> list[Any]:
+        """``fn(handle, arg)`` for each ministry, its own argument each; the results come back."""
+        return [fn(h, a) for h, a in zip(handles, args)]
+
     def memory(self) -> dict[str, int]:
         import resource
 
@@ -121,6 +125,10 @@ class DaskExecutor:
         if self.cluster is not None:
             restore_environ(self.environ)  # a restarted worker's nanny sets its variables again
         return states, reports
+
+    def map(self, fn: Callable, handles: Sequence[Any], args: Sequence[Any]) -> list[Any]:
+        client = self.client
+        return client.gather([client.submit(fn, h, a, pure=False) for h, a in zip(handles, args)])
 
     def memory(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.client.run(_rss).items()}

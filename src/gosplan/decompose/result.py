@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gosplan._json import finite_or_none
 from gosplan.planning.result import PlanResult, raise_unless_optimal
 from gosplan.results import Status
 
@@ -135,9 +135,7 @@ class DecomposedPlan:
         )
 
     def summary(self) -> dict[str, Any]:
-        def num(x: float) -> float | None:
-            return float(x) if math.isfinite(x) else None
-
+        num = finite_or_none
         return {
             "economy": self.economy,
             "objective_kind": self.objective_kind,
@@ -164,24 +162,17 @@ class DecomposedPlan:
         }
 
     def write(self, out: str | Path, format: str = "csv") -> list[Path]:
-        """``plan`` (products), ``enterprises``, ``rounds`` tables and ``summary.json`` under ``out``."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        """``plan`` (products), ``enterprises``, ``rounds`` tables and ``summary.json`` under ``out``
+        (the hierarchy's writers: :mod:`gosplan.hierarchy._io`)."""
+        from gosplan.hierarchy._io import check_format, frame_writer, json_writer, write_files
+
+        check_format(format)
         frames = {"enterprises": self.enterprise_frame(), "rounds": self.rounds_frame()}
         if self.plan is not None:
             frames["plan"] = self.plan.to_frame()
-        written = []
-        for name, frame in frames.items():
-            path = out / f"{name}.{format}"
-            if format == "parquet":
-                frame.to_parquet(path, index=False)
-            else:
-                frame.to_csv(path, index=False)
-            written.append(path)
-        path = out / "summary.json"
-        path.write_text(json.dumps(self.summary(), indent=2, default=str) + "\n")
-        written.append(path)
-        return written
+        files = {f"{stem}.{format}": frame_writer(frame, format) for stem, frame in frames.items()}
+        files["summary.json"] = json_writer(self.summary())
+        return write_files(out, files)
 
     def __repr__(self) -> str:
         return (

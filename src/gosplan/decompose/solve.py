@@ -33,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse as sp
 
-from gosplan.decompose.executors import InProcess, executor as make_executor, payload_bytes
+from gosplan.decompose.executors import executor as make_executor, payload_bytes
 from gosplan.decompose.master import CentreProgram, centre_program, prices_from_duals
 from gosplan.decompose.ministry import (
     MinistryState,
@@ -189,7 +189,7 @@ def plan_decomposed(
     A = sp.csc_array(economy.A)
     P = sp.csc_array(base.primary)
     uncovered = np.flatnonzero(~hierarchy.covered)
-    ministries = [k for k in range(hierarchy.n_ministries)]
+    ministries = list(range(hierarchy.n_ministries))
     ex = make_executor(workers=workers, scheduler=scheduler, client=client)
     try:
         return _run(
@@ -323,7 +323,7 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
     if program is not None and sol is not None and np.isfinite(sol.v).all() and status is not Status.INFEASIBLE:
         levels = sol.v[: program.groups]
         pieces = [levels[program.offsets[k]:program.offsets[k + 1]] for k in range(len(ministries))]
-        for positions, x in _each(ex, used, pieces):
+        for positions, x in ex.map(_levels, used, pieces):
             x_e[positions] = x
     if program is not None and sol is not None:
         class_z = {1: float(sol.v[-1])} if objective == "fulfilment" and np.isfinite(sol.v).all() else {}
@@ -368,14 +368,6 @@ def _carry_basis(basis: tuple[np.ndarray, np.ndarray], old: CentreProgram, new: 
     """Last round's optimal basis on this round's program (split-off groups nonbasic at 0)."""
     cols, rows = basis
     return _carry_columns(cols, old, new), rows
-
-
-def _each(ex, handles, pieces) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Send each ministry its own groups' levels; its enterprises' targets come back."""
-    if isinstance(ex, InProcess):
-        return [_levels(h, p) for h, p in zip(handles, pieces)]
-    client = ex.client
-    return client.gather([client.submit(_levels, h, p, pure=False) for h, p in zip(handles, pieces)])
 
 
 def _sense(objective: str, value: float) -> float:

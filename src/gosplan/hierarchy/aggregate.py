@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from gosplan._json import finite_or_none as _num
 from gosplan.errors import NegativeCoefficientWarning, PlanningError
 from gosplan.hierarchy._io import Writer, check_format, frame_writer, json_writer, write_files
 from gosplan.hierarchy._techniques import Techniques
@@ -31,11 +32,6 @@ from gosplan.model.economy import Economy
 from gosplan.model.hierarchy import Hierarchy
 
 __all__ = ["aggregate", "Aggregation"]
-
-
-def _num(x: Any) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 @dataclass(frozen=True, eq=False)

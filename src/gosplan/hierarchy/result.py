@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 
+from gosplan._json import finite_or_none as _num
 from gosplan.errors import PlanningError
 from gosplan.hierarchy._io import (
     Writer,
@@ -56,13 +57,6 @@ class CapacityShortfallError(InfeasiblePlanError):
 
 class BreakdownCheckError(PlanningError):
     """gosplan's own check of a breakdown failed (targets, allocations or links do not add up)."""
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 @dataclass(frozen=True, eq=False)

@@ -131,15 +131,7 @@ def load_horizon(source: Any, *, years: int | None = None, **options: Any) -> Ho
                     "or a directory in " + "; ".join(LOOKED_FOR)
                 )
             info = dataset_info(name)
-            fmt, path = HORIZON_DATASETS[name], info.path
-            meta = EconomyMeta(
-                name=info.name,
-                year=info.year,
-                units=info.units,
-                labour_unit=info.labour_unit,
-                source=info.source,
-                licence=info.licence,
-            )
+            fmt, path, meta = HORIZON_DATASETS[name], info.path, info.meta
         horizon = _read(fmt, path, meta, dict(options))
         where = str(source)
     if years is not None:

@@ -17,6 +17,7 @@ Algorithms are plain functions over this container (see :mod:`gosplan.balance`).
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -183,16 +184,26 @@ class Economy:
                     f"labour resource {self.labour!r} is not among the resources {list(resources)[:10]}"
                 )
         self._validate_values()
-        if self.hierarchy is not None:
-            from gosplan.model.hierarchy import Hierarchy
+        self._check_hierarchy(self.hierarchy)
 
-            if not isinstance(self.hierarchy, Hierarchy):
-                raise InvalidEconomyError(f"hierarchy must be a Hierarchy, got {type(self.hierarchy).__name__}")
-            self.hierarchy.check_matches(products, f"economy {self.meta.name!r}")
+    def _check_hierarchy(self, hierarchy: Any) -> None:
+        if hierarchy is None:
+            return
+        from gosplan.model.hierarchy import Hierarchy
+
+        if not isinstance(hierarchy, Hierarchy):
+            raise InvalidEconomyError(f"hierarchy must be a Hierarchy, got {type(hierarchy).__name__}")
+        hierarchy.check_matches(self.products, f"economy {self.meta.name!r}")
 
     def with_hierarchy(self, hierarchy: Any) -> "Economy":
-        """A copy with the chain of command replaced (``None`` removes it)."""
-        return replace(self, hierarchy=hierarchy)
+        """A copy with the chain of command replaced (``None`` removes it).
+
+        Only the hierarchy is checked: the technology is this economy's, already checked
+        (no second pass over ``U``, ``P``, no repeated warnings), and shared, not copied."""
+        self._check_hierarchy(hierarchy)
+        out = copy.copy(self)  # keeps cached views (A, primary coefficients): same technology
+        object.__setattr__(out, "hierarchy", hierarchy)
+        return out
 
     def _validate_values(self) -> None:
         for what, mat, labels in (

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gosplan.planning.result import Stage, _num, raise_unless_optimal
+from gosplan._json import finite_or_none as _num
+from gosplan.planning.result import Stage, raise_unless_optimal
 from gosplan.results import Status
 
 __all__ = ["MultiYearPlanResult"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gosplan._json import finite_or_none as _num
 from gosplan.errors import PlanningError
 from gosplan.results import Status
 
@@ -35,13 +35,6 @@ def raise_unless_optimal(status: Status, message: str) -> None:
     if status is Status.UNBOUNDED:
         raise UnboundedPlanError(message)
     raise ConvergenceError(message)
-
-
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _price_rows(

@@ -31,14 +31,12 @@ its own stream of ``seed``, so adding regions does not change the capacities).
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from gosplan.errors import NegativeCoefficientWarning
 from gosplan.model.economy import Economy
 from gosplan.model.hierarchy import EnterpriseNorms, Hierarchy
 
@@ -231,9 +229,7 @@ def synth_enterprises(
         distances=distances,
         notes=tuple(base.notes) + (note,),
     )
-    with warnings.catch_warnings():  # with_hierarchy re-checks A: its warnings were given
-        warnings.simplefilter("ignore", NegativeCoefficientWarning)
-        return economy.with_hierarchy(hierarchy)
+    return economy.with_hierarchy(hierarchy)
 
 
 def _own_norms(
