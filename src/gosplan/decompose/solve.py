@@ -152,13 +152,9 @@ def plan_decomposed(
     >>> from gosplan.synth.enterprises import synth_enterprises  # doctest: +SKIP
     """
     start = time.perf_counter()
-    hierarchy = economy.hierarchy if hierarchy is None else hierarchy
-    if hierarchy is None:
-        raise InvalidEconomyError(
-            f"economy {economy.meta.name!r} has no hierarchy: two-level planning needs ministries and "
-            "enterprises (tables 'ministries' and 'enterprises' in the economy directory)"
-        )
-    hierarchy.check_matches(economy.products, f"economy {economy.meta.name!r}")
+    from gosplan.hierarchy._techniques import resolve_hierarchy
+
+    hierarchy = resolve_hierarchy(economy, hierarchy)
     if objective not in OBJECTIVES:
         raise InvalidEconomyError(
             f"two-level planning supports the objectives {', '.join(OBJECTIVES)}, not {objective!r}"
