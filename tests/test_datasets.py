@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gosplan
-from _realdata import DATA, needs_data
+from _realdata import DATA, data, needs_data
 from gosplan.datasets import DATA_DIR, dataset_info, list_datasets, load_dataset
 from gosplan.errors import DataQualityWarning, NegativeCoefficientWarning, TableFormatError
 
@@ -79,7 +79,21 @@ def test_bundled_copies_identical_to_shared_tables(folder: str) -> None:
         assert re.search(rf"`{re.escape(name)}` {len(raw)} bytes, sha256 `{digest}`", provenance), name
 
 
-@needs_data
+@pytest.mark.parametrize("folder", sorted({r.folder for r in list_datasets()} | {"bea_crosswalk"}))
+def test_bundled_copies_match_their_recorded_digests(folder: str) -> None:
+    """Without the originals (a clone without ../shared): each .gz decompresses to the file
+    whose size and sha256 PROVENANCE.md records, and every recorded file is bundled."""
+    bundled = DATA_DIR / folder
+    recorded = dict(
+        (m[1], (int(m[2]), m[3]))
+        for m in re.finditer(r"^\* `([^`]+)` (\d+) bytes, sha256 `([0-9a-f]{64})`", (bundled / "PROVENANCE.md").read_text(), re.M)
+    )
+    assert recorded and sorted(recorded) == sorted(p.name[:-3] for p in bundled.glob("*.gz"))
+    for name, (size, digest) in recorded.items():
+        raw = gzip.decompress((bundled / f"{name}.gz").read_bytes())
+        assert (len(raw), hashlib.sha256(raw).hexdigest()) == (size, digest), name
+
+
 @pytest.mark.parametrize(
     "name, folder, reader",
     [("us-2022", "us_bea_summary_2022", "bea"), ("pymrio-test", "pymrio_test", "pymrio"),
@@ -90,7 +104,7 @@ def test_bundled_dataset_equals_reading_the_originals(name: str, folder: str, re
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         warnings.simplefilter("ignore", NegativeCoefficientWarning)
-        b = gosplan.load(DATA / folder, format=reader)
+        b = gosplan.load(data(folder), format=reader)  # plain CSV files, not the .gz
     assert list(a.products) == list(b.products) and list(a.resources) == list(b.resources)
     np.testing.assert_array_equal(a.A.toarray(), b.A.toarray())
     np.testing.assert_array_equal(a.demand, b.demand)
