@@ -3,9 +3,14 @@
 For a solution ``(v, y)`` of a :class:`~gosplan.optim.lp.LinearProgram`:
 
 * **violation**: the largest amount by which ``v`` breaks a row or column bound,
-  each relative to the size of the numbers that meet there: ``1 + max(|bound|,
-  sum_j |K_ij v_j|)`` for row ``i`` (so a balance ``N x - z y >= 0`` between
-  flows of a million is judged relative to a million), ``1 + |bound|`` for columns;
+  each relative to the number it is judged against. A row that states a number
+  the user gave (``LinearProgram.row_user``: a target, a held priority class, a
+  resource's availability, a capacity, a floor or ceiling) is judged against that
+  number, ``1 + max(|bound|, |sum_{j in objective} K_ij v_j|)`` — a target row
+  ``N_i x - z y_i >= 0`` against ``z y_i``, however large the flows through the
+  product; any other row (a material balance ``N_i x >= 0`` of an intermediate
+  product) against the flows that meet there, ``1 + max(|bound|, sum_j |K_ij v_j|)``;
+  columns against ``1 + |bound|``;
 * **dual residual**: the part of the reduced costs ``d = grad(v) - K'y`` and of
   ``y`` that has the wrong sign for the bounds that exist (a positive ``d_j`` on a
   column without a lower bound, a positive ``y_i`` on a row without one, ...),
@@ -13,9 +18,20 @@ For a solution ``(v, y)`` of a :class:`~gosplan.optim.lp.LinearProgram`:
   all and the gap is infinite;
 * **duality gap**: ``|P - D| / (1 + |P| + |D|)`` between the primal objective ``P``
   and the Lagrangian dual bound ``D(y) = min_{l<=v<=u} L(v, y)`` (for harmony
-  columns the inner minimum is taken in closed form through ``H'^{-1}``).
+  columns the inner minimum is taken in closed form through ``H'^{-1}``);
+* **price error**: the prices checked row by row and column by column, not in
+  norm: the largest of, per column, the wrong-signed part of its reduced cost
+  ``d_j`` relative to the column's turnover at those prices ``|grad_j| + sum_i
+  |K_ij y_i|``, and its complementary slackness ``min(distance of v_j from the
+  bound d_j pushes it to, relative to 1 + |v_j| + |bound|; |d_j| / turnover)``; per
+  row, a price on a bound the row does not have, relative to the largest price,
+  and ``min(slack of the row at the bound its price binds, relative as the
+  violation; |y_i| / max|y|)``. A price error ``e`` says that ``(v, y)`` is an
+  exact optimal pair of a program whose every bound and cost differ from this one's
+  by at most ``e`` relative: the prices are the exact prices of a neighbouring plan.
 
-A backend's "optimal" is believed only when all three are within tolerance.
+A backend's "optimal" is believed only when violation, dual residual and gap are
+within tolerance; its prices are reported as certified only when the price error is.
 """
 
 from __future__ import annotations
@@ -27,7 +43,7 @@ import numpy as np
 
 from gosplan.optim.lp import LinearProgram, harmony
 
-__all__ = ["Verification", "verify"]
+__all__ = ["Verification", "verify", "row_violations", "row_sizes", "farkas_margin"]
 
 DUAL_BOUND_RESIDUAL = 1e-3
 """Above this dual residual the prices bound nothing and the gap is reported infinite."""
@@ -42,6 +58,7 @@ class Verification:
     primal_objective: float
     dual_objective: float
     relative_gap: float
+    price_error: float = math.inf
 
     def passes(self, tol: float) -> bool:
         return (
@@ -60,23 +77,72 @@ class Verification:
             "primal_objective": f(self.primal_objective),
             "dual_objective": f(self.dual_objective),
             "duality_gap": f(self.relative_gap),
+            "price_error": f(self.price_error),
         }
 
 
-def _scaled_violation(
+def _scaled_gaps(
     value: np.ndarray, lower: np.ndarray, upper: np.ndarray, size: np.ndarray | None = None
-) -> float:
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower - value, value - upper)`` each over ``1 + max(|bound|, size)`` (0 where no bound)."""
     with np.errstate(invalid="ignore"):
         lo = 1.0 + np.abs(lower) if size is None else 1.0 + np.maximum(np.abs(lower), size)
         hi = 1.0 + np.abs(upper) if size is None else 1.0 + np.maximum(np.abs(upper), size)
         below = np.where(np.isfinite(lower), (lower - value) / lo, 0.0)
         above = np.where(np.isfinite(upper), (value - upper) / hi, 0.0)
+    return below, above
+
+
+def _worst(below: np.ndarray, above: np.ndarray) -> float:
     worst = np.maximum(below, above)
     if worst.size == 0:
         return 0.0
     if not np.isfinite(worst).all():
         return math.inf
     return max(float(worst.max()), 0.0)
+
+
+def row_sizes(lp: LinearProgram, v: np.ndarray) -> np.ndarray:
+    """The number each row is judged against, less the bound (see the module): the objective
+    columns' part ``|sum_{j in objective} K_ij v_j|`` on the user's rows, the flows elsewhere."""
+    size = abs(lp.K) @ np.abs(v)
+    if lp.row_user is not None:
+        own = np.zeros_like(v)
+        if lp.objective_columns is not None and lp.objective_columns.size:
+            own[lp.objective_columns] = v[lp.objective_columns]
+        size = np.where(lp.row_user, np.abs(lp.K @ own), size)
+    return size
+
+
+def row_violations(lp: LinearProgram, v: np.ndarray) -> np.ndarray:
+    """Each row's scaled violation (``<= 0`` where the row holds); see the module."""
+    below, above = _scaled_gaps(lp.K @ v, lp.row_lower, lp.row_upper, row_sizes(lp, v))
+    return np.maximum(below, above)
+
+
+def _price_error(lp: LinearProgram, v: np.ndarray, y: np.ndarray, a: np.ndarray, Kv: np.ndarray,
+                 size: np.ndarray) -> float:
+    """Row-by-row and column-by-column error of the prices ``y`` (see the module)."""
+    grad = lp.gradient(v)
+    d = grad - (lp.c - a)  # grad - K'y
+    turnover = np.abs(grad) + abs(lp.K.T) @ np.abs(y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel_d = np.where(turnover > 0, np.abs(d) / turnover, 0.0)
+        lo, hi = lp.col_lower, lp.col_upper
+        dist_lo = np.where(np.isfinite(lo), (v - lo) / (1.0 + np.abs(v) + np.abs(lo)), np.inf)
+        dist_hi = np.where(np.isfinite(hi), (hi - v) / (1.0 + np.abs(v) + np.abs(hi)), np.inf)
+        # d_j > 0 pushes v_j to its lower bound: wrong sign without one, else complementary slackness.
+        col = np.where(d > 0, np.minimum(np.maximum(dist_lo, 0.0), rel_d), np.minimum(np.maximum(dist_hi, 0.0), rel_d))
+        col = np.where(d == 0, 0.0, col)
+        ymax = float(np.abs(y).max(initial=0.0))
+        rel_y = np.abs(y) / ymax if ymax > 0 else np.zeros_like(y)
+        slack_lo, slack_hi = _scaled_gaps(Kv, lp.row_lower, lp.row_upper, size)
+        slack_lo = np.where(np.isfinite(lp.row_lower), np.maximum(-slack_lo, 0.0), np.inf)
+        slack_hi = np.where(np.isfinite(lp.row_upper), np.maximum(-slack_hi, 0.0), np.inf)
+        row = np.where(y > 0, np.minimum(slack_lo, rel_y), np.minimum(slack_hi, rel_y))
+        row = np.where(y == 0, 0.0, row)
+    worst = max(float(col.max(initial=0.0)), float(row.max(initial=0.0)))
+    return worst if math.isfinite(worst) else math.inf
 
 
 def _bound_term(mult: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[float, np.ndarray]:
@@ -108,10 +174,10 @@ def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
     if not (np.isfinite(v).all() and np.isfinite(y).all()):
         return Verification(math.inf, math.inf, math.nan, math.nan, math.inf)
     Kv = lp.K @ v
-    size = abs(lp.K) @ np.abs(v)
+    size = row_sizes(lp, v)
     violation = max(
-        _scaled_violation(Kv, lp.row_lower, lp.row_upper, size),
-        _scaled_violation(v, lp.col_lower, lp.col_upper),
+        _worst(*_scaled_gaps(Kv, lp.row_lower, lp.row_upper, size)),
+        _worst(*_scaled_gaps(v, lp.col_lower, lp.col_upper)),
     )
     primal = lp.objective(v)
     Kty = lp.K.T @ y
@@ -132,4 +198,35 @@ def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
         gap = math.inf
     else:
         gap = abs(primal - dual) / (1.0 + abs(primal) + abs(dual))
-    return Verification(violation, residual, primal, dual, gap)
+    return Verification(violation, residual, primal, dual, gap, _price_error(lp, v, y, a, Kv, size))
+
+
+def farkas_margin(lp: LinearProgram, ray: np.ndarray | None, relax: float) -> float:
+    """How far the row multipliers ``ray`` prove ``lp`` infeasible, with every bound relaxed by
+    ``relax (1 + |bound|)``: ``(b(y) - S(y)) / (sum |y_i bound_i| + sum |g_j bound_j|)`` with
+    ``b(y) = sum_{y>0} y_i lo_i + sum_{y<0} y_i hi_i`` the least ``y'K v`` the rows allow and
+    ``S(y) = max_{l<=v<=u} g'v``, ``g = K'y``, the most the columns allow. Positive: no ``v``
+    meets the relaxed constraints (a verified certificate); ``-inf`` when the ray proves nothing
+    (a multiplier on a bound that does not exist, a direction the columns leave open)."""
+    if ray is None:
+        return -math.inf
+    y = np.asarray(ray, dtype=np.float64)
+    if y.shape != (lp.shape[0],) or not np.isfinite(y).all() or not np.any(y):
+        return -math.inf
+    lo = lp.row_lower - relax * (1.0 + np.abs(lp.row_lower))
+    hi = lp.row_upper + relax * (1.0 + np.abs(lp.row_upper))
+    pos, neg = y > 0, y < 0
+    if not (np.isfinite(lo[pos]).all() and np.isfinite(hi[neg]).all()):
+        return -math.inf
+    b_terms = np.concatenate([y[pos] * lo[pos], y[neg] * hi[neg]])
+    g = lp.K.T @ y
+    cl = lp.col_lower - relax * (1.0 + np.abs(lp.col_lower))
+    cu = lp.col_upper + relax * (1.0 + np.abs(lp.col_upper))
+    gp, gn = g > 0, g < 0
+    if not (np.isfinite(cu[gp]).all() and np.isfinite(cl[gn]).all()):
+        return -math.inf
+    s_terms = np.concatenate([g[gp] * cu[gp], g[gn] * cl[gn]])
+    scale = float(np.abs(b_terms).sum() + np.abs(s_terms).sum())
+    if scale == 0.0:
+        return -math.inf
+    return float((b_terms.sum() - s_terms.sum()) / scale)

@@ -78,6 +78,14 @@ class LinearProgram:
     ``harmony_weights`` (positive, same length) select the columns with a harmony
     term; leave them ``None`` for a linear program. ``row_names`` and
     ``col_names`` are optional callables ``index -> str`` used in messages.
+
+    ``row_user`` (bool per row, optional) marks the rows that state a number the user
+    gave (a target, a held class, a resource's availability, a capacity, a floor or
+    ceiling); ``objective_columns`` (int indices) are the program's own variables
+    (the plan ray ``z``, harmony deviations). gosplan's check judges a marked row
+    against that number, ``1 + max(|bound|, |sum_{j in objective} K_ij v_j|)``,
+    rather than against the flows that meet in the row (see
+    :func:`gosplan.optim.check.verify`).
     """
 
     c: np.ndarray
@@ -91,6 +99,8 @@ class LinearProgram:
     harmony_weights: np.ndarray | None = None
     row_names: Callable[[int], str] | None = None
     col_names: Callable[[int], str] | None = None
+    row_user: np.ndarray | None = None
+    objective_columns: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.K = sp.csr_array(self.K)
@@ -110,6 +120,12 @@ class LinearProgram:
                 raise ValueError("harmony_weights must match harmony_columns")
             if (self.harmony_weights <= 0).any():
                 raise ValueError("harmony weights must be positive")
+        if self.row_user is not None:
+            self.row_user = np.asarray(self.row_user, dtype=bool).reshape(-1)
+            if self.row_user.shape != (k,):
+                raise ValueError(f"LinearProgram.row_user has length {self.row_user.size}, expected {k}")
+        if self.objective_columns is not None:
+            self.objective_columns = np.asarray(self.objective_columns, dtype=np.int64).reshape(-1)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -143,6 +143,15 @@ def _assemble(
         return "plan ray z" if e < 0 else f"deviation of {products[e]}"
 
     c = np.concatenate([np.zeros(m) if c_x is None else c_x, c_extra])
+    # The rows gosplan's check judges against the user's own number (a target, a held
+    # class, a floor, a ceiling, a resource, a capacity): every row but the plain
+    # material balances N_i x >= 0 of products nobody asked for, judged by their flows.
+    bal_lower = np.asarray(lower[0])
+    bal_upper = np.asarray(upper[0])
+    own = sp.csr_array(extra_cols, copy=True)
+    own.eliminate_zeros()
+    asked = (np.diff(own.indptr) > 0) | (np.isfinite(bal_lower) & (bal_lower != 0)) | np.isfinite(bal_upper)
+    row_user = np.concatenate([asked, np.ones(K.shape[0] - n, dtype=bool)])
     lp = LinearProgram(
         c=c,
         K=K,
@@ -154,6 +163,8 @@ def _assemble(
         harmony_weights=harmony_weights,
         row_names=row_name,
         col_names=col_name,
+        row_user=row_user,
+        objective_columns=m + np.arange(ne),
     )
     return lp, layout
 

@@ -68,6 +68,11 @@ class Stage:
     duality_gap: float
     dual_residual: float
     message: str = ""
+    price_error: float = float("nan")
+    """Row-by-row error of the stage's prices (:func:`gosplan.optim.check.verify`)."""
+    held_shortfall: float = float("nan")
+    """For a priority class that later stages hold: how far below its certified optimum (the
+    stage's dual bound) it is held, relative; ``NaN`` for a stage nothing holds."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +85,8 @@ class Stage:
             "max_violation": _num(self.max_violation),
             "duality_gap": _num(self.duality_gap),
             "dual_residual": _num(self.dual_residual),
+            "price_error": _num(self.price_error),
+            "held_shortfall": _num(self.held_shortfall),
             "message": self.message,
         }
 
