@@ -8,6 +8,7 @@ the model exactly as implemented.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +22,7 @@ from gosplan.planning.prices import duals_to_prices, values_and_cost_prices
 from gosplan.planning.problem import OBJECTIVES, PlanProblem, planning_problem
 from gosplan.planning.result import PlanResult
 from gosplan.planning.runner import Runner as _Runner
+from gosplan.planning.runner import is_first_order
 from gosplan.results import Status
 
 __all__ = ["plan", "METHODS", "AUTO_HIGHS_MAX"]
@@ -181,32 +183,47 @@ def solve_problem(
 
 
 def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float], state: dict[str, Any]):
-    """Lexicographic plan ray: ``z_1 <= 1``, held; ``z_2 <= 1``, ...; then a common ``z >= 1``."""
+    """Lexicographic plan ray: ``z_1 <= 1``, held; ``z_2 <= 1``, ...; then a common ``z >= 1``.
+
+    A class is held a little below its optimum so that later stages stay feasible:
+    ``N_i x >= min(h z_k y_i, ceiling_i, f_i)`` with ``f`` the net output of the stage's own
+    plan (which therefore stays feasible) and ``h = 1 - tol/10`` when ``z_k`` is exact (HiGHS,
+    Leontief, or a first-order stage solved again exactly, as every stage that a later one
+    holds is where HiGHS can take it); ``h = 1 - 10 tol`` for a first-order stage beyond
+    HiGHS' size, whose ``z_k`` is only accurate to about ``tol``. Each held stage records how
+    far below its certified optimum (its dual bound) the class is held (``held_shortfall``).
+    """
     y = problem.target
     classes = problem.classes
-    # A class is held a little below its optimum so that later stages stay feasible: by
-    # tol/10 after an exact (simplex, IPM, Leontief) solve, by 10 tol after a first-order
-    # one, whose z is only accurate to about tol.
-    first_order = runner.method in ("pdhg", "highs-pdlp")
-    hold = 1.0 - (10 * runner.tol if first_order else runner.tol / 10)
     held = np.full(problem.n, -np.inf)
     if not classes:
         raise InvalidEconomyError("the plan has no targets: every target is zero")
     v0 = None
     sol = status = message = lp = layout = None
     single = len(classes) == 1
-    for k in classes:
+    hold = 1.0 - runner.tol / 10
+    for number, k in enumerate(classes):
         active = np.flatnonzero(problem.priority == k)
         z_upper = np.inf if single else 1.0
         lp, layout = fulfilment_lp(problem, active, held, z_upper=z_upper)
         stage = {"problem": problem, "objective": "fulfilment", "layout": layout, "state": state,
                  "active": active, "held": held.copy(), "z_upper": z_upper}
-        sol, status, message = runner.solve(f"class {k}", lp, v0, stage)
+        sol, status, message = runner.solve(f"class {k}", lp, v0, stage, exact=not single)
+        if status is Status.INFEASIBLE and number > 0:
+            return (sol, *_hold_artefact(runner, f"class {k}", message), lp, layout)
         if status is not Status.OPTIMAL:
             return sol, status, message, lp, layout
         z = float(sol.v[-1])
         class_z[k] = z
-        held[active] = np.minimum(z * hold * y[active], problem.ceiling[active])
+        hold = 1.0 - (10 * runner.tol if is_first_order(sol.method) else runner.tol / 10)
+        f = problem.net[active] @ sol.v[: problem.m]
+        held[active] = np.minimum(np.minimum(z * hold * y[active], problem.ceiling[active]), f)
+        if not single:
+            z_bound = -runner.verifications[-1].dual_objective
+            with np.errstate(divide="ignore", invalid="ignore"):
+                level = np.where(y[active] > 0, held[active] / (z_bound * y[active]), 1.0)
+            shortfall = float(max(1.0 - level.min(initial=1.0), 0.0)) if z_bound > 0 else 0.0
+            runner.stages[-1] = replace(runner.stages[-1], held_shortfall=shortfall)
         v0 = sol.v
     if single or min(class_z.values()) < 1.0 - runner.tol:
         return sol, status, message, lp, layout
@@ -216,10 +233,24 @@ def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]
     stage = {"problem": problem, "objective": "fulfilment", "layout": layout, "state": state,
              "active": targeted, "held": None, "z_lower": hold}
     sol, status, message = runner.solve("over-fulfilment", lp, v0, stage)
+    if status is Status.INFEASIBLE:
+        return (sol, *_hold_artefact(runner, "over-fulfilment", message), lp, layout)
     if status is Status.OPTIMAL:
         for k in classes:
             class_z[k] = float(sol.v[-1])
     return sol, status, message, lp, layout
+
+
+def _hold_artefact(runner: _Runner, name: str, message: str) -> tuple[Status, str]:
+    """A later stage found infeasible: the first stage found a plan that meets every constraint
+    the user gave, so only the holds of earlier classes can conflict. Not an infeasible plan."""
+    why = (
+        f"{name} is infeasible only under the holds of the earlier priority classes (the first class "
+        f"found a plan that meets every constraint): an earlier optimum was not accurate enough to hold "
+        f"({message}); solve with method='highs' or a smaller tol"
+    )
+    runner.stages[-1] = replace(runner.stages[-1], status=Status.NUMERICAL_ERROR, message=why)
+    return Status.NUMERICAL_ERROR, why
 
 
 def _result(
@@ -250,10 +281,20 @@ def _result(
         p, mu, kappa, reduced = nan_n, np.full(r, np.nan), nan_n.copy(), np.full(m, np.nan)
         bound = nan_n.copy()
     values, cost_prices = nan_n.copy(), nan_n.copy()
+    final = runner.verifications[-1] if runner.verifications else None
+    if status is Status.OPTIMAL and final is not None:
+        # The prices are the final stage's: certified row by row (optim.check), or said not to be.
+        detail["price_error"] = float(final.price_error)
+        detail["prices_certified"] = bool(final.price_error <= runner.tol)
+        if not detail["prices_certified"]:
+            detail["prices_note"] = (
+                f"prices not certified: they miss complementary slackness row by row by "
+                f"{final.price_error:.2e} (> tol {runner.tol:.0e}); the plan itself is certified"
+            )
     if status is Status.OPTIMAL:
         values, cost_prices, why = values_and_cost_prices(problem, x, mu)
         if why:
-            detail["prices_note"] = why
+            detail["prices_note"] = "; ".join(filter(None, [detail.get("prices_note"), why]))
     if status is Status.INFEASIBLE:
         conflict = _explain(problem, lp, sol) if explain else ()
         message = "infeasible: no plan meets every constraint" + (

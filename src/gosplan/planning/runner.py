@@ -11,15 +11,26 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gosplan.optim.check import Verification, verify
+from gosplan.optim.check import Verification, farkas_margin, verify
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
 from gosplan.planning.result import Stage
 from gosplan.results import Status
 
-__all__ = ["Runner", "STATUS", "backend"]
+__all__ = ["Runner", "STATUS", "backend", "FIRST_ORDER", "is_first_order", "HIGHS_FALLBACK_COLUMNS"]
 
-#: Backend fallback size: programs with more columns than this go to pdhg, not HiGHS.
+#: Backend fallback size: programs with more columns than this go to pdhg, not HiGHS; a
+#: first-order answer that cannot be certified is solved again by HiGHS up to this size.
 HIGHS_FALLBACK_COLUMNS = 20_000
+
+FIRST_ORDER = ("pdhg", "highs-pdlp")
+"""Backends whose answer is only as accurate as their tolerance (see :meth:`Runner.solve`)."""
+
+
+def is_first_order(method: str) -> bool:
+    """Whether a solution's ``method`` (``"highs-pdlp+pdhg"``, ``"pdhg+highs-simplex"``...) ends in a
+    first-order solve, whose optimum and prices are only as accurate as its tolerance."""
+    last = method.split("+")[-1]
+    return last in FIRST_ORDER or last == "polish"
 
 STATUS = {
     LPStatus.OPTIMAL: Status.OPTIMAL,
@@ -85,40 +96,37 @@ class Runner:
 
     def solve(
         self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None,
-        basis: tuple[np.ndarray, np.ndarray] | None = None, y0: np.ndarray | None = None,
+        basis: tuple[np.ndarray, np.ndarray] | None = None, y0: np.ndarray | None = None, exact: bool = False,
     ) -> tuple[LPSolution, Status, str]:
+        """Solve ``lp``, check the answer, and certify a first-order one (see the module).
+
+        ``exact``: a later stage holds this optimum, so a first-order answer is solved again
+        exactly where HiGHS can (:data:`HIGHS_FALLBACK_COLUMNS`).
+        """
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
         sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis)
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
-        # PDHG stops on norms relative to all the bounds together (PDLP's criterion); a
-        # row far smaller than the largest bounds can still be off by more than gosplan's
-        # per-row check allows. Tighten and go on from where it stopped.
-        tighter = self.tol
-        iterations, seconds = sol.iterations, sol.seconds
-        if (
-            self.method == "pdhg" and status is Status.OPTIMAL and check is not None and lp.is_linear
-            and not check.passes(self.tol * 10)
-            and check.dual_residual <= self.tol * 10 and check.relative_gap <= self.tol * 10
-        ):
-            polished = self._polish(lp, sol, check)
-            if polished is not None:
-                sol, check = polished
-                iterations, seconds = sol.iterations, sol.seconds
-        while (
-            self.method == "pdhg" and status is Status.OPTIMAL and check is not None
-            and not check.passes(self.tol * 10) and tighter > self.tol * 1e-4
-            and (self.remaining() is None or self.remaining() > 0)
-        ):
-            tighter /= 10
-            sol = backend(lp, "pdhg", tighter, self.remaining(), sol.v, y0=sol.y)
-            iterations += sol.iterations
-            seconds += sol.seconds
-            sol.iterations, sol.seconds = iterations, seconds
-            status = STATUS[sol.status]
-            check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
+        first_order = is_first_order(sol.method)
+        if first_order and status is Status.OPTIMAL and check is not None and lp.is_linear:
+            sol, status, check = self._tighten(lp, sol, check)
         message = sol.message
+        need = self._uncertified(lp, sol, status, check, exact) if first_order else None
+        if need is not None and lp.is_linear and lp.shape[1] <= HIGHS_FALLBACK_COLUMNS and self.remaining() != 0.0:
+            again = backend(lp, "highs", self.solver_tol, self.remaining(), None)
+            again_check = verify(lp, again.v, again.y) if np.isfinite(again.v).all() else None
+            exact_ok = again.status is LPStatus.INFEASIBLE or (
+                again.status is LPStatus.OPTIMAL and again_check is not None and again_check.passes(self.tol * 10)
+            )
+            if exact_ok:
+                again.method = f"{sol.method}+{again.method}"
+                again.iterations += sol.iterations
+                again.seconds += sol.seconds
+                message = f"{sol.method} {sol.status.value}, not certified ({need}); solved again exactly: {again.message}"
+                sol, status, check, need = again, STATUS[again.status], again_check, None
+            else:
+                need = f"{need}; HiGHS' exact re-solve did not finish ({again.message})"
         if status is Status.OPTIMAL:
             assert check is not None
             if not check.passes(self.tol * 10):
@@ -128,6 +136,11 @@ class Runner:
                     f"{check.max_violation:.2e}, duality gap {check.relative_gap:.2e}, dual residual "
                     f"{check.dual_residual:.2e} (tolerance {self.tol * 10:.0e})"
                 )
+            elif need is not None:
+                message = f"{message}; not certified: {need}"
+        elif status is Status.INFEASIBLE and need is not None:
+            status = Status.NUMERICAL_ERROR
+            message = f"{sol.method} reported the program infeasible but {need}"
         nan = float("nan")
         self.stages.append(
             Stage(
@@ -141,11 +154,63 @@ class Runner:
                 duality_gap=check.relative_gap if check else nan,
                 dual_residual=check.dual_residual if check else nan,
                 message=message,
+                price_error=check.price_error if check else nan,
             )
         )
         if check is not None:
             self.verifications.append(check)
         return sol, status, message
+
+    def _uncertified(
+        self, lp: LinearProgram, sol: LPSolution, status: Status, check: Verification | None, exact: bool
+    ) -> str | None:
+        """Why a first-order answer is not certified as it stands (``None``: it is)."""
+        if status is Status.OPTIMAL and check is not None:
+            if not check.passes(self.tol * 10):
+                return (f"violation {check.max_violation:.2e}, gap {check.relative_gap:.2e}, dual residual "
+                        f"{check.dual_residual:.2e} against {self.tol * 10:.0e}")
+            if exact:
+                return "a later priority class holds this optimum, which a first-order solve knows only to its gap"
+            if check.price_error > self.tol:
+                return f"its prices miss complementary slackness row by row by {check.price_error:.2e} > {self.tol:.0e}"
+            return None
+        if status is Status.INFEASIBLE:
+            margin = farkas_margin(lp, sol.farkas, 10 * self.tol)
+            if not margin > 0:
+                return "its Farkas ray does not prove the constraints infeasible once each bound is relaxed by 10 tol"
+        return None
+
+    def _tighten(
+        self, lp: LinearProgram, sol: LPSolution, check: Verification
+    ) -> tuple[LPSolution, Status, Verification]:
+        """A first-order answer whose rows fail gosplan's per-row check: polish the rows to
+        feasibility when objective and prices pass, then continue PDHG at tighter tolerances.
+
+        PDHG (and HiGHS' PDLP) stop on norms relative to all the bounds together; a row far
+        smaller than the largest bounds can still be off by more than the per-row check allows."""
+        status = STATUS[sol.status]
+        if check.passes(self.tol * 10):
+            return sol, status, check
+        if check.dual_residual <= self.tol * 10 and check.relative_gap <= self.tol * 10:
+            polished = self._polish(lp, sol, check)
+            if polished is not None:
+                return polished[0], status, polished[1]
+        tighter = self.tol
+        iterations, seconds, method = sol.iterations, sol.seconds, sol.method
+        while (
+            status is Status.OPTIMAL and not check.passes(self.tol * 10) and tighter > self.tol * 1e-4
+            and (self.remaining() is None or self.remaining() > 0)
+        ):
+            tighter /= 10
+            sol = backend(lp, "pdhg", tighter, self.remaining(), sol.v, y0=sol.y)
+            iterations += sol.iterations
+            seconds += sol.seconds
+            sol.iterations, sol.seconds = iterations, seconds
+            if method != "pdhg":
+                sol.method = f"{method}+pdhg"
+            status = STATUS[sol.status]
+            check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else check
+        return sol, status, check
 
     def _polish(self, lp: LinearProgram, sol: LPSolution, check: Verification) -> tuple[LPSolution, Verification] | None:
         """PDHG's objective and prices pass but some rows do not: look for a feasible point within
@@ -166,7 +231,7 @@ class Runner:
             return None
         polished = LPSolution(
             status=LPStatus.OPTIMAL, v=found.v, y=sol.y, d=lp.reduced_costs(found.v, sol.y),
-            objective=lp.objective(found.v), method="pdhg+polish", iterations=sol.iterations + found.iterations,
+            objective=lp.objective(found.v), method=f"{sol.method}+polish", iterations=sol.iterations + found.iterations,
             seconds=sol.seconds + found.seconds,
             message=f"{sol.message}; rows polished to feasibility in {found.iterations} iterations",
         )
