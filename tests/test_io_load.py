@@ -10,6 +10,7 @@ import pytest
 import gosplan
 from _realdata import data
 from gosplan.errors import DataQualityWarning, NegativeCoefficientWarning, TableFormatError
+from gosplan.io.directory import write_directory
 from gosplan.io.load import FORMATS, detect_format
 
 
@@ -67,9 +68,8 @@ def test_unknown_source_lists_datasets_and_formats(tmp_path) -> None:
 
 
 def test_load_economy_directory_round_trip(tmp_path) -> None:
-    directory = pytest.importorskip("gosplan.io.directory")
     eco = gosplan.load("cockshott-example")
-    directory.write_directory(eco, tmp_path / "eco")
+    write_directory(eco, tmp_path / "eco")
     assert detect_format(tmp_path / "eco") == "directory"
     back = gosplan.load(tmp_path / "eco")
     assert list(back.products) == list(eco.products)

@@ -6,6 +6,7 @@ property (random boxed LPs)."""
 
 from __future__ import annotations
 
+import highspy  # a dependency of gosplan: an import error fails
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -15,7 +16,6 @@ from hypothesis import strategies as st
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, harmony
 from gosplan.optim.pdhg import CHECK_EVERY, solve_pdhg
 
-highspy = pytest.importorskip("highspy")
 INF = np.inf
 
 
