@@ -154,10 +154,11 @@ def test_plan_threshold_is_the_documented_one() -> None:
 
 @pytest.fixture(scope="module")
 def at_5000():
-    """4,000 products, 1,000 of them with a second technique: 5,000 activities."""
+    """4,000 products (4 inputs each on average), 1,000 of them with a second technique: 5,000
+    activities."""
     from gosplan.synth.planning import planning_instance
 
-    inst = planning_instance(4_000, seed=3, technique_share=0.25)
+    inst = planning_instance(4_000, 4, seed=3, technique_share=0.25)
     assert inst.economy.n_activities == 5_000
     return inst
 
@@ -167,7 +168,7 @@ def at_5001():
     """The same with 1,001 second techniques: 5,001 activities."""
     from gosplan.synth.planning import planning_instance
 
-    inst = planning_instance(4_000, seed=3, technique_share=0.25025)
+    inst = planning_instance(4_000, 4, seed=3, technique_share=0.25025)
     assert inst.economy.n_activities == 5_001
     return inst
 
