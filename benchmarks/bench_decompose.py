@@ -6,6 +6,7 @@ worker processes, side by side in one process.
     python benchmarks/bench_decompose.py --quick             # n = 2,000, 20,000 enterprises; ~1 min
     python benchmarks/bench_decompose.py --cases 10000:10:10,100000:10:30 --workers 1,2,4 --limit 900
     python benchmarks/bench_decompose.py ... --out r.json --markdown r.md
+    python benchmarks/bench_decompose.py --aggregate us-2017:1e6   # aggregate() of 10^6 enterprises alone
 
 A case ``n:E:M`` is a synthetic economy of ``n`` products (``gosplan.synth.generate(n,
 seed=--seed)``) with on average ``E`` enterprises per product
@@ -128,6 +129,43 @@ def ministry_costs(n: int, per: float, M: int, seed: int) -> dict[str, Any]:
     return {"n": n, "enterprises": h.n_enterprises, "ministries": h.n_ministries, "build_s": built, "rows": rows}
 
 
+def aggregation_costs(name: str, E: int, seed: int) -> dict[str, Any]:
+    """``gosplan.hierarchy.aggregate`` of ``E`` enterprises on the bundled table ``name`` (the
+    case tests/test_aggregate.py checks for correctness at 10^6 enterprises on us-2017): each
+    enterprise makes a product drawn uniformly, Pareto capacities, input factors uniform in
+    [0.9, 1.1], one ministry. Timed without (``balance=False``) and with the material balance
+    of the aggregated economy; each the best of three calls (memory: the first call's)."""
+    import numpy as np
+    import pandas as pd
+
+    import gosplan
+    from gosplan.hierarchy import aggregate
+    from gosplan.model.hierarchy import Hierarchy
+
+    eco = gosplan.load(name)
+    rng = np.random.default_rng(seed)
+    ep = rng.integers(0, eco.n_products, E)
+    t = time.perf_counter()
+    h = Hierarchy(products=eco.products, ministries=pd.Index(["all"]), product_ministry=np.zeros(eco.n_products, np.int64),
+                  enterprises=pd.RangeIndex(E), enterprise_product=ep, capacity=rng.pareto(1.2, E) + 0.1,
+                  input_factor=rng.uniform(0.9, 1.1, E))
+    built = time.perf_counter() - t
+    rows = []
+    for balance in (False, True):
+        best: dict[str, Any] | None = None
+        for _ in range(3):
+            with MemoryWatch() as mem:
+                t = time.perf_counter()
+                agg = aggregate(eco, h, balance=balance)
+                wall = time.perf_counter() - t
+            if best is None:  # memory from the first call, as in bench_balance
+                best = {"balance": balance, "seconds": wall, "own_seconds": agg.seconds, "peak": mem.increase}
+            elif wall < best["seconds"]:
+                best.update(seconds=wall, own_seconds=agg.seconds)
+        rows.append(best)
+    return {"table": name, "n": eco.n_products, "enterprises": E, "hierarchy_build_s": built, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default="10000:10:10,100000:10:30", help="n:enterprises-per-product:ministries,...")
@@ -137,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--method", default="auto", help="the centre's solver for the decomposed rows (plan_decomposed's method)")
     ap.add_argument("--ministry-costs", metavar="n:E:M", help="measure the ministries' side alone at this size and exit")
+    ap.add_argument("--aggregate", metavar="TABLE:E", nargs="?", const="us-2017:1e6",
+                    help="time gosplan.hierarchy.aggregate of E random enterprises on a bundled table and exit "
+                         "(default us-2017:1e6)")
     ap.add_argument("--quick", action="store_true", help="--cases 2000:10:10 --workers 2 --limit 120")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE")
@@ -144,6 +185,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.cases, args.workers, args.limit = "2000:10:10", "2", 120.0
     warnings.simplefilter("ignore")
+    if args.aggregate:
+        name, E = args.aggregate.rsplit(":", 1)
+        out = aggregation_costs(name, int(float(E)), args.seed)
+        table = Table(
+            f"Aggregation: {out['enterprises']:,} enterprises on {name} ({out['n']} products; hierarchy built in "
+            f"{out['hierarchy_build_s']:.1f} s), best of 3",
+            ["balance", "s (wall)", "s (Aggregation.seconds)", "peak RSS increase"],
+        )
+        for r in out["rows"]:
+            table.add("yes" if r["balance"] else "no", fmt_s(r["seconds"]), fmt_s(r["own_seconds"]), fmt_bytes(r["peak"]))
+        print(table.plain())
+        if args.out:
+            args.out.write_text(json.dumps(to_jsonable({"info": {"machine": machine_info()}, **out}), indent=2))
+        if args.markdown:
+            text = table.markdown()
+            print(text) if args.markdown == "-" else Path(args.markdown).write_text(text + "\n")
+        return 0
     if args.ministry_costs:
         (n, per, M), = parse_cases(args.ministry_costs)
         with MemoryWatch() as mem:

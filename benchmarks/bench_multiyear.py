@@ -5,6 +5,7 @@ written out variable for variable, both solved side by side in one process.
     python benchmarks/bench_multiyear.py                        # full run (long: n up to 10^4)
     python benchmarks/bench_multiyear.py --quick                # n = 50, 100; limit 60 s; well under a minute
     python benchmarks/bench_multiyear.py --sizes 50,100,200 --limit 60 --out r.json --markdown r.md
+    python benchmarks/bench_multiyear.py --report 1e4,1e5       # the HTML report of a large plan alone
 
 Economies: Cockshott's random test economies (:func:`gosplan.synth.horizon.cockshott_economy`,
 about ``log2 n + 5`` inputs per industry, ``--years`` years, ``--seed``) and the UK ONS 2015
@@ -89,6 +90,37 @@ def _import_literal():
     from _cockshott_lp import cockshott_lp, solve_highs
 
     return cockshott_lp, solve_highs
+
+
+def report_costs(sizes: list[int], years: int, repeat: int = 3) -> list[dict[str, Any]]:
+    """``gosplan.report.plan_html`` on the synthetic plan frames of ``tests/_report_frames.py``
+    (``n`` products and activities, ``3 n`` capital stocks, ``years`` years; the frames
+    tests/test_report_html.py checks at n = 10^4 for size and truncation): seconds (best of
+    ``repeat``; memory from the first call), bytes of the document."""
+    tests = HERE.parent / "tests"
+    if str(tests) not in sys.path:
+        sys.path.insert(0, str(tests))
+    from _report_frames import large_plan
+
+    from gosplan.report import plan_html
+
+    rows = []
+    for n in sizes:
+        t = time.perf_counter()
+        frames = large_plan(n, years)
+        built = time.perf_counter() - t
+        best = None
+        for _ in range(repeat):
+            with MemoryWatch() as mem:
+                t = time.perf_counter()
+                html = plan_html(*frames)
+                seconds = time.perf_counter() - t
+            if best is None:
+                best = {"n": n, "years": years, "frames_s": built, "seconds": seconds, "peak": mem.increase,
+                        "bytes": len(html.encode("utf-8"))}
+            best["seconds"] = min(best["seconds"], seconds)
+        rows.append(best)
+    return rows
 
 
 def literal_inputs(h) -> tuple:
@@ -310,7 +342,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="Markdown: alone, the table is printed in Markdown as the run goes; with FILE, the "
                          "header and the final table are written there as Markdown")
     ap.add_argument("--plain", action="store_true", help="plain-text final table (no rich)")
+    ap.add_argument("--report", metavar="SIZES", nargs="?", const="10000",
+                    help="time the HTML report (gosplan.report.plan_html) of synthetic plans of these numbers of "
+                         "products over --years years and exit (default 10000)")
     args = ap.parse_args(argv)
+    if args.report:
+        rows = report_costs([int(float(n)) for n in args.report.split(",") if n.strip()], args.years)
+        table = Table(f"HTML report of a {args.years}-year plan (synthetic frames, tests/_report_frames.py), best of 3",
+                      ["products", "frames built s", "plan_html s", "document", "peak RSS increase"], "rrrrr")
+        for r in rows:
+            table.add(f"{r['n']:,}", fmt_s(r["frames_s"]), fmt_s(r["seconds"]), fmt_bytes(r["bytes"]),
+                      fmt_bytes(r["peak"]))
+        print(table.markdown() if args.markdown else table.plain())
+        if args.out:
+            args.out.write_text(json.dumps(to_jsonable({"machine": machine_info(), "rows": rows}), indent=1))
+        return 0
 
     sizes = [int(float(s)) for s in args.sizes.split(",") if s.strip()]
     limit = args.limit

@@ -146,7 +146,8 @@ def test_labour_at_capacity_against_enterprises() -> None:
 
 
 def test_aggregate_scales_to_many_enterprises() -> None:
-    """10^6 enterprises on the BEA detail table: bincounts and sparse products, no loop."""
+    """10^6 enterprises on the BEA detail table: bincounts and sparse products, no loop. (How
+    long it takes is measured by benchmarks/bench_decompose.py --aggregate, not asserted here.)"""
     eco = load("us-2017")
     rng = np.random.default_rng(0)
     E = 1_000_000
@@ -155,7 +156,6 @@ def test_aggregate_scales_to_many_enterprises() -> None:
                   enterprises=pd.RangeIndex(E), enterprise_product=ep, capacity=rng.pareto(1.2, E) + 0.1,
                   input_factor=rng.uniform(0.9, 1.1, E))
     agg = aggregate(eco, h, balance=False)
-    assert agg.seconds < 10
     f = np.bincount(ep, weights=h.capacity * h.input_factor) / np.bincount(ep, weights=h.capacity)
     assert agg.economy.A.toarray() == pytest.approx(eco.A.toarray() * f[None, :], rel=1e-12, abs=1e-18)
 

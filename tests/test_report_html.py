@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _report_frames import large_plan
 from gosplan.report import plan_html, write_plan_html
 from gosplan.report.html import COLUMNS, TABLE_ROWS
 from gosplan.report.svg import (
@@ -118,70 +118,6 @@ def small_plan(T: int = 3, *, targets: bool = True, capital: bool = True):
         "iterations": 17,
         "gap": 2.5e-9,
         "extra": {"nested": "not shown"},
-    }
-    return summary, years_df, products, activities, stocks
-
-
-def large_plan(n: int = 10_000, T: int = 5, seed: int = 1):
-    """``n`` products and activities, 3 stocks per activity over 50 capital goods, targets for
-    30% of the products; random but reproducible."""
-    rng = np.random.default_rng(seed)
-    years = [2026 + t for t in range(T)]
-    names = np.array([f"product {i} <&>" for i in range(n)], dtype=object)
-    growth = np.repeat(1.05 ** np.arange(T), n)
-    base = np.tile(rng.lognormal(0, 1, n) * 100, T)
-    products = pd.DataFrame(
-        {"year": np.repeat(years, n), "product": np.tile(names, T), "output": base * growth}
-    )
-    products["intermediate"] = products.output * 0.4
-    products["accumulation"] = products.output * 0.1
-    products["consumption"] = products.output * 0.5
-    has = rng.random(n * T) < 0.3
-    products["target"] = np.where(has, products.consumption / rng.uniform(0.7, 1.1, n * T), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        products["fulfilment"] = np.where(has, products.consumption / products.target, np.nan)
-    products["price"] = rng.exponential(1, n * T)
-    years_df = pd.DataFrame(
-        {
-            "year": years,
-            "fulfilment": 0.7 + 0.02 * np.arange(T),
-            "labour_supply": 1e6 * 1.01 ** np.arange(T),
-        }
-    )
-    years_df["labour_used"] = years_df.labour_supply * 0.99
-    years_df["labour_price"] = 0.0
-    years_df["weight"] = 0.95 ** np.arange(T)
-    activities = pd.DataFrame(
-        {
-            "year": np.repeat(years, n),
-            "activity": np.tile(names, T),
-            "level": base * growth * rng.uniform(0.9, 1.2, n * T),
-        }
-    )
-    activities["capacity"] = np.where(rng.random(n * T) < 0.5, np.inf, activities.level * 1.1)
-    activities["labour"] = activities.level * 0.3
-    k = 3 * n
-    good, holder = rng.integers(0, 50, k), rng.integers(0, n, k)
-    stocks = pd.DataFrame(
-        {
-            "year": np.repeat(years, k),
-            "product": np.tile(names[good], T),
-            "activity": np.tile(names[holder], T),
-            "stock": np.tile(rng.lognormal(2, 1, k), T) * np.repeat(1.03 ** np.arange(T), k),
-        }
-    )
-    stocks["required"] = stocks.stock * 0.8
-    stocks["investment"] = stocks.stock * 0.08
-    stocks["depreciation"] = stocks.stock * 0.05
-    stocks["rent"] = np.where(rng.random(k * T) < 0.2, rng.exponential(1, k * T), 0.0)
-    summary = {
-        "status": "optimal",
-        "objective": 9.87654321e7,
-        "method": "pdhg",
-        "economy": "synthetic",
-        "years": years,
-        "seconds": 812.5,
-        "notes": [],
     }
     return summary, years_df, products, activities, stocks
 
@@ -639,21 +575,20 @@ def test_nothing_but_a_summary():
 @pytest.fixture(scope="module")
 def large():
     args = large_plan()
-    start = time.perf_counter()
-    html = plan_html(*args)
-    return args, html, time.perf_counter() - start
+    return args, plan_html(*args)
 
 
-def test_large_report_is_small_and_quick(large):
-    _, html, seconds = large
+def test_large_report_is_small(large):
+    """10^4 products over 5 years: the report stays under 2 MB (its time is measured by
+    benchmarks/bench_multiyear.py --report, not asserted here)."""
+    _, html = large
     size = len(html.encode("utf-8"))
     assert size < 2_000_000, size
-    assert seconds < 10, seconds  # about half a second on a laptop core; loose for shared CI
     check_document(html)
 
 
 def test_large_report_truncates_tables_and_charts(large):
-    (_, _, products, activities, stocks), html, _ = large
+    (_, _, products, activities, stocks), html = large
     doc = parse(html)
     short = table(doc, "shortfalls")
     below = int(((products.target > 0) & (products.fulfilment < 1 - 1e-9)).sum())
