@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.linalg as la
 import scipy.sparse as sp
@@ -476,7 +475,7 @@ def test_farkas_names_a_capacity_bound_conflict(farkas_only, objective: str) -> 
     assert not feasible(G, h)
 
 
-def test_iis_names_the_capacity_bound(monkeypatch) -> None:
+def test_iis_names_the_capacity_bound() -> None:
     """Below IIS_MAX_COLUMNS the same conflict is explained by HiGHS' IIS, capacity included:
     the contrast to the Farkas path above."""
     econ = steel_and_bread()
@@ -551,7 +550,9 @@ def test_prices_with_a_binding_capacity_fulfilment(second_steel: bool) -> None:
     np.testing.assert_allclose(res.price_in_labour - res.cost_price, rent, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(rent, [1.0, 0.5], rtol=1e-9)
     # By finite differences of the program, solved by scipy's HiGHS.
-    z = lambda **kw: fulfilment_lp(econ, **{"available": {"labour": 4.0}, "capacities": {"steel": 2.0}, **kw})[0]  # noqa: E731
+    def z(**kw) -> float:
+        return fulfilment_lp(econ, **{"available": {"labour": 4.0}, "capacities": {"steel": 2.0}, **kw})[0]
+
     assert z() == pytest.approx(1.5, rel=1e-9)
     assert derivative(lambda L: z(available={"labour": L}), 4.0) == pytest.approx(res.resource_price[0], rel=1e-6)
     assert derivative(lambda c: z(capacities={"steel": c}), 2.0) == pytest.approx(res.capacity_price[0], rel=1e-6)

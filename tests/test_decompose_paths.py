@@ -24,7 +24,6 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-import gosplan
 import gosplan.decompose.solve as dsolve
 from gosplan.decompose import plan_decomposed
 from gosplan.errors import PlanningError
@@ -159,7 +158,7 @@ def test_centre_on_pdhg_and_highs_ipm(economy, method: str, objective: str) -> N
     opt, y = reference(economy, objective)
     res = solve(economy, objective, method=method)
     assert res.status is Status.OPTIMAL, res.message
-    assert len(res.rounds) >= 2  # the warm start (first-order: last round's plan and prices) was used
+    assert len(res.rounds) >= 2  # PDHG: rounds after the first start from the last one's plan and prices
     assert all(first_method(r.master_method) == method for r in res.rounds)
     assert res.gap <= 1e-6
     assert within(res, opt), (res.objective, opt)
@@ -184,6 +183,11 @@ class Clock:
 
     def perf_counter(self) -> float:
         return self.real() + self.offset
+
+    def __getattr__(self, name: str):
+        import time
+
+        return getattr(time, name)
 
 
 def test_time_limit_of_zero_stops_in_round_one(economy) -> None:
@@ -263,7 +267,7 @@ def test_ministries_on_a_scheduler(scheduler, economy, objective: str) -> None:
     opt, y = reference(economy, objective)
     res = solve(economy, objective, scheduler=scheduler)
     assert res.status is Status.OPTIMAL, res.message
-    assert res.executor == f"dask cluster at {scheduler} with 2 worker(s)" and res.workers == 2
+    assert res.executor.startswith("dask") and scheduler in res.executor and res.workers == 2
     assert len(res.rounds) >= 2 and res.gap <= 1e-6
     assert abs(res.objective - opt) <= 1e-6 * abs(opt)
     assert_feasible(res, economy, y)
@@ -325,7 +329,7 @@ def test_gap_nothing_splits_gets_one_cold_round(monkeypatch, economy) -> None:
     def gap(primal, dual):
         g = honest(primal, dual)
         if g <= 1e-6 and not inflated:
-            inflated.append(len(calls.log))
+            inflated.append(int(re.search(r"round (\d+)", calls.log[-1][0]).group(1)))
             return 1e-3
         return g
 
@@ -333,9 +337,9 @@ def test_gap_nothing_splits_gets_one_cold_round(monkeypatch, economy) -> None:
     res = solve(economy, method="highs")
     assert inflated, "the gap never closed"
     assert res.status is Status.OPTIMAL, res.message
-    k = inflated[0]  # the round whose gap was inflated is solve k; the next one is cold
+    k = inflated[0]  # round k's gap was inflated; round k + 1 is solved without a basis
     assert res.rounds[k - 1].split == 0 and res.rounds[k - 1].gap == 1e-3
-    assert calls.log[k] == (f"centre, round {k + 1}", False)
+    assert [warm for name, warm in calls.log if name.startswith(f"centre, round {k + 1}")] == [False]
     assert res.rounds[k].groups == res.rounds[k - 1].groups  # the same program again
     assert len(res.rounds) == k + 1
     assert abs(res.objective - opt) <= 1e-6 * abs(opt)
