@@ -84,10 +84,10 @@ def test_bundled_copies_match_their_recorded_digests(folder: str) -> None:
     """Without the originals (a clone without ../shared): each .gz decompresses to the file
     whose size and sha256 PROVENANCE.md records, and every recorded file is bundled."""
     bundled = DATA_DIR / folder
-    recorded = dict(
-        (m[1], (int(m[2]), m[3]))
-        for m in re.finditer(r"^\* `([^`]+)` (\d+) bytes, sha256 `([0-9a-f]{64})`", (bundled / "PROVENANCE.md").read_text(), re.M)
+    listed = re.finditer(
+        r"^\* `([^`]+)` (\d+) bytes, sha256 `([0-9a-f]{64})`", (bundled / "PROVENANCE.md").read_text(), re.M
     )
+    recorded = {m[1]: (int(m[2]), m[3]) for m in listed}
     assert recorded and sorted(recorded) == sorted(p.name[:-3] for p in bundled.glob("*.gz"))
     for name, (size, digest) in recorded.items():
         raw = gzip.decompress((bundled / f"{name}.gz").read_bytes())
