@@ -453,12 +453,6 @@ def test_farkas_names_a_capacity_row_conflict(farkas_only) -> None:
     assert feasible(np.delete(G, k, axis=0), np.delete(h, k))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "explain.describe_conflict lists only the rows in the Farkas ray's support; a capacity of a "
-    "product made by a single technique is a column bound (formulate.capacity_structure), so it "
-    "is left out: only the floor (fulfilment) or the balance rows (cost) are named, which hold "
-    "together without the capacity"
-))
 @pytest.mark.parametrize("objective", ["fulfilment", "cost"])
 def test_farkas_names_a_capacity_bound_conflict(farkas_only, objective: str) -> None:
     """Steel made one way, its capacity 4 (the bound of its column); 5 asked for."""
@@ -587,12 +581,6 @@ def test_prices_with_a_binding_capacity_cost() -> None:
             res.shadow_price[i], rel=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "prices.values_and_cost_prices values resources at their duals mu alone; under "
-    "objective='cost' the resources' own costs (costs, labour 1 by default) are left out, so with "
-    "no scarce resource every cost price is 0 while shadow prices are costs saved (2, 2): the "
-    "shadow price does not exceed the cost price by the rent embodied, as docs/planning.md says"
-))
 def test_cost_prices_under_the_cost_objective_carry_the_costs() -> None:
     """docs/planning.md: 'where a capacity binds, the shadow price exceeds the cost price by the
     rent embodied'. Techniques in use: steel and b2; rent embodied (1, 0); labour costs (1, 2)."""

@@ -3,7 +3,8 @@
 An infeasible program has a Farkas certificate: row multipliers ``y`` with
 ``y' K`` compatible with the column bounds and ``y'`` (bounds) ``> 0`` — a
 weighted sum of the constraints that says ``0 > 0``. The constraints with nonzero
-weight are the ones that conflict. HiGHS' irreducible infeasible subset (IIS) is
+weight are the ones that conflict, with the column bounds that ``g = K' y`` leans on
+(an upper bound where ``g_j > 0``, a lower one where ``g_j < 0``). HiGHS' irreducible infeasible subset (IIS) is
 the smallest such set (drop any one and the rest can hold); it is used when the
 program is small enough, the Farkas ray's support otherwise.
 """
@@ -95,6 +96,17 @@ def describe_conflict(
         ranked = sorted(support, key=lambda i: -abs(ray[i]))
         for i in ranked:
             lines.append(_row_words(lp, int(i), "lower" if ray[i] > 0 else "upper"))
+        # The column bounds the ray leans on: g = K'y > 0 against an upper bound, < 0 against
+        # a lower one (a capacity of a product made by one technique is such a bound).
+        g = lp.K.T @ ray
+        g_scale = np.abs(g).max(initial=0.0)
+        if g_scale > 0:
+            for j in np.flatnonzero(np.abs(g) > 1e-9 * g_scale):
+                bound = "upper" if g[j] > 0 else "lower"
+                if np.isfinite(lp.col_upper[j] if bound == "upper" else lp.col_lower[j]):
+                    words = col_words(lp, int(j), bound)
+                    if words:
+                        lines.append(words)
     lines.sort(key=lambda t: next((k for k, w in enumerate(order) if t.startswith(w)), len(order)))
     if len(lines) > MAX_LISTED:
         extra = len(lines) - MAX_LISTED

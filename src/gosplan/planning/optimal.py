@@ -292,7 +292,7 @@ def _result(
                 f"{final.price_error:.2e} (> tol {runner.tol:.0e}); the plan itself is certified"
             )
     if status is Status.OPTIMAL:
-        values, cost_prices, why = values_and_cost_prices(problem, x, mu)
+        values, cost_prices, why = values_and_cost_prices(problem, x, mu, objective)
         if why:
             detail["prices_note"] = "; ".join(filter(None, [detail.get("prices_note"), why]))
     if status is Status.INFEASIBLE:

@@ -68,17 +68,18 @@ def chosen_techniques(problem: PlanProblem, x: np.ndarray) -> np.ndarray | None:
 
 
 def values_and_cost_prices(
-    problem: PlanProblem, x: np.ndarray, resource_price: np.ndarray
+    problem: PlanProblem, x: np.ndarray, resource_price: np.ndarray, objective: str = "fulfilment"
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Labour values ``v = l_B (I - A_B)^-1`` and cost prices ``p = (mu' P_B)(I - A_B)^-1``.
+    """Labour values ``v = l_B (I - A_B)^-1`` and cost prices ``p = (w' P_B)(I - A_B)^-1``.
 
     ``B`` picks one technique per product (:func:`chosen_techniques`); ``A_B`` and
     ``P_B`` are its input and resource coefficients per unit of output. Cost prices
-    value resources at their shadow prices ``mu`` (in labour units when labour
-    has a positive price) and leave out capacity rents; where a capacity binds the
-    shadow price exceeds the cost price by the rents embodied. Returns ``NaN``
-    arrays and the reason when they are undefined (joint production, an
-    unproductive choice).
+    value resources at ``w``: their shadow prices ``mu`` (in labour units when labour
+    has a positive price) for ``fulfilment`` and ``harmony``; for ``cost``, where the
+    shadow prices are costs saved, at their cost plus their scarcity rent,
+    ``w = cost + mu``. Capacity rents are left out: where a capacity binds the shadow
+    price exceeds the cost price by the rents embodied. Returns ``NaN`` arrays and the
+    reason when they are undefined (joint production, an unproductive choice).
     """
     from gosplan.linalg.leontief import prepare, solve
 
@@ -98,7 +99,9 @@ def values_and_cost_prices(
     if problem.labour is not None:
         rows.append(P[[problem.labour], :].toarray().ravel())
     mu = resource_price
-    if problem.labour is not None and mu[problem.labour] > 0:
+    if objective == "cost":
+        mu = np.asarray(problem.cost, dtype=np.float64) + mu
+    elif problem.labour is not None and mu[problem.labour] > 0:
         mu = mu / mu[problem.labour]
     rows.append(np.asarray(P.T @ mu).ravel())
     try:
