@@ -319,8 +319,20 @@ def formulate(problem: MultiYearProblem) -> tuple[LinearProgram, MultiYearLayout
         growth_start=growth_start, growth_rows=growth_rows, terminal_start=terminal_start,
         n_rows=n_rows, n_cols=n_cols,
     )
+    # gosplan's check judges a targeted balance row against its target (target_it z_t, or
+    # target_it (1 + s_it) under harmony) and a labour row against the labour supply; the other
+    # rows (balances of untargeted products, stocks, growth) against the flows that meet there.
+    own_cols = np.concatenate([
+        np.arange(obj_products[t].size if harmony else 1) + obj_start[t] for t in range(T)
+    ]).astype(np.int64)
+    row_user = np.zeros(n_rows, dtype=bool)
+    own = sp.csr_array(K[:, own_cols])
+    own.eliminate_zeros()
+    row_user[np.diff(own.indptr) > 0] = True
+    row_user[np.asarray(labour_row, dtype=np.int64)] = True
     lp = LinearProgram(
         c=c, K=K,
+        row_user=row_user, objective_columns=own_cols,
         row_lower=np.concatenate([np.asarray(a, dtype=np.float64) for a in lo]),
         row_upper=np.concatenate([np.asarray(a, dtype=np.float64) for a in hi]),
         col_lower=col_lo, col_upper=col_hi,
