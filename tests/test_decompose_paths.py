@@ -223,12 +223,6 @@ def test_time_limit_after_a_round_keeps_that_round_s_plan(monkeypatch, economy) 
         res.raise_for_status()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "decompose.solve._run: when the time limit runs out inside a centre's solve after round 1, "
-    "the result keeps the earlier round's objective, bound and gap but takes the enterprise "
-    "targets and the product-level plan from the unfinished solve (HiGHS stopped at once: all "
-    "zero), so the plan kept is not the one whose objective and gap are reported"
-))
 def test_time_limit_inside_a_centre_solve_keeps_the_last_plan(monkeypatch, economy) -> None:
     """docs/decompose.md: 'Every round's plan is feasible, so a plan stopped early (max_rounds,
     time_limit) is usable, with its certified gap.' The clock jumps past the limit as round 2's

@@ -223,6 +223,7 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
     basis = None  # the centre's last optimal basis, mapped onto the next program
     centre_tol = tol / 10
     cold = False  # whether a from-scratch re-solve has been tried for a gap nothing could split
+    kept = None  # the last round whose centre solve was optimal: (program, sol, runner, used)
     for number in range(1, max_rounds + 1):
         used = handles
         t0 = time.perf_counter()
@@ -253,7 +254,13 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
             rounds.append(Round(number, program.groups, math.nan, math.nan, math.inf, master_seconds,
                                 sol.method, 0.0, 0, 0, 0, 0, 0))
             say(rounds[-1].line(objective))
+            if lp_status in (Status.TIME_LIMIT, Status.ITERATION_LIMIT) and kept is not None:
+                # Stopped inside this round's solve: the plan is the last round's, with its gap.
+                program, sol, runner, used = kept
+                message = (f"{lp_status.value.replace('_', ' ')} in round {number}'s centre solve; "
+                           f"the plan of round {number - 1}, gap {gap:.2e}")
             break
+        kept = (program, sol, runner, used)
         check = runner.verifications[-1]
         primal = check.primal_objective
         d_centre = program.lp.reduced_costs(sol.v, sol.y)[: program.groups]
