@@ -208,7 +208,7 @@ def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]
         lp, layout = fulfilment_lp(problem, active, held, z_upper=z_upper)
         stage = {"problem": problem, "objective": "fulfilment", "layout": layout, "state": state,
                  "active": active, "held": held.copy(), "z_upper": z_upper}
-        sol, status, message = runner.solve(f"class {k}", lp, v0, stage, exact=not single)
+        sol, status, message = runner.solve(f"class {k}", lp, v0, stage, exact=number < len(classes) - 1)
         if status is Status.INFEASIBLE and number > 0:
             return (sol, *_hold_artefact(runner, f"class {k}", message), lp, layout)
         if status is not Status.OPTIMAL:

@@ -52,6 +52,7 @@ def backend(
     progress: Callable[[str], None] | None = None,
     y0: np.ndarray | None = None,
     basis: tuple[np.ndarray, np.ndarray] | None = None,
+    max_iter: int | None = None,
 ) -> LPSolution:
     if method == "leontief":
         from gosplan.planning.substitution import NotApplicable, solve_stage
@@ -71,7 +72,14 @@ def backend(
         return solve_highs(lp, method=kind, tol=tol, time_limit=time_limit, basis=basis)
     from gosplan.optim.pdhg import solve_pdhg
 
-    return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0)
+    return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0, max_iter=max_iter)
+
+
+FIRST_ORDER_BUDGET = 100_000
+"""PDHG iterations allowed on a program HiGHS can solve again exactly (``<=``
+:data:`HIGHS_FALLBACK_COLUMNS` columns) before it is: a thin feasible set (a priority
+class held at ``1 - tol/10``) can take PDHG millions of iterations where the simplex
+takes milliseconds."""
 
 
 class Runner:
@@ -105,15 +113,19 @@ class Runner:
         """
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
-        sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis)
+        # Up to HiGHS' size an uncertified first-order answer is solved again exactly (cheaper and
+        # surer than thousands more first-order iterations); beyond, it is polished and continued.
+        redo = lp.is_linear and lp.shape[1] <= HIGHS_FALLBACK_COLUMNS
+        sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis,
+                      max_iter=FIRST_ORDER_BUDGET if redo else None)
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         first_order = is_first_order(sol.method)
-        if first_order and status is Status.OPTIMAL and check is not None and lp.is_linear:
+        if first_order and not redo and status is Status.OPTIMAL and check is not None and lp.is_linear:
             sol, status, check = self._tighten(lp, sol, check)
         message = sol.message
         need = self._uncertified(lp, sol, status, check, exact) if first_order else None
-        if need is not None and lp.is_linear and lp.shape[1] <= HIGHS_FALLBACK_COLUMNS and self.remaining() != 0.0:
+        if need is not None and redo and self.remaining() != 0.0:
             again = backend(lp, "highs", self.solver_tol, self.remaining(), None)
             again_check = verify(lp, again.v, again.y) if np.isfinite(again.v).all() else None
             exact_ok = again.status is LPStatus.INFEASIBLE or (
@@ -174,6 +186,8 @@ class Runner:
             if check.price_error > self.tol:
                 return f"its prices miss complementary slackness row by row by {check.price_error:.2e} > {self.tol:.0e}"
             return None
+        if status is Status.ITERATION_LIMIT and sol.method == "pdhg" and lp.shape[1] <= HIGHS_FALLBACK_COLUMNS:
+            return f"no convergence in {FIRST_ORDER_BUDGET:,} iterations"
         if status is Status.INFEASIBLE:
             margin = farkas_margin(lp, sol.farkas, 10 * self.tol)
             if not margin > 0:
