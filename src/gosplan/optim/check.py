@@ -201,6 +201,13 @@ def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
     return Verification(violation, residual, primal, dual, gap, _price_error(lp, v, y, a, Kv, size))
 
 
+def _wrong_row(m: np.ndarray, lo: np.ndarray, hi: np.ndarray, columns: bool = False) -> np.ndarray:
+    """1 where the sign of ``m`` leans on a bound that does not exist, else 0. Rows: ``m > 0``
+    needs a lower bound, ``m < 0`` an upper one; columns the other way round."""
+    up, down = (m > 0, m < 0) if not columns else (m < 0, m > 0)
+    return ((up & ~np.isfinite(lo)) | (down & ~np.isfinite(hi))).astype(np.float64)
+
+
 def farkas_margin(lp: LinearProgram, ray: np.ndarray | None, relax: float) -> float:
     """How far the row multipliers ``ray`` prove ``lp`` infeasible, with every bound relaxed by
     ``relax (1 + |bound|)``: ``(b(y) - S(y)) / (sum |y_i bound_i| + sum |g_j bound_j|)`` with
@@ -215,6 +222,9 @@ def farkas_margin(lp: LinearProgram, ray: np.ndarray | None, relax: float) -> fl
         return -math.inf
     lo = lp.row_lower - relax * (1.0 + np.abs(lp.row_lower))
     hi = lp.row_upper + relax * (1.0 + np.abs(lp.row_upper))
+    # Multipliers and column coefficients of the wrong sign but within ``relax`` of the largest
+    # count as zero: the ray then proves a program whose coefficients differ by that much.
+    y = np.where(np.abs(y) <= relax * np.abs(y).max() * _wrong_row(y, lo, hi), 0.0, y)
     pos, neg = y > 0, y < 0
     if not (np.isfinite(lo[pos]).all() and np.isfinite(hi[neg]).all()):
         return -math.inf
@@ -222,6 +232,7 @@ def farkas_margin(lp: LinearProgram, ray: np.ndarray | None, relax: float) -> fl
     g = lp.K.T @ y
     cl = lp.col_lower - relax * (1.0 + np.abs(lp.col_lower))
     cu = lp.col_upper + relax * (1.0 + np.abs(lp.col_upper))
+    g = np.where(np.abs(g) <= relax * np.abs(g).max(initial=0.0) * _wrong_row(g, cl, cu, columns=True), 0.0, g)
     gp, gn = g > 0, g < 0
     if not (np.isfinite(cu[gp]).all() and np.isfinite(cl[gn]).all()):
         return -math.inf
