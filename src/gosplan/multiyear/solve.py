@@ -102,7 +102,8 @@ def plan_years(
     lp, layout = formulate(problem)
     chosen = _choose(method, lp)
     first_order = chosen in ("pdhg", "highs-pdlp")
-    runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, time_limit, progress)
+    runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, time_limit, progress,
+                    exact_columns=AUTO_EXACT_MAX_COLUMNS)
     sol, status, message = runner.solve(f"{horizon.n_years}-year plan", lp)
     conflict: tuple[str, ...] = ()
     if status is Status.INFEASIBLE:

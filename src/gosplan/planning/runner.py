@@ -16,7 +16,8 @@ from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
 from gosplan.planning.result import Stage
 from gosplan.results import Status
 
-__all__ = ["Runner", "STATUS", "backend", "FIRST_ORDER", "is_first_order", "HIGHS_FALLBACK_COLUMNS"]
+__all__ = ["Runner", "STATUS", "backend", "FIRST_ORDER", "is_first_order", "HIGHS_FALLBACK_COLUMNS",
+           "PRICE_EXACT_COLUMNS"]
 
 #: Backend fallback size: programs with more columns than this go to pdhg, not HiGHS; a
 #: first-order answer that cannot be certified is solved again by HiGHS up to this size.
@@ -75,6 +76,11 @@ def backend(
     return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0, max_iter=max_iter)
 
 
+PRICE_EXACT_COLUMNS = 5_000
+"""Up to this many columns a first-order answer whose prices alone miss their certificate is
+solved again exactly (HiGHS takes well under a second there); beyond, its prices are reported
+as not certified, with their error, rather than paying for an exact solve of a large program."""
+
 FIRST_ORDER_BUDGET = 100_000
 """PDHG iterations allowed on a program HiGHS can solve again exactly (``<=``
 :data:`HIGHS_FALLBACK_COLUMNS` columns) before it is: a thin feasible set (a priority
@@ -87,13 +93,16 @@ class Runner:
 
     def __init__(
         self, method: str, tol: float, time_limit: float | None, progress: Callable[[str], None] | None,
-        solver_tol: float | None = None,
+        solver_tol: float | None = None, exact_columns: int | None = None,
     ):
         self.method = method
         self.tol = tol
         # The backend's own tolerance (default tol); tighter where HiGHS' absolute dual
         # tolerance, times large column bounds, would fail gosplan's relative check.
         self.solver_tol = tol if solver_tol is None else solver_tol
+        # Up to this many columns an uncertified first-order answer is solved again by HiGHS
+        # (default HIGHS_FALLBACK_COLUMNS; five-year plans, hard for the simplex, give less).
+        self.exact_columns = exact_columns
         self.deadline = None if time_limit is None else time.perf_counter() + time_limit
         self.progress = progress
         self.stages: list[Stage] = []
@@ -106,16 +115,23 @@ class Runner:
         self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None,
         basis: tuple[np.ndarray, np.ndarray] | None = None, y0: np.ndarray | None = None, exact: bool = False,
     ) -> tuple[LPSolution, Status, str]:
-        """Solve ``lp``, check the answer, and certify a first-order one (see the module).
+        """Solve ``lp``, check the answer, and certify a first-order one.
 
-        ``exact``: a later stage holds this optimum, so a first-order answer is solved again
-        exactly where HiGHS can (:data:`HIGHS_FALLBACK_COLUMNS`).
+        A first-order answer (PDHG, HiGHS' PDLP) is certified when it passes gosplan's check at
+        ``10 tol``, its prices pass row by row at ``tol``, its Farkas ray (if it claims
+        infeasibility) proves the constraints infeasible, and, with ``exact``, when nothing
+        holds it (a later priority stage holds an optimum exactly, which a first-order solve
+        knows only to its gap). Otherwise, up to ``exact_columns`` (``PRICE_EXACT_COLUMNS``
+        when only the prices fail) it is solved again by HiGHS' simplex; beyond, a failed check
+        is first polished and continued at tighter tolerances, and what stays uncertified is
+        ``numerical_error`` (plan, infeasibility) or said in the message (prices, holds).
         """
         if self.progress is not None:
             self.progress(f"{name}: {lp.shape[0]:,} rows x {lp.shape[1]:,} columns, {lp.K.nnz:,} nonzeros")
         # Up to HiGHS' size an uncertified first-order answer is solved again exactly (cheaper and
         # surer than thousands more first-order iterations); beyond, it is polished and continued.
-        redo = lp.is_linear and lp.shape[1] <= HIGHS_FALLBACK_COLUMNS
+        limit = HIGHS_FALLBACK_COLUMNS if self.exact_columns is None else self.exact_columns
+        redo = lp.is_linear and lp.shape[1] <= limit
         sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis,
                       max_iter=FIRST_ORDER_BUDGET if redo else None)
         status = STATUS[sol.status]
@@ -124,7 +140,10 @@ class Runner:
         if first_order and not redo and status is Status.OPTIMAL and check is not None and lp.is_linear:
             sol, status, check = self._tighten(lp, sol, check)
         message = sol.message
-        need = self._uncertified(lp, sol, status, check, exact) if first_order else None
+        need = self._uncertified(lp, sol, status, check, exact, redo) if first_order else None
+        prices_only = need is not None and need.startswith("its prices")
+        if prices_only and lp.shape[1] > min(limit, PRICE_EXACT_COLUMNS):
+            redo = False
         if need is not None and redo and self.remaining() != 0.0:
             again = backend(lp, "highs", self.solver_tol, self.remaining(), None)
             again_check = verify(lp, again.v, again.y) if np.isfinite(again.v).all() else None
@@ -174,7 +193,8 @@ class Runner:
         return sol, status, message
 
     def _uncertified(
-        self, lp: LinearProgram, sol: LPSolution, status: Status, check: Verification | None, exact: bool
+        self, lp: LinearProgram, sol: LPSolution, status: Status, check: Verification | None, exact: bool,
+        redo: bool,
     ) -> str | None:
         """Why a first-order answer is not certified as it stands (``None``: it is)."""
         if status is Status.OPTIMAL and check is not None:
@@ -186,7 +206,7 @@ class Runner:
             if check.price_error > self.tol:
                 return f"its prices miss complementary slackness row by row by {check.price_error:.2e} > {self.tol:.0e}"
             return None
-        if status is Status.ITERATION_LIMIT and sol.method == "pdhg" and lp.shape[1] <= HIGHS_FALLBACK_COLUMNS:
+        if status is Status.ITERATION_LIMIT and sol.method == "pdhg" and redo:
             return f"no convergence in {FIRST_ORDER_BUDGET:,} iterations"
         if status is Status.INFEASIBLE:
             margin = farkas_margin(lp, sol.farkas, 10 * self.tol)
