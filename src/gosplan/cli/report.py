@@ -205,6 +205,11 @@ def _solve_rows(summary: Mapping[str, Any], fulfilment: Sequence[tuple[str, Any]
         if tol is not None and value is not None:
             text.append(f"  (tolerance {tol:.0e})", style="dim")
         rows.append((label, text))
+    price_error = (summary.get("detail") or {}).get("price_error")
+    if price_error is not None:
+        certified = (summary.get("detail") or {}).get("prices_certified")
+        rows.append(("price error", Text(f"{price_error:.2e}").append(
+            "  (certified)" if certified else "  (not certified)", style="dim" if certified else "yellow")))
     rows += [
         ("method", str(summary.get("method", "—"))),
         ("iterations", fmt_number(int(summary.get("iterations") or 0))),
@@ -243,6 +248,9 @@ def plan_report(
     ]
     if not ok:
         parts.append(Text(str(summary.get("message", "")), style="red"))
+    detail = summary.get("detail") or {}
+    if ok and detail.get("prices_certified") is False:
+        parts.append(Text("note: " + str(detail.get("prices_note", "prices not certified")), style="yellow"))
     conflict = _conflict_table(summary)
     if conflict is not None:
         parts.append(conflict)
