@@ -140,8 +140,7 @@ class Runner:
         if first_order and not redo and status is Status.OPTIMAL and check is not None and lp.is_linear:
             sol, status, check = self._tighten(lp, sol, check)
         message = sol.message
-        need = self._uncertified(lp, sol, status, check, exact, redo) if first_order else None
-        prices_only = need is not None and need.startswith("its prices")
+        need, prices_only = self._uncertified(lp, sol, status, check, exact, redo) if first_order else (None, False)
         if prices_only and lp.shape[1] > min(limit, PRICE_EXACT_COLUMNS):
             redo = False
         if need is not None and redo and self.remaining() != 0.0:
@@ -172,6 +171,8 @@ class Runner:
         elif status is Status.INFEASIBLE and need is not None:
             status = Status.NUMERICAL_ERROR
             message = f"{sol.method} reported the program infeasible but {need}"
+        elif need is not None:
+            message = f"{message}; {need}"
         nan = float("nan")
         self.stages.append(
             Stage(
@@ -195,24 +196,24 @@ class Runner:
     def _uncertified(
         self, lp: LinearProgram, sol: LPSolution, status: Status, check: Verification | None, exact: bool,
         redo: bool,
-    ) -> str | None:
-        """Why a first-order answer is not certified as it stands (``None``: it is)."""
+    ) -> tuple[str | None, bool]:
+        """Why a first-order answer is not certified as it stands (``None``: it is), and whether
+        only its prices are at fault."""
         if status is Status.OPTIMAL and check is not None:
             if not check.passes(self.tol * 10):
                 return (f"violation {check.max_violation:.2e}, gap {check.relative_gap:.2e}, dual residual "
-                        f"{check.dual_residual:.2e} against {self.tol * 10:.0e}")
+                        f"{check.dual_residual:.2e} against {self.tol * 10:.0e}"), False
             if exact:
-                return "a later priority class holds this optimum, which a first-order solve knows only to its gap"
+                return "a later priority class holds this optimum, which a first-order solve knows only to its gap", False
             if check.price_error > self.tol:
-                return f"its prices miss complementary slackness row by row by {check.price_error:.2e} > {self.tol:.0e}"
-            return None
+                return (f"its prices miss complementary slackness row by row by {check.price_error:.2e} "
+                        f"> {self.tol:.0e}"), True
+            return None, False
         if status is Status.ITERATION_LIMIT and sol.method == "pdhg" and redo:
-            return f"no convergence in {FIRST_ORDER_BUDGET:,} iterations"
-        if status is Status.INFEASIBLE:
-            margin = farkas_margin(lp, sol.farkas, 10 * self.tol)
-            if not margin > 0:
-                return "its Farkas ray does not prove the constraints infeasible once each bound is relaxed by 10 tol"
-        return None
+            return f"no convergence in {FIRST_ORDER_BUDGET:,} iterations", False
+        if status is Status.INFEASIBLE and not farkas_margin(lp, sol.farkas, 10 * self.tol) > 0:
+            return "its Farkas ray does not prove the constraints infeasible once each bound is relaxed by 10 tol", False
+        return None, False
 
     def _tighten(
         self, lp: LinearProgram, sol: LPSolution, check: Verification
