@@ -57,8 +57,8 @@ def centre_program(
     cap = np.concatenate([t.capacity for t in tables]) if tables else np.zeros(0)
     f = np.concatenate([t.input_factor for t in tables]) if tables else np.zeros(0)
     h = np.concatenate([t.labour_factor for t in tables]) if tables else np.zeros(0)
-    use = sp.hstack([A[:, product] @ sp.diags_array(f), A[:, uncovered]], format="csc")
-    primary = sp.hstack([P[:, product] @ sp.diags_array(h), P[:, uncovered]], format="csc")
+    use = sp.hstack([A[:, product] @ sp.diags_array(f.astype(np.float64)), A[:, uncovered]], format="csc")
+    primary = sp.hstack([P[:, product] @ sp.diags_array(h.astype(np.float64)), P[:, uncovered]], format="csc")
     own_inputs = _stack(tables, "own_inputs", n)
     if own_inputs is not None:
         own_primary = _stack(tables, "own_primary", r)
