@@ -43,7 +43,7 @@ import numpy as np
 
 from gosplan.optim.lp import LinearProgram, harmony
 
-__all__ = ["Verification", "verify", "row_violations", "row_sizes", "farkas_margin"]
+__all__ = ["Verification", "verify", "row_sizes", "farkas_margin"]
 
 DUAL_BOUND_RESIDUAL = 1e-3
 """Above this dual residual the prices bound nothing and the gap is reported infinite."""
@@ -112,12 +112,6 @@ def row_sizes(lp: LinearProgram, v: np.ndarray) -> np.ndarray:
             own[lp.objective_columns] = v[lp.objective_columns]
         size = np.where(lp.row_user, np.abs(lp.K @ own), size)
     return size
-
-
-def row_violations(lp: LinearProgram, v: np.ndarray) -> np.ndarray:
-    """Each row's scaled violation (``<= 0`` where the row holds); see the module."""
-    below, above = _scaled_gaps(lp.K @ v, lp.row_lower, lp.row_upper, row_sizes(lp, v))
-    return np.maximum(below, above)
 
 
 def _price_error(lp: LinearProgram, v: np.ndarray, y: np.ndarray, a: np.ndarray, Kv: np.ndarray,

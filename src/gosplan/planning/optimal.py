@@ -281,15 +281,15 @@ def _result(
         p, mu, kappa, reduced = nan_n, np.full(r, np.nan), nan_n.copy(), np.full(m, np.nan)
         bound = nan_n.copy()
     values, cost_prices = nan_n.copy(), nan_n.copy()
-    final = runner.verifications[-1] if runner.verifications else None
-    if status is Status.OPTIMAL and final is not None:
+    last = runner.verifications[-1] if runner.verifications else None
+    if status is Status.OPTIMAL and last is not None:
         # The prices are the final stage's: certified row by row (optim.check), or said not to be.
-        detail["price_error"] = float(final.price_error)
-        detail["prices_certified"] = bool(final.price_error <= runner.tol)
+        detail["price_error"] = float(last.price_error)
+        detail["prices_certified"] = bool(last.price_error <= runner.tol)
         if not detail["prices_certified"]:
             detail["prices_note"] = (
                 f"prices not certified: they miss complementary slackness row by row by "
-                f"{final.price_error:.2e} (> tol {runner.tol:.0e}); the plan itself is certified"
+                f"{last.price_error:.2e} (> tol {runner.tol:.0e}); the plan itself is certified"
             )
     if status is Status.OPTIMAL:
         values, cost_prices, why = values_and_cost_prices(problem, x, mu, objective)
@@ -309,7 +309,6 @@ def _result(
         message = "optimal plan" + (
             f"; fulfilment {', '.join(f'class {k}: {z:.6g}' for k, z in class_z.items())}" if class_z else ""
         )
-    last = runner.verifications[-1] if runner.verifications else None
     return PlanResult(
         economy=problem.name,
         objective_kind=objective,
