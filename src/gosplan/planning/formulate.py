@@ -6,10 +6,11 @@ targeted products for ``harmony``, none for ``cost``.
 
 Rows, in this order (a :class:`Layout` remembers where each block starts):
 
-* **balance** ``i = 0..n-1``: ``N_i x - y_i z >= 0`` for the products being
-  maximised (``fulfilment``), ``N_i x - y_i s_i >= y_i`` for targeted products
-  (``harmony``), ``N_i x >= max(floor_i, held_i)`` otherwise, with the ceiling as
-  upper bound where the row carries no objective variable;
+* **balance** ``i = 0..n-1``: ``N_i x - y_i z >= b_i`` for the products being
+  maximised (``fulfilment``), ``N_i x - y_i s_i >= y_i + b_i`` for targeted products
+  (``harmony``), ``N_i x >= max(floor_i, held_i, b_i)`` otherwise, with the ceiling as
+  upper bound where the row carries no objective variable; ``b`` is the committed
+  final demand (:attr:`PlanProblem.base`, zero unless given);
 * **resource** ``P_r x <= R_r`` for each limited resource;
 * **capacity** ``O_i x <= cap_i`` for products made by several activities or as
   by-products (a product made by exactly one single-output activity gets the
@@ -177,16 +178,18 @@ def fulfilment_lp(
     z_lower: float = 0.0,
     z_upper: float = np.inf,
 ) -> tuple[LinearProgram, Layout]:
-    """``min -z`` s.t. ``N_i x >= z y_i`` (``i`` in ``active``), ``N_i x >= held_i`` elsewhere.
+    """``min -z`` s.t. ``N_i x >= b_i + z y_i`` (``i`` in ``active``), ``N_i x >= held_i`` elsewhere.
 
-    ``held`` (``n``) carries the net outputs earlier priority stages secured.
+    ``held`` (``n``) carries the net outputs earlier priority stages secured; ``b`` the
+    committed final demand.
     """
     n = problem.n
     y = problem.target
+    b = problem.base
     is_active = np.zeros(n, dtype=bool)
     is_active[active] = True
     zcol = sp.csr_array((np.where(is_active, -y, 0.0), (np.arange(n), np.zeros(n, dtype=np.int64))), shape=(n, 1))
-    balance_lower = np.where(is_active, 0.0, np.maximum(problem.floor, held))
+    balance_lower = np.where(is_active, b, np.maximum(np.maximum(problem.floor, held), b))
     balance_upper = np.where(is_active, np.inf, problem.ceiling)
     bound_products = np.flatnonzero(is_active & ((problem.floor > 0) | np.isfinite(problem.ceiling)))
     return _assemble(
@@ -203,13 +206,14 @@ def fulfilment_lp(
 
 
 def harmony_lp(problem: PlanProblem) -> tuple[LinearProgram, Layout]:
-    """``max sum w_i H(s_i)`` s.t. ``N_i x >= y_i (1 + s_i)``, ``s_i >= -1`` for targeted ``i``."""
+    """``max sum w_i H(s_i)`` s.t. ``N_i x >= b_i + y_i (1 + s_i)``, ``s_i >= -1`` for targeted ``i``."""
     n = problem.n
     y = problem.target
+    b = problem.base
     targeted = np.flatnonzero(y > 0)
     cols = sp.csr_array((-y[targeted], (targeted, np.arange(targeted.size))), shape=(n, targeted.size))
     has = y > 0
-    balance_lower = np.where(has, y, problem.floor)
+    balance_lower = np.where(has, y + b, np.maximum(problem.floor, b))
     balance_upper = np.where(has, np.inf, problem.ceiling)
     bound_products = np.flatnonzero(has & ((problem.floor > 0) | np.isfinite(problem.ceiling)))
     return _assemble(
@@ -227,8 +231,9 @@ def harmony_lp(problem: PlanProblem) -> tuple[LinearProgram, Layout]:
 
 
 def cost_lp(problem: PlanProblem) -> tuple[LinearProgram, Layout]:
-    """``min (cost' P) x`` s.t. ``N x >= max(y, floor)`` (``floor`` where ``y = 0``), ``N x <= ceiling``."""
+    """``min (cost' P) x`` s.t. ``N x >= max(b + y, floor)`` (``max(b, floor)`` where ``y = 0``), ``N x <= ceiling``."""
     n = problem.n
+    b = problem.base
     c_x = problem.primary.T @ problem.cost
     return _assemble(
         problem,
@@ -237,7 +242,9 @@ def cost_lp(problem: PlanProblem) -> tuple[LinearProgram, Layout]:
         c_extra=np.zeros(0),
         extra_lower=np.zeros(0),
         extra_upper=np.zeros(0),
-        balance_lower=np.where(problem.target > 0, np.maximum(problem.target, problem.floor), problem.floor),
+        balance_lower=np.where(
+            problem.target > 0, np.maximum(problem.target + b, problem.floor), np.maximum(problem.floor, b)
+        ),
         balance_upper=problem.ceiling,
         bound_products=np.zeros(0, dtype=np.int64),
         c_x=np.asarray(c_x, dtype=np.float64),

@@ -65,6 +65,7 @@ def plan(
     ceilings: Any = None,
     weights: Any = None,
     costs: Any = None,
+    committed: Any = None,
     method: str = "auto",
     tol: float = 1e-6,
     time_limit: float | None = None,
@@ -101,6 +102,12 @@ def plan(
     costs:
         Cost weight per resource (``resource,cost``) for ``objective="cost"``;
         default labour ``1``, others ``0``.
+    committed:
+        Final demand met before any target is maximised (``product,quantity``; may be
+        negative, e.g. net imports): the balances read ``N x >= committed + z y``, so
+        the targets ``y`` get what is left (the consumer-feedback loop commits
+        government, investment and exports and plans households' consumption as ``y``).
+        Default none.
     method:
         ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities; beyond, ``"leontief"``
         where it applies, else ``"pdhg"``), ``"highs"`` (dual simplex), ``"highs-ipm"``,
@@ -148,6 +155,7 @@ def plan(
         ceilings=ceilings,
         weights=weights,
         costs=costs,
+        committed=committed,
     )
     return solve_problem(problem, objective=objective, method=method, tol=tol, time_limit=time_limit,
                          explain=explain, progress=progress, start=start)
@@ -217,11 +225,12 @@ def _fulfilment(problem: PlanProblem, runner: _Runner, class_z: dict[int, float]
         class_z[k] = z
         hold = 1.0 - (10 * runner.tol if is_first_order(sol.method) else runner.tol / 10)
         f = problem.net[active] @ sol.v[: problem.m]
-        held[active] = np.minimum(np.minimum(z * hold * y[active], problem.ceiling[active]), f)
+        base = problem.base[active]
+        held[active] = np.minimum(np.minimum(base + z * hold * y[active], problem.ceiling[active]), f)
         if not single:
             z_bound = -runner.verifications[-1].dual_objective
             with np.errstate(divide="ignore", invalid="ignore"):
-                level = np.where(y[active] > 0, held[active] / (z_bound * y[active]), 1.0)
+                level = np.where(y[active] > 0, (held[active] - base) / (z_bound * y[active]), 1.0)
             shortfall = float(max(1.0 - level.min(initial=1.0), 0.0)) if z_bound > 0 else 0.0
             runner.stages[-1] = replace(runner.stages[-1], held_shortfall=shortfall)
         v0 = sol.v
@@ -322,6 +331,7 @@ def _result(
         gross_output=problem.make @ x,
         net_output=problem.net @ x,
         target=problem.target,
+        committed=problem.committed,
         priority=problem.priority,
         capacity=problem.capacity,
         resource_use=problem.primary @ x,

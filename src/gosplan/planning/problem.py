@@ -40,6 +40,7 @@ FILES = {
     "ceilings": (("product", "ceiling"), None, False),
     "weights": (("product", "weight"), None, False),
     "costs": (("resource", "cost"), 0.0, False),
+    "committed": (("product", "quantity"), None, False),
 }
 
 
@@ -71,6 +72,9 @@ class PlanProblem:
         Harmony weights (``n``, positive).
     cost:
         Cost weight of each resource (``r``) for the ``cost`` objective.
+    committed:
+        Final demand met before any target (``n``, may be negative: net imports), or
+        ``None``: the balances read ``N x >= committed + z y`` (see :attr:`base`).
     """
 
     name: str
@@ -92,6 +96,7 @@ class PlanProblem:
     square: bool
     units: str = "units"
     labour_unit: str = "labour"
+    committed: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -100,6 +105,11 @@ class PlanProblem:
     @property
     def m(self) -> int:
         return len(self.activities)
+
+    @property
+    def base(self) -> np.ndarray:
+        """Committed final demand (``n``), zero when there is none."""
+        return np.zeros(self.n) if self.committed is None else self.committed
 
     @property
     def classes(self) -> list[int]:
@@ -208,6 +218,7 @@ def planning_problem(
     ceilings: Any = None,
     weights: Any = None,
     costs: Any = None,
+    committed: Any = None,
 ) -> PlanProblem:
     """Check and align the planner's inputs with ``economy`` (see :func:`gosplan.plan`).
 
@@ -275,6 +286,12 @@ def planning_problem(
             cost[resources_ix.get_loc(economy.labour)] = 1.0
     else:
         cost = _vector(costs, "costs", resources_ix, owner, 0.0)
+    base = None
+    if committed is not None:
+        base = _vector(committed, "committed", products, owner, 0.0)
+        if not np.isfinite(base).all():
+            i = int(np.flatnonzero(~np.isfinite(base))[0])
+            raise InvalidEconomyError(f"committed demand {base[i]!r} must be finite", Location(product=str(products[i])))
     make = economy.make if economy.make is not None else sp.identity(n, format="csr")
     make = sp.csr_array(make)
     _check_techniques(economy, make)
@@ -302,6 +319,7 @@ def planning_problem(
         square=economy.is_square,
         units=economy.meta.units,
         labour_unit=economy.meta.labour_unit,
+        committed=base,
     )
 
 

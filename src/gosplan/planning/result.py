@@ -143,6 +143,7 @@ class PlanResult:
     labour_unit: str = "labour"
     labour: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    committed: np.ndarray | None = None
 
     # ------------------------------------------------------------------ convenience
     @property
@@ -151,9 +152,11 @@ class PlanResult:
 
     @property
     def fulfilment(self) -> np.ndarray:
-        """``f_i / y_i`` for targeted products, ``NaN`` elsewhere."""
+        """``(f_i - b_i) / y_i`` for targeted products (``b`` the committed demand, zero
+        unless given), ``NaN`` elsewhere."""
+        f = self.net_output if self.committed is None else self.net_output - self.committed
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.target > 0, self.net_output / self.target, np.nan)
+            return np.where(self.target > 0, f / self.target, np.nan)
 
     @property
     def price_in_labour(self) -> np.ndarray:

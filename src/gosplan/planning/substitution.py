@@ -69,6 +69,8 @@ def applicable(problem: PlanProblem, objective: str) -> str:
         return "ceilings on net output"
     if (problem.floor < 0).any():
         return "negative floors (net imports)"
+    if (problem.base < 0).any():
+        return "negative committed demand (net imports)"
     if objective == "cost" and (problem.cost < 0).any():
         return "negative resource costs"
     return ""
@@ -300,10 +302,12 @@ def solve_stage(
             raise NotApplicable("floors on products being maximised")
         d = np.where(is_active, y, 0.0)
         hold = np.full(n, -np.inf) if held is None else held
-        h = np.where(is_active, 0.0, np.maximum(problem.floor, np.where(np.isfinite(hold), hold, 0.0)))
+        b = problem.base
+        h = np.where(is_active, b, np.maximum(np.maximum(problem.floor, np.where(np.isfinite(hold), hold, 0.0)), b))
     else:
+        b = problem.base
         d = np.zeros(n)
-        h = np.where(y > 0, np.maximum(y, problem.floor), problem.floor)
+        h = np.where(y > 0, np.maximum(y + b, problem.floor), np.maximum(problem.floor, b))
     has_h = bool((h > 0).any())
     r_lim = st.limited.size
     master = _Master()
