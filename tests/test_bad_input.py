@@ -265,7 +265,13 @@ def test_inputs_exceed_output_real_wiod_copy(tmp_path) -> None:
     assert str(err.value) == (
         f"{d / 'Z.csv'}, column 'AUS:c1', product 'AUS:c1': inputs exceed output: column sum of Z = "
         f"{inputs:.10g} > gross output x = 1000 (by {inputs - 1000:.6g}; negative value added)"
+        " (allow_negative_value_added=True, or --allow-negative-value-added, accepts it)"
     )
+    # accepted on request: a DataQualityWarning names the column, the table is read as it is
+    with pytest.warns(DataQualityWarning, match=r"1 column\(s\) with negative value added .*accepted: AUS:c1"):
+        eco = read_pymrio(d, allow_negative_value_added=True)
+    assert eco.A[:, [0]].sum() > 1  # the column's inputs per unit exceed one unit of output
+    assert any("AUS:c1" in note for note in eco.meta.notes)
 
 
 def test_inputs_exceed_output_tolerates_rounding() -> None:

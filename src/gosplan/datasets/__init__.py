@@ -159,5 +159,6 @@ def load_dataset(name: str, **options: Any) -> Economy:
     if info.reader == "cockshott":
         from gosplan.io.cockshott import read_cockshott
 
+        options.pop("allow_negative_value_added", None)  # a physical table: nothing to allow
         return read_cockshott(path, meta=meta, **options)
     raise TableFormatError(f"dataset {name!r}: unknown reader {info.reader!r} in registry.toml")

@@ -37,14 +37,23 @@ trade, transport, insurance) than the use table's ``F05000``; then
 :class:`~gosplan.errors.DataQualityWarning` (it does not invent a balancing item).
 Cells where ``M > U`` (imports above total use) give negative domestic flows, also
 reported.
+
+Names: a ``commodity_codes`` table in the directory (column 1 the code, column 2 the
+name, as BEA's code lists and the bundled detail table have it) gives
+:attr:`Economy.names`; codes it does not name take BEA's published names bundled with
+gosplan (the 402 detail commodities of 2017 and the 73 summary commodities,
+``gosplan/datasets/bea_crosswalk/PROVENANCE.md``).
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +63,7 @@ from gosplan.io.flows import economy_from_flows
 from gosplan.io.tables import TABLE_SUFFIXES, read_table
 from gosplan.model.economy import Economy, EconomyMeta
 
-__all__ = ["read_bea", "find_bea_files"]
+__all__ = ["read_bea", "find_bea_files", "bea_names"]
 
 LABOUR_UNIT = "million USD of compensation"
 
@@ -162,7 +171,46 @@ def _check_total(
         )
 
 
-def read_bea(path: str | Path, *, domestic: bool = False, meta: EconomyMeta | None = None) -> Economy:
+def _code_names(path: Path) -> dict[str, str]:
+    """``{code: name}`` of a two-column code list (header line first), plain or gzipped CSV."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+        rows = list(csv.reader(fh))
+    return {r[0].strip(): r[1].strip() for r in rows[1:] if len(r) >= 2 and r[0].strip()}
+
+
+def bea_names(codes: Any, directory: str | Path | None = None) -> dict[str, str]:
+    """BEA's published names of commodity ``codes``: the directory's own
+    ``commodity_codes`` table first, then the detail (2017) and summary names bundled
+    with gosplan. Codes without a name are left out."""
+    from gosplan.datasets import DATA_DIR
+
+    wanted = {str(c) for c in codes}
+    sources: list[Path] = []
+    if directory is not None:
+        sources += sorted(Path(directory).glob("commodity_codes.csv*"))
+    sources += [
+        DATA_DIR / "us_bea_detail_2017" / "commodity_codes.csv.gz",
+        DATA_DIR / "bea_crosswalk" / "bea_summary_names.csv.gz",
+    ]
+    out: dict[str, str] = {}
+    for source in sources:
+        if len(out) == len(wanted):
+            break
+        if source.is_file():
+            for code, name in _code_names(source).items():
+                if code in wanted and name:
+                    out.setdefault(code, name)
+    return out
+
+
+def read_bea(
+    path: str | Path,
+    *,
+    domestic: bool = False,
+    meta: EconomyMeta | None = None,
+    allow_negative_value_added: bool = False,
+) -> Economy:
     """Read a BEA make/use directory into a commodity-by-commodity economy.
 
     Parameters
@@ -177,11 +225,16 @@ def read_bea(path: str | Path, *, domestic: bool = False, meta: EconomyMeta | No
         Remove imports (see the module notes). Needs an import matrix.
     meta:
         Metadata; by default built from the layout and the year in the file name.
+    allow_negative_value_added:
+        Accept commodities whose inputs exceed their output (a
+        :class:`~gosplan.errors.DataQualityWarning` names them) instead of refusing the
+        table. (An *industry* with negative value added is always accepted and listed in
+        ``meta.notes``: it is spread over the commodities it makes.)
 
     Returns
     -------
     Economy
-        Square; products = commodity codes; categories = the final-demand codes
+        Square; products = commodity codes, named by BEA (module notes); categories = the final-demand codes
         (``F05000`` dropped when domestic); resources ``labour`` (compensation of
         employees, million USD), the other value-added codes and, when domestic,
         ``imports``; ``recorded_output = q``.
@@ -355,6 +408,8 @@ def read_bea(path: str | Path, *, domestic: bool = False, meta: EconomyMeta | No
         # industry with negative value added, detail S00201, is genuine and is
         # spread over the commodities it makes; it is listed in meta.notes.)
         check_inputs=True,
+        allow_negative_value_added=allow_negative_value_added,
+        names=bea_names(products, directory),
     )
 
 

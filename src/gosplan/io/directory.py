@@ -360,6 +360,23 @@ class _Text(_Conv):
         return arr
 
 
+class _OptText(_Conv):
+    """Optional strings (product names, units): missing cells are allowed."""
+
+    def __call__(self, src, column, arr, offset):
+        arr = _decoded(arr)
+        if not _is_text(arr.type):
+            arr = pc.cast(arr, pa.string())
+        return arr
+
+
+def _texts(arr: pa.Array | None) -> pd.Series | None:
+    """An optional text column as a pandas string array (None when absent)."""
+    if arr is None:
+        return None
+    return arr.to_pandas(types_mapper=lambda t: pd.StringDtype() if _is_text(t) else None)
+
+
 # ----------------------------------------------------------------------------- table reads
 def _find(directory: Path, name: str, fmt: str, required: bool) -> _Source | None:
     path = directory / f"{name}.{fmt}"
@@ -684,7 +701,16 @@ def _typename(t: Any) -> str:
 
 
 def _read_products(src: _Source) -> tuple[pa.Array, pd.Index, np.ndarray | None]:
-    cols = _read_table(src, {"product": _Text(), "recorded_output": _Float()}, ["product"])
+    labels, index, recorded, _ = _read_products_with_texts(src)
+    return labels, index, recorded
+
+
+def _read_products_with_texts(
+    src: _Source,
+) -> tuple[pa.Array, pd.Index, np.ndarray | None, dict[str, Any]]:
+    cols = _read_table(
+        src, {"product": _Text(), "recorded_output": _Float(), "name": _OptText(), "unit": _OptText()}, ["product"]
+    )
     labels: pa.Array = cols["product"]
     if labels.type != pa.string() and len(labels) < 2**31 // 64:
         labels = labels.cast(pa.string())
@@ -709,14 +735,15 @@ def _read_products(src: _Source) -> tuple[pa.Array, pd.Index, np.ndarray | None]
                 src, k, f"recorded_output is {recorded[k]} (must be finite and >= 0)",
                 column="recorded_output", product=labels[k].as_py(),
             )
-    return labels, index, recorded
+    return labels, index, recorded, {"name": _texts(cols.get("name")), "unit": _texts(cols.get("unit"))}
 
 
 def read_product_table(path: str | Path) -> pd.DataFrame:
     """The products table of an economy directory, every column, as a DataFrame.
 
-    :func:`read_directory` keeps only the labels and ``recorded_output``; units, names
-    and other metadata columns are here.
+    :func:`read_directory` keeps the labels, ``recorded_output``, ``name``
+    (:attr:`Economy.names`) and ``unit`` (:attr:`Economy.product_units`); every other
+    metadata column is here.
     """
     directory = Path(path)
     _, tables, _ = _settings(directory)
@@ -765,7 +792,7 @@ def read_directory(path: str | Path) -> Economy:
     demand_src = _find(directory, "demand", fmt, False)
     assert products_src is not None and technology_src is not None
 
-    labels, index, recorded = _read_products(products_src)
+    labels, index, recorded, texts = _read_products_with_texts(products_src)
     n = len(labels)
 
     def key() -> _Conv:
@@ -909,6 +936,8 @@ def read_directory(path: str | Path) -> Economy:
         labour=labour_name if labour_name in names else None,
         meta=meta,
         hierarchy=hierarchy,
+        names=None if texts["name"] is None else texts["name"].to_numpy(),
+        product_units=None if texts["unit"] is None else texts["unit"].to_numpy(),
     )
 
 
@@ -1139,12 +1168,19 @@ def write_directory(
 
     # products
     extra = {"recorded_output": pa.float64()} if economy.recorded_output is not None else {}
-    sink = TableSink(
-        directory / f"products.{format}", format, table_schema("products", keys, extra=extra), quote=quote
-    )
     columns: dict[str, Any] = {"product": labels}
+    products_quote = quote  # names hold commas: quoting them leaves the other tables unquoted
     if economy.recorded_output is not None:
         columns["recorded_output"] = economy.recorded_output
+    for column, texts in (("name", economy.names), ("unit", economy.product_units)):
+        if texts is not None:
+            extra[column] = pa.string()
+            columns[column] = pa.array(texts.to_numpy(dtype=object, na_value=None), type=pa.string())
+            products_quote = products_quote or needs_quotes(columns[column].fill_null(""))
+    sink = TableSink(
+        directory / f"products.{format}", format, table_schema("products", keys, extra=extra),
+        quote=products_quote,
+    )
     sink.write(columns)
     sink.close()
 

@@ -14,12 +14,13 @@ gives the coefficients ``A = Z diag(x)^-1`` and ``S = F diag(x)^-1``; a product 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gosplan.errors import InvalidEconomyError, Location
+from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
 from gosplan.io.tables import flatten_labels, label_str, row_line
 from gosplan.model.economy import Economy, EconomyMeta
 
@@ -110,8 +111,11 @@ def economy_from_flows(
     meta: EconomyMeta | None = None,
     source: str | None = None,
     check_inputs: bool = True,
+    allow_negative_value_added: bool = False,
     rtol: float = 1e-6,
     atol: float = 1.0,
+    names: Any = None,
+    product_units: Any = None,
 ) -> Economy:
     """A square economy from flows: ``A = Z diag(x)^-1``, ``S = F diag(x)^-1``, demand ``Y``.
 
@@ -141,9 +145,17 @@ def economy_from_flows(
         Refuse a column whose inputs exceed its output, ``Z' 1 > x`` (a monetary table
         with negative value added is almost always a data error). Switch off for
         physical tables, whose column sums add incommensurable units.
+    allow_negative_value_added:
+        Accept such columns instead (a table whose negative value added is genuine:
+        subsidised industries, a rest-of-the-world column): the economy is read and a
+        :class:`~gosplan.errors.DataQualityWarning` names the columns (also in
+        ``meta.notes``). The Leontief system stays solvable as long as ``A`` is productive.
     rtol, atol:
         Tolerance of that check: ``sum_i Z[i, j] - x_j > rtol * x_j + atol`` is refused.
         ``atol = 1`` allows one unit of rounding (tables published in whole millions).
+    names, product_units:
+        The products' published names and units (:attr:`Economy.names`): a Series or
+        mapping by (flattened) product label, or a sequence in the order of ``Z``'s rows.
 
     Returns
     -------
@@ -219,12 +231,21 @@ def economy_from_flows(
         inputs = zv.sum(axis=0)
         excess = inputs - xv
         bad = np.flatnonzero(excess > rtol * np.abs(xv) + atol)
-        if bad.size:
+        if bad.size and allow_negative_value_added:
+            shown = ", ".join(map(str, products[bad[:10]])) + (f" and {bad.size - 10} more" if bad.size > 10 else "")
+            message = (
+                f"{meta.name}: {bad.size} column(s) with negative value added (inputs exceed output) "
+                f"accepted: {shown}"
+            )
+            warnings.warn(message, DataQualityWarning, stacklevel=3)
+            meta = EconomyMeta(**{**meta.to_dict(), "notes": (*meta.notes, message)})
+        elif bad.size:
             j = int(bad[0])
             raise InvalidEconomyError(
                 f"inputs exceed output: column sum of Z = {inputs[j]:.10g} > gross output "
                 f"x = {xv[j]:.10g} (by {excess[j]:.6g}; negative value added)"
-                + (f"; {bad.size} products in all" if bad.size > 1 else ""),
+                + (f"; {bad.size} products in all" if bad.size > 1 else "")
+                + " (allow_negative_value_added=True, or --allow-negative-value-added, accepts it)",
                 Location(file=zfile, column=products[j], product=products[j]),
             )
 
@@ -288,4 +309,16 @@ def economy_from_flows(
         recorded_output=recorded,
         labour=labour_label,
         meta=meta,
+        names=_by_row(names, rows, products),
+        product_units=_by_row(product_units, rows, products),
     )
+
+
+def _by_row(values: Any, rows: pd.Index, products: pd.Index) -> Any:
+    """Per-product texts given in ``Z``'s row order (a sequence) or by label, as a Series."""
+    if values is None or isinstance(values, (pd.Series, dict)):
+        return values
+    values = list(values)
+    if len(values) != len(rows):
+        raise InvalidEconomyError(f"{len(values)} product names or units for {len(rows)} products")
+    return pd.Series(values, index=rows, dtype=object).reindex(products)

@@ -57,7 +57,23 @@ def detect_format(directory: str | Path) -> str | None:
     return None
 
 
+#: Readers that never refuse negative value added (physical tables, gosplan's own
+#: directories): ``allow_negative_value_added`` is accepted and has nothing to do there.
+_NO_VALUE_ADDED_CHECK = ("cockshott", "directory")
+
+
 def _reader(fmt: str) -> Callable[..., Economy]:
+    read = _reader_of(fmt)
+    if fmt not in _NO_VALUE_ADDED_CHECK:
+        return read
+
+    def without_check(*args: Any, allow_negative_value_added: bool = False, **options: Any) -> Economy:
+        return read(*args, **options)
+
+    return without_check
+
+
+def _reader_of(fmt: str) -> Callable[..., Economy]:
     if fmt == "bea":
         from gosplan.io.bea import read_bea
 
@@ -111,6 +127,9 @@ def load(source: Any, *, format: str | None = None, **options: Any) -> Economy:
         Force one of :data:`FORMATS` instead of detecting.
     **options:
         Passed to the reader (``domestic=True`` for BEA, ``labour=`` for pymrio, ...).
+        ``allow_negative_value_added=True`` makes the BEA, pymrio and UK ONS readers
+        accept columns whose inputs exceed their output, with a
+        :class:`~gosplan.errors.DataQualityWarning` (every reader takes it).
 
     Raises
     ------

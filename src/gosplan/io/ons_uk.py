@@ -84,6 +84,7 @@ def read_uk_ons(
     *,
     decimal_comma: bool = False,
     meta: EconomyMeta | None = None,
+    allow_negative_value_added: bool = False,
 ) -> Economy:
     """Read the UK domestic use table (``domesticiot.csv``) into a square economy.
 
@@ -96,11 +97,16 @@ def read_uk_ons(
         :class:`DataQualityWarning`; by default such a cell is an error.
     meta:
         Metadata; by default "UK ONS 2015 domestic use", £ million.
+    allow_negative_value_added:
+        Accept products whose inputs exceed their output (a
+        :class:`~gosplan.errors.DataQualityWarning` names them) instead of refusing
+        the table.
 
     Returns
     -------
     Economy
-        129 products; resources ``labour`` (compensation of employees, £ million),
+        129 products, labelled (and named, :attr:`Economy.names`) by the ONS product
+        names; resources ``labour`` (compensation of employees, £ million),
         imports, taxes on products, taxes on production, gross operating surplus;
         11 final-demand categories; ``recorded_output`` = the ``Output`` row.
     """
@@ -216,4 +222,8 @@ def read_uk_ons(
             licence="Open Government Licence v3.0",
         )
     meta = EconomyMeta(**{**meta.to_dict(), "notes": tuple(meta.notes) + tuple(notes)})
-    return economy_from_flows(Z, Y, xs, F, labour=LABOUR_ROW, meta=meta, source=str(file))
+    return economy_from_flows(
+        Z, Y, xs, F, labour=LABOUR_ROW, meta=meta, source=str(file),
+        allow_negative_value_added=allow_negative_value_added,
+        names=[str(label).strip() for label in Z.index],  # the table labels products by name
+    )

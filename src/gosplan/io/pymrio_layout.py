@@ -22,6 +22,20 @@ multipliers ``P (I - A)^-1`` are pymrio's ``M = S L``.
 
 These tables have no labour row: the economy has no labour resource unless
 ``labour=`` names a factor row (it is then renamed ``"labour"``).
+
+Names and units
+---------------
+A product ``(region, sector)`` is named ``"<sector name> (<region>)"``, the sector's
+name taken from a ``sectors`` table (columns ``sector``, ``name``; WIOD's
+``sectors.csv``) when there is one, else the sector label (``"food (reg1)"``).
+pymrio's ``unit`` table (``region, sector, unit``) gives each product's unit
+(:attr:`~gosplan.model.Economy.product_units`).
+
+Negative value added
+--------------------
+A column whose inputs exceed its gross output (``Z' 1 > x``) is refused as a data
+error unless ``allow_negative_value_added=True`` (CLI ``--allow-negative-value-added``):
+then it is read, and a :class:`~gosplan.errors.DataQualityWarning` names the columns.
 """
 
 from __future__ import annotations
@@ -245,6 +259,7 @@ def read_pymrio(
     labour: str | None = None,
     extensions: bool = True,
     meta: EconomyMeta | None = None,
+    allow_negative_value_added: bool = False,
 ) -> Economy:
     """Read a single- or multi-regional table in pymrio's on-disk layout.
 
@@ -260,6 +275,10 @@ def read_pymrio(
         Read factor inputs and satellite accounts as primary resources.
     meta:
         Metadata; by default the directory name and the units of ``unit.*``.
+    allow_negative_value_added:
+        Accept columns whose inputs exceed their output (with a
+        :class:`~gosplan.errors.DataQualityWarning` naming them) instead of refusing
+        the table (see the module notes).
 
     Returns
     -------
@@ -304,7 +323,57 @@ def read_pymrio(
     if isinstance(Z.index, pd.MultiIndex):
         notes.append("products are 'region:sector' (gosplan.io.pymrio_layout.split_labels)")
     meta = EconomyMeta(**{**meta.to_dict(), "notes": tuple(meta.notes) + tuple(notes)})
-    return economy_from_flows(Z, Y, x, factors, labour=labour, meta=meta, source=str(directory))
+    return economy_from_flows(
+        Z, Y, x, factors, labour=labour, meta=meta, source=str(directory),
+        allow_negative_value_added=allow_negative_value_added,
+        names=_names(Z.index, _sector_names(directory)), product_units=_product_units(directory),
+    )
+
+
+def _csv_rows(f: Path) -> list[list[str]]:
+    text, _ = _read_text(f)
+    sep = _sniff_sep(text.split("\n", 1)[0], _suffixes(f)[0])
+    return [r for r in csv.reader(io.StringIO(text), delimiter=sep) if r and any(c.strip() for c in r)]
+
+
+def _sector_names(directory: Path) -> dict[str, str]:
+    """``{sector: name}`` from a ``sectors`` table (columns ``sector``, ``name``), if any."""
+    f = find_table(directory, "sectors", required=False)
+    if f is None:
+        return {}
+    if _suffixes(f)[0] == ".parquet":
+        frame = pd.read_parquet(f)
+        rows = [list(frame.columns)] + frame.astype(str).values.tolist()
+    else:
+        rows = _csv_rows(f)
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    if "sector" not in header or "name" not in header:
+        return {}
+    k, v = header.index("sector"), header.index("name")
+    return {r[k].strip(): r[v].strip() for r in rows[1:] if len(r) > max(k, v)}
+
+
+def _names(index: pd.Index, sectors: dict[str, str]) -> list[str] | None:
+    """Product names: ``"<sector name> (<region>)"`` for ``(region, sector)`` rows."""
+    if isinstance(index, pd.MultiIndex) and index.nlevels == 2:
+        return [f"{sectors.get(str(s), str(s))} ({r})" for r, s in index]
+    if sectors:
+        return [sectors.get(str(v), str(v)) for v in index]
+    return None
+
+
+def _product_units(directory: Path) -> dict[str, str] | None:
+    """``{"region:sector": unit}`` from pymrio's ``unit`` table (last column the unit)."""
+    f = find_table(directory, "unit", required=False)
+    if f is None:
+        return None
+    if _suffixes(f)[0] == ".parquet":
+        frame = pd.read_parquet(f)
+        rows = [[*map(str, k), str(u)] for k, u in zip(frame.index, frame.iloc[:, -1])] if frame.shape[1] else []
+    else:
+        rows = _csv_rows(f)[1:]
+    out = {":".join(c.strip() for c in r[:-1]): r[-1].strip() for r in rows if len(r) >= 2}
+    return out or None
 
 
 def _units(directory: Path) -> str:
@@ -327,6 +396,7 @@ def from_iosystem(
     labour: str | None = None,
     extensions: bool = True,
     meta: EconomyMeta | None = None,
+    allow_negative_value_added: bool = False,
 ) -> Economy:
     """An economy from a pymrio ``IOSystem`` (pymrio itself is not imported).
 
@@ -363,4 +433,14 @@ def from_iosystem(
             vals = set(map(str, unit.iloc[:, 0]))
             units = vals.pop() if len(vals) == 1 else "units"
         meta = EconomyMeta(name=str(getattr(io_system, "name", None) or "pymrio"), units=units, source="pymrio IOSystem")
-    return economy_from_flows(Z, Y, x, factors, labour=labour, meta=meta, source="IOSystem")
+    unit = getattr(io_system, "unit", None)
+    units_by_product = None
+    if isinstance(unit, pd.DataFrame) and unit.shape[1] >= 1 and len(unit) == len(Z.index):
+        units_by_product = {
+            ":".join(map(str, k)) if isinstance(k, tuple) else str(k): str(u) for k, u in zip(unit.index, unit.iloc[:, 0])
+        }
+    return economy_from_flows(
+        Z, Y, x, factors, labour=labour, meta=meta, source="IOSystem",
+        allow_negative_value_added=allow_negative_value_added,
+        names=_names(Z.index, {}), product_units=units_by_product,
+    )

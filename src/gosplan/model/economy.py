@@ -91,6 +91,46 @@ def _as_csr(matrix: Any, shape: tuple[int, int], what: str) -> sp.csr_array:
     return out
 
 
+#: The dtype of per-product texts: pandas' string dtype with ``pd.NA`` for missing entries.
+_TEXT = pd.StringDtype(na_value=pd.NA)
+
+
+def _as_texts(values: Any, products: pd.Index, what: str) -> pd.Series | None:
+    """Per-product texts (names, units) as a string Series on ``products``; missing or
+    blank entries are ``NA``; ``None`` when there is none at all."""
+    if values is None:
+        return None
+    if (
+        isinstance(values, pd.Series) and values.index is products and values.name == what
+        and values.dtype == _TEXT
+    ):
+        return values  # already ours (a dataclasses.replace of an economy): no second pass
+    if isinstance(values, pd.Series) and values.index.equals(products):
+        series = values
+    elif isinstance(values, (pd.Series, Mapping)):
+        series = values if isinstance(values, pd.Series) else pd.Series(dict(values), dtype=object)
+        extra = series.index.difference(products, sort=False)
+        if len(extra):
+            raise InvalidEconomyError(
+                f"{what} names product {extra[0]!r}, which the economy does not have",
+                Location(product=str(extra[0])),
+            )
+        series = series.reindex(products)
+    else:
+        arr = values if isinstance(values, (np.ndarray, pd.api.extensions.ExtensionArray)) else list(values)
+        if len(arr) != len(products):
+            raise InvalidEconomyError(f"{what} has length {len(arr)}, expected {len(products)}")
+        series = pd.Series(arr, index=products, copy=False)
+    if series.dtype != _TEXT or series.dtype.na_value is not pd.NA:
+        series = series.astype(_TEXT)
+    series = series.str.strip()
+    series = series.mask(series.str.len() == 0)
+    if not series.notna().any():
+        return None
+    series.name = what
+    return series
+
+
 @dataclass(frozen=True, eq=False)
 class Economy:
     """An economy: technology ``(U, O)``, primary inputs ``P``, final demand ``Y``.
@@ -125,6 +165,16 @@ class Economy:
     hierarchy:
         The chain of command (:class:`~gosplan.model.hierarchy.Hierarchy`:
         ministries, enterprises), or ``None``. Its products must be these.
+    names:
+        The published name of each product (``"Oilseed farming"`` for BEA's
+        ``"1111A0"``), a string Series indexed by ``products``, or ``None``. Products
+        without a name (missing or empty) fall back to their label: see :meth:`label`,
+        :meth:`names_of` and :attr:`product_names`. Give a Series/mapping by label or a
+        sequence of length ``n``.
+    product_units:
+        The unit of each product where the source gives one per product (pymrio's
+        ``unit`` table, a ``unit`` column of the directory format), else ``None``
+        (``meta.units`` holds the table's unit).
     """
 
     products: pd.Index
@@ -139,11 +189,15 @@ class Economy:
     labour: str | None = "labour"
     meta: EconomyMeta = field(default_factory=EconomyMeta)
     hierarchy: Any = None
+    names: pd.Series | None = None
+    product_units: pd.Series | None = None
 
     # ------------------------------------------------------------------ construction
     def __post_init__(self) -> None:
         products = _as_index(self.products, "product")
         object.__setattr__(self, "products", products)
+        object.__setattr__(self, "names", _as_texts(self.names, products, "names"))
+        object.__setattr__(self, "product_units", _as_texts(self.product_units, products, "product_units"))
         n = len(products)
         if self.make is None:
             if self.activities is not None and not pd.Index(self.activities).equals(products):
@@ -271,12 +325,13 @@ class Economy:
         recorded_output: Any | None = None,
         meta: EconomyMeta | None = None,
         name: str | None = None,
+        names: Any | None = None,
     ) -> "Economy":
         """A square economy from technical coefficients ``A`` (dense or sparse).
 
         ``y`` is a single final-demand vector (or give ``demand`` ``n x c`` with
         ``categories``); ``l`` the labour coefficients (or give ``primary`` ``r x n``
-        with ``resources``, labour first).
+        with ``resources``, labour first); ``names`` the products' published names.
         """
         A = A if sp.issparse(A) else np.asarray(A, dtype=np.float64)
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
@@ -316,6 +371,7 @@ class Economy:
             recorded_output=recorded_output,
             labour=labour,
             meta=meta,
+            names=names,
         )
 
     # ------------------------------------------------------------------ derived views
@@ -353,6 +409,59 @@ class Economy:
             )
         scale = 1.0 / self.make.diagonal()
         return _as_csr(self.use @ sp.diags_array(scale), self.use.shape, "A")
+
+    @cached_property
+    def product_names(self) -> pd.Series:
+        """Every product's name (its label where it has none), a string Series on ``products``."""
+        codes = pd.Series(np.asarray(self.products.astype(str), dtype=object), index=self.products, dtype=_TEXT)
+        if self.names is None:
+            return codes.rename("name")
+        return self.names.fillna(codes).rename("name")
+
+    def label(self, i: int) -> str:
+        """The name of the product at position ``i`` (its label when it has no name)."""
+        if self.names is not None:
+            name = self.names.iat[i]
+            if not pd.isna(name):
+                return str(name)
+        return str(self.products[i])
+
+    def name_of(self, product: Any) -> str:
+        """The name of product ``product`` (a label); the label itself when it has none."""
+        if self.names is not None and product in self.products:
+            name = self.names.loc[product]
+            if not pd.isna(name):
+                return str(name)
+        return str(product)
+
+    def names_of(self, labels: Any) -> list[str]:
+        """The names of products ``labels`` (labels, in order), each label where there is no name."""
+        labels = list(labels)
+        if self.names is None:
+            return [str(p) for p in labels]
+        pos = self.products.get_indexer(pd.Index(labels))
+        out = []
+        for p, k in zip(labels, pos):
+            name = self.names.iat[k] if k >= 0 else None
+            out.append(str(p) if name is None or pd.isna(name) else str(name))
+        return out
+
+    def unit_of(self, product: Any) -> str:
+        """The unit of product ``product``: its own where the source gives one, else ``meta.units``."""
+        if self.product_units is not None and product in self.products:
+            unit = self.product_units.loc[product]
+            if not pd.isna(unit):
+                return str(unit)
+        return self.meta.units
+
+    def with_names(self, names: Any, units: Any = None) -> "Economy":
+        """A copy with product names (and units, when given) replaced; the technology is shared."""
+        out = copy.copy(self)
+        out.__dict__.pop("product_names", None)
+        object.__setattr__(out, "names", _as_texts(names, self.products, "names"))
+        if units is not None:
+            object.__setattr__(out, "product_units", _as_texts(units, self.products, "product_units"))
+        return out
 
     @property
     def y(self) -> np.ndarray:
@@ -408,6 +517,7 @@ class Economy:
             "nonzeros": int(self.use.nnz),
             "resources": [str(r) for r in self.resources],
             "categories": [str(c) for c in self.categories],
+            "named_products": 0 if self.names is None else int(self.names.notna().sum()),
         }
 
     def __repr__(self) -> str:

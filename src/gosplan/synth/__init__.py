@@ -132,8 +132,10 @@ def generate(
     n = spec.n_products
     labels, rows, coefs, counts = [], [], [], np.zeros(n, dtype=np.int64)
     p_res, p_col, p_val, d_row, d_cat, d_val = [], [], [], [], [], []
+    names = []
     for blk in gen.blocks():
         labels.append(blk.labels)
+        names.append(gen.names(blk.start, blk.stop))
         rows.append(blk.row)
         coefs.append(blk.coef)
         counts[blk.start : blk.stop] = np.bincount(blk.col - blk.start, minlength=blk.stop - blk.start)
@@ -161,6 +163,7 @@ def generate(
         categories=pd.Index(list(spec.categories), dtype=object),
         labour="labour",
         meta=_meta(spec),
+        names=pa.chunked_array(names, type=pa.string()).to_numpy(),  # the universal products' names
     )
 
 

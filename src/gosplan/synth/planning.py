@@ -75,6 +75,8 @@ def planning_instance(
         categories=base.categories,
         labour=base.labour,
         meta=base.meta,
+        names=None if base.names is None else base.names.to_numpy(),
+        product_units=None if base.product_units is None else base.product_units.to_numpy(),
     )
     used = base.primary @ x_hat
     shares = np.array([1.0 - 0.05 * q for q in range(len(used))])

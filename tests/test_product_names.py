@@ -1,0 +1,107 @@
+"""Product names (Economy.names): every reader fills them from its source, every copy keeps them."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gosplan import Economy
+from gosplan.datasets import load_dataset
+from gosplan.errors import DataQualityWarning, InvalidEconomyError
+from gosplan.io.directory import read_directory, write_directory
+
+
+def _load(name: str) -> Economy:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        return load_dataset(name)
+
+
+# code -> name pairs read off the source files (commodity_codes.csv, bea_summary_names.csv,
+# sectors.csv, domesticiot.csv, unit.csv)
+KNOWN = {
+    "us-2017": {"1111A0": "Oilseed farming", "111200": "Vegetable and melon farming", "S00300": "Noncomparable imports"},
+    "us-2017-domestic": {"1111B0": "Grain farming"},
+    "us-2022": {
+        "111CA": "Farms",
+        "3361MV": "Motor vehicles, bodies and trailers, and parts",
+        "GFGD": "Federal general government (defense)",
+        "Other": "Noncomparable imports and rest-of-the-world adjustment",
+    },
+    "wiod-2011": {"AUS:c1": "Agriculture, Hunting, Forestry and Fishing (AUS)", "DEU:c2": "Mining and Quarrying (DEU)"},
+    "uk-2015": {"Forestry And Logging": "Forestry And Logging"},
+    "pymrio-test": {"reg1:food": "food (reg1)", "reg2:mining": "mining (reg2)"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_bundled_datasets_are_named(name: str) -> None:
+    eco = _load(name)
+    assert eco.names is not None and eco.names.notna().all(), "every product has a name"
+    for code, expected in KNOWN[name].items():
+        assert eco.name_of(code) == expected
+        assert eco.label(eco.products.get_loc(code)) == expected
+    codes = list(KNOWN[name])
+    assert eco.names_of(codes) == list(KNOWN[name].values())
+
+
+def test_pymrio_units_per_product() -> None:
+    eco = _load("pymrio-test")
+    assert eco.unit_of("reg1:food") == "Mill USD"
+    assert _load("us-2017").unit_of("1111A0") == _load("us-2017").meta.units  # no unit per product: the table's
+
+
+@pytest.mark.parametrize("name", ["us-2022", "pymrio-test"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_names_round_trip_through_the_directory_format(name: str, fmt: str, tmp_path) -> None:
+    eco = _load(name)
+    write_directory(eco, tmp_path / "eco", format=fmt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        back = read_directory(tmp_path / "eco")
+    pd.testing.assert_series_equal(back.product_names, eco.product_names, check_index_type=False)
+    if eco.product_units is not None:
+        pd.testing.assert_series_equal(back.product_units, eco.product_units, check_index_type=False)
+
+
+def test_directory_names_column_optional_and_blank_cells_fall_back(tmp_path) -> None:
+    d = tmp_path / "eco"
+    d.mkdir()
+    (d / "economy.toml").write_text('name = "t"\n[tables]\nformat = "csv"\nkeys = "label"\n')
+    (d / "products.csv").write_text('product,name,unit\na,"Apples, red",kg\nb,,\n')
+    (d / "technology.csv").write_text("input,output,coefficient\na,b,0.5\n")
+    eco = read_directory(d)
+    assert eco.product_names.tolist() == ["Apples, red", "b"]
+    assert eco.unit_of("a") == "kg" and eco.unit_of("b") == eco.meta.units
+
+
+def test_names_kept_by_every_copy() -> None:
+    eco = Economy.from_coefficients(np.array([[0.1, 0.2], [0.0, 0.3]]), products=["x", "y"], y=[1, 1],
+                                    l=[1, 1], names={"x": "Ex"})
+    assert eco.product_names.tolist() == ["Ex", "y"]
+    assert eco.with_demand([2.0, 2.0]).names_of(["x"]) == ["Ex"]
+    assert replace(eco, recorded_output=np.ones(2)).label(0) == "Ex"
+    assert eco.with_names(["A", "B"]).product_names.tolist() == ["A", "B"]
+    assert eco.names.tolist()[0] == "Ex"  # the original is unchanged
+    with pytest.raises(InvalidEconomyError, match="names names product 'z'"):
+        eco.with_names({"z": "Zed"})
+
+
+def test_aggregated_and_hierarchy_copies_keep_names() -> None:
+    eco = _load("us-2022")
+    from gosplan.io.bea_hierarchy import bea_hierarchy
+
+    assert eco.with_hierarchy(bea_hierarchy(eco)).name_of("111CA") == "Farms"
+
+
+def test_synthetic_economy_names_its_universal_products() -> None:
+    from gosplan.synth import generate
+
+    eco = generate(200, seed=3)
+    assert eco.names is not None
+    assert eco.label(0) != str(eco.products[0])  # a generated name
+    assert eco.label(199) == str(eco.products[199])  # no name: the label
