@@ -50,6 +50,18 @@ PLAN_STEM = "plan"
 SUMMARY_NAME = "summary.json"
 
 
+#: ``--allow-negative-value-added`` of every command that loads an economy.
+AllowNegativeValueAdded = Annotated[
+    bool,
+    typer.Option(
+        "--allow-negative-value-added",
+        help="Read a monetary table whose inputs exceed the gross output of some columns "
+        "(negative value added) instead of refusing it; a warning names the columns "
+        "(docs/economy-format.md).",
+    ),
+]
+
+
 class Format(str, enum.Enum):
     csv = "csv"
     parquet = "parquet"
@@ -170,13 +182,29 @@ def _check_out(out: Optional[Path], param: str = "--out") -> None:
         raise typer.BadParameter(f"{out} exists and is not a directory", param_hint=param)
 
 
-def _load(source: str, activity: Any) -> tuple[Any, float]:
+def _load(source: str, activity: Any, allow_negative_value_added: bool = False) -> tuple[Any, float]:
     from gosplan.io.load import load
 
+    options = {"allow_negative_value_added": True} if allow_negative_value_added else {}
     with activity.step(f"loading {source}"):
         t0 = time.perf_counter()
-        economy = load(source)
+        economy = load(source, **options)
         return economy, time.perf_counter() - t0
+
+
+def _named(frame: Any, economy: Any) -> Any:
+    """``frame`` with a ``name`` column after ``product`` when the economy names its products
+    (the label where a product has none); the frame itself otherwise."""
+    import pandas as pd
+
+    if frame is None or economy.names is None or "product" not in frame.columns or "name" in frame.columns:
+        return frame
+    codes = frame["product"]
+    names = economy.product_names.reindex(pd.Index(codes)).to_numpy(dtype=object, na_value=None)
+    names = [str(c) if n is None else n for n, c in zip(names, codes)]
+    out = frame.copy()
+    out.insert(int(frame.columns.get_loc("product")) + 1, "name", names)
+    return out
 
 
 def _write_frame(frame: Any, path: Path, fmt: str) -> None:
@@ -328,6 +356,7 @@ def balance(
             "values are always computed when the economy has labour).",
         ),
     ] = True,
+    allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Material balance: gross output and labour values for a demand.
 
@@ -344,7 +373,7 @@ def balance(
     from gosplan.cli.report import Activity
 
     with _guard(), Activity(err_console, show_progress) as activity:
-        eco, load_seconds = _load(economy, activity)
+        eco, load_seconds = _load(economy, activity, allow_negative_value_added)
         y = None
         if demand is not None:
             from gosplan.io.demand import demand_from_file
@@ -362,7 +391,7 @@ def balance(
                 f"{result.message}; nothing written (try --method scc-bicgstab, a larger --maxiter "
                 "or a looser --tol)"
             )
-        frame = result.to_frame()
+        frame = _named(result.to_frame(), eco)
         summary: dict[str, Any] = {
             **result.summary(),
             "tolerance": tol,
@@ -519,6 +548,7 @@ def plan(
     max_rounds: Annotated[
         int, typer.Option("--max-rounds", metavar="K", min=1, help="With --decompose: stop after K rounds.")
     ] = 100,
+    allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Optimal plan: Kantorovich's linear programs, Cockshott's harmony, least cost; with prices.
 
@@ -544,6 +574,7 @@ def plan(
             economy, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out, fmt=fmt,
             as_json=as_json, workers=workers, scheduler=scheduler, max_rounds=max_rounds,
             inputs={k: v for k, v in inputs.items() if v is not None},
+            allow_negative_value_added=allow_negative_value_added,
         )
         return
     for name, given in (("--workers", workers is not None), ("--scheduler", scheduler is not None),
@@ -551,6 +582,11 @@ def plan(
         if given:
             raise typer.BadParameter("only with --decompose (two-level planning)", param_hint=name)
     if years is not None:
+        if allow_negative_value_added:
+            raise typer.BadParameter(
+                "is for single-year plans (a horizon's tables are not checked for it)",
+                param_hint="--allow-negative-value-added",
+            )
         _plan_years(
             economy, years, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out,
             fmt=fmt, as_json=as_json, discount=discount, terminal=terminal, growth=growth, html=html,
@@ -565,7 +601,7 @@ def plan(
     from gosplan.results import Status
 
     with _guard(), Activity(err_console, show_progress) as activity:
-        eco, load_seconds = _load(economy, activity)
+        eco, load_seconds = _load(economy, activity, allow_negative_value_added)
         from gosplan.planning import plan as solve_plan
 
         with activity.step(f"planning {eco.n_products:,} products ({objective.value})") as step:
@@ -583,15 +619,15 @@ def plan(
             "gosplan_version": __version__,
         }
         has_plan = result.status not in (Status.INFEASIBLE, Status.UNBOUNDED)
-        frame = result.to_frame() if has_plan else None
+        frame = _named(result.to_frame(), eco) if has_plan else None
         written: list[str] = []
         if out is not None:
             files: dict[str, Any] = {}
             names: dict[str, str] = {"summary": SUMMARY_NAME}
             if has_plan:
-                tables = {"plan": frame, "prices": result.prices_frame()}
+                tables = {"plan": frame, "prices": _named(result.prices_frame(), eco)}
                 if not result_is_square(result):
-                    tables["activities"] = result.activities_frame()
+                    tables["activities"] = _named(result.activities_frame(), eco)
                 for stem, table in tables.items():
                     name = f"{stem}.{fmt.value}"
                     names[stem] = name
@@ -712,7 +748,7 @@ def _plan_years(
 def _plan_decomposed(
     economy: str, *, objective: Objective, method: PlanMethod, tol: float, time_limit: Optional[float],
     out: Optional[Path], fmt: Format, as_json: bool, workers: Optional[int], scheduler: Optional[str],
-    max_rounds: int, inputs: Mapping[str, Path],
+    max_rounds: int, inputs: Mapping[str, Path], allow_negative_value_added: bool = False,
 ) -> None:
     """``gosplan plan ECONOMY --decompose``: two-level planning (docs/decompose.md)."""
     from gosplan.decompose import METHODS
@@ -732,7 +768,7 @@ def _plan_decomposed(
 
     log: list[str] = []
     with _guard(), Activity(err_console, show_progress) as activity:
-        eco, load_seconds = _load(economy, activity)
+        eco, load_seconds = _load(economy, activity, allow_negative_value_added)
         from gosplan.decompose import plan_decomposed
 
         def progress(line: str) -> None:
@@ -814,13 +850,14 @@ def info(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the description as JSON on stdout.")] = False,
+    allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
-    """Describe an economy: sizes, metadata, structure (no solve)."""
+    """Describe an economy: sizes, metadata, structure, its chain of command (no solve)."""
     _, err_console, show_progress = _consoles(as_json)
     from gosplan.cli.report import Activity
 
     with _guard(), Activity(err_console, show_progress) as activity:
-        eco, load_seconds = _load(economy, activity)
+        eco, load_seconds = _load(economy, activity, allow_negative_value_added)
         import numpy as np
 
         description: dict[str, Any] = dict(eco.summary())
@@ -837,6 +874,8 @@ def info(
             total_recorded_output=float(eco.recorded_output.sum()) if eco.recorded_output is not None else None,
             load_seconds=load_seconds,
         )
+        if eco.hierarchy is not None:
+            description["hierarchy"] = _hierarchy_description(eco)
         if components:
             from gosplan.linalg.leontief import prepare
 
@@ -855,6 +894,22 @@ def info(
 
     out_console, _, _ = _consoles(True)
     out_console.print(economy_report(description))
+
+
+def _hierarchy_description(eco: Any) -> dict[str, Any]:
+    """The chain of command for ``gosplan info``: counts, and per ministry its sector,
+    products and enterprises."""
+    h = eco.hierarchy
+    frame = h.ministry_frame()
+    per_ministry = []
+    for row in frame.itertuples(index=False):
+        entry: dict[str, Any] = {"ministry": str(row.ministry)}
+        if h.sectors is not None:
+            entry["sector"] = str(row.sector)
+        entry["products"] = int(row.products)
+        entry["enterprises"] = int(row.enterprises)
+        per_ministry.append(entry)
+    return {**h.summary(), "per_ministry": per_ministry}
 
 
 # --------------------------------------------------------------------------- convert
@@ -876,6 +931,7 @@ def convert(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an economy already in DIR.")
     ] = False,
+    allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Convert an economy to gosplan's directory format.
 
@@ -889,7 +945,7 @@ def convert(
     from gosplan.cli.report import Activity
 
     with _guard(), Activity(err_console, show_progress) as activity:
-        eco, _ = _load(source, activity)
+        eco, _ = _load(source, activity, allow_negative_value_added)
         from gosplan.io.directory import write_directory
 
         with activity.step(f"writing {out}"):
@@ -1005,6 +1061,16 @@ def synth(
         typer.Option("--own-norms", min=0, max=1, metavar="SHARE",
                      help="With --enterprises: share of enterprises reporting their own input norms."),
     ] = 0.0,
+    households: Annotated[
+        Optional[int],
+        typer.Option(
+            "--households", min=1, metavar="H", show_default=False,
+            help="Also write households and preferences tables (in --format): 1 = the economy's own "
+            "household final demand as one Cobb-Douglas group (one per region in multi-regional "
+            "tables); H > 1 = H synthetic groups around it (income Gini about 0.4, elasticities "
+            "0.5-2, tastes and budgets spread; --seed).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic economy, streamed to disk.
 
@@ -1014,6 +1080,7 @@ def synth(
     With --years T: a multi-year instance (Cockshott's random economies) instead.
     With --enterprises E (and --ministries M, --regions R): the chain of command too,
     ministries and enterprises tables; with --base ECONOMY on a real economy.
+    With --households H: household groups too (households and preferences tables).
     """
     hierarchy_wanted = enterprises is not None or ministries is not None
     if enterprises is not None and not (enterprises > 0 and math.isfinite(enterprises)):
@@ -1033,10 +1100,12 @@ def synth(
                            ("horizon_format", "--horizon-format")):
             if given(name):
                 raise typer.BadParameter("does not apply with --base (the economy is given)", param_hint=flag)
-        if not hierarchy_wanted:
-            raise typer.BadParameter("needs --enterprises E or --ministries M", param_hint="--base")
+        if not hierarchy_wanted and households is None:
+            raise typer.BadParameter("needs --enterprises E, --ministries M or --households H", param_hint="--base")
     elif products is None:
         raise typer.BadParameter("give the number of products N, or --base ECONOMY", param_hint="--products")
+    if years is not None and households is not None:
+        raise typer.BadParameter("does not apply with --years", param_hint="--households")
     if years is not None and hierarchy_wanted:
         raise typer.BadParameter("does not apply with --years",
                                  param_hint="--enterprises" if enterprises is not None else "--ministries")
@@ -1072,14 +1141,19 @@ def synth(
         with _guard(), Activity(err_console, show_progress) as activity:
             t0 = time.perf_counter()
             eco, _ = _load(base, activity)
-            eco = _synth_chain(eco, chain, activity)
+            if hierarchy_wanted:
+                eco = _synth_chain(eco, chain, activity)
+            hh = _make_households(eco, households, seed, activity) if households is not None else None
             from gosplan.io.directory import write_directory
 
             with activity.step(f"writing {out}"):
                 write_directory(eco, out, format=fmt.value, overwrite=overwrite)
+            words = [_chain_words(eco.hierarchy)] if hierarchy_wanted else []
+            if hh is not None:
+                words.append(_write_households(hh, out, fmt.value, activity))
             seconds = time.perf_counter() - t0
         sys.stderr.write(
-            f"wrote {out} ({eco.meta.name}: {eco.n_products:,} products, {_chain_words(eco.hierarchy)}, "
+            f"wrote {out} ({eco.meta.name}: {eco.n_products:,} products, {', '.join(words)}, "
             f"seed {seed}, {fmt.value}) in {seconds:.1f} s\n"
         )
         return
@@ -1116,16 +1190,21 @@ def synth(
             kwargs["progress"] = progress
             write_synthetic(out, products, inputs=inputs, **kwargs)
         chain_text = ""
-        if hierarchy_wanted:
+        if hierarchy_wanted or households is not None:
             from gosplan.io.directory import read_directory
-            from gosplan.io.hierarchy_tables import write_hierarchy_tables
 
             with activity.step(f"reading {out}"):
                 eco = read_directory(out)
+        if hierarchy_wanted:
+            from gosplan.io.hierarchy_tables import write_hierarchy_tables
+
             eco = _synth_chain(eco, chain, activity)
             with activity.step(f"writing the chain of command to {out}"):
                 write_hierarchy_tables(eco, out)
             chain_text = f", {_chain_words(eco.hierarchy)}"
+        if households is not None:
+            hh = _make_households(eco, households, seed, activity)
+            chain_text += ", " + _write_households(hh, out, fmt.value, activity)
         seconds = time.perf_counter() - t0
     sys.stderr.write(
         f"wrote {out} ({products:,} products, about {inputs:g} inputs each{chain_text}, seed {seed}, "
@@ -1145,6 +1224,24 @@ def _synth_chain(eco: Any, chain: Mapping[str, Any], activity: Any) -> Any:
             eco, per_product=chain["per_product"], ministries=chain["ministries"], regions=chain["regions"],
             own_norms_share=chain["own_norms_share"], seed=chain["seed"],
         )
+
+
+def _make_households(eco: Any, groups: int, seed: int, activity: Any) -> Any:
+    """``eco``'s own households (``groups == 1``) or ``groups`` synthetic groups around them."""
+    from gosplan.io.households import load_households
+
+    what = "the economy's own households" if groups == 1 else f"{groups:,} synthetic household groups"
+    with activity.step(f"generating {what}"):
+        return load_households(eco, groups=groups, seed=seed)
+
+
+def _write_households(hh: Any, out: Path, fmt: str, activity: Any) -> str:
+    """Write the households and preferences tables into ``out``; says what was written."""
+    from gosplan.io.households import write_households
+
+    with activity.step(f"writing households and preferences to {out}"):
+        write_households(hh, out, format=fmt)
+    return f"{hh.H:,} household group{'s' if hh.H != 1 else ''} buying {hh.G:,} goods ({hh.weights.nnz:,} weights)"
 
 
 def _chain_words(h: Any) -> str:

@@ -283,7 +283,7 @@ def _finite(src: _Source, values: np.ndarray, column: str, labels: pa.Array, *, 
     if bad.any():
         k = _first(bad)
         rule = "finite and > 0" if positive else "finite and >= 0"
-        _fail(src, k, f"{column} {values[k]!r} must be {rule}", column=column, name=labels[k].as_py())
+        _fail(src, k, f"{column} {float(values[k])!r} must be {rule}", column=column, name=labels[k].as_py())
 
 
 def read_households(
@@ -360,7 +360,7 @@ def read_households(
     bad = ~np.isfinite(weight) | (weight < 0)
     if bad.any():
         k = _first(bad)
-        _fail(psrc, k, f"weight {weight[k]!r} of product {str(products[j[k]])!r} must be finite and >= 0",
+        _fail(psrc, k, f"weight {float(weight[k])!r} of product {str(products[j[k]])!r} must be finite and >= 0",
               column="weight", name=who[k].as_py())
     n = len(products)
     _duplicate_pairs(psrc, h, j, n, "(household, product) pair",
