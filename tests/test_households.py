@@ -321,3 +321,25 @@ def test_cli_households_errors(tmp_path: Path, runner: CliRunner) -> None:
     res = runner.invoke(app, ["synth", "--products", "10", "--years", "2", "--households", "3",
                               "--out", str(tmp_path / "y")])
     assert res.exit_code == 2
+
+
+# ------------------------------------------------------------------------------------ docs
+def test_documented_example(tmp_path: Path) -> None:
+    """The example of docs/economy-format.md, "Households", read from the page."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "economy-format.md").read_text(encoding="utf-8")
+    d = tmp_path / "tiny"
+    d.mkdir()
+    for marker in ("file", "households file"):
+        for name, body in re.findall(rf"<!-- {marker}: (\S+) -->\n```\w*\n(.*?)```", text, flags=re.S):
+            (d / name).write_text(body, encoding="utf-8")
+    hh = load_households(gosplan.load(d), directory=d)
+    assert list(hh.goods) == ["coal", "bread"]
+    np.testing.assert_allclose(hh.weights.toarray(), [[0.25, 0.75], [0.0, 1.0]])
+    np.testing.assert_array_equal(hh.budget, [600, 400])
+    np.testing.assert_array_equal(hh.elasticity, [1.0, 0.5])
+    bad = d / "preferences.csv"
+    bad.write_text("household,product,weight\nworkers,bread,3\nworkers,caviar,1\n", encoding="utf-8")
+    with pytest.raises(UnknownProductError, match=r"preferences\.csv, line 3, column 'product', product 'caviar'"):
+        load_households(gosplan.load(d), directory=d)
