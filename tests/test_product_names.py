@@ -105,3 +105,89 @@ def test_synthetic_economy_names_its_universal_products() -> None:
     assert eco.names is not None
     assert eco.label(0) != str(eco.products[0])  # a generated name
     assert eco.label(199) == str(eco.products[199])  # no name: the label
+
+
+# ----------------------------------------------------------------------------- the CLI
+def _runner():
+    from typer.testing import CliRunner
+
+    try:
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()
+
+
+def test_cli_balance_of_us_2017_shows_and_writes_names(tmp_path) -> None:
+    from gosplan.cli.app import app
+
+    result = _runner().invoke(app, ["balance", "us-2017", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "Hospitals" in result.stdout and "622000" in result.stdout  # top tables: name and code
+    plan = pd.read_csv(tmp_path / "o" / "plan.csv", dtype={"product": str}).set_index("product")
+    assert list(plan.columns[:2]) == ["name", "final_demand"]
+    assert plan.loc["1111A0", "name"] == "Oilseed farming"
+
+
+def test_cli_plan_tables_carry_names(tmp_path) -> None:
+    from gosplan.cli.app import app
+
+    result = _runner().invoke(app, ["plan", "us-2022", "--out", str(tmp_path / "o"), "--json"])
+    assert result.exit_code in (0, 3), result.output
+    if result.exit_code == 0:
+        plan = pd.read_csv(tmp_path / "o" / "plan.csv", dtype={"product": str}).set_index("product")
+        assert plan.loc["111CA", "name"] == "Farms"
+
+
+def test_cli_info_shows_the_chain_of_command() -> None:
+    import json
+
+    from gosplan.cli.app import app
+
+    result = _runner().invoke(app, ["info", "us-2017", "--json"])
+    assert result.exit_code == 0, result.output
+    h = json.loads(result.stdout)["hierarchy"]
+    assert h["ministries"] == 73 and h["sectors"] == 17 and h["enterprises"] == 0
+    farms = next(m for m in h["per_ministry"] if m["ministry"] == "111CA")
+    assert farms == {"ministry": "111CA", "sector": "11", "products": farms["products"], "enterprises": 0}
+    assert sum(m["products"] for m in h["per_ministry"]) == 402
+    text = _runner().invoke(app, ["info", "us-2017"])
+    assert text.exit_code == 0
+    assert "chain of command" in text.stdout and "73 ministries" in text.stdout and "111CA" in text.stdout
+    plain = _runner().invoke(app, ["info", "pymrio-test", "--json"])
+    assert "hierarchy" not in json.loads(plain.stdout)
+
+
+def test_cli_allow_negative_value_added(tmp_path) -> None:
+    import shutil
+
+    from gosplan.cli.app import app
+    from gosplan.datasets import dataset_path
+
+    d = tmp_path / "t"
+    shutil.copytree(dataset_path("pymrio-test"), d)
+    x = pd.read_csv(d / "x.csv.gz", index_col=[0, 1])
+    x.iloc[0, 0] = 1000.0  # reg1 food: its inputs now exceed its output
+    (d / "x.csv.gz").unlink()
+    x.to_csv(d / "x.csv")
+    refused = _runner().invoke(app, ["info", str(d)])
+    assert refused.exit_code == 1
+    assert "negative value added" in refused.stderr and "--allow-negative-value-added" in refused.stderr
+    accepted = _runner().invoke(app, ["info", str(d), "--allow-negative-value-added", "--json"])
+    assert accepted.exit_code == 0, accepted.output
+    assert "negative value added" in accepted.stderr and "reg1:food" in accepted.stderr
+
+
+def test_html_report_shows_names() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _report_frames import large_plan
+
+    from gosplan.report.html import plan_html
+
+    summary, years, products, activities, stocks = large_plan(n=60, T=2)
+    first = str(products["product"].iloc[0])
+    html = plan_html(summary, years, products, activities, stocks, names={first: "Oilseed farming"})
+    assert "Oilseed farming" in html
+    assert "Oilseed farming" not in plan_html(summary, years, products, activities, stocks)

@@ -722,8 +722,8 @@ def _plan_years(
             names: dict[str, str] = {"summary": SUMMARY_NAME}
             if has_plan:
                 tables = {
-                    "years": result.years_frame(), "products": result.products_frame(),
-                    "activities": result.activities_frame(), "stocks": result.stocks_frame(),
+                    "years": result.years_frame(), "products": _named(result.products_frame(), eco),
+                    "activities": result.activities_frame(), "stocks": _named(result.stocks_frame(), eco),
                 }
                 for stem, table in tables.items():
                     name = f"{stem}.{fmt.value}"
@@ -731,7 +731,8 @@ def _plan_years(
                     files[name] = (lambda t: lambda p: _write_frame(t, p, fmt.value))(table)
                 if html:
                     names["report"] = "report.html"
-                    files["report.html"] = lambda p: p.write_text(result.to_html(), encoding="utf-8")
+                    named = eco.product_names if eco.names is not None else None
+                    files["report.html"] = lambda p: p.write_text(result.to_html(names=named), encoding="utf-8")
             summary["files"] = names
             text = _dumps(summary) + "\n"
             files[SUMMARY_NAME] = lambda p: p.write_text(text, encoding="utf-8")

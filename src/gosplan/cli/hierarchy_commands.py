@@ -21,6 +21,7 @@ from gosplan.cli.app import (
     EXIT_ERROR,
     EXIT_INFEASIBLE,
     SUMMARY_NAME,
+    AllowNegativeValueAdded,
     Format,
     _check_out,
     _consoles,
@@ -182,6 +183,7 @@ def aggregate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout (and nothing else).")
     ] = False,
+    allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Aggregate the enterprises' reports: capacities and capacity-weighted techniques by product.
 
@@ -194,7 +196,7 @@ def aggregate(
     from gosplan.cli.report import Activity
 
     with _guard(), Activity(err_console, show_progress) as activity:
-        eco, load_seconds = _load(economy, activity)
+        eco, load_seconds = _load(economy, activity, allow_negative_value_added)
         from gosplan.hierarchy import aggregate as run_aggregate
 
         n_ent = eco.hierarchy.n_enterprises if eco.hierarchy is not None else 0
@@ -255,6 +257,7 @@ def breakdown(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout (and nothing else).")
     ] = False,
+    allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Break a plan down to ministries and enterprises: targets, inputs, supply links.
 
@@ -269,7 +272,7 @@ def breakdown(
     from gosplan.results import Status
 
     with _guard(), Activity(err_console, show_progress) as activity:
-        eco, load_seconds = _load(economy, activity)
+        eco, load_seconds = _load(economy, activity, allow_negative_value_added)
         from gosplan.hierarchy import aggregate as run_aggregate
         from gosplan.hierarchy import breakdown as run_breakdown
         from gosplan.hierarchy._techniques import resolve_hierarchy

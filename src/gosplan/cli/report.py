@@ -97,9 +97,16 @@ def _top_table(
         return Group(heading, table)
     top = np.argpartition(-finite, k - 1)[:k] if len(frame) > k else np.arange(len(frame))
     top = top[np.argsort(-finite[top], kind="stable")]
-    products = frame["product"].to_numpy()
+    products = [str(p) for p in frame["product"].to_numpy()[top]]
+    names = [str(n) for n in frame["name"].to_numpy()[top]] if "name" in frame.columns else products
+    if names != products:  # named products: the name, and the code in a column of its own
+        table.columns[1].header = "product"
+        table.add_column("code", style="dim", no_wrap=True)
+        order = [0, 1, len(table.columns) - 1] + list(range(2, len(table.columns) - 1))
+        table.columns[:] = [table.columns[i] for i in order]
     for rank, i in enumerate(top, start=1):
-        table.add_row(str(rank), str(products[i]), *(fmt_number(frame[c].iat[i]) for c, _ in columns))
+        code_cell = [products[rank - 1]] if names != products else []
+        table.add_row(str(rank), names[rank - 1], *code_cell, *(fmt_number(frame[c].iat[i]) for c, _ in columns))
     return Group(heading, table)
 
 
@@ -353,12 +360,45 @@ def economy_report(info: Mapping[str, Any]) -> Group:
                 f"{fmt_number(comp['singletons'])} singletons)",
             )
         )
+    if info.get("named_products") is not None:
+        rows.append(("product names", f"{fmt_number(int(info['named_products']))} of {fmt_number(info.get('products'))}"))
+    h = info.get("hierarchy")
+    if h:
+        chain = f"{fmt_number(h['ministries'])} ministries"
+        if h.get("sectors"):
+            chain = f"{fmt_number(h['sectors'])} sectors, " + chain
+        chain += f", {fmt_number(h['enterprises'])} enterprises"
+        if h.get("regions"):
+            chain += f" in {fmt_number(h['regions'])} regions"
+        rows.append(("chain of command", chain))
     if info.get("load_seconds") is not None:
         rows.append(("load time", fmt_seconds(info["load_seconds"])))
     parts: list[Any] = [Panel(_kv_table(rows), title="[bold]gosplan · economy", title_align="left", expand=False)]
-    notes = info.get("notes") or []
+    if h and h.get("per_ministry"):
+        parts.append(_ministry_table(h["per_ministry"]))
+    notes = list(info.get("notes") or []) + list((h or {}).get("notes") or [])
     for note in notes:
         parts.append(Text(f"note: {note}", style="dim"))
+    return Group(*parts)
+
+
+def _ministry_table(rows: Sequence[Mapping[str, Any]], k: int = 25) -> Group:
+    """The ministries of ``gosplan info``: sector, products, enterprises (the first ``k``)."""
+    table = Table(box=box.SIMPLE_HEAD)
+    with_sector = any(r.get("sector") is not None for r in rows)
+    table.add_column("ministry", overflow="fold")
+    if with_sector:
+        table.add_column("sector")
+    table.add_column("products", justify="right")
+    table.add_column("enterprises", justify="right")
+    for r in rows[:k]:
+        cells = [str(r["ministry"])]
+        if with_sector:
+            cells.append(str(r.get("sector") or "—"))
+        table.add_row(*cells, fmt_number(int(r["products"])), fmt_number(int(r["enterprises"])))
+    parts: list[Any] = [Text("\nChain of command: ministries", style="bold"), table]
+    if len(rows) > k:
+        parts.append(Text(f"… {len(rows) - k:,} more ministries (--json lists them all)", style="dim"))
     return Group(*parts)
 
 

@@ -185,13 +185,14 @@ class MultiYearPlanResult:
             **({"detail": self.detail} if self.detail else {}),
         }
 
-    def to_html(self, *, title: str | None = None) -> str:
-        """The self-contained HTML report (charts and tables; :mod:`gosplan.report.html`)."""
+    def to_html(self, *, title: str | None = None, names: Any = None) -> str:
+        """The self-contained HTML report (charts and tables; :mod:`gosplan.report.html`);
+        ``names`` (such as ``economy.product_names``) shows products by name."""
         from gosplan.report.html import plan_html
 
         return plan_html(
             self.summary(), self.years_frame(), self.products_frame(), self.activities_frame(), self.stocks_frame(),
-            title=title,
+            title=title, names=names,
         )
 
     def write(self, directory: str | Path, *, format: str = "csv", html: bool = True) -> list[Path]:

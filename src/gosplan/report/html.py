@@ -153,6 +153,17 @@ def _per_year(df: pd.DataFrame, column: str, n: int) -> list[float]:
     return [float(v) for v in s.reindex(range(n)).to_numpy(dtype=float)]
 
 
+def _with_names(pf: pd.DataFrame, af: pd.DataFrame, sf: pd.DataFrame, names: Any) -> tuple:
+    """The frames with product (and activity) labels replaced by names, one to one."""
+    lookup = dict(names.items()) if hasattr(names, "items") else dict(names)
+    codes = pd.unique(pd.concat([pf["product"], af["activity"], sf["product"], sf["activity"]], ignore_index=True))
+    shown = {c: str(lookup.get(c) or c) for c in codes}
+    if len(set(shown.values())) < len(shown):  # two products share a name: keep them apart
+        shown = {c: (v if v == str(c) else f"{v} ({c})") for c, v in shown.items()}
+    rename = lambda frame, *cols: frame.assign(**{c: frame[c].map(shown) for c in cols})  # noqa: E731
+    return rename(pf, "product"), rename(af, "activity"), rename(sf, "product", "activity")
+
+
 def _wide(df: pd.DataFrame, key: str, column: str, n: int) -> pd.DataFrame:
     """``key`` x year table of ``column`` summed (NaN where all values are missing)."""
     if df.empty:
@@ -283,6 +294,7 @@ def plan_html(
     *,
     title: str | None = None,
     top: int = 12,
+    names: Any = None,
 ) -> str:
     """The self-contained HTML report of a multi-year plan.
 
@@ -310,6 +322,11 @@ def plan_html(
         The report's heading; by default the economy and the years.
     top:
         How many activities (and capital goods, at most 7 colours) the charts show.
+    names:
+        The products' names (a Series or mapping from label to name, such as
+        :attr:`Economy.product_names`): tables and charts then show names instead of labels
+        (``"name (label)"`` where two products share a name). Activities named like a
+        product take its name.
 
     Years are ordered as they first appear in ``years``. Missing values show as an em
     dash, infinite ones as ``∞``; every label is HTML-escaped.
@@ -329,6 +346,8 @@ def plan_html(
     pos: dict = {v: k for k, v in enumerate(order)}
     pos.update({str(v): k for k, v in enumerate(order) if str(v) not in pos})
     yf, pf, af, sf = (_index_years(df, pos) for df in frames)
+    if names is not None:
+        pf, af, sf = _with_names(pf, af, sf, names)
     n = len(order)
     labels = [_label(v) for v in order]
 
