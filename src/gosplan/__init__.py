@@ -40,6 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from gosplan.hierarchy import aggregate, breakdown
     from gosplan.decompose import DecomposedPlan, plan_decomposed
     from gosplan.model import Hierarchy
+    from gosplan.cycle import Simulation, simulate
+    from gosplan.model.households import Households
+    from gosplan.io.households import load_households
 
 __all__ = [
     "__version__",
@@ -59,6 +62,10 @@ __all__ = [
     "aggregate",
     "breakdown",
     "plan_decomposed",
+    "simulate",
+    "Simulation",
+    "Households",
+    "load_households",
     "DecomposedPlan",
     "Hierarchy",
     "PlanningError",
@@ -96,6 +103,18 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numb
         import gosplan.decompose as _decompose
 
         return getattr(_decompose, name)
+    if name in ("simulate", "Simulation"):
+        import gosplan.cycle as _cycle
+
+        return getattr(_cycle, name)
+    if name in ("Households", "load_households"):
+        if name == "Households":
+            from gosplan.model.households import Households
+
+            return Households
+        from gosplan.io.households import load_households
+
+        return load_households
     if name == "Hierarchy":
         from gosplan.model import Hierarchy
 
