@@ -321,7 +321,6 @@ def demand(households: Households, prices, budgets) -> sp.csr_array:
     p = np.asarray(prices, dtype=np.float64).reshape(-1)
     if p.shape != (households.G,):
         raise InvalidEconomyError(f"prices has {p.size} entries for {households.G} consumer goods")
-    rows, cols, _ = _entries(households)
     B = _vector(budgets, households.H, "budget", households.groups, "household")
     bad = np.flatnonzero(~np.isnan(p) & ~(p > 0) | np.isinf(p))
     if bad.size:
@@ -346,7 +345,6 @@ class _Market:
         has = np.bincount(rows[avail], minlength=H) > 0
         self.group_active = has & (B > 0)
         act = avail & self.group_active[rows]
-        self.entries = act
         self.good_active = np.bincount(cols[act], minlength=households.G) > 0
         self.goods = np.flatnonzero(self.good_active)
         n = self.goods.size
@@ -478,7 +476,7 @@ def clear(
     budgets,
     *,
     tol: float = 1e-10,
-    max_iter: int = 100,
+    max_iter: int = 200,
     prices0=None,
 ) -> Market:
     """The prices that clear every consumer-good market at once, and what each group buys.
