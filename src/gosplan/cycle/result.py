@@ -119,3 +119,9 @@ class Simulation:
         path.write_text(json.dumps(self.summary(), indent=2, allow_nan=False) + "\n")
         written.append(path)
         return written
+
+    def to_html(self, *, title: str | None = None) -> str:
+        """The self-contained HTML report (:func:`gosplan.report.simulation.simulation_html`)."""
+        from gosplan.report.simulation import simulation_html
+
+        return simulation_html(self.summary(), self.periods, self.prices, self.groups, title=title)
