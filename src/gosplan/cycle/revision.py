@@ -1,4 +1,4 @@
-"""How the centre revises next period's consumer-goods targets from what households paid.
+r"""How the centre revises next period's consumer-goods targets from what households paid.
 
 Notation: consumer goods ``j``, this period's targets ``c_j``, the prices ``p_j`` that
 cleared the markets for what the plan delivered, the centre's valuation ``pi_j``,
@@ -20,7 +20,8 @@ whose optimality conditions read ``c_j = c^t_j (1 + theta sigma_j (1 - pi_j / p_
 ``pi`` the program's shadow prices of the household balances, taken at the revised plan.
 ``w_j`` is the curvature of the households' aggregate utility along good ``j``
 (``-dp_j/dc_j = p_j / (sigma_j c_j)``), so the step is a diagonal Newton step of the
-Eisenberg--Gale program; a target falls at most tenfold in a period (``c >= c^t / 10``).
+Eisenberg--Gale program; a target falls at most tenfold in a period (``c >= min(c^t, chat^t) / 10``
+with ``chat`` what the plan delivered, so that the program always has a solution).
 The rules differ in the production set the centre believes in:
 
 * ``opportunity`` (Dapprich): the plan's own constraints (resources, capacities,
@@ -75,6 +76,7 @@ def proximal_targets(
     tol: float = 1e-9,
     time_limit: float | None = None,
     activity: np.ndarray | None = None,
+    feasible: np.ndarray | None = None,
 ) -> Revision:
     """The proximal revision (see the module) from the targets ``center`` over ``problem``'s constraints.
 
@@ -84,6 +86,7 @@ def proximal_targets(
     start = time.perf_counter()
     n, G = problem.n, goods.size
     chat = np.asarray(center, dtype=np.float64)
+    lower = (chat if feasible is None else np.minimum(chat, feasible)) / MAX_FALL
     w = prices / (step * sigma * chat)
     is_good = np.zeros(n, dtype=bool)
     is_good[goods] = True
@@ -94,7 +97,7 @@ def proximal_targets(
         extra_cols=cols,
         extra=goods,
         c_extra=-(prices + w * chat),
-        extra_lower=chat / MAX_FALL,
+        extra_lower=lower,
         extra_upper=np.full(G, np.inf),
         balance_lower=np.where(is_good, b, np.maximum(problem.floor, b)),
         balance_upper=np.where(is_good, np.inf, problem.ceiling),
@@ -112,10 +115,10 @@ def proximal_targets(
         raise PlanningError(
             f"the target revision (a quadratic program over the plan's constraints) failed: {sol.message or sol.status.value}"
         )
-    c = np.maximum(sol.v[problem.m:], chat / MAX_FALL)
+    c = np.maximum(sol.v[problem.m:], lower)
     pi = sol.y[goods]
     # Stationarity of the interior targets: pi_j = p_j - w_j (c_j - chat_j), relative to p_j.
-    interior = c > chat / MAX_FALL * (1 + 1e-9)
+    interior = c > lower * (1 + 1e-9)
     implied = prices - w * (c - chat)
     stationarity = float(np.max(np.abs(pi - implied)[interior] / prices[interior], initial=0.0))
     return Revision(targets=c, valuation=pi, seconds=time.perf_counter() - start, stationarity=stationarity)

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from gosplan.cycle.indicators import gini, group_indicators
 from gosplan.cycle.result import Simulation
 from gosplan.cycle.revision import proximal_targets
-from gosplan.errors import InvalidEconomyError, PlanningError
+from gosplan.errors import GosplanWarning, InvalidEconomyError, PlanningError
 from gosplan.model.economy import Economy
 from gosplan.model.households import Households, utility
 
@@ -114,7 +114,7 @@ def simulate(
     step: float = 1.0,
     hidden_share: float = 0.1,
     method: str = "auto",
-    plan_tol: float = 1e-7,
+    plan_tol: float = 1e-5,
     time_limit: float | None = None,
     progress: Callable[[int, str], None] | None = None,
 ) -> Simulation:
@@ -185,7 +185,8 @@ def simulate(
                 f"economy {economy.meta.name!r} has no household final-demand category, so the rest of "
                 "final demand is unknown: give committed (product,quantity)"
             )
-        y_o = economy.y - y_h
+        # Households' negative entries (their sales of used goods) stay with the rest, as supply.
+        y_o = economy.y - np.maximum(y_h, 0.0)
     else:
         y_o = planning_problem(economy, committed=committed).base
     if floors is None:
@@ -199,6 +200,7 @@ def simulate(
     if (c0 <= 0).any() or not np.isfinite(c0).all():
         raise InvalidEconomyError("households' first targets must be positive and finite")
 
+    capacities = _cap_free_goods(economy, goods, resources, capacities)
     plan_kwargs = dict(
         objective=objective, resources=resources, capacities=capacities, priorities=priorities,
         floors=floors, ceilings=ceilings, weights=weights, costs=costs, method=method, tol=plan_tol,
@@ -220,9 +222,18 @@ def simulate(
         return out
 
     def run_plan(c: np.ndarray):
+        """The period's plan; with ``method="auto"``, a plan that fails gosplan's own check
+        (HiGHS' simplex leaves duality gaps of 1e-5 on some BEA targets) is solved again by
+        HiGHS' interior point, then by PDHG."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return make_plan(economy, targets=full(c), committed=y_o, **plan_kwargs)
+            out = make_plan(economy, targets=full(c), committed=y_o, **plan_kwargs)
+            if method == "auto":
+                for fallback in ("highs-ipm", "pdhg"):
+                    if out.status.value != "numerical_error":
+                        break
+                    out = make_plan(economy, targets=full(c), committed=y_o, **{**plan_kwargs, "method": fallback})
+            return out
 
     # Reference prices for welfare: base-year labour values (the same for every rule).
     reference = _reference_values(economy, goods)
@@ -299,7 +310,8 @@ def simulate(
         t2 = time.perf_counter()
         if rule in ("opportunity", "values"):
             rev = proximal_targets(
-                belief, goods, target, p, sigma, theta, time_limit=time_limit, activity=result.activity_level
+                belief, goods, target, p, sigma, theta, time_limit=time_limit, activity=result.activity_level,
+                feasible=delivered,
             )
             valuation = rev.valuation
             nxt = rev.targets
@@ -351,6 +363,7 @@ def simulate(
             "eg_objective": phi,
             "labour_used": labour_used if labour_used is not None else np.nan,
             "step": theta,
+            "plan_method": result.method,
             "plan_seconds": t_plan,
             "market_seconds": t_market,
             "revision_seconds": t_rev,
@@ -436,6 +449,42 @@ def _consumption_frame(hh: Households, frames: list[tuple[int, sp.csr_array]]) -
     if not parts:
         return pd.DataFrame(columns=["period", "household", "product", "quantity"])
     return pd.concat(parts, ignore_index=True)
+
+
+def _cap_free_goods(economy: Economy, goods: np.ndarray, resources: Any, capacities: Any) -> Any:
+    """Consumer goods whose making needs no limited resource, directly or through inputs (the
+    BEA's noncomparable imports and used goods), could be planned without bound, and so would
+    households' welfare: they get the table's gross output as capacity, with a warning. Square
+    economies only; a capacity the user gave is kept."""
+    from gosplan.material_balance import balance
+    from gosplan.planning.problem import planning_problem
+
+    if not economy.is_square:
+        return capacities
+    problem = planning_problem(economy, targets=np.zeros(economy.n_products), resources=resources,
+                               capacities=capacities)
+    limited = np.flatnonzero(np.isfinite(problem.available))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = balance(economy)
+    if res.primary_multipliers is None:
+        return capacities
+    needs = res.primary_multipliers[limited][:, goods] if limited.size else np.zeros((0, goods.size))
+    free = goods[(np.abs(needs) <= 1e-12).all(axis=0) & ~np.isfinite(problem.capacity[goods])]
+    if free.size == 0:
+        return capacities
+    cap = problem.capacity.copy()
+    cap[free] = np.maximum(np.asarray(res.gross_output)[free], 0.0)
+    capped = np.flatnonzero(np.isfinite(cap))
+    cap = pd.Series(cap[capped], index=pd.Index(economy.products[capped].astype(str), dtype=object))
+    names = ", ".join(f"{economy.products[i]!r}" for i in free[:5])
+    warnings.warn(
+        f"{economy.meta.name}: {free.size} consumer good(s) need no limited resource ({names}); "
+        "their capacity is the table's output, so that the plan stays bounded",
+        GosplanWarning,
+        stacklevel=3,
+    )
+    return cap
 
 
 def _reference_values(economy: Economy, goods: np.ndarray) -> np.ndarray:
