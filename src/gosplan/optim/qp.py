@@ -190,10 +190,21 @@ def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: n
     na = A.shape[0]
     if na > m:
         return None
+    # Quasi-definite regularisation (delta on the primal block, -delta on the dual block: the
+    # linear-programming part leaves directions with no curvature, and degenerate active sets
+    # rank-deficient rows), then iterative refinement against the unregularised system.
     kkt = sp.bmat([[sp.diags_array(q), -A.T], [A, None]], format="csc")
+    delta = 1e-10
+    reg = sp.bmat([[sp.diags_array(q + delta), -A.T], [A, sp.diags_array(np.full(na, -delta))]], format="csc")
+    # The regularisation is proximal, around the interior-point answer: directions the active
+    # set leaves free keep their interior-point values instead of drifting to zero.
+    rhs = np.concatenate([-lp.c, b])
     try:
         with np.errstate(all="raise"):
-            sol = spla.splu(kkt).solve(np.concatenate([-lp.c, b]))
+            lu = spla.splu(reg)
+            sol = lu.solve(rhs + np.concatenate([delta * v, np.zeros(na)]))
+            for _ in range(5):
+                sol = sol + lu.solve(rhs - kkt @ sol)
     except (RuntimeError, FloatingPointError, ValueError):
         return None
     if not np.isfinite(sol).all():

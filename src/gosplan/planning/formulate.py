@@ -189,7 +189,7 @@ def fulfilment_lp(
     is_active = np.zeros(n, dtype=bool)
     is_active[active] = True
     zcol = sp.csr_array((np.where(is_active, -y, 0.0), (np.arange(n), np.zeros(n, dtype=np.int64))), shape=(n, 1))
-    balance_lower = np.where(is_active, b, np.maximum(np.maximum(problem.floor, held), b))
+    balance_lower = np.where(is_active, b, np.maximum(np.maximum(problem.floor, held), problem.base_floor))
     balance_upper = np.where(is_active, np.inf, problem.ceiling)
     bound_products = np.flatnonzero(is_active & ((problem.floor > 0) | np.isfinite(problem.ceiling)))
     return _assemble(
@@ -213,7 +213,7 @@ def harmony_lp(problem: PlanProblem) -> tuple[LinearProgram, Layout]:
     targeted = np.flatnonzero(y > 0)
     cols = sp.csr_array((-y[targeted], (targeted, np.arange(targeted.size))), shape=(n, targeted.size))
     has = y > 0
-    balance_lower = np.where(has, y + b, np.maximum(problem.floor, b))
+    balance_lower = np.where(has, y + b, np.maximum(problem.floor, problem.base_floor))
     balance_upper = np.where(has, np.inf, problem.ceiling)
     bound_products = np.flatnonzero(has & ((problem.floor > 0) | np.isfinite(problem.ceiling)))
     return _assemble(
@@ -243,7 +243,8 @@ def cost_lp(problem: PlanProblem) -> tuple[LinearProgram, Layout]:
         extra_lower=np.zeros(0),
         extra_upper=np.zeros(0),
         balance_lower=np.where(
-            problem.target > 0, np.maximum(problem.target + b, problem.floor), np.maximum(problem.floor, b)
+            problem.target > 0, np.maximum(problem.target + b, problem.floor),
+            np.maximum(problem.floor, problem.base_floor),
         ),
         balance_upper=problem.ceiling,
         bound_products=np.zeros(0, dtype=np.int64),

@@ -112,6 +112,12 @@ class PlanProblem:
         return np.zeros(self.n) if self.committed is None else self.committed
 
     @property
+    def base_floor(self) -> np.ndarray:
+        """Committed demand as a lower bound where no target sits on top of it: ``-inf`` when
+        there is none (so that negative floors, net imports, stay as they are)."""
+        return np.full(self.n, -np.inf) if self.committed is None else self.committed
+
+    @property
     def classes(self) -> list[int]:
         """Priority classes present among the targets, most urgent first."""
         return sorted(int(k) for k in np.unique(self.priority[self.target > 0]))

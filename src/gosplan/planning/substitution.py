@@ -303,11 +303,14 @@ def solve_stage(
         d = np.where(is_active, y, 0.0)
         hold = np.full(n, -np.inf) if held is None else held
         b = problem.base
-        h = np.where(is_active, b, np.maximum(np.maximum(problem.floor, np.where(np.isfinite(hold), hold, 0.0)), b))
+        h = np.where(
+            is_active, b,
+            np.maximum(np.maximum(problem.floor, np.where(np.isfinite(hold), hold, 0.0)), problem.base_floor),
+        )
     else:
         b = problem.base
         d = np.zeros(n)
-        h = np.where(y > 0, np.maximum(y + b, problem.floor), np.maximum(problem.floor, b))
+        h = np.where(y > 0, np.maximum(y + b, problem.floor), np.maximum(problem.floor, problem.base_floor))
     has_h = bool((h > 0).any())
     r_lim = st.limited.size
     master = _Master()
