@@ -34,14 +34,6 @@ PRODUCTS = ["iron", "coal", "bread"]
 
 
 @pytest.fixture
-def runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-@pytest.fixture
 def toy(tmp_path: Path) -> Path:
     """A three-product economy directory with labour and CO2."""
     eco = gosplan.Economy.from_coefficients(

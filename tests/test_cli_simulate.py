@@ -21,14 +21,6 @@ SUMMARY_KEYS = {"rule", "economy", "periods", "converged", "message", "final", "
                 "gosplan_version"}
 
 
-@pytest.fixture
-def runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 import gosplan
 from gosplan import Status
@@ -27,14 +26,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::gosplan.errors.DataQualityWarni
 
 PLAN_COLUMNS = {"product", "gross_output", "net_output", "target", "fulfilment", "shadow_price"}
 SUMMARY_KEYS = {"status", "objective", "fulfilment", "duality_gap", "max_violation", "method", "seconds"}
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into stdout unless told not to
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
 
 
 def _write(path: Path, text: str) -> Path:

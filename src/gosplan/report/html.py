@@ -378,6 +378,12 @@ def plan_html(
         )
         if p
     )
+    return page(title, sub, sections)
+
+
+def page(title: str, sub: str, sections: list[tuple[str, str, str]]) -> str:
+    """A self-contained report page: header (``title``, the already escaped ``sub``), a link
+    to each ``(id, heading, html)`` section, the sections, the footer, the sorting script."""
     nav = " ".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
     body = "".join(
         f'<section id="{sid}"><h2>{_e(head)}</h2>{html}</section>' for sid, head, html in sections

@@ -21,8 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from gosplan._version import __version__
-from gosplan.report.html import _CSS, _JS, _e, _empty, _figure, _num, _table, _txt
+from gosplan.report.html import _e, _empty, _figure, _num, _table, _txt, page
 from gosplan.report.svg import (
     GRID,
     INK,
@@ -265,20 +264,7 @@ def simulation_html(
         str(economy) if economy else "", f"rule {rule}", f"{n} period{'s' if n != 1 else ''}",
         "converged" if ok else "not converged",
     ) if p)
-    nav = " ".join(f'<a href="#{sid}">{_e(head)}</a>' for sid, head, _ in sections)
-    body = "".join(f'<section id="{sid}"><h2>{_e(head)}</h2>{html}</section>' for sid, head, html in sections)
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
-        f'<header><h1>{_e(title)}</h1><p class="sub">{sub}</p><nav>{nav}</nav></header>'
-        f"<main>{body}</main>"
-        f"<footer>Made by gosplan {_e(__version__)}. Self-contained: no scripts, fonts or "
-        "images are loaded from anywhere. Hover over a chart's marks for their values; click "
-        "a table header to sort.</footer>"
-        f"<script>{_JS}</script></body></html>\n"
-    )
+    return page(title, sub, sections)
 
 
 def write_simulation_html(path: str | Path, *args: Any, **kwargs: Any) -> Path:
