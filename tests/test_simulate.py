@@ -305,3 +305,21 @@ def test_bad_arguments():
         gosplan.simulate(economy, rule="fixed", hidden_share=1.0)
     with pytest.raises(InvalidEconomyError, match="household final-demand"):
         gosplan.simulate(gosplan.load("cockshott-example"))
+
+
+def test_least_cost_plans_reach_the_same_equilibrium(us2022):
+    """The loop with the cost objective (targets met at least cost) ends where the plan ray does."""
+    economy, use = us2022
+    hh = gosplan.load_households(economy, groups=5, seed=1)
+    resources = {"labour": use[0], "V003": 0.9 * use[2]}
+    ray = gosplan.simulate(economy, hh, rule="opportunity", resources=resources, periods=40, tol=1e-6)
+    cost = gosplan.simulate(economy, hh, rule="opportunity", objective="cost", resources=resources, periods=40,
+                            tol=1e-6)
+    assert ray.converged and cost.converged
+    np.testing.assert_allclose(cost.final_consumption.toarray(), ray.final_consumption.toarray(), rtol=1e-4,
+                               atol=1e-9 * ray.final_consumption.max())
+    # values, with the same synthetic groups: a steady state short of its taut targets.
+    values = gosplan.simulate(economy, hh, rule="values", resources=resources, periods=40)
+    assert values.converged, values.message
+    assert values.periods["plan_shortfall"].iloc[-1] > 0.5
+    assert values.periods["welfare_per_head"].iloc[-1] < ray.periods["welfare_per_head"].iloc[-1]

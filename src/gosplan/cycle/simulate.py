@@ -52,6 +52,7 @@ KEEP_CONSUMPTION = 5_000_000
 beyond, only the last period's consumption is kept."""
 
 MIN_STEP = 1.0 / 64
+CLIP = 1e3
 
 
 def _goods_vector(value: Any, households: Households, what: str) -> np.ndarray | None:
@@ -79,6 +80,25 @@ def _spending_elasticity(households: Households, consumption: sp.csr_array, pric
     mean = float(households.population @ households.elasticity / households.population.sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(by_good > 0, weighted / by_good, mean)
+
+
+def _start(prices: np.ndarray | None) -> np.ndarray | None:
+    """Last period's clearing prices as the next market's start (goods not on sale then: the median)."""
+    if prices is None:
+        return None
+    ok = np.isfinite(prices) & (prices > 0)
+    if not ok.any():
+        return None
+    return np.where(ok, prices, float(np.median(prices[ok])))
+
+
+def _relative_change(new: np.ndarray, old: np.ndarray) -> float:
+    """``max_j |new_j - old_j| / max(old_j, 1e-9 max old)``: relative, but not blown up by goods
+    near zero."""
+    scale = np.maximum(np.abs(old), 1e-9 * float(np.max(np.abs(old), initial=0.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.abs(new - old) / scale
+    return float(np.max(np.nan_to_num(out, nan=0.0), initial=0.0))
 
 
 def _ratio_gap(prices: np.ndarray, valuation: np.ndarray, supply: np.ndarray, mask: np.ndarray | None = None) -> float:
@@ -256,6 +276,15 @@ def simulate(
         if not ray.success:
             raise PlanningError(f"the base-year mix cannot be planned with labour alone: {ray.message}")
         c0 = c0 * ray.class_fulfilment[1]
+    elif objective != "fulfilment":
+        # Least-cost and harmony plans take the targets as they are: start from a feasible mix,
+        # the base-year one scaled by the plan ray where it is not.
+        from gosplan.planning.optimal import solve_problem
+
+        ray = solve_problem(replace(problem, target=full(c0), priority=np.where(full(c0) > 0, 1, 0)),
+                            objective="fulfilment", method=method, tol=plan_tol, explain=False)
+        if ray.success and ray.class_fulfilment[1] < 1:
+            c0 = c0 * ray.class_fulfilment[1] * (1 - 10 * plan_tol)
     fixed_prices = None
     if rule == "fixed":
         fixed_prices = _goods_vector(prices, hh, "prices")
@@ -291,17 +320,21 @@ def simulate(
         t1 = time.perf_counter()
         sale = None
         if rule == "fixed":
+            clearing = clear(hh, delivered, B, prices0=_start(p_prev))
+            p_clear = clearing.prices
             if fixed_prices is None:
+                # Base-year labour values, scaled so that the goods cost the households' income;
+                # a good without labour value (noncomparable imports) at its first clearing price.
                 v = np.nan_to_num(result.labour_value[goods], nan=0.0)
-                fixed_prices = v * (B.sum() / float(v @ delivered))
+                v = v * (B.sum() / float(v @ delivered))
+                fixed_prices = np.where(v > 0, v, np.nan_to_num(p_clear, nan=0.0))
+                fixed_prices = np.where(fixed_prices > 0, fixed_prices, np.median(v[v > 0]))
             sale = sell_at_fixed_prices(hh, delivered, B, fixed_prices, hidden_share=hidden_share)
             C = sp.csr_array(sale.official + sale.hidden)
-            clearing = clear(hh, delivered, B, prices0=p_prev)
             p = fixed_prices
-            p_clear = clearing.prices
             p_prev = p_clear
         else:
-            market = clear(hh, delivered, B, prices0=p_prev)
+            market = clear(hh, delivered, B, prices0=_start(p_prev))
             C = sp.csr_array(market.consumption)
             p = p_clear = market.prices
             p_prev = p
@@ -309,19 +342,36 @@ def simulate(
         sigma = _spending_elasticity(hh, C, np.nan_to_num(p_clear, nan=0.0))
         t2 = time.perf_counter()
         if rule in ("opportunity", "values"):
+            # A good the plan did not deliver has no clearing price (every unit would sell at any
+            # price): the revision raises its target as if it sold at twice the dearest good.
+            # Prices beyond a thousandfold of the median either way (a good delivered in a trace)
+            # are clipped there: the step is the same (the target moves as far as it can), and the
+            # program stays well scaled.
+            ok = np.isfinite(p) & (p > 0)
+            mid = float(np.median(p[ok]))
+            p_rev = np.clip(np.where(ok, p, 2 * float(np.max(p[ok]))), mid / CLIP, mid * CLIP)
+            center = target
+            over = np.zeros(hh.G, dtype=bool)
+            if rule == "values":
+                # Goods the plan delivers beyond the ray of the targets (net imports that cannot be
+                # cut) sold where the centre did not aim: it takes what it got, scaled back by the
+                # ray, as their target, so that their price is read at the target it plans for.
+                z = delivered @ target / (target @ target)
+                over = delivered > z * target * (1 + 1e-6)
+                center = np.where(over, delivered / max(z, 1e-12), target)
             rev = proximal_targets(
-                belief, goods, target, p, sigma, theta, time_limit=time_limit, activity=result.activity_level,
+                belief, goods, center, p_rev, sigma, theta, time_limit=time_limit, activity=result.activity_level,
                 feasible=delivered,
             )
             valuation = rev.valuation
             nxt = rev.targets
-            gap = _ratio_gap(p, valuation, delivered)
+            gap = _ratio_gap(p, valuation, delivered, ~over)
         else:
             valuation = fixed_prices
             nxt = target
             gap = _ratio_gap(p_clear, valuation, delivered)
         t_rev = time.perf_counter() - t2
-        change = float(np.max(np.abs(nxt - target) / target))
+        change = _relative_change(nxt, target)
         budgets_share = B / B.sum()
         u = utility(hh, C)
         phi = float(budgets_share @ np.log(np.maximum(u, 1e-300)))
@@ -399,11 +449,11 @@ def simulate(
             progress(t, f"period {t}: gap {gap:.2e}, change {change:.2e}, shortage {shortage:.2%}, step {theta:g}")
         # Convergence and step control.
         if rule == "fixed":
-            if prev_delivered is not None and np.max(np.abs(delivered - prev_delivered) / delivered) <= tol:
+            if prev_delivered is not None and _relative_change(delivered, prev_delivered) <= tol:
                 converged = True
                 message = f"converged: period {t} repeats the last (fixed prices and targets)"
                 break
-        elif change <= tol and (prev_delivered is None or np.max(np.abs(delivered - prev_delivered) / delivered) <= tol):
+        elif change <= tol and (prev_delivered is None or _relative_change(delivered, prev_delivered) <= tol):
             converged = True
             message = f"converged in {t} periods: target change {change:.1e}, price-ratio gap {gap:.1e} (tol {tol:g})"
             break
