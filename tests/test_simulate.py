@@ -109,7 +109,7 @@ def _certify(sim, prob, goods, weights, sigma):
     np.testing.assert_allclose(demand.sum(axis=0), supply, rtol=1e-7)
     np.testing.assert_allclose(sim.final_consumption.toarray(), demand, rtol=1e-7, atol=0)
     best = _best_value(prob, goods, p)
-    assert best <= p @ supply * (1 + 1e-7)
+    assert best <= p @ supply * (1 + 2e-5)  # within the plans' tolerance (plan_tol 1e-5)
 
 
 SIGMA = [1.0, 1.2, 1.5, 2.5]
@@ -144,7 +144,7 @@ def test_opportunity_reaches_eisenberg_gale_with_another_resource_binding(us2022
     np.testing.assert_allclose(loop, scale * at_prices, rtol=1e-4)
     _certify(sim, prob, goods, w, np.asarray(SIGMA))
     # Clearing prices equal the plan's opportunity costs at the end.
-    assert sim.periods["gap"].iloc[-1] < 1e-7
+    assert sim.periods["gap"].iloc[-1] < 1e-6
 
 
 def test_values_matches_the_equilibrium_only_when_labour_alone_is_scarce(us2022):
@@ -319,7 +319,11 @@ def test_least_cost_plans_reach_the_same_equilibrium(us2022):
     np.testing.assert_allclose(cost.final_consumption.toarray(), ray.final_consumption.toarray(), rtol=1e-4,
                                atol=1e-9 * ray.final_consumption.max())
     # values, with the same synthetic groups: a steady state short of its taut targets.
+    before = hh.weights.copy()
     values = gosplan.simulate(economy, hh, rule="values", resources=resources, periods=40)
+    # The households come back as they went in (consumption matrices once shared their indices,
+    # and sorting those in place scrambled the preferences of unsorted synthetic groups).
+    assert (hh.weights != before).nnz == 0 and np.array_equal(hh.weights.indices, before.indices)
     assert values.converged, values.message
     assert values.periods["plan_shortfall"].iloc[-1] > 0.5
     assert values.periods["welfare_per_head"].iloc[-1] < ray.periods["welfare_per_head"].iloc[-1]

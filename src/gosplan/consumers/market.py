@@ -330,7 +330,7 @@ def demand(households: Households, prices, budgets) -> sp.csr_array:
             Location(product=str(households.goods[j])),
         )
     a = households.weights
-    return sp.csr_array((_demand_data(households, p, B), a.indices, a.indptr), shape=a.shape)
+    return sp.csr_array((_demand_data(households, p, B), a.indices.copy(), a.indptr.copy()), shape=a.shape)
 
 
 # ---------------------------------------------------------------------------- the Fisher market
@@ -555,7 +555,7 @@ def clear(
     # the check, from scratch
     data = _demand_data(households, prices, B)
     a = households.weights
-    consumption = sp.csr_array((data, a.indices, a.indptr), shape=a.shape)
+    consumption = sp.csr_array((data, a.indices.copy(), a.indptr.copy()), shape=a.shape)
     sold = np.bincount(a.indices, weights=data, minlength=households.G)
     priced = prices > 0
     excess = float(np.max(np.abs(sold[priced] - s[priced]) / s[priced])) if priced.any() else 0.0
@@ -631,7 +631,7 @@ def sell_at_fixed_prices(
     rows = np.repeat(np.arange(H), np.diff(a.indptr))
 
     def csr(data: np.ndarray) -> sp.csr_array:
-        return sp.csr_array((data, a.indices, a.indptr), shape=a.shape)
+        return sp.csr_array((data, a.indices.copy(), a.indptr.copy()), shape=a.shape)
 
     D = _demand_data(households, p, B)  # step 1
     total = np.bincount(cols, weights=D, minlength=G)

@@ -31,13 +31,13 @@ class Simulation:
       ``|(p_j / pi_j) / rbar - 1|``), ``change`` (largest relative revision of a target),
       ``shortage`` (value share of household demand not served: plan shortfall under the
       clearing rules, queues under ``fixed``), ``plan_shortfall``, ``queue``, ``unsold``,
-      ``forced_saving``, ``hidden_share``, ``hidden_premium`` (shares of the period's
+      ``waste`` (made beyond a taut plan's ray for nobody's order), ``forced_saving``, ``hidden_share``, ``hidden_premium`` (shares of the period's
       household spending or supply value), ``consumption_per_head``, ``welfare_per_head``,
       ``labour_per_head`` (population averages), ``gini``, ``eg_objective``
       (``sum_h beta_h log u_h``, ``beta`` the budget shares), ``labour_used``, ``step``,
       and seconds for ``plan_seconds``, ``market_seconds``, ``revision_seconds``;
     * ``prices``: ``period, product, name, price, valuation, shadow_price, supply, target,
-      demand, queue, unsold, hidden_price`` per consumer good;
+      demand, queue, unsold, waste, hidden_price`` per consumer good;
     * ``consumption``: ``period, household, product, quantity`` (every period when it fits in
       :data:`gosplan.cycle.simulate.KEEP_CONSUMPTION` entries, else the last; see
       ``consumption_periods``);
@@ -88,7 +88,7 @@ class Simulation:
             "indicators": {
                 k: last.get(k)
                 for k in (
-                    "shortage", "plan_shortfall", "queue", "unsold", "forced_saving", "hidden_share",
+                    "shortage", "plan_shortfall", "queue", "unsold", "waste", "forced_saving", "hidden_share",
                     "hidden_premium", "consumption_per_head", "welfare_per_head", "labour_per_head", "gini",
                 )
             },

@@ -53,6 +53,10 @@ beyond, only the last period's consumption is kept."""
 
 MIN_STEP = 1.0 / 64
 CLIP = 1e3
+SHRINK = 1.0 - 1e-6
+"""Revised targets are planned this little inside the production set: exactly on its boundary
+(capacities binding) the plan ray's program is so degenerate that HiGHS' answers fail gosplan's
+own check; the plan's ray (z >= 1) takes what is delivered back to the boundary."""
 
 
 def _goods_vector(value: Any, households: Households, what: str) -> np.ndarray | None:
@@ -312,6 +316,17 @@ def simulate(
             break
         f = result.net_output
         delivered = np.maximum(f[goods] - y_o[goods], 0.0)
+        waste = np.zeros(hh.G)
+        if rule != "opportunity" and objective == "fulfilment" and result.class_fulfilment:
+            # A taut plan falls short of its targets by the ray z; where it makes a good beyond
+            # z times its target although the good is produced (so that less could be made), the
+            # surplus is an accident of the linear program's vertex, nobody's order: it is counted
+            # as waste, not sold. Surplus of goods not produced at all (net imports) is sold.
+            z = min(result.class_fulfilment.values())
+            produced = result.gross_output[goods] > 1e-12 * float(np.max(result.gross_output, initial=0.0))
+            cap_at = np.where(produced, z * target, np.inf)
+            waste = np.maximum(delivered - cap_at, 0.0)
+            delivered = delivered - waste
         if not (delivered > 0).any():
             message = f"period {t}: the plan leaves nothing for households"
             break
@@ -364,7 +379,7 @@ def simulate(
                 feasible=delivered,
             )
             valuation = rev.valuation
-            nxt = rev.targets
+            nxt = rev.targets * SHRINK
             gap = _ratio_gap(p, valuation, delivered, ~over)
         else:
             valuation = fixed_prices
@@ -404,6 +419,8 @@ def simulate(
             "queue": queue,
             "unsold": unsold,
             "forced_saving": forced,
+            "waste": float(np.nan_to_num(p_clear if rule == "fixed" else p, nan=0.0) @ waste)
+            / max(float(np.nan_to_num(p_clear if rule == "fixed" else p, nan=0.0) @ (delivered + waste)), 1e-300),
             "hidden_share": hidden_share_t,
             "hidden_premium": premium,
             "consumption_per_head": float(groups["consumption_per_head"] @ pop / pop.sum()),
@@ -434,6 +451,7 @@ def simulate(
                     "demand": demand if sale is None else np.asarray(sale.notional.sum(axis=0)).reshape(-1),
                     "queue": np.zeros(hh.G) if sale is None else sale.queue,
                     "unsold": market.unsold if sale is None else sale.unsold,
+                    "waste": waste,
                     "hidden_price": np.full(hh.G, np.nan) if sale is None else sale.hidden_prices,
                 }
             )

@@ -112,6 +112,10 @@ class Households:
                 Location(product=str(groups[zero[0]]), key="household"),
             )
         w = sp.csr_array(sp.diags_array(1.0 / rows) @ w)
+        # Canonical (sorted, no duplicates): matrices built on these indices (consumption,
+        # demand) may be sorted in place later, and must not reorder ours under our data.
+        w.sum_duplicates()
+        w.sort_indices()
         object.__setattr__(self, "weights", w)
 
     @staticmethod
