@@ -170,8 +170,12 @@ def solve_highs(
     threads: int | None = None,
     progress: Progress | None = None,
     basis: tuple[np.ndarray, np.ndarray] | None = None,
+    presolve: bool = True,
 ) -> LPSolution:
     """Solve ``lp`` with HiGHS; harmony terms by outer approximation (see the module).
+
+    ``presolve=False`` switches HiGHS' presolve off (the runner's last resort when HiGHS'
+    "optimal" prices fail gosplan's check, see :class:`gosplan.planning.runner.Runner`).
 
     ``basis``: a starting basis ``(column statuses, row statuses)`` as HiGHS'
     ``HighsBasisStatus`` codes (0 lower, 1 basic, 2 upper, ...), e.g. a previous
@@ -181,6 +185,8 @@ def solve_highs(
     start = time.perf_counter()
     h = _new_highs(highspy)
     _options(h, method, tol, time_limit, threads)
+    if not presolve:
+        h.setOptionValue("presolve", "off")
     if lp.is_linear:
         h.passModel(_to_highs(lp, highspy))
         if basis is not None and method == "simplex":
