@@ -7,9 +7,9 @@ other products ``(O - U)_i x >= committed_i``), ``P_r x <= R_r`` for the limited
 ``c_hj = B_h a_hj p_j^-sigma / sum_k a_hk p_k^(1 - sigma)``:
 ``u = (sum_j a_j^(1/sigma) c_j^((sigma-1)/sigma))^(sigma/(sigma-1))``, i.e. the p-norm
 ``(1/rho) log sum_j a_j^(1/sigma) c_j^rho`` in logs for ``sigma > 1`` (``rho = (sigma-1)/sigma``),
-the concave p-norm ``||a^(1/(sigma-1)) * c||_rho`` for ``sigma < 1`` (its coefficients grow
-like ``a^(1/(sigma-1))``: only for moderate weights), and ``sum_j a_j log(c_j / a_j)`` at
-``sigma = 1``.
+for ``sigma < 1`` (``rho < 0``) the hypograph ``u >= t`` as ``sum_j a_j^(1/sigma) r_j <= t`` with
+power cones ``r_j c_j^(q-1) >= t^q``, ``q = 1 - rho`` (weights stay outside the powers, so tiny
+ones are harmless), and ``sum_j a_j log(c_j / a_j)`` at ``sigma = 1``.
 
 Written from the formulas, sharing no code with gosplan (the benchmarks import it too).
 Its solution is the competitive equilibrium the consumer-feedback loop must reach.
@@ -137,10 +137,16 @@ def _solve(
             rho = (s - 1.0) / s
             coef = a[buys] ** (1.0 / s) * sc[buys] ** rho
             terms.append(budgets[h] / rho * cp.log(coef @ cp.power(C[h, buys], rho)))
-        else:  # rho < 0: u = ||a^(1/(sigma-1)) c||_rho, a concave p-norm (needs moderate weights)
+        else:  # rho < 0: u >= t  <=>  sum_j a_j^(1/sigma) r_j <= t with r_j >= t^q c_j^(1-q), q = 1 - rho
             rho = (s - 1.0) / s
-            coef = a[buys] ** (1.0 / (s - 1.0)) * sc[buys]
-            terms.append(budgets[h] * cp.log(cp.pnorm(cp.multiply(coef, C[h, buys]), rho)))
+            q = 1.0 - rho
+            t = cp.Variable(pos=True)
+            r = cp.Variable(buys.size, nonneg=True)
+            c = cp.multiply(sc[buys], C[h, buys])
+            # power cone r^(1/q) c^(1 - 1/q) >= |t|, i.e. r c^(q-1) >= t^q
+            cons.append(cp.constraints.PowCone3D(r, c, cp.hstack([t] * buys.size), 1.0 / q))
+            cons.append(a[buys] ** (1.0 / s) @ r <= t)
+            terms.append(budgets[h] * cp.log(t))
     problem = cp.Problem(cp.Maximize(cp.sum(cp.hstack(terms))), cons)
     problem.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10, max_iter=500, verbose=VERBOSE)
     if problem.status not in ("optimal", "optimal_inaccurate"):
