@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
@@ -268,6 +268,8 @@ def test_every_period_conserves(us2022):
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), n=st.integers(3, 7), sigma=st.sampled_from([0.5, 1.0, 1.3, 2.0]))
+@example(seed=0, n=5, sigma=0.5)  # the reference's own error 2.3e-5 there
+@example(seed=45933, n=5, sigma=1.3)  # not settled at 1e-10 with plans solved to 1e-5
 def test_labour_only_rules_agree_with_the_equilibrium(seed, n, sigma):
     """Random productive economies, labour alone scarce: opportunity = values = Eisenberg–Gale."""
     rng = np.random.default_rng(seed)
@@ -283,12 +285,12 @@ def test_labour_only_rules_agree_with_the_equilibrium(seed, n, sigma):
     w /= w.sum(axis=1, keepdims=True)
     hh = Households(groups=["a", "b"], population=[1.0, 3.0], budget=None, elasticity=[1.0, sigma],
                     goods=names, weights=sp.csr_array(w))
-    results = {r: gosplan.simulate(economy, hh, rule=r, periods=60, tol=1e-10) for r in ("opportunity", "values")}
+    results = {r: gosplan.simulate(economy, hh, rule=r, periods=60, tol=1e-7, plan_tol=1e-8) for r in ("opportunity", "values")}
     B = np.array([0.25, 0.75])
     prob = planning_problem(economy, targets=np.zeros(n), committed=y_o)
     C, total, prices, mu, err = eisenberg_gale(prob.net, prob.make, prob.primary, prob.available, prob.capacity,
                                                y_o, np.arange(n), w, np.array([1.0, sigma]), B)
-    assert err < 1e-5
+    assert err < 5e-5  # the reference's own accuracy (power cones for sigma < 1 reach ~2e-5)
     for rule, sim in results.items():
         assert sim.converged, (rule, sim.message)
         _certify(sim, prob, np.arange(n), w, np.array([1.0, sigma]))
