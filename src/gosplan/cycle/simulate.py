@@ -224,7 +224,8 @@ def simulate(
     if (c0 <= 0).any() or not np.isfinite(c0).all():
         raise InvalidEconomyError("households' first targets must be positive and finite")
 
-    capacities = _cap_free_goods(economy, goods, resources, capacities)
+    base = _base_balance(economy)
+    capacities = _cap_free_goods(economy, base, goods, resources, capacities)
     plan_kwargs = dict(
         objective=objective, resources=resources, capacities=capacities, priorities=priorities,
         floors=floors, ceilings=ceilings, weights=weights, costs=costs, method=method, tol=plan_tol,
@@ -260,7 +261,7 @@ def simulate(
             return out
 
     # Reference prices for welfare: base-year labour values (the same for every rule).
-    reference = _reference_values(economy, goods)
+    reference = _reference_values(economy, base, goods)
 
     # The production set the centre revises its targets over: the plan's own constraints
     # (opportunity), or labour alone (values and fixed: the centre believes labour is the only
@@ -519,24 +520,30 @@ def _consumption_frame(hh: Households, frames: list[tuple[int, sp.csr_array]]) -
     return pd.concat(parts, ignore_index=True)
 
 
-def _cap_free_goods(economy: Economy, goods: np.ndarray, resources: Any, capacities: Any) -> Any:
+def _base_balance(economy: Economy) -> Any:
+    """The table's own material balance with values and multipliers (square economies; once per
+    run: both the free goods and the reference prices read it), or ``None``."""
+    if not economy.is_square:
+        return None
+    from gosplan.material_balance import balance
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return balance(economy)
+
+
+def _cap_free_goods(economy: Economy, res: Any, goods: np.ndarray, resources: Any, capacities: Any) -> Any:
     """Consumer goods whose making needs no limited resource, directly or through inputs (the
     BEA's noncomparable imports and used goods), could be planned without bound, and so would
     households' welfare: they get the table's gross output as capacity, with a warning. Square
     economies only; a capacity the user gave is kept."""
-    from gosplan.material_balance import balance
     from gosplan.planning.problem import planning_problem
 
-    if not economy.is_square:
+    if res is None or res.primary_multipliers is None:
         return capacities
     problem = planning_problem(economy, targets=np.zeros(economy.n_products), resources=resources,
                                capacities=capacities)
     limited = np.flatnonzero(np.isfinite(problem.available))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = balance(economy)
-    if res.primary_multipliers is None:
-        return capacities
     needs = res.primary_multipliers[limited][:, goods] if limited.size else np.zeros((0, goods.size))
     free = goods[(np.abs(needs) <= 1e-12).all(axis=0) & ~np.isfinite(problem.capacity[goods])]
     if free.size == 0:
@@ -555,14 +562,10 @@ def _cap_free_goods(economy: Economy, goods: np.ndarray, resources: Any, capacit
     return cap
 
 
-def _reference_values(economy: Economy, goods: np.ndarray) -> np.ndarray:
+def _reference_values(economy: Economy, res: Any, goods: np.ndarray) -> np.ndarray:
     """Base-year labour values of the consumer goods (ones where the economy has none)."""
-    if economy.labour is not None and economy.is_square:
-        from gosplan.material_balance import balance
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            v = balance(economy).labour_values
+    if economy.labour is not None and res is not None:
+        v = res.labour_values
         if v is not None and np.isfinite(v[goods]).all() and (v[goods] > 0).all():
             return np.asarray(v[goods], dtype=np.float64)
     return np.ones(goods.size)

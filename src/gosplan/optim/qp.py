@@ -95,9 +95,6 @@ def solve_diagonal_qp(
     )
 
 
-def qp_ok(sol: LPSolution) -> bool:
-    return sol.status is LPStatus.OPTIMAL and np.isfinite(sol.v).all() and np.isfinite(sol.y).all()
-
 
 _STATUS = {
     "Solved": LPStatus.OPTIMAL,
