@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gosplan.decompose import DecomposedPlan, plan_decomposed
     from gosplan.model import Hierarchy
     from gosplan.cycle import Simulation, simulate
+    from gosplan.execution import Behaviour, Execution, RandomShocks, execute, read_shocks
     from gosplan.model.households import Households
     from gosplan.io.households import load_households
 
@@ -64,6 +65,11 @@ __all__ = [
     "plan_decomposed",
     "simulate",
     "Simulation",
+    "execute",
+    "Execution",
+    "Behaviour",
+    "RandomShocks",
+    "read_shocks",
     "Households",
     "load_households",
     "DecomposedPlan",
@@ -107,6 +113,10 @@ def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numb
         import gosplan.cycle as _cycle
 
         return getattr(_cycle, name)
+    if name in ("execute", "Execution", "Behaviour", "RandomShocks", "read_shocks"):
+        import gosplan.execution as _execution
+
+        return getattr(_execution, name)
     if name in ("Households", "load_households"):
         if name == "Households":
             from gosplan.model.households import Households

@@ -26,7 +26,7 @@ import pandas as pd
 from gosplan.errors import InvalidEconomyError, TableFormatError
 from gosplan.monitoring.forecaster import PROCESSES, Forecasts, HarrisonStevens, forecast
 
-__all__ = ["LEVELS", "ALERT_COLUMNS", "Monitoring", "monitor"]
+__all__ = ["LEVELS", "ALERT_COLUMNS", "Monitoring", "monitor", "monitor_arrays"]
 
 LEVELS: tuple[str, str, str] = ("enterprise", "ministry", "centre")
 ALERT_COLUMNS: tuple[str, ...] = ("period", "level", "who", "enterprise", "indicator", "kind", "probability", "raised", "resolved")
@@ -110,6 +110,42 @@ def monitor(
     fc = forecast(Y, params=params)
     alerts = _alerts(fc, series, periods, ministry_of, threshold, k)
     return Monitoring(alerts=alerts, forecasts=fc, series=series, periods=periods)
+
+
+def monitor_arrays(
+    arrays: Mapping[str, np.ndarray],
+    *,
+    enterprises: Sequence[str],
+    ministries: Sequence[str],
+    periods: Sequence[int] | None = None,
+    threshold: float = 0.5,
+    k: int = 3,
+    params: HarrisonStevens | None = None,
+) -> pd.DataFrame:
+    """:func:`monitor` on indicators already laid out as ``T x E`` arrays (one per indicator,
+    columns in the order of ``enterprises``, whose ministries are ``ministries``): the alerts
+    table, without building the long table (what :func:`gosplan.execute` calls)."""
+    if not 0 < threshold < 1:
+        raise InvalidEconomyError(f"threshold must be in (0, 1), got {threshold!r}")
+    if int(k) != k or k < 1:
+        raise InvalidEconomyError(f"k must be an integer >= 1, got {k!r}")
+    names = list(arrays)
+    E = len(enterprises)
+    if len(ministries) != E:
+        raise InvalidEconomyError(f"{len(ministries)} ministries for {E} enterprises")
+    mats = [np.asarray(arrays[name], dtype=float) for name in names]
+    T = mats[0].shape[0] if mats else 0
+    for name, m in zip(names, mats):
+        if m.shape != (T, E):
+            raise InvalidEconomyError(f"indicator {name!r} has shape {m.shape}, expected ({T}, {E})")
+    Y = np.stack(mats, axis=2).reshape(T, E * len(names)) if mats else np.zeros((T, 0))
+    ents = np.repeat(np.asarray(enterprises, dtype=object), len(names))
+    series = pd.DataFrame({"enterprise": ents, "indicator": np.tile(np.asarray(names, dtype=object), E)})
+    idx = pd.Index(np.arange(1, T + 1) if periods is None else list(periods), name="period")
+    ministry_of = dict(zip(map(str, enterprises), map(str, ministries)))
+    series["enterprise"] = series["enterprise"].astype(str)
+    fc = forecast(Y, params=params)
+    return _alerts(fc, series, idx, ministry_of, threshold, k)
 
 
 def _alerts(fc: Forecasts, series: pd.DataFrame, periods: pd.Index, ministry_of: Mapping[str, str], threshold: float, k: int) -> pd.DataFrame:
