@@ -44,8 +44,11 @@ class Execution:
         One row per period: the indicators of :data:`PERIOD_COLUMNS` and more (``bonus``,
         ``shock_share``, ``gini``, ``labour_used``, ``balance_error``, seconds).
     products:
-        ``period, product, ministry, target, output, capacity, allocated, delivered_share,
-        unmet_intermediate, unmet_final, stock, input_stock, waste``.
+        ``period, product, ministry, target, output, byproduct, imports, capacity, allocated,
+        delivered_share, unmet_intermediate, unmet_final, intermediate_use, final_use, stock,
+        input_stock, waste``: the terms of every product's material balance
+        (``stock + input_stock`` of the period before ``+ output + byproduct + imports =
+        intermediate_use + final_use + stock + input_stock + waste``).
     groups:
         Households' indicators by group and period (:func:`gosplan.simulate`'s).
     alerts:

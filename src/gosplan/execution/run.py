@@ -254,9 +254,12 @@ def execute(
                 intent = T if behaviour.holds_back else np.full(E, np.inf)
             else:  # liberman
                 profitable = regime_state["margin"] >= -1e-9 * p_scale
-                T, imports = _balance_plan(producers, reported, y_o, regime_state["c"], available,
-                                           z=None if t == 1 else 1.0,
-                                           weights=np.where(profitable, reported, 0.0))
+                weights = np.where(profitable, reported, 0.0)
+                if t == 1:
+                    T, imports = _balance_plan(producers, reported, y_o, regime_state["c"], available)
+                else:
+                    T, imports = _sales_plan(producers, reported, y_o, regime_state["c"], p_fixed, available,
+                                             weights=weights)
                 intent = np.where(profitable, T, 0.0)
         except (PlanningError, InvalidEconomyError) as exc:
             if t == 1:
@@ -390,11 +393,15 @@ def execute(
             "ministry": product_ministry,
             "target": producers.by_product(T),
             "output": producers.by_product(x),
+            "byproduct": producers.output_of(x) - producers.by_product(x),
+            "imports": imports,
             "capacity": producers.by_product(K_eff),
             "allocated": flows.demand,
             "delivered_share": flows.fixed_point.phi,
             "unmet_intermediate": unmet_i,
             "unmet_final": unmet_f,
+            "intermediate_use": flows.intermediate_use,
+            "final_use": flows.committed_delivered + full(bought),
             "stock": state.product_stock,
             "input_stock": closing_inputs,
             "waste": waste,
@@ -511,6 +518,50 @@ def _balance_plan(
     return producers.split(g, weights), _imports(A, g)
 
 
+def _sales_plan(
+    producers: Producers,
+    reported: np.ndarray,
+    y_o: np.ndarray,
+    demand: np.ndarray,
+    prices: np.ndarray,
+    available: np.ndarray,
+    *,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Liberman's plan: the sales worth most at the fixed prices that the profitable
+    enterprises' reported capacities and the limited resources allow, ``max p . s`` over
+    ``(I - A') g - s >= y_o``, ``0 <= s <= demand``, ``g <= C`` (reported capacity of the
+    profitable enterprises; a product none of them makes keeps all its producers'), ``P' g <=
+    available``, by HiGHS; committed demand alone may overload a product or a resource (then
+    its bound is what committed demand needs: taut, as in the balance)."""
+    from scipy.optimize import linprog
+
+    n = producers.n
+    has = producers.by_product(weights) > 0
+    weights = np.where(has[producers.product], weights, reported)
+    A, P = _aggregate_technique(producers, weights)
+    cap = producers.by_product(weights)
+    I = sp.eye_array(n, format="csr")
+    rows = [sp.hstack([-(I - A), I, -I])]  # -(I - A') g + s - u <= -y_o
+    rhs = [-y_o]
+    lim = np.flatnonzero(np.isfinite(available)) if P.size else np.zeros(0, np.int64)
+    if lim.size:
+        rows.append(sp.hstack([sp.csr_array(P[lim]), sp.csr_array((lim.size, 2 * n))]))
+        rhs.append(available[lim])
+    p = np.maximum(prices, 0.0)
+    penalty = 1e3 * max(float(p.max(initial=0.0)), 1.0)
+    res = linprog(
+        np.concatenate([np.zeros(n), -p, np.full(n, penalty)]),
+        A_ub=sp.csr_array(sp.vstack(rows)), b_ub=np.concatenate(rhs),
+        bounds=np.column_stack([np.zeros(3 * n), np.concatenate([cap, np.maximum(demand, 0.0), np.maximum(y_o, 0.0)])]),
+        method="highs",
+    )
+    if res.status != 0:
+        raise PlanningError(f"the sales plan (a linear program) failed: {res.message}")
+    g = np.maximum(res.x[:n], 0.0)
+    return producers.split(g, weights), _imports(A, g)
+
+
 def _imports(A: sp.csc_array, g: np.ndarray) -> np.ndarray:
     """``max(A' g - g, 0)``: what the plan ``g`` needs from abroad (a product whose final demand
     is negative is imported; a gross output the balance made negative is 0, and imported)."""
@@ -532,6 +583,7 @@ class _OptimalCentre:
         self.resources, self.method, self.plan_tol = resources, method, plan_tol
         self.available = available
         self.committed = y_o
+        self.floors = np.minimum(y_o, 0.0)
         self.target = np.asarray(c0, dtype=np.float64).copy()
         self.theta = float(step)
         self.prev_eg = -np.inf
@@ -543,14 +595,9 @@ class _OptimalCentre:
     def _capacities(self, reported: np.ndarray) -> np.ndarray:
         return self.producers.by_product(reported)
 
-    def directive(self, reported: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _plan(self, full: np.ndarray, cap: np.ndarray):
         from gosplan.planning import plan as make_plan
 
-        cap = self._capacities(reported)
-        self.capacity = cap
-        self._commit(reported)
-        full = np.zeros(self.n)
-        full[self.goods] = self.target
         kwargs = dict(objective="fulfilment", resources=self.resources, capacities=cap, floors=self.floors,
                       method=self.method, tol=self.plan_tol, explain=False)
         with warnings.catch_warnings():
@@ -561,6 +608,34 @@ class _OptimalCentre:
                     if out.status.value != "numerical_error":
                         break
                     out = make_plan(self.economy, targets=full, committed=self.committed, **{**kwargs, "method": fallback})
+        return out
+
+    def _fit_committed(self, cap: np.ndarray) -> None:
+        """Scale committed demand (its positive part; net imports stay) to what the capacities
+        allow: ``s`` the plan ray of committed demand alone, less 1e-6 (households get nothing
+        while it is below 1: they are the residual)."""
+        from gosplan.planning import plan as make_plan
+
+        pos, neg = np.maximum(self.y_o, 0.0), np.minimum(self.y_o, 0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ray = make_plan(self.economy, targets=pos, committed=neg, resources=self.resources, capacities=cap,
+                            floors=neg, objective="fulfilment", method=self.method, tol=self.plan_tol, explain=False)
+        s = min(ray.class_fulfilment.values()) if ray.success and ray.class_fulfilment else 0.0
+        s = min(1.0, s) * (1.0 - 1e-6)
+        self.committed = neg + s * pos
+        self.floors = neg
+
+    def directive(self, reported: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cap = self._capacities(reported)
+        self.capacity = cap
+        self.committed, self.floors = self.y_o, np.minimum(self.y_o, 0.0)
+        full = np.zeros(self.n)
+        full[self.goods] = self.target
+        out = self._plan(full, cap)
+        if out.status.value == "infeasible":
+            self._fit_committed(cap)
+            out = self._plan(full, cap)
         if not out.success:
             raise PlanningError(f"the plan is {out.status.value}: {out.message}")
         self.plan = out
@@ -568,16 +643,6 @@ class _OptimalCentre:
         g = np.maximum(np.asarray(out.gross_output, dtype=np.float64), 0.0)
         T = self.producers.split(g, reported)
         return T, np.maximum(-np.asarray(out.net_output, dtype=np.float64), 0.0)
-
-    def _commit(self, reported: np.ndarray) -> None:
-        """Committed demand the reported capacities cannot meet is scaled down (households get
-        nothing that period: they are the residual)."""
-        cap = self._capacities(reported)
-        A, P = _aggregate_technique(self.producers, reported)
-        g_o = spla.splu(sp.csc_array(sp.eye_array(self.n, format="csc") - A)).solve(self.y_o)
-        s = _scale_within(g_o, P @ g_o if P.size else np.zeros(0), cap, self.available)
-        self.committed = self.y_o if s >= 1.0 else self.y_o * s * (1.0 - 1e-6)
-        self.floors = np.minimum(self.committed, 0.0)
 
     def start_prices(self):
         from gosplan.cycle.simulate import _start
@@ -598,17 +663,26 @@ class _OptimalCentre:
         p_rev = np.clip(np.where(ok, p, 2 * float(np.max(p[ok]))), mid / CLIP, mid * CLIP)
         sigma = _spending_elasticity(self.hh, C, np.nan_to_num(p, nan=0.0))
         cap = self._capacities(reported)
-        self._commit(reported)
-        belief = planning_problem(self.economy, targets=np.zeros(self.n), resources=self.resources, capacities=cap,
-                                  floors=self.floors, committed=self.committed)
         if eg < self.prev_eg - 1e-12 * abs(self.prev_eg):
             self.theta = max(self.theta / 2, MIN_STEP)
         self.prev_eg = max(self.prev_eg, eg)
         feasible = np.maximum(np.asarray(delivered, dtype=np.float64), 0.0)
-        rev = proximal_targets(belief, self.goods, self.target, p_rev, sigma, self.theta,
-                               activity=self.plan.activity_level if self.plan is not None else None,
-                               feasible=np.where(feasible > 0, feasible, self.target))
-        self.target = rev.targets * SHRINK
+        self.revised = False
+        for attempt in range(2):
+            belief = planning_problem(self.economy, targets=np.zeros(self.n), resources=self.resources,
+                                      capacities=cap, floors=self.floors, committed=self.committed)
+            try:
+                rev = proximal_targets(belief, self.goods, self.target, p_rev, sigma, self.theta,
+                                       activity=self.plan.activity_level if self.plan is not None else None,
+                                       feasible=np.where(feasible > 0, feasible, self.target))
+            except PlanningError:
+                if attempt:
+                    return  # the targets stay: next period's plan falls short of them
+                self._fit_committed(cap)  # the new reports may not carry committed demand
+                continue
+            self.target = rev.targets * SHRINK
+            self.revised = True
+            return
 
 
 def _alerts(producers: Producers, output: np.ndarray, fulfilment: np.ndarray, k: int, threshold: float) -> pd.DataFrame | None:
