@@ -289,6 +289,22 @@ def test_hoarding_and_spoilage_switches(us2022):
     assert nostock.periods["waste"].sum() > 0  # inputs delivered to producers short of others
 
 
+def test_buffer_absorbs_a_one_period_shock(us2022, tmp_path):
+    """Half a period of inputs in stock: a one-period cut of 30 % at one producer is absorbed by
+    its users (no one else falls short), and the stock is ordered back afterwards."""
+    path = tmp_path / "shocks.csv"
+    path.write_text("period,product,capacity_factor\n2,331,0.7\n", encoding="utf-8")
+    bare = execute(us2022, regime="command", periods=4, shocks=read_shocks(path), monitoring=False)
+    buffered = execute(us2022, regime="command", periods=4, shocks=read_shocks(path), monitoring=False,
+                       behaviour=Behaviour(buffer=0.5))
+    assert bare.periods["shortage"].iloc[1] > 0.05
+    assert buffered.periods["shortage"].iloc[0] < 1e-9
+    assert buffered.periods["fulfilment"].iloc[1] > bare.periods["fulfilment"].iloc[1]
+    p = buffered.products.query("product != '331' and period == 2")
+    assert (p["output"] >= p["target"] * (1 - 1e-9)).all()  # only 331 fell short
+    assert buffered.periods["balance_error"].max() <= 1e-9
+
+
 def test_random_shocks_reproducible_and_shared():
     a, b, c = RandomShocks(0.2, seed=5), RandomShocks(0.2, seed=5), RandomShocks(0.2, seed=6)
     labels = pd.Index([f"e{k}" for k in range(50)])

@@ -7,6 +7,10 @@ kept, no hoarding, unsold output kept, truthful reports, myopic enterprises).
   (``True``) or are wasted (``False``). With stocks an enterprise orders its norm for the
   target less what it holds: ``d_je = max(m_e a_je T_e - s_je, 0)``; without,
   ``d_je = a_je T_e``.
+* ``buffer`` (``b >= 0`` periods; needs ``stocks``): the normative stock of inputs an
+  enterprise keeps, ``b a_je T_e``; it holds it at the start of the run and orders to keep it,
+  ``d_je = max(m_e (1 + b) a_je T_e - s_je, 0)``. With ``b = 0`` (the default) nothing is
+  held at the start, and any shortfall passes straight to the users.
 * ``hoarding`` (``h >= 0``; 0: off; needs ``stocks``): an enterprise that was short of an
   input raises its order multiplier ``m_e <- min(m_e + h, 1 + hoard_cap)``; one that was not
   lowers it ``m_e <- max(m_e - h / 2, 1)``. It orders more than its norm and keeps the rest
@@ -30,6 +34,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from gosplan.errors import InvalidEconomyError
 
 __all__ = ["Behaviour", "REPORTING"]
@@ -42,6 +48,7 @@ class Behaviour:
     """Enterprises' behaviour (see the module)."""
 
     stocks: bool = True
+    buffer: float = 0.0
     hoarding: float = 0.0
     hoard_cap: float = 1.0
     spoilage: float = 0.0
@@ -54,6 +61,10 @@ class Behaviour:
     def __post_init__(self) -> None:
         if self.hoarding < 0 or self.hoard_cap < 0:
             raise InvalidEconomyError(f"hoarding and hoard_cap must be >= 0, got {self.hoarding!r}, {self.hoard_cap!r}")
+        if not (np.isfinite(self.buffer) and self.buffer >= 0):
+            raise InvalidEconomyError(f"buffer (periods of inputs kept in stock) must be >= 0, got {self.buffer!r}")
+        if self.buffer > 0 and not self.stocks:
+            raise InvalidEconomyError("a buffer of inputs needs stocks")
         if self.hoarding > 0 and not self.stocks:
             raise InvalidEconomyError("hoarding needs stocks: an enterprise hoards inputs it can keep")
         if not 0 <= self.spoilage <= 1:

@@ -80,7 +80,7 @@ def orders(producers: Producers, state: State, targets: np.ndarray, behaviour: B
     rows = producers.pair_row
     if not behaviour.stocks:
         return a * targets[rows]
-    return np.maximum(a * (state.multiplier * targets)[rows] - state.input_stock, 0.0)
+    return np.maximum(a * ((1.0 + behaviour.buffer) * state.multiplier * targets)[rows] - state.input_stock, 0.0)
 
 
 def carry_out(

@@ -267,6 +267,8 @@ def execute(
             message = f"period {t}: the centre could not plan: {exc}"
             break
         ceiling = np.minimum(intent, K_eff)
+        if t == 1 and behaviour.buffer > 0:  # the normative stock held at the start
+            state.input_stock = behaviour.buffer * producers.inputs.data * T[producers.pair_row]
         # allocations: the producers' orders (rationed where they exceed the planned supply, so
         # that the plan balances), final users the rest, committed demand first
         from gosplan.execution.period import orders as _orders
