@@ -52,6 +52,17 @@ class Rule(str, enum.Enum):
     fixed = "fixed"
 
 
+class Regime(str, enum.Enum):
+    command = "command"
+    liberman = "liberman"
+    optimal = "optimal"
+
+
+class Reporting(str, enum.Enum):
+    truthful = "truthful"
+    understated = "understated"
+
+
 def _read_prices(path: Path, households: Any) -> Any:
     """``product,price`` per consumer good, aligned to ``households.goods``: every consumer good
     priced, every price > 0; errors name the file, line and product."""
@@ -150,6 +161,7 @@ def simulate_report(summary: Mapping[str, Any], *, written: list[str]) -> Any:
 
 @app.command()
 def simulate(
+    ctx: typer.Context,
     economy: Annotated[str, typer.Argument(help=ECONOMY_HELP, metavar="ECONOMY", show_default=False)],
     out: Annotated[
         Path,
@@ -187,7 +199,7 @@ def simulate(
         ),
     ] = None,
     seed: Annotated[
-        Optional[int], typer.Option("--seed", metavar="S", show_default=False, help="With --groups: random seed (default 0).")
+        Optional[int], typer.Option("--seed", metavar="S", show_default=False, help="With --groups: random seed (default 0); with --regime also the seed of --shock-rate and --enterprises.")
     ] = None,
     resources: Annotated[
         Optional[Path], _option_file("CSV 'resource,available' for every period's plan (default: labour limited to the table's own total).", "--resources")
@@ -227,6 +239,69 @@ def simulate(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on stdout (and nothing else).")
     ] = False,
+    regime: Annotated[
+        Optional[Regime],
+        typer.Option(
+            "--regime", show_default=False,
+            help="Carry plans out instead (gosplan.execute): enterprises executing the centre's plans under "
+            "shocks, shortages that spread. command: taut balance, ratcheted gross-output targets; liberman: "
+            "sales targets, profitability at fixed prices; optimal: the optimal plan every period, clearing "
+            "prices. Writes periods, products, ministries, enterprises, groups, alerts (docs/cli.md).",
+        ),
+    ] = None,
+    shocks: Annotated[
+        Optional[Path],
+        _option_file("With --regime: capacity shocks, CSV or Parquet 'period,enterprise|product,capacity_factor'.",
+                     "--shocks"),
+    ] = None,
+    shock_rate: Annotated[
+        Optional[float],
+        typer.Option("--shock-rate", metavar="R", show_default=False,
+                     help="With --regime: random shocks, each producer not in one starts one with probability R "
+                     "per period (--seed)."),
+    ] = None,
+    shock_depth: Annotated[
+        float, typer.Option("--shock-depth", metavar="D", help="With --shock-rate: deepest cut of capacity, in (0, 1].")
+    ] = 0.5,
+    shock_persistence: Annotated[
+        float, typer.Option("--shock-persistence", metavar="P",
+                            help="With --shock-rate: probability that a shock lasts into the next period, in [0, 1).")
+    ] = 0.5,
+    stocks: Annotated[
+        bool, typer.Option("--stocks/--no-stocks", help="With --regime: inputs not used are kept (or wasted).")
+    ] = True,
+    hoarding: Annotated[
+        float, typer.Option("--hoarding", metavar="H", help="With --regime: order-multiplier step after a shortage "
+                            "(0: no hoarding; needs --stocks).")
+    ] = 0.0,
+    spoilage: Annotated[
+        float, typer.Option("--spoilage", metavar="S", help="With --regime: share of unsold goods that spoils each "
+                            "period, in [0, 1].")
+    ] = 0.0,
+    reporting: Annotated[
+        Reporting, typer.Option("--reporting", help="With --regime: enterprises report their capacity "
+                                "truthfully or understate it (hidden reserves).")
+    ] = Reporting.truthful,
+    lookahead: Annotated[
+        float, typer.Option("--lookahead", metavar="D", help="With --regime: enterprises' discount factor in [0, 1) "
+                            "against the ratchet (0: myopic).")
+    ] = 0.0,
+    ratchet: Annotated[
+        float, typer.Option("--ratchet", metavar="G", help="With --regime command: growth g of the ratchet, "
+                            "T' = min(R, max(T, (1 + g) x)).")
+    ] = 0.02,
+    enterprises: Annotated[
+        Optional[float],
+        typer.Option("--enterprises", min=0, metavar="E", show_default=False,
+                     help="With --regime: synthetic enterprises, E per product on average, as 'gosplan synth "
+                     "--enterprises' (--seed; default: the economy's own chain of command, else one producer per "
+                     "product)."),
+    ] = None,
+    ministries: Annotated[
+        Optional[int],
+        typer.Option("--ministries", min=1, metavar="M", show_default=False,
+                     help="With --regime: group the products into M synthetic ministries, as 'gosplan synth'."),
+    ] = None,
     allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Plan cycle with consumer feedback: plan, sell to household groups, revise the targets.
@@ -237,7 +312,37 @@ def simulate(
     (docs/consumers.md). Stops when the price-ratio gap and the target revision are below
     --tol, or after --periods. Exit code 3: a period's plan is infeasible (4: unbounded); the
     summary names the period, and the periods before it are written.
+
+    With --regime command|liberman|optimal: plans carried out instead (gosplan.execute), under
+    shocks (--shocks FILE or --shock-rate R) and the enterprises' behaviour (--stocks, --hoarding,
+    --spoilage, --reporting, --lookahead, --ratchet); exit code 1 (3: infeasible) when the centre
+    fails mid-way, with the periods before it written.
     """
+
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name != "DEFAULT"
+
+    execution_only = (("shocks", "--shocks"), ("shock_rate", "--shock-rate"), ("shock_depth", "--shock-depth"),
+                      ("shock_persistence", "--shock-persistence"), ("stocks", "--stocks"),
+                      ("hoarding", "--hoarding"), ("spoilage", "--spoilage"), ("reporting", "--reporting"),
+                      ("lookahead", "--lookahead"), ("ratchet", "--ratchet"), ("enterprises", "--enterprises"),
+                      ("ministries", "--ministries"))
+    if regime is None:
+        for name, flag in execution_only:
+            if given(name):
+                raise typer.BadParameter("applies to plans carried out: give --regime", param_hint=flag)
+    else:
+        return _simulate_regime(
+            given, economy=economy, out=out, regime=regime, periods=periods, households=households,
+            preferences=preferences, groups=groups, seed=seed, resources=resources, capacities=capacities,
+            committed=committed, method=method, step=step, hidden_share=hidden_share, shocks=shocks,
+            shock_rate=shock_rate, shock_depth=shock_depth, shock_persistence=shock_persistence,
+            behaviour={"stocks": stocks, "hoarding": hoarding, "spoilage": spoilage,
+                       "reporting": Reporting(reporting).value, "lookahead": lookahead, "ratchet": ratchet},
+            enterprises=enterprises, ministries=ministries, fmt=fmt, as_json=as_json,
+            allow_negative_value_added=allow_negative_value_added,
+        )
     if not (math.isfinite(tol) and 0 < tol < 1):
         raise typer.BadParameter(f"must be in (0, 1), got {tol}", param_hint="--tol")
     if not (math.isfinite(step) and 0 < step <= 1):
@@ -319,6 +424,54 @@ def simulate(
         out_console.print(simulate_report(summary, written=written))
     if code != EXIT_OK:
         raise _fail(sim.message, code)
+
+
+def _simulate_regime(given: Any, *, regime: Regime, shocks: Optional[Path], shock_rate: Optional[float],
+                     shock_depth: float, shock_persistence: float, households: Optional[Path],
+                     groups: Optional[int], seed: Optional[int], step: float, hidden_share: float,
+                     preferences: Optional[Path], **rest: Any) -> None:
+    """``simulate --regime``: checks the options, then :func:`gosplan.cli.execute_command.run_regime`."""
+    from gosplan.cli.execute_command import run_regime
+
+    for name, flag in (("rule", "--rule"), ("priorities", "--priorities"), ("prices", "--prices"),
+                       ("objective", "--objective"), ("tol", "--tol")):
+        if given(name):
+            raise typer.BadParameter("does not apply with --regime (plans carried out)", param_hint=flag)
+    if shocks is not None and shock_rate is not None:
+        raise typer.BadParameter("give --shocks FILE or --shock-rate R, not both", param_hint="--shocks")
+    if shock_rate is None:
+        for name, flag in (("shock_depth", "--shock-depth"), ("shock_persistence", "--shock-persistence")):
+            if given(name):
+                raise typer.BadParameter("needs --shock-rate R", param_hint=flag)
+    else:
+        if not (math.isfinite(shock_rate) and 0 <= shock_rate <= 1):
+            raise typer.BadParameter(f"must be in [0, 1], got {shock_rate}", param_hint="--shock-rate")
+        if not (math.isfinite(shock_depth) and 0 < shock_depth <= 1):
+            raise typer.BadParameter(f"must be in (0, 1], got {shock_depth}", param_hint="--shock-depth")
+        if not (math.isfinite(shock_persistence) and 0 <= shock_persistence < 1):
+            raise typer.BadParameter(f"must be in [0, 1), got {shock_persistence}", param_hint="--shock-persistence")
+    if not (math.isfinite(step) and 0 < step <= 1):
+        raise typer.BadParameter(f"must be in (0, 1], got {step}", param_hint="--step")
+    if not (math.isfinite(hidden_share) and 0 <= hidden_share < 1):
+        raise typer.BadParameter(f"must be in [0, 1), got {hidden_share}", param_hint="--hidden-share")
+    if (households is None) != (preferences is None):
+        raise typer.BadParameter("give both --households FILE and --preferences FILE, or neither",
+                                 param_hint="--households" if households is None else "--preferences")
+    if households is not None and groups is not None:
+        raise typer.BadParameter("applies to synthetic households, not to household files", param_hint="--groups")
+    b = rest.pop("behaviour")
+    checks = (("hoarding", "--hoarding", b["hoarding"] >= 0, ">= 0"), ("spoilage", "--spoilage", 0 <= b["spoilage"] <= 1,
+              "in [0, 1]"), ("lookahead", "--lookahead", 0 <= b["lookahead"] < 1, "in [0, 1)"),
+              ("ratchet", "--ratchet", b["ratchet"] >= 0, ">= 0"))
+    for key, flag, ok, what in checks:
+        if not (math.isfinite(b[key]) and ok):
+            raise typer.BadParameter(f"must be {what}, got {b[key]}", param_hint=flag)
+    if b["hoarding"] > 0 and not b["stocks"]:
+        raise typer.BadParameter("needs --stocks: an enterprise hoards inputs it can keep", param_hint="--hoarding")
+    run_regime(regime=regime.value, shocks_file=shocks, shock_rate=shock_rate, shock_depth=shock_depth,
+               shock_persistence=shock_persistence, households=households, preferences=preferences, groups=groups,
+               seed=seed, step=step, hidden_share=hidden_share, behaviour=b,
+               method=rest.pop("method").value, **rest)
 
 
 def _html_with(summary: Mapping[str, Any], sim: Any) -> str:
