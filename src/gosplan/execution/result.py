@@ -40,6 +40,8 @@ class Execution:
     ----------
     regime, economy, message, completed:
         What ran and how it ended.
+    failures:
+        Periods in which the centre could not plan and repeated its last directive.
     periods:
         One row per period: the indicators of :data:`PERIOD_COLUMNS` and more (``bonus``,
         ``shock_share``, ``gini``, ``labour_used``, ``balance_error``, seconds).
@@ -71,6 +73,7 @@ class Execution:
     alerts: pd.DataFrame | None
     values: np.ndarray
     final_consumption: Any
+    failures: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -118,7 +121,7 @@ class Execution:
         out: dict[str, Any] = {
             "regime": self.regime, "economy": self.economy, "message": self.message, "completed": self.completed,
             "periods": int(len(p)), "producers": int(self.producers.E), "products": int(self.producers.n),
-            "household_groups": int(self.households.H), "shocks": self.shocks,
+            "household_groups": int(self.households.H), "shocks": self.shocks, "failures": list(self.failures),
             "behaviour": self.behaviour.to_dict(), "seconds": self.seconds,
         }
         if len(p):

@@ -234,6 +234,7 @@ def execute(
                                 available)
     p_fixed = None
     p_scale = 1.0
+    failures: list[str] = []
     message = f"carried out {periods} periods"
     C = None
     T = x = None
@@ -244,44 +245,56 @@ def execute(
         # ------------------------------------------------------------ directive
         try:
             if regime == "optimal":
-                T, imports = centre.directive(reported)
+                T, h_plan = centre.directive(centre.expected(reported, K))
                 intent = T
             elif regime == "command":
                 # the centre believes the reports, and no more than the ratchet: (1 + g) times
                 # what each enterprise made or was told to make
                 belief = reported if t == 1 else np.minimum(reported, (1.0 + behaviour.ratchet) * np.maximum(T, x))
-                T, imports = _balance_plan(producers, belief, y_o, regime_state["c"], available)
+                T, h_plan = _balance_plan(producers, belief, y_o, regime_state["c"], available)
                 intent = T if behaviour.holds_back else np.full(E, np.inf)
             else:  # liberman
                 profitable = regime_state["margin"] >= -1e-9 * p_scale
                 weights = np.where(profitable, reported, 0.0)
                 if t == 1:
-                    T, imports = _balance_plan(producers, reported, y_o, regime_state["c"], available)
+                    T, h_plan = _balance_plan(producers, reported, y_o, regime_state["c"], available)
                 else:
-                    T, imports = _sales_plan(producers, reported, y_o, regime_state["c"], p_fixed, available,
+                    T, h_plan = _sales_plan(producers, reported, y_o, regime_state["c"], p_fixed, available,
                                              weights=weights)
                 intent = np.where(profitable, T, 0.0)
         except (PlanningError, InvalidEconomyError) as exc:
             if t == 1:
                 raise
-            message = f"period {t}: the centre could not plan: {exc}"
-            break
+            # the centre repeats last period's directive (and says so)
+            failures.append(f"period {t}: the centre could not plan ({exc}); last period's directive was repeated")
+            intent = T if (regime != "command" or behaviour.holds_back) else np.full(E, np.inf)
+            if regime == "liberman":
+                intent = np.where(regime_state["margin"] >= -1e-9 * p_scale, T, 0.0)
         ceiling = np.minimum(intent, K_eff)
         if t == 1 and behaviour.buffer > 0:  # the normative stock held at the start
             state.input_stock = behaviour.buffer * producers.inputs.data * T[producers.pair_row]
-        # allocations: the producers' orders (rationed where they exceed the planned supply, so
-        # that the plan balances), final users the rest, committed demand first
+        # allocations: the producers' orders and the final users' planned uses (committed demand,
+        # households' goods), all rationed in proportion where together they exceed the planned
+        # supply (buffers topped up, hoarders' extra orders), so that the plan balances; stock
+        # beyond is offered to households
         from gosplan.execution.period import orders as _orders
 
         d_plan = _orders(producers, state, T, behaviour)
         ordered = np.bincount(producers.inputs.indices, weights=d_plan, minlength=n)
-        planned_supply = producers.output_of(T) + imports + state.product_stock
+        committed_pos = np.maximum(centre.committed if centre is not None else y_o, 0.0)
+        h_plan = np.where(is_good, np.maximum(h_plan, 0.0), 0.0)
+        # imports: what the targets' norms and the planned final uses need beyond their output
+        # (the table's net imports: a product whose final demand is negative)
+        made = producers.output_of(T)
+        imports = np.maximum(producers.input_use(T) - made + committed_pos + h_plan, 0.0)
+        planned_supply = made + imports + state.product_stock
+        wanted = ordered + committed_pos + h_plan
         with np.errstate(divide="ignore", invalid="ignore"):
-            ration = np.where(ordered > planned_supply, planned_supply / np.where(ordered > 0, ordered, 1.0), 1.0)
+            ration = np.where(wanted > planned_supply, planned_supply / np.where(wanted > 0, wanted, 1.0), 1.0)
         d_plan = d_plan * ration[producers.inputs.indices]
-        y_pos = np.maximum(planned_supply - np.minimum(ordered, planned_supply), 0.0)
-        committed_alloc = np.where(is_good, np.minimum(y_pos, np.maximum(y_o, 0.0)), y_pos)
-        household_alloc = y_pos - committed_alloc
+        committed_alloc = ration * committed_pos
+        spare = np.maximum(planned_supply - ration * wanted, 0.0)
+        household_alloc = ration * h_plan + np.where(is_good, spare, 0.0)
         # ------------------------------------------------------------ execution
         opening_products = state.product_stock.copy()
         opening_inputs = np.bincount(producers.inputs.indices, weights=state.input_stock, minlength=n)
@@ -426,6 +439,8 @@ def execute(
                         f"waste {row['waste']:.2%}, hidden market {row['hidden_share']:.2%}")
     periods_frame = pd.DataFrame(rows_out)
     done = len(rows_out)
+    if failures:
+        message = f"{message}; " + "; ".join(failures)
     alerts = None
     if monitoring and done >= 3:
         alerts = _alerts(producers, series_output[:done], series_fulfil[:done], escalate_after, threshold)
@@ -446,6 +461,7 @@ def execute(
         alerts=alerts,
         values=values,
         final_consumption=C,
+        failures=tuple(failures),
         settings={"periods": periods, "hidden_share": hidden_share, "step": step, "method": method,
                   "plan_tol": plan_tol, "escalate_after": escalate_after, "threshold": threshold},
         seconds=time.perf_counter() - start,
@@ -487,7 +503,8 @@ def _balance_plan(
     by demand, which capacities may not meet); targets
     ``g`` split in proportion to ``weights`` (default ``reported``; a product whose weights are
     all zero by ``reported``), ``A'`` the techniques averaged with the same weights, so that
-    the targets' inputs add up to ``A' g``; imports where ``y_o + z c < 0``."""
+    the targets' inputs add up to ``A' g``. Returns the targets and the households' planned
+    goods ``z c``."""
     n = producers.n
     if weights is None:
         weights = reported
@@ -517,7 +534,7 @@ def _balance_plan(
         raise InvalidEconomyError("the centre's balance is unbounded: households' goods need no capacity and no limited resource")
     z = max(z, 0.0)
     g = np.maximum(g_o + z * g_c, 0.0)
-    return producers.split(g, weights), _imports(A, g)
+    return producers.split(g, weights), z * np.maximum(c, 0.0)
 
 
 def _sales_plan(
@@ -561,13 +578,7 @@ def _sales_plan(
     if res.status != 0:
         raise PlanningError(f"the sales plan (a linear program) failed: {res.message}")
     g = np.maximum(res.x[:n], 0.0)
-    return producers.split(g, weights), _imports(A, g)
-
-
-def _imports(A: sp.csc_array, g: np.ndarray) -> np.ndarray:
-    """``max(A' g - g, 0)``: what the plan ``g`` needs from abroad (a product whose final demand
-    is negative is imported; a gross output the balance made negative is 0, and imported)."""
-    return np.maximum(np.asarray(A @ g).reshape(-1) - g, 0.0)
+    return producers.split(g, weights), np.maximum(res.x[n:2 * n], 0.0)
 
 
 class _OptimalCentre:
@@ -584,6 +595,8 @@ class _OptimalCentre:
         self.economy = aggregate(economy, h, balance=False).economy if h is not None and h.n_enterprises else economy
         self.resources, self.method, self.plan_tol = resources, method, plan_tol
         self.available = available
+        self.last_short = None
+        self.stayed = self.ended = 0
         self.committed = y_o
         self.floors = np.minimum(y_o, 0.0)
         self.target = np.asarray(c0, dtype=np.float64).copy()
@@ -596,6 +609,19 @@ class _OptimalCentre:
 
     def _capacities(self, reported: np.ndarray) -> np.ndarray:
         return self.producers.by_product(reported)
+
+    def expected(self, reported: np.ndarray, nominal: np.ndarray) -> np.ndarray:
+        """The capacity the centre expects next period from truthful reports: a producer below
+        its nominal capacity stays there with the persistence the centre has seen (the share
+        of producers short one period that were still short the next, with one prior
+        observation each way), and is back at nominal otherwise."""
+        short = reported < nominal * (1.0 - 1e-12)
+        if self.last_short is not None:
+            self.stayed += int((self.last_short & short).sum())
+            self.ended += int((self.last_short & ~short).sum())
+        self.last_short = short
+        rho = (self.stayed + 1.0) / (self.stayed + self.ended + 2.0)
+        return np.where(short, rho * reported + (1.0 - rho) * nominal, reported)
 
     def _plan(self, full: np.ndarray, cap: np.ndarray):
         from gosplan.planning import plan as make_plan
@@ -610,6 +636,10 @@ class _OptimalCentre:
                     if out.status.value != "numerical_error":
                         break
                     out = make_plan(self.economy, targets=full, committed=self.committed, **{**kwargs, "method": fallback})
+            if out.status.value == "numerical_error":
+                # targets revised onto the production set's boundary leave programs so degenerate
+                # that no solver passes gosplan's check: the same targets a hair inside
+                out = make_plan(self.economy, targets=full * (1.0 - 1e-5), committed=self.committed, **kwargs)
         return out
 
     def _fit_committed(self, cap: np.ndarray) -> None:
@@ -636,6 +666,14 @@ class _OptimalCentre:
         full[self.goods] = self.target
         out = self._plan(full, cap)
         if out.status.value == "infeasible":
+            # taut, as the balance: a product that committed demand alone overloads is planned
+            # at what committed demand needs of it (and falls short when carried out)
+            A, _ = _aggregate_technique(self.producers, reported)
+            g_o = spla.splu(sp.csc_array(sp.eye_array(self.n, format="csc") - A)).solve(self.y_o)
+            cap = np.maximum(cap, np.maximum(g_o, 0.0) * (1.0 + 1e-6))
+            self.capacity = cap
+            out = self._plan(full, cap)
+        if out.status.value == "infeasible":
             self._fit_committed(cap)
             out = self._plan(full, cap)
         if not out.success:
@@ -644,7 +682,10 @@ class _OptimalCentre:
         self.last_method = out.method
         g = np.maximum(np.asarray(out.gross_output, dtype=np.float64), 0.0)
         T = self.producers.split(g, reported)
-        return T, np.maximum(-np.asarray(out.net_output, dtype=np.float64), 0.0)
+        h = np.zeros(self.n)
+        f = np.asarray(out.net_output, dtype=np.float64)
+        h[self.goods] = np.maximum(f[self.goods] - self.committed[self.goods], 0.0)
+        return T, h
 
     def start_prices(self):
         from gosplan.cycle.simulate import _start
@@ -652,6 +693,8 @@ class _OptimalCentre:
         return _start(self.prices)
 
     def revise(self, C, prices, delivered, eg, *, reported) -> None:
+        """The ``opportunity`` step over the constraints of this period's plan (its capacities
+        and committed demand)."""
         from gosplan.cycle.revision import proximal_targets
         from gosplan.cycle.simulate import CLIP, MIN_STEP, SHRINK, _spending_elasticity
         from gosplan.planning.problem import planning_problem
@@ -664,7 +707,7 @@ class _OptimalCentre:
         mid = float(np.median(p[ok]))
         p_rev = np.clip(np.where(ok, p, 2 * float(np.max(p[ok]))), mid / CLIP, mid * CLIP)
         sigma = _spending_elasticity(self.hh, C, np.nan_to_num(p, nan=0.0))
-        cap = self._capacities(reported)
+        cap = self.capacity
         if eg < self.prev_eg - 1e-12 * abs(self.prev_eg):
             self.theta = max(self.theta / 2, MIN_STEP)
         self.prev_eg = max(self.prev_eg, eg)
