@@ -48,6 +48,8 @@ COMPARISON_CSV = "comparison.csv"
 COMPARISON_HTML = "comparison.html"
 SCENARIO_JSON = "scenario.json"
 TOP_SHORTAGES = 5
+ENTERPRISE_COLUMNS = ("period", "enterprise", "ministry", "product", "target", "output", "capacity", "reported",
+                      "hidden_reserve", "short_of", "input_stock")
 
 #: columns of ``comparison.csv`` after ``run`` and ``regime`` (those a run has)
 COMPARISON_COLUMNS = (
@@ -115,11 +117,17 @@ def execution_tables(execution: Any) -> dict[str, Any]:
 
     from gosplan.monitoring.alerts import ALERT_COLUMNS
 
+    try:
+        enterprises = execution.enterprises_frame()
+    except ValueError:
+        # a run stopped by a failed revision keeps one period fewer of enterprise values than
+        # of periods (gosplan.execution.run): the table is left empty rather than wrong
+        enterprises = pd.DataFrame(columns=list(ENTERPRISE_COLUMNS))
     return {
         "periods": execution.periods,
         "products": execution.products,
         "ministries": execution.ministries_frame(),
-        "enterprises": execution.enterprises_frame(),
+        "enterprises": enterprises,
         "groups": execution.groups,
         "alerts": execution.alerts if execution.alerts is not None else pd.DataFrame(columns=list(ALERT_COLUMNS)),
     }
