@@ -61,7 +61,7 @@ from gosplan.model.households import Households, utility
 __all__ = ["execute", "REGIMES"]
 
 REGIMES = ("command", "liberman", "optimal")
-KEEP_ENTERPRISE_VALUES = 20_000_000
+KEEP_ENTERPRISE_VALUES = 5_000_000
 """Producer-periods kept for the ``enterprises`` table (beyond, only the last period's)."""
 
 
