@@ -361,7 +361,8 @@ def _period_table(p: pd.DataFrame) -> str:
         + "".join(_num(r[k], format_percent if share else format_number) for k, _, share in keys)
         for _, r in p.iterrows()
     ]
-    return _table(["period", *(label for _, label, _ in keys)], rows, numeric=(True,) * (len(keys) + 1))
+    table = _table(["period", *(label for _, label, _ in keys)], rows, numeric=(True,) * (len(keys) + 1))
+    return f'<div style="overflow-x:auto">{table}</div>'
 
 
 # --------------------------------------------------------------------------- runs compared
