@@ -273,14 +273,16 @@ def execute(
         ceiling = np.minimum(intent, K_eff)
         if t == 1 and behaviour.buffer > 0:  # the normative stock held at the start
             state.input_stock = behaviour.buffer * producers.inputs.data * T[producers.pair_row]
-        # allocations: the producers' orders and the final users' planned uses (committed demand,
-        # households' goods), all rationed in proportion where together they exceed the planned
-        # supply (buffers topped up, hoarders' extra orders), so that the plan balances; stock
-        # beyond is offered to households
+        # allocations, in the order of the plan's priorities: the producers' norms for their
+        # targets and committed demand first; then, from what is left, the households' planned
+        # goods and the producers' orders beyond their norms (buffers topped up, hoarders' extra)
+        # in proportion; stock beyond is offered to households. The plan balances.
         from gosplan.execution.period import orders as _orders
 
         d_plan = _orders(producers, state, T, behaviour)
-        ordered = np.bincount(producers.inputs.indices, weights=d_plan, minlength=n)
+        rows_p, cols_p = producers.pair_row, producers.inputs.indices
+        norm = np.minimum(d_plan, np.maximum(producers.inputs.data * T[rows_p] - state.input_stock, 0.0))
+        extra = d_plan - norm
         committed_pos = np.maximum(centre.committed if centre is not None else y_o, 0.0)
         h_plan = np.where(is_good, np.maximum(h_plan, 0.0), 0.0)
         # imports: what the targets' norms and the planned final uses need beyond their output
@@ -288,13 +290,16 @@ def execute(
         made = producers.output_of(T)
         imports = np.maximum(producers.input_use(T) - made + committed_pos + h_plan, 0.0)
         planned_supply = made + imports + state.product_stock
-        wanted = ordered + committed_pos + h_plan
+        first = np.bincount(cols_p, weights=norm, minlength=n) + committed_pos
+        second = np.bincount(cols_p, weights=extra, minlength=n) + h_plan
         with np.errstate(divide="ignore", invalid="ignore"):
-            ration = np.where(wanted > planned_supply, planned_supply / np.where(wanted > 0, wanted, 1.0), 1.0)
-        d_plan = d_plan * ration[producers.inputs.indices]
-        committed_alloc = ration * committed_pos
-        spare = np.maximum(planned_supply - ration * wanted, 0.0)
-        household_alloc = ration * h_plan + np.where(is_good, spare, 0.0)
+            r1 = np.where(first > planned_supply, planned_supply / np.where(first > 0, first, 1.0), 1.0)
+            left = np.maximum(planned_supply - r1 * first, 0.0)
+            r2 = np.where(second > left, left / np.where(second > 0, second, 1.0), 1.0)
+        d_plan = r1[cols_p] * norm + r2[cols_p] * extra
+        committed_alloc = r1 * committed_pos
+        spare = np.maximum(left - r2 * second, 0.0)
+        household_alloc = r2 * h_plan + np.where(is_good, spare, 0.0)
         # ------------------------------------------------------------ execution
         opening_products = state.product_stock.copy()
         opening_inputs = np.bincount(producers.inputs.indices, weights=state.input_stock, minlength=n)
@@ -390,12 +395,9 @@ def execute(
         t2 = time.perf_counter()
         if regime == "optimal":
             eg = float((B / B.sum()) @ np.log(np.maximum(utility(hh, C), 1e-300)))
-            try:
-                centre.revise(C, prices_h, supply_h, eg, reported=new_reported)
-            except PlanningError as exc:
-                message = f"period {t}: the revision failed: {exc}"
-                rows_out.append(row)
-                break
+            centre.revise(C, prices_h, supply_h, eg, reported=new_reported)
+            if not centre.revised:
+                failures.append(f"period {t}: the revision of the households' targets failed; they were kept")
             row["plan_method"] = centre.last_method
         elif regime == "liberman":
             # sales targets: next period's households' goods are what they asked for at the fixed prices
@@ -597,6 +599,7 @@ class _OptimalCentre:
         self.available = available
         self.last_short = None
         self.stayed = self.ended = 0
+        self.revised = False
         self.committed = y_o
         self.floors = np.minimum(y_o, 0.0)
         self.target = np.asarray(c0, dtype=np.float64).copy()
@@ -695,6 +698,7 @@ class _OptimalCentre:
     def revise(self, C, prices, delivered, eg, *, reported) -> None:
         """The ``opportunity`` step over the constraints of this period's plan (its capacities
         and committed demand)."""
+        self.revised = False
         from gosplan.cycle.revision import proximal_targets
         from gosplan.cycle.simulate import CLIP, MIN_STEP, SHRINK, _spending_elasticity
         from gosplan.planning.problem import planning_problem
