@@ -395,7 +395,11 @@ def execute(
         t2 = time.perf_counter()
         if regime == "optimal":
             eg = float((B / B.sum()) @ np.log(np.maximum(utility(hh, C), 1e-300)))
-            centre.revise(C, prices_h, supply_h, eg, reported=new_reported)
+            try:
+                centre.revise(C, prices_h, supply_h, eg, reported=new_reported)
+            except PlanningError as exc:
+                centre.revised = False
+                failures.append(f"period {t}: {exc}")
             if not centre.revised:
                 failures.append(f"period {t}: the revision of the households' targets failed; they were kept")
             row["plan_method"] = centre.last_method
