@@ -92,10 +92,12 @@ def carry_out(
     households: np.ndarray,
     imports: np.ndarray,
     behaviour: Behaviour,
+    targets: np.ndarray | None = None,
 ) -> Flows:
     """Steps 2–3 of the module for one period, with the producers' allocations ``d`` per
     stored input pair; the state's input stocks are updated, the product stock not yet
-    (households buy first: :func:`close`)."""
+    (households buy first: :func:`close`). ``targets``: what counts as falling short (default
+    the ceilings)."""
     a = producers.inputs.data
     cols = producers.inputs.indices
     rows = producers.pair_row
@@ -118,7 +120,10 @@ def carry_out(
         input_waste = np.bincount(cols, weights=left, minlength=n)
         state.input_stock = np.zeros_like(left)
     supply = base + producers.output_of(x)
-    short = fp.limit >= 0
+    # short of an input: held below its target (and capacity) by a missing input; an
+    # enterprise that wanted to make more than its target and met it is not short
+    goal = ceiling if targets is None else np.minimum(ceiling, targets)
+    short = (fp.limit >= 0) & (x < goal * (1.0 - 1e-9))
     if behaviour.hoarding > 0:
         m = state.multiplier
         state.multiplier = np.where(short, np.minimum(m + behaviour.hoarding, 1.0 + behaviour.hoard_cap),

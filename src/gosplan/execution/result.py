@@ -17,7 +17,7 @@ PERIOD_COLUMNS = {
     "shortage": "allocations not delivered (intermediate and final) over all allocations, in value",
     "shortage_intermediate": "of which to producers",
     "shortage_final": "of which to final users",
-    "producers_short": "share of producers held back by a missing input",
+    "producers_short": "share of producers held below their target by a missing input",
     "idle_capacity": "capacity (after shocks) not used, over capacity, in value",
     "hidden_reserves": "capacity (after shocks) not reported, over capacity, in value",
     "input_hoards": "input stocks held by producers, over the period's output, in value",
@@ -80,8 +80,8 @@ class Execution:
     def enterprises_frame(self) -> pd.DataFrame:
         """``period, enterprise, ministry, product, target, output, capacity, reported,
         hidden_reserve, short_of, input_stock`` (every period when the run kept them, else the
-        last): ``short_of`` names the input that held the producer back (empty: its target or
-        capacity did)."""
+        last): ``short_of`` names the input that held the producer below its target (empty: it
+        met its target, or its capacity held it)."""
         P = self.producers
         V = self.enterprise_values
         T = len(self.enterprise_periods)

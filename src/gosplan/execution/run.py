@@ -303,7 +303,8 @@ def execute(
         # ------------------------------------------------------------ execution
         opening_products = state.product_stock.copy()
         opening_inputs = np.bincount(producers.inputs.indices, weights=state.input_stock, minlength=n)
-        flows = carry_out(producers, state, d_plan, ceiling, committed_alloc, household_alloc, imports, behaviour)
+        flows = carry_out(producers, state, d_plan, ceiling, committed_alloc, household_alloc, imports, behaviour,
+                          targets=T)
         x = flows.output
         t_exec = time.perf_counter() - t0
         # ------------------------------------------------------------ households
@@ -437,7 +438,7 @@ def execute(
             ent["output"].append(x.copy())
             ent["capacity"].append(K_eff)
             ent["reported"].append(new_reported)
-            ent["limit"].append(flows.fixed_point.limit)
+            ent["limit"].append(np.where(flows.short_input, flows.fixed_point.limit, -1))
             ent["stock"].append(np.bincount(producers.pair_row, weights=state.input_stock * values[producers.inputs.indices], minlength=E))
         reported = new_reported
         if progress is not None:
