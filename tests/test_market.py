@@ -80,8 +80,12 @@ def test_matches_eisenberg_gale(seed: int) -> None:
     assert m.excess < 1e-10
     np.testing.assert_allclose(m.prices, p_ref, rtol=1e-6)
     np.testing.assert_allclose(m.consumption.toarray(), c_ref, atol=1e-6 * s.max(), rtol=1e-6)
-    # the same optimum: each group's utility is B_h / e_h(p)
-    np.testing.assert_allclose(utility(hh, m.consumption), utility(hh, sp.csr_array(np.maximum(c_ref, 0))), rtol=1e-6)
+    # the same optimum: each group's utility within the reference's accuracy (its consumption
+    # is good to ~1e-6, which CES exponents below one amplify: cvxpy 1.9 put group 0 of seed 0
+    # 5e-6 off), and the Eisenberg-Gale objective no lower than the reference's
+    u, u_ref = utility(hh, m.consumption), utility(hh, sp.csr_array(np.maximum(c_ref, 0)))
+    np.testing.assert_allclose(u, u_ref, rtol=1e-5)
+    assert B @ np.log(u) >= B @ np.log(u_ref) - 1e-9 * abs(B @ np.log(u_ref))
 
 
 def test_cobb_douglas_closed_form() -> None:
