@@ -351,7 +351,7 @@ def size_table(rows: list[dict[str, Any]]) -> Table:
 def fp_table(rows: list[dict[str, Any]]) -> Table:
     t = Table("The fixed point against one sparse mat-vec and against HiGHS on the same LP",
               ["products", "producers", "input pairs", "short products", "policy solves", "fixed point s",
-               "inputs.T @ x s", "ratio", "HiGHS LP s", "LP / fixed point", "max|dx|/max|x|", "max|dphi|"],
+               "inputs.T @ x s", "ratio", "HiGHS LP s", "LP / fixed point", "max dx / max x", "max dphi"],
               align="r" * 12)
     for r in rows:
         lp = r.get("lp_s")
