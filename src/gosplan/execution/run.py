@@ -47,12 +47,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from gosplan.errors import InvalidEconomyError, PlanningError
 from gosplan.execution.behaviour import Behaviour
 from gosplan.execution.period import BALANCE_TOL, State, balance_error, carry_out, close
-from gosplan.execution.producers import Producers
+from gosplan.execution.producers import Producers, leontief_solve
 from gosplan.execution.result import Execution
 from gosplan.execution.shocks import NoShocks, Shocks
 from gosplan.model.economy import Economy
@@ -402,7 +401,8 @@ def execute(
                 centre.revised = False
                 failures.append(f"period {t}: {exc}")
             if not centre.revised:
-                failures.append(f"period {t}: the revision of the households' targets failed; they were kept")
+                failures.append(f"period {t}: the revision of the households' targets failed "
+                                f"({centre.failure}); they were kept")
             row["plan_method"] = centre.last_method
         elif regime == "liberman":
             # sales targets: next period's households' goods are what they asked for at the fixed prices
@@ -519,8 +519,8 @@ def _balance_plan(
         has = producers.by_product(weights) > 0
         weights = np.where(has[producers.product], weights, reported)
     A, P = _aggregate_technique(producers, weights)
-    lu = spla.splu(sp.csc_array(sp.eye_array(n, format="csc") - A))
-    g_o, g_c = lu.solve(y_o), lu.solve(c)
+    G = leontief_solve(A, np.column_stack([y_o, c]))
+    g_o, g_c = G[:, 0], G[:, 1]
     cap = producers.by_product(reported)
     # taut: committed demand is planned whatever the capacities (a product it alone overloads
     # is planned beyond its capacity, and falls short when carried out); households get the
@@ -576,12 +576,14 @@ def _sales_plan(
         rhs.append(available[lim])
     p = np.maximum(prices, 0.0)
     penalty = 1e3 * max(float(p.max(initial=0.0)), 1.0)
-    res = linprog(
-        np.concatenate([np.zeros(n), -p, np.full(n, penalty)]),
-        A_ub=sp.csr_array(sp.vstack(rows)), b_ub=np.concatenate(rhs),
-        bounds=np.column_stack([np.zeros(3 * n), np.concatenate([cap, np.maximum(demand, 0.0), np.maximum(y_o, 0.0)])]),
-        method="highs",
-    )
+    args = dict(A_ub=sp.csr_array(sp.vstack(rows)), b_ub=np.concatenate(rhs),
+                bounds=np.column_stack([np.zeros(3 * n), np.concatenate([cap, np.maximum(demand, 0.0),
+                                                                         np.maximum(y_o, 0.0)])]))
+    cost = np.concatenate([np.zeros(n), -p, np.full(n, penalty)])
+    for how in ("highs", "highs-ipm"):  # HiGHS' dual simplex may end "Not Set" on this scaling
+        res = linprog(cost, method=how, **args)
+        if res.status == 0:
+            break
     if res.status != 0:
         raise PlanningError(f"the sales plan (a linear program) failed: {res.message}")
     g = np.maximum(res.x[:n], 0.0)
@@ -605,6 +607,7 @@ class _OptimalCentre:
         self.last_short = None
         self.stayed = self.ended = 0
         self.revised = False
+        self.failure = ""
         self.committed = y_o
         self.floors = np.minimum(y_o, 0.0)
         self.target = np.asarray(c0, dtype=np.float64).copy()
@@ -647,7 +650,11 @@ class _OptimalCentre:
             if out.status.value == "numerical_error":
                 # targets revised onto the production set's boundary leave programs so degenerate
                 # that no solver passes gosplan's check: the same targets a hair inside
-                out = make_plan(self.economy, targets=full * (1.0 - 1e-5), committed=self.committed, **kwargs)
+                for how in (self.method, "highs-ipm", "pdhg") if self.method == "auto" else (self.method,):
+                    out = make_plan(self.economy, targets=full * (1.0 - 1e-5), committed=self.committed,
+                                    **{**kwargs, "method": how})
+                    if out.status.value != "numerical_error":
+                        break
         return out
 
     def _fit_committed(self, cap: np.ndarray) -> None:
@@ -677,7 +684,7 @@ class _OptimalCentre:
             # taut, as the balance: a product that committed demand alone overloads is planned
             # at what committed demand needs of it (and falls short when carried out)
             A, _ = _aggregate_technique(self.producers, reported)
-            g_o = spla.splu(sp.csc_array(sp.eye_array(self.n, format="csc") - A)).solve(self.y_o)
+            g_o = leontief_solve(A, self.y_o)
             cap = np.maximum(cap, np.maximum(g_o, 0.0) * (1.0 + 1e-6))
             self.capacity = cap
             out = self._plan(full, cap)
@@ -729,7 +736,8 @@ class _OptimalCentre:
                 rev = proximal_targets(belief, self.goods, self.target, p_rev, sigma, self.theta,
                                        activity=self.plan.activity_level if self.plan is not None else None,
                                        feasible=np.where(feasible > 0, feasible, self.target))
-            except PlanningError:
+            except PlanningError as exc:
+                self.failure = str(exc)
                 if attempt:
                     return  # the targets stay: next period's plan falls short of them
                 self._fit_committed(cap)  # the new reports may not carry committed demand
