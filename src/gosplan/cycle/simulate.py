@@ -59,6 +59,38 @@ SHRINK = 1.0 - 1e-6
 own check; the plan's ray (z >= 1) takes what is delivered back to the boundary."""
 
 
+def committed_and_targets(
+    economy: Economy, hh: Households, goods: np.ndarray, committed: Any, targets: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(y_o, c0)``: final demand other than households' (``committed``, default the table's
+    final demand less its household category) and households' first targets per consumer good
+    (``targets``, default the table's household final demand; goods it leaves out start at a
+    thousandth of the mean)."""
+    from gosplan.io.households import household_demand
+    from gosplan.planning.problem import planning_problem
+
+    y_h = household_demand(economy)  # (n,) or None
+    if committed is None:
+        if y_h is None:
+            raise InvalidEconomyError(
+                f"economy {economy.meta.name!r} has no household final-demand category, so the rest of "
+                "final demand is unknown: give committed (product,quantity)"
+            )
+        # Households' negative entries (their sales of used goods) stay with the rest, as supply.
+        y_o = economy.y - np.maximum(y_h, 0.0)
+    else:
+        y_o = planning_problem(economy, committed=committed).base
+    c0 = _goods_vector(targets, hh, "targets")
+    if c0 is None:
+        base = np.maximum(y_h[goods], 0.0) if y_h is not None else np.zeros(hh.G)
+        if not (base > 0).any():
+            base = np.asarray(hh.weights.T @ hh.population).reshape(-1)
+        c0 = np.where(base > 0, base, 1e-3 * base[base > 0].mean())
+    if (c0 <= 0).any() or not np.isfinite(c0).all():
+        raise InvalidEconomyError("households' first targets must be positive and finite")
+    return y_o, c0
+
+
 def _goods_vector(value: Any, households: Households, what: str) -> np.ndarray | None:
     if value is None:
         return None
@@ -183,7 +215,7 @@ def simulate(
     """
     start = time.perf_counter()
     from gosplan.consumers import clear, sell_at_fixed_prices
-    from gosplan.io.households import household_demand, load_households
+    from gosplan.io.households import load_households
     from gosplan.planning import plan as make_plan
     from gosplan.planning.problem import planning_problem
 
@@ -201,28 +233,9 @@ def simulate(
     name_of = getattr(economy, "names_of", None)
     good_names = np.asarray(name_of(hh.goods) if callable(name_of) else hh.goods.astype(str), dtype=object)
 
-    # Committed final demand and households' base-year consumption.
-    y_h = household_demand(economy)  # (n,) or None
-    if committed is None:
-        if y_h is None:
-            raise InvalidEconomyError(
-                f"economy {economy.meta.name!r} has no household final-demand category, so the rest of "
-                "final demand is unknown: give committed (product,quantity)"
-            )
-        # Households' negative entries (their sales of used goods) stay with the rest, as supply.
-        y_o = economy.y - np.maximum(y_h, 0.0)
-    else:
-        y_o = planning_problem(economy, committed=committed).base
+    y_o, c0 = committed_and_targets(economy, hh, goods, committed, targets)
     if floors is None:
         floors = np.minimum(y_o, 0.0)  # net imports may cover committed demand, as in the table
-    c0 = _goods_vector(targets, hh, "targets")
-    if c0 is None:
-        base = np.maximum(y_h[goods], 0.0) if y_h is not None else np.zeros(hh.G)
-        if not (base > 0).any():
-            base = np.asarray(hh.weights.T @ hh.population).reshape(-1)
-        c0 = np.where(base > 0, base, 1e-3 * base[base > 0].mean())
-    if (c0 <= 0).any() or not np.isfinite(c0).all():
-        raise InvalidEconomyError("households' first targets must be positive and finite")
 
     base = _base_balance(economy)
     capacities = _cap_free_goods(economy, base, goods, resources, capacities)

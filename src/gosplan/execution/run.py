@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -158,7 +157,7 @@ def execute(
     start = time.perf_counter()
     from gosplan.consumers import clear, sell_at_fixed_prices
     from gosplan.cycle.indicators import gini, group_indicators
-    from gosplan.io.households import household_demand, load_households
+    from gosplan.io.households import load_households
     from gosplan.planning.problem import planning_problem
 
     if regime not in REGIMES:
@@ -181,24 +180,9 @@ def execute(
     is_good = np.zeros(n, dtype=bool)
     is_good[goods] = True
 
-    y_h = household_demand(economy)
-    if committed is None:
-        if y_h is None:
-            raise InvalidEconomyError(
-                f"economy {economy.meta.name!r} has no household final-demand category, so the rest of "
-                "final demand is unknown: give committed (product,quantity)"
-            )
-        y_o = economy.y - np.maximum(y_h, 0.0)
-    else:
-        y_o = planning_problem(economy, committed=committed).base
-    from gosplan.cycle.simulate import _goods_vector
+    from gosplan.cycle.simulate import committed_and_targets
 
-    c0 = _goods_vector(targets, hh, "targets")
-    if c0 is None:
-        basec = np.maximum(y_h[goods], 0.0) if y_h is not None else np.zeros(hh.G)
-        if not (basec > 0).any():
-            basec = np.asarray(hh.weights.T @ hh.population).reshape(-1)
-        c0 = np.where(basec > 0, basec, 1e-3 * basec[basec > 0].mean())
+    y_o, c0 = committed_and_targets(economy, hh, goods, committed, targets)
     values = _labour_values(economy)  # the yardstick of every indicator
     problem0 = planning_problem(economy, targets=np.zeros(n), resources=resources)
     available = problem0.available
@@ -512,7 +496,6 @@ def _balance_plan(
     all zero by ``reported``), ``A'`` the techniques averaged with the same weights, so that
     the targets' inputs add up to ``A' g``. Returns the targets and the households' planned
     goods ``z c``."""
-    n = producers.n
     if weights is None:
         weights = reported
     else:
