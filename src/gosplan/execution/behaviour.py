@@ -21,7 +21,8 @@ kept, no hoarding, unsold output kept, truthful reports, myopic enterprises).
   period's shock); ``"understated"``, they report what they chose to make, at least their
   target: an enterprise that holds output back hides the rest (its *hidden reserve*).
 * ``lookahead`` (``delta_e`` in ``[0, 1)``) with the bonus ``b = beta (x - T)^+ - alpha (T - x)^+``
-  and the ratchet ``T_{t+1} = min(R_t, max(T_t, (1 + g) x_t))`` (regime ``command``): one unit
+  and the ratchet (regime ``command``: the centre believes at most ``(1 + g)`` times the achieved
+  level ``max(T_1, x_1, ..., x_t)``): one unit
   made beyond the target earns ``beta`` now and raises next period's target by ``1 + g``,
   which costs ``alpha (1 + g)`` next period to an enterprise that cannot then meet it. An
   enterprise that looks ahead with discount ``delta_e`` holds its output at the target (and

@@ -18,8 +18,9 @@ Regimes:
 
 * ``command``: period 1 is the centre's taut material balance (the base-year mix of final
   demand scaled up until a reported capacity or a limited resource binds), broken down in
-  proportion to reported capacity; then gross-output targets ratchet up from what was made,
-  ``T_{t+1} = min(R_t, max(T_t, (1 + g) x_t))`` (Weitzman 1980; ``R`` the reported capacity).
+  proportion to reported capacity; then the centre believes the reports ``R`` but no more than
+  ``(1 + g)`` times the achieved level (the most each enterprise made, or was first told to
+  make): the ratchet (Weitzman 1980).
   Enterprises are paid a bonus for output against target, so a myopic one makes all it can;
   one that looks ahead holds output at its target (:mod:`gosplan.execution.behaviour`).
 * ``liberman``: the same first period; then each enterprise's target is its share (by reported
@@ -232,8 +233,10 @@ def execute(
                 intent = T
             elif regime == "command":
                 # the centre believes the reports, and no more than the ratchet: (1 + g) times
-                # what each enterprise made or was told to make
-                belief = reported if t == 1 else np.minimum(reported, (1.0 + behaviour.ratchet) * np.maximum(T, x))
+                # the achieved level, the most each enterprise made (or was first told to make)
+                if t > 1:
+                    regime_state["best"] = np.maximum(regime_state.get("best", T), x)
+                belief = reported if t == 1 else np.minimum(reported, (1.0 + behaviour.ratchet) * regime_state["best"])
                 T, h_plan = _balance_plan(producers, belief, y_o, regime_state["c"], available)
                 intent = T if behaviour.holds_back else np.full(E, np.inf)
             else:  # liberman
