@@ -18,8 +18,9 @@ kept, no hoarding, unsold output kept, truthful reports, myopic enterprises).
 * ``spoilage`` (``delta`` in ``[0, 1]``): the share of finished goods left unsold (and of the
   stock carried) that spoils each period and is counted as waste; ``1``: nothing unsold is kept.
 * ``reporting``: ``"truthful"``, enterprises report their capacity as it is (after this
-  period's shock); ``"understated"``, they report what they chose to make, at least their
-  target: an enterprise that holds output back hides the rest (its *hidden reserve*).
+  period's shock); ``"understated"``, they report what they chose to make (its target, for an
+  enterprise that holds output at it), never more than their capacity after the shock: an
+  enterprise that holds output back hides the rest (its *hidden reserve*).
 * ``lookahead`` (``delta_e`` in ``[0, 1)``) with the bonus ``b = beta (x - T)^+ - alpha (T - x)^+``
   and the ratchet (regime ``command``: the centre believes at most ``(1 + g)`` times the achieved
   level ``max(T_1, x_1, ..., x_t)``): one unit

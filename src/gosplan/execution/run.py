@@ -336,7 +336,9 @@ def execute(
         if behaviour.reporting == "truthful":
             new_reported = K_eff.copy()
         else:
-            new_reported = np.minimum(K, np.maximum(np.maximum(np.where(np.isfinite(intent), intent, K_eff), T), x))
+            # what it chose to make (or made), never more than it has: an enterprise holding
+            # output at its target reports the target, one that makes all it can its capacity
+            new_reported = np.minimum(K_eff, np.maximum(np.where(np.isfinite(intent), intent, K_eff), x))
         hidden = np.maximum(K_eff - new_reported, 0.0)
         # ------------------------------------------------------------ indicators
         val_p = values[producers.product]
