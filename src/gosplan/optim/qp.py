@@ -74,11 +74,15 @@ def solve_diagonal_qp(
     )
     q = alpha * qs
     v_u, yu, du, status, text, iters = _clarabel(lp, q, tol, time_limit)
-    if status is LPStatus.OPTIMAL:
+    if status in (LPStatus.OPTIMAL, LPStatus.ITERATION_LIMIT) and np.isfinite(v_u).all():
+        # the polish solves the optimality conditions on the active set and accepts the answer
+        # only if it is feasible with duals of the right sign: a KKT point, hence optimal (the
+        # program is convex), also from an interior point stopped by its iteration limit
         polished = _polish(lp, q, v_u, yu, du)
         if polished is not None:
             v_u, yu, du = polished
             text += ", polished"
+            status = LPStatus.OPTIMAL
     v, y, d = S * v_u, R * yu / alpha, du / (S * alpha)
     q0 = q / (alpha * S * S)
     obj = float(original.c @ v + 0.5 * q0 @ (v * v) + original.offset) if np.isfinite(v).all() else np.nan
@@ -137,7 +141,7 @@ def _clarabel(lp: LinearProgram, q: np.ndarray, tol: float, time_limit: float | 
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = float(tol)
     settings.tol_ktratio = min(settings.tol_ktratio, float(tol))
-    settings.max_iter = 200
+    settings.max_iter = 500
     if time_limit is not None:
         settings.time_limit = float(time_limit)
     solver = clarabel.DefaultSolver(P, lp.c, A, b, cones, settings)
