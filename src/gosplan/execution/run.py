@@ -669,13 +669,15 @@ class _OptimalCentre:
         full[self.goods] = self.target
         out = self._plan(full, cap)
         if out.status.value == "infeasible":
-            # taut, as the balance: a product that committed demand alone overloads is planned
-            # at what committed demand needs of it (and falls short when carried out)
-            A, _ = _aggregate_technique(self.producers, reported)
-            g_o = leontief_solve(A, self.y_o)
-            cap = np.maximum(cap, np.maximum(g_o, 0.0) * (1.0 + 1e-6))
-            self.capacity = cap
-            out = self._plan(full, cap)
+            # the reports cannot carry committed demand: the shortfall is shared, committed
+            # demand and the households' targets planned on one ray (as the period's deliveries
+            # share a shortage in proportion), not committed demand first and households nothing
+            pos, neg = np.maximum(self.y_o, 0.0), np.minimum(self.y_o, 0.0)
+            self.committed, self.floors = neg, neg
+            out = self._plan(full + pos, cap)
+            if out.success and out.class_fulfilment:
+                z = min(1.0, min(out.class_fulfilment.values()))
+                self.committed = neg + z * pos * (1.0 - 1e-6)
         if out.status.value == "infeasible":
             self._fit_committed(cap)
             out = self._plan(full, cap)
