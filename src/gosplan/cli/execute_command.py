@@ -41,6 +41,9 @@ from gosplan.cli.app import (
     _publish,
     app,
 )
+from gosplan.cli.simulate_command import _number
+from gosplan.cli.simulate_command import _percent as _pct
+from gosplan.cli.simulate_command import _write as _write_table
 
 EXECUTION_TABLES = ("periods", "products", "ministries", "enterprises", "groups", "alerts")
 REPORT_NAME = "report.html"
@@ -104,13 +107,6 @@ def exit_code(execution: Any) -> int:
     return EXIT_ERROR
 
 
-def _write_table(frame: Any, path: Path, fmt: str) -> None:
-    if fmt == "parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
-
-
 def execution_tables(execution: Any) -> dict[str, Any]:
     """The Execution's tables by stem (an empty alerts table when monitoring did not run)."""
     import pandas as pd
@@ -158,18 +154,6 @@ def execution_files(execution: Any, economy: Any, summary: Mapping[str, Any], fm
     files[SUMMARY_NAME] = lambda p: p.write_text(text, encoding="utf-8")
     files[REPORT_NAME] = lambda p: p.write_text(html, encoding="utf-8")
     return files
-
-
-def _pct(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{100 * float(value):.3g}%"
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    from gosplan.cli.report import fmt_number
-
-    return fmt_number(value, digits)
 
 
 def execution_summary_report(summary: Mapping[str, Any], *, written: list[str]) -> Any:

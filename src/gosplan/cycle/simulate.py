@@ -59,6 +59,23 @@ SHRINK = 1.0 - 1e-6
 own check; the plan's ray (z >= 1) takes what is delivered back to the boundary."""
 
 
+def plan_with_fallbacks(economy: Economy, targets: np.ndarray, committed: np.ndarray, **kwargs: Any) -> Any:
+    """:func:`gosplan.plan` (warnings silenced); with ``method="auto"``, a plan that fails
+    gosplan's own check (HiGHS' simplex leaves duality gaps of 1e-5 on some BEA targets) is
+    solved again by HiGHS' interior point, then by PDHG."""
+    from gosplan.planning import plan as make_plan
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = make_plan(economy, targets=targets, committed=committed, **kwargs)
+        if kwargs.get("method", "auto") == "auto":
+            for fallback in ("highs-ipm", "pdhg"):
+                if out.status.value != "numerical_error":
+                    break
+                out = make_plan(economy, targets=targets, committed=committed, **{**kwargs, "method": fallback})
+    return out
+
+
 def committed_and_targets(
     economy: Economy, hh: Households, goods: np.ndarray, committed: Any, targets: Any
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +233,6 @@ def simulate(
     start = time.perf_counter()
     from gosplan.consumers import clear, sell_at_fixed_prices
     from gosplan.io.households import load_households
-    from gosplan.planning import plan as make_plan
     from gosplan.planning.problem import planning_problem
 
     if rule not in RULES:
@@ -260,18 +276,7 @@ def simulate(
         return out
 
     def run_plan(c: np.ndarray):
-        """The period's plan; with ``method="auto"``, a plan that fails gosplan's own check
-        (HiGHS' simplex leaves duality gaps of 1e-5 on some BEA targets) is solved again by
-        HiGHS' interior point, then by PDHG."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = make_plan(economy, targets=full(c), committed=y_o, **plan_kwargs)
-            if method == "auto":
-                for fallback in ("highs-ipm", "pdhg"):
-                    if out.status.value != "numerical_error":
-                        break
-                    out = make_plan(economy, targets=full(c), committed=y_o, **{**plan_kwargs, "method": fallback})
-            return out
+        return plan_with_fallbacks(economy, full(c), y_o, **plan_kwargs)
 
     # Reference prices for welfare: base-year labour values (the same for every rule).
     reference = _reference_values(economy, base, goods)

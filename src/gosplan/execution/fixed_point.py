@@ -243,13 +243,13 @@ def _policy_step(phi: np.ndarray, g: np.ndarray, args: tuple, rows: np.ndarray, 
     pos = np.full(n, -1, np.int64)
     pos[R] = np.arange(R.size)
 
-    def matrix(choice: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
+    def matrix(choice: np.ndarray) -> sp.csr_array:
         var = np.flatnonzero((choice >= 0))
         var = var[inR[indices[choice[var]]]]
         Z = sp.csr_array((w[choice[var]], (var, pos[indices[choice[var]]])), shape=(E, R.size))
         W = sp.csr_array(Bc[R] @ Z)
         W.sum_duplicates()
-        return W, var
+        return W
 
     def open_rows(W: sp.csr_array) -> np.ndarray:
         """Products of R that reach a row with leakage (BFS on the reversed graph of ``W``)."""
@@ -267,7 +267,7 @@ def _policy_step(phi: np.ndarray, g: np.ndarray, args: tuple, rows: np.ndarray, 
         reach[order] = True
         return reach[:m]
 
-    W, _ = matrix(choice)
+    W = matrix(choice)
     good = open_rows(W)
     for _ in range(64):  # switch tied choices towards open products
         if good.all():
@@ -284,7 +284,7 @@ def _policy_step(phi: np.ndarray, g: np.ndarray, args: tuple, rows: np.ndarray, 
         if not switch.any():
             break
         choice = np.where(switch, best, choice)
-        W, _ = matrix(choice)
+        W = matrix(choice)
         good = open_rows(W)
     # constants of each ratio product: ceilings, stocks c_p, inputs delivered in full
     const_x = np.where(choice < 0, ceiling, 0.0)

@@ -50,7 +50,7 @@ import scipy.sparse as sp
 
 from gosplan.errors import InvalidEconomyError, PlanningError
 from gosplan.execution.behaviour import Behaviour
-from gosplan.execution.period import BALANCE_TOL, State, balance_error, carry_out, close
+from gosplan.execution.period import BALANCE_TOL, State, balance_error, carry_out, close, orders
 from gosplan.execution.producers import Producers, leontief_solve
 from gosplan.execution.result import Execution
 from gosplan.execution.shocks import NoShocks, Shocks
@@ -263,9 +263,7 @@ def execute(
         # targets and committed demand first; then, from what is left, the households' planned
         # goods and the producers' orders beyond their norms (buffers topped up, hoarders' extra)
         # in proportion; stock beyond is offered to households. The plan balances.
-        from gosplan.execution.period import orders as _orders
-
-        d_plan = _orders(producers, state, T, behaviour)
+        d_plan = orders(producers, state, T, behaviour)
         rows_p, cols_p = producers.pair_row, producers.inputs.indices
         norm = np.minimum(d_plan, np.maximum(producers.inputs.data * T[rows_p] - state.input_stock, 0.0))
         extra = d_plan - norm
@@ -464,18 +462,6 @@ def execute(
     )
 
 
-def _scale_within(g: np.ndarray, use: np.ndarray, cap: np.ndarray, available: np.ndarray) -> float:
-    """The largest ``s`` in ``[0, 1]`` with ``s g <= cap`` and ``s use <= available``."""
-    s = 1.0
-    up = g > 0
-    if up.any():
-        s = min(s, float(np.min(cap[up] / g[up])))
-    lim = np.isfinite(available) & (use > 0) if use.size else np.zeros(0, dtype=bool)
-    if lim.any():
-        s = min(s, float(np.min(available[lim] / use[lim])))
-    return max(s, 0.0)
-
-
 def _wages(producers: Producers, labour: int | None) -> np.ndarray:
     """Resource prices at which enterprises pay: labour at 1 (labour tokens), nothing else."""
     w = np.zeros(len(producers.resources))
@@ -623,26 +609,15 @@ class _OptimalCentre:
         return np.where(short, rho * reported + (1.0 - rho) * nominal, reported)
 
     def _plan(self, full: np.ndarray, cap: np.ndarray):
-        from gosplan.planning import plan as make_plan
+        from gosplan.cycle.simulate import plan_with_fallbacks
 
         kwargs = dict(objective="fulfilment", resources=self.resources, capacities=cap, floors=self.floors,
                       method=self.method, tol=self.plan_tol, explain=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = make_plan(self.economy, targets=full, committed=self.committed, **kwargs)
-            if self.method == "auto":
-                for fallback in ("highs-ipm", "pdhg"):
-                    if out.status.value != "numerical_error":
-                        break
-                    out = make_plan(self.economy, targets=full, committed=self.committed, **{**kwargs, "method": fallback})
-            if out.status.value == "numerical_error":
-                # targets revised onto the production set's boundary leave programs so degenerate
-                # that no solver passes gosplan's check: the same targets a hair inside
-                for how in (self.method, "highs-ipm", "pdhg") if self.method == "auto" else (self.method,):
-                    out = make_plan(self.economy, targets=full * (1.0 - 1e-5), committed=self.committed,
-                                    **{**kwargs, "method": how})
-                    if out.status.value != "numerical_error":
-                        break
+        out = plan_with_fallbacks(self.economy, full, self.committed, **kwargs)
+        if out.status.value == "numerical_error":
+            # targets revised onto the production set's boundary leave programs so degenerate
+            # that no solver passes gosplan's check: the same targets a hair inside
+            out = plan_with_fallbacks(self.economy, full * (1.0 - 1e-5), self.committed, **kwargs)
         return out
 
     def _fit_committed(self, cap: np.ndarray) -> None:
