@@ -1,0 +1,127 @@
+"""The planning bureau's web application (FastAPI): ``create_app(settings)``.
+
+Routes: ``GET /healthz``; the JSON API under ``/api/v1`` (:mod:`gosplan.service.api`); the
+dashboard under ``/dashboard`` (:mod:`gosplan.service.dashboard`); OpenAPI at ``/openapi.json``.
+The application holds no planning logic: jobs call the library (:mod:`gosplan.service.jobs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from gosplan._version import __version__
+from gosplan.service.auth import TokenCache
+from gosplan.service.db import Database, upgrade
+from gosplan.service.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("gosplan.service")
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    return await _reject(send, self.limit)
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await _reject(send, self.limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _reject(send: Any, limit: int) -> None:
+    import orjson
+
+    body = orjson.dumps({"detail": f"request body larger than {limit:,} bytes"})
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The bureau's application for ``settings`` (migrations applied on start unless ``migrate=False``)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        db = Database(settings.db_url)
+        if settings.migrate:
+            upgrade(settings.db_url, engine=db.engine)
+        from gosplan.service.jobs.runner import JobRunner
+
+        runner = JobRunner(db, settings)
+        runner.start()
+        app.state.db, app.state.runner = db, runner
+        app.state.tokens = TokenCache(settings.auth_cache_seconds)
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            runner.close()
+            db.dispose()
+
+    app = FastAPI(
+        title="gosplan planning bureau",
+        version=__version__,
+        description="The centre, ministries and enterprises working on one plan: economies, plan "
+        "jobs, immutable plan versions, directives, reports, re-plans, simulations and alerts.",
+        lifespan=lifespan,
+    )
+
+    @app.get("/healthz", tags=["service"], summary="Liveness and database check")
+    def healthz() -> dict[str, Any]:
+        db = app.state.db
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            ok = True
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            log.warning("health check: database unreachable: %s", type(exc).__name__)
+            ok = False
+        body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable",
+                "version": __version__, "jobs": app.state.runner.describe()}
+        if not ok:
+            return JSONResponse(body, status_code=503)  # type: ignore[return-value]
+        return body
+
+    from gosplan.service.api import router as api_router
+    from gosplan.service.dashboard import router as dashboard_router
+
+    app.include_router(api_router)
+    app.include_router(dashboard_router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
