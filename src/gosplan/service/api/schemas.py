@@ -1,0 +1,229 @@
+"""The JSON bodies of the bureau's API (pydantic).
+
+Request bodies forbid unknown fields (a misspelt option is a 422 that names it, never silently
+ignored). Response models describe what the API returns, for OpenAPI and its checkers; the
+tables and directives read from a plan's payload (:mod:`gosplan.service.payload`) are described
+without forbidding extra fields, so that a payload that grows a column stays valid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "PlanParams", "SimulateParams", "EconomyIn", "PublishIn", "JobOut", "EconomyOut", "EconomyDetailOut",
+    "EnterpriseOut", "DraftOut", "DraftDetailOut", "VersionOut", "ProductRowOut", "ResourceRowOut",
+    "MinistryRowOut", "FlowRowOut", "InputRowOut", "EnterpriseDirectiveOut", "MinistryDirectiveOut",
+]
+
+Label = Annotated[str, Field(min_length=1, max_length=200)]
+Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Row(BaseModel):
+    """A row read from a stored payload (extra columns allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+class PlanParams(_In):
+    """A plan job's parameters (``POST /economies/{id}/plans``; re-plans add ``period``)."""
+
+    kind: Literal["plan", "five-year", "two-level"] = Field(
+        "plan", description="plan: one optimal plan (gosplan.plan); five-year: plan_years over the economy's "
+        "horizon; two-level: plan_decomposed over its ministries")
+    objective: Literal["fulfilment", "harmony", "cost"] = "fulfilment"
+    targets: dict[Label, Quantity] | None = Field(None, description="final output asked for, by product label")
+    resources: dict[Label, Quantity] | None = Field(None, description="resources available, by resource label")
+    capacities: dict[Label, Quantity] | None = Field(None, description="most gross output, by product label")
+    priorities: dict[Label, Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
+        None, description="priority classes of products (lower is served first)")
+    method: Literal["auto", "highs", "highs-ipm", "highs-pdlp", "leontief", "pdhg"] = "auto"
+    tol: float = Field(1e-6, ge=1e-9, le=1e-2)
+    time_limit: float | None = Field(None, gt=0, le=86_400, description="seconds")
+    years: int | None = Field(None, ge=1, le=100, description="years of a five-year plan (default: the horizon's)")
+    rule: Literal["proportional", "merit"] = Field(
+        "proportional", description="how a product's output is broken down among its enterprises")
+
+    @model_validator(mode="after")
+    def _years_only_five_year(self) -> PlanParams:
+        if self.years is not None and self.kind != "five-year":
+            raise ValueError(f"years is for kind 'five-year', not {self.kind!r}")
+        return self
+
+
+class ReplanParams(PlanParams):
+    """A re-plan: a plan's parameters and the last period of reports to take."""
+
+    period: int | None = Field(None, ge=0, le=1_000_000,
+                               description="use each enterprise's latest report up to this period (default: all)")
+
+
+class SimulateParams(_In):
+    """A simulation job's parameters (``POST /economies/{id}/simulations``)."""
+
+    regime: Literal["command", "liberman", "optimal"] = "command"
+    periods: int = Field(12, ge=1, le=240)
+    shock_rate: float = Field(0.05, ge=0, le=1)
+    shock_depth: float = Field(0.5, ge=0, le=1)
+    shock_persistence: float = Field(0.6, ge=0, le=1)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    groups: int = Field(1, ge=1, le=1000)
+    monitoring: bool = True
+
+
+class EconomyIn(_In):
+    """Load a bundled economy (an upload comes as multipart: ``name`` and ``file``)."""
+
+    name: Label
+    bundled: Label = Field(description="a bundled economy's name, e.g. us-2022 (see gosplan.datasets)")
+    enterprises_per_product: float | None = Field(
+        None, gt=0, le=100, description="synthetic enterprises per product (none: products are the enterprises' level)")
+    ministries: int | None = Field(None, ge=1, le=10_000, description="group the products into this many ministries")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class PublishIn(_In):
+    base_version: int = Field(ge=0, le=2**31 - 1, description="the latest version this draft was made against (0: none yet)")
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+class JobOut(_Out):
+    id: int
+    economy_id: int
+    kind: str
+    params: dict[str, Any]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: float
+    message: str
+    draft_id: int | None
+    summary: dict[str, Any] | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class EconomyOut(_Out):
+    id: int
+    name: str
+    source: Literal["bundled", "upload"]
+    title: str
+    units: str
+    n_products: int
+    n_ministries: int
+    n_enterprises: int
+    created_at: dt.datetime
+    latest_version: int = Field(description="the latest published plan version (0: none yet)")
+
+
+class MinistryOut(_Out):
+    ministry: str
+    name: str
+    n_enterprises: int
+
+
+class EconomyDetailOut(EconomyOut):
+    spec: dict[str, Any]
+    ministries: list[MinistryOut]
+
+
+class EnterpriseOut(_Out):
+    enterprise: str
+    ministry: str | None
+    product: str | None
+    name: str
+
+
+class DraftOut(_Out):
+    id: int
+    economy_id: int
+    job_id: int | None
+    kind: str
+    summary: dict[str, Any]
+    created_at: dt.datetime
+
+
+class ProductRowOut(_Row):
+    product: str
+    name: str
+    ministry: str | None
+    gross_output: float
+    final: float
+    target: float | None
+    fulfilment: float | None
+    price: float | None
+
+
+class ResourceRowOut(_Row):
+    resource: str
+    available: float | None
+    used: float
+    price: float | None
+    binding: bool
+
+
+class MinistryRowOut(_Row):
+    ministry: str
+    gross_output: float
+    labour: float
+    n_products: int
+    n_enterprises: int
+
+
+class FlowRowOut(_Row):
+    source: str
+    target: str
+    value: float
+
+
+class DraftDetailOut(DraftOut):
+    status: str
+    message: str
+    products: list[ProductRowOut]
+    resources: list[ResourceRowOut]
+
+
+class VersionOut(_Out):
+    economy_id: int
+    version: int
+    draft_id: int
+    published_at: dt.datetime
+    summary: dict[str, Any]
+
+
+class InputRowOut(_Row):
+    input: str
+    kind: str
+    quantity: float
+
+
+class EnterpriseDirectiveOut(_Row):
+    enterprise: str
+    ministry: str
+    product: str
+    product_name: str
+    target: float
+    capacity: float | None
+    inputs: list[InputRowOut]
+
+
+class MinistryDirectiveOut(_Row):
+    ministry: str
+    gross_output: float
+    products: list[dict[str, Any]]
+    enterprises: list[dict[str, Any]]
+    inputs: list[InputRowOut]
