@@ -1257,6 +1257,7 @@ def _chain_words(h: Any) -> str:
 from gosplan.cli import hierarchy_commands  # noqa: E402,F401  (registers aggregate, breakdown)
 from gosplan.cli import simulate_command  # noqa: E402,F401  (registers simulate)
 from gosplan.cli import execute_command  # noqa: E402,F401  (registers scenario)
+from gosplan.cli import service_commands  # noqa: E402,F401  (registers serve, db, users)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
