@@ -178,7 +178,7 @@ def db_upgrade(
 
 @users_app.command("create")
 def users_create(
-    name: Annotated[str, typer.Argument(help="The user's name (unique).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The user's name (unique).")],
     role: Annotated[Role, typer.Option("--role", help="What the user may see and do (docs/service.md).")],
     ministry: Annotated[Optional[str], typer.Option("--ministry", metavar="M", help="The ministry a ministry user speaks for.")] = None,
     enterprise: Annotated[Optional[str], typer.Option("--enterprise", metavar="E", help="The enterprise an enterprise user speaks for.")] = None,
@@ -229,7 +229,7 @@ def users_list(db: DbOption = None, as_json: Annotated[bool, typer.Option("--jso
 
 
 @users_app.command("disable")
-def users_disable(name: Annotated[str, typer.Argument(help="The user's name.")], db: DbOption = None) -> None:
+def users_disable(name: Annotated[str, typer.Argument(metavar="NAME", help="The user's name.")], db: DbOption = None) -> None:
     """Disable a user: its token is refused from now on (within the server's auth cache, 2 s)."""
     database = _database(_url(db))
     from sqlalchemy import update
