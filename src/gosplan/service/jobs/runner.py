@@ -1,21 +1,407 @@
-"""(being written: placeholder so the app starts)"""
+"""The bureau's job runner: plans, re-plans and simulations on Dask, their state in the database.
+
+:class:`JobRunner` ``(db, settings)``: ``start()``, ``submit(job_id)``, ``cancel(job_id)``,
+``describe()``, ``close()``.
+
+* Where jobs run: an in-process ``distributed`` client (threads, ``settings.jobs_threads``)
+  started on the first submit (the service starts without it), or the scheduler at
+  ``settings.scheduler`` (``gosplan serve --scheduler ADDRESS``). The task functions
+  (:mod:`gosplan.service.jobs.tasks`) get the economy's spec, its zip and the parameters; they
+  never touch the database.
+* One background thread owns the client: it submits, reads every job's progress from the
+  scheduler (one call for all, the task writes it at most every 0.5 s), writes progress,
+  ``running``, and on completion the draft (plan, re-plan) or the result and alerts
+  (simulation) in short transactions; failures keep the library's message on one line (the
+  traceback goes to the server's log only).
+* Cancellation: ``cancel_requested`` is stored; a queued job is cancelled at once; a running
+  one through a distributed Event its progress callback checks (the task raises
+  :class:`~gosplan.service.jobs.tasks.Cancelled`).
+* ``start()`` marks jobs a previous server process left queued or running as failed
+  (:data:`INTERRUPTED`); ``close()`` does the same for its own unfinished jobs, after cancelling
+  them, and never waits more than a few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+
+from gosplan.service.models import FINISHED, Alert, Draft, EconomyFile, EconomyRow, Job, Report, pack, utcnow
+
+__all__ = ["JobRunner", "INTERRUPTED"]
+
+log = logging.getLogger("gosplan.service.jobs")
+
+INTERRUPTED = "interrupted: the server stopped before the job finished; submit it again"
+PROGRESS_EVERY = 0.5  # seconds between progress writes of one job
+TICK = 0.1  # seconds between looks at the running jobs
+
+
+@dataclass
+class _Active:
+    job_id: int
+    kind: str
+    future: Any = None
+    key: str = ""
+    running: bool = False
+    progress: tuple[float, str] | None = None
+    written: float = -math.inf
+    cancelling: bool = False
+    submitted: float = field(default_factory=time.monotonic)
 
 
 class JobRunner:
-    def __init__(self, db, settings):
+    """Runs the bureau's jobs on Dask (see the module)."""
+
+    def __init__(self, db: Any, settings: Any):
         self.db, self.settings = db, settings
+        self.name = f"gosplan-{uuid.uuid4().hex[:10]}"  # scheduler names of this runner's jobs
+        self._inbox: queue.SimpleQueue[tuple[str, int | None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._waiting: set[int] = set()  # submitted, not yet handed to Dask
+        self._active: dict[int, _Active] = {}
+        self._client: Any = None
+        self._client_error: str | None = None
+        self._workers: tuple[int, int] | None = None  # (workers, threads) last seen
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.client_seconds: float | None = None  # how long the client took to start
 
-    def start(self):
-        pass
+    # ------------------------------------------------------------------ public
+    def start(self) -> None:
+        """Fail the jobs a previous server left unfinished, then start the runner's thread."""
+        with self.db.session() as s:
+            left = s.execute(select(Job.id).where(Job.state.in_(("queued", "running")))).scalars().all()
+            if left:
+                s.execute(update(Job).where(Job.id.in_(left), Job.state.in_(("queued", "running")))
+                          .values(state="failed", message=INTERRUPTED, finished_at=utcnow()))
+        if left:
+            log.warning("%d job(s) left unfinished by a previous server marked failed: %s", len(left), left[:20])
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._loop, name="gosplan-jobs", daemon=True)
+        self._thread.start()
 
-    def close(self):
-        pass
+    def submit(self, job_id: int) -> None:
+        """Run the job ``job_id`` (its row committed, state ``queued``)."""
+        with self._lock:
+            self._waiting.add(int(job_id))
+        self._inbox.put(("submit", int(job_id)))
 
-    def describe(self):
-        return {"scheduler": "in-process"}
+    def cancel(self, job_id: int) -> bool:
+        """Ask the job to stop; ``False`` when it has already finished (or does not exist).
 
-    def submit(self, job_id):
-        raise NotImplementedError
+        A queued job is cancelled at once; a running one stops at its next progress call
+        (state ``cancelled`` then)."""
+        with self.db.session() as s:
+            job = s.get(Job, int(job_id), with_for_update=True)
+            if job is None or job.state in FINISHED:
+                return False
+            job.cancel_requested = True
+            if job.state == "queued":
+                job.state, job.message, job.finished_at = "cancelled", "cancelled before it started", utcnow()
+        self._inbox.put(("cancel", int(job_id)))
+        return True
 
-    def cancel(self, job_id):
-        raise NotImplementedError
+    def describe(self) -> dict[str, Any]:
+        """``{scheduler, workers, threads, running, queued}`` (no database, no scheduler call)."""
+        with self._lock:
+            running = sum(1 for a in self._active.values() if a.running)
+            queued = len(self._waiting) + sum(1 for a in self._active.values() if not a.running)
+        workers, threads = self._workers or ((1, int(self.settings.jobs_threads)) if not self.settings.scheduler
+                                              else (0, 0))
+        out = {"scheduler": self.settings.scheduler or "in-process", "workers": workers, "threads": threads,
+               "running": running, "queued": queued, "started": self._client is not None}
+        if self._client_error:
+            out["error"] = self._client_error
+        return out
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Cancel this runner's unfinished jobs (marked failed: interrupted), close the client."""
+        self._stopping.set()
+        self._inbox.put(("stop", None))
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the job runner did not stop within %.0f s; left behind", timeout)
+            self._thread = None
+
+    # ------------------------------------------------------------------ the thread
+    def _loop(self) -> None:
+        try:
+            while True:
+                try:
+                    message = self._inbox.get(timeout=TICK if self._active else 1.0)
+                except queue.Empty:
+                    message = None
+                while message is not None:
+                    if message[0] == "stop":
+                        self._shutdown()
+                        return
+                    self._handle(*message)
+                    try:
+                        message = self._inbox.get_nowait()
+                    except queue.Empty:
+                        message = None
+                if self._active:
+                    self._watch()
+        except Exception:  # noqa: BLE001 - the thread must not die silently
+            log.exception("the job runner's thread failed")
+
+    def _handle(self, what: str, job_id: int) -> None:
+        try:
+            if what == "submit":
+                self._submit(job_id)
+            elif what == "cancel":
+                self._cancel(job_id)
+        except Exception as exc:  # noqa: BLE001 - one job's trouble is not the runner's
+            log.exception("job %s: %s failed", job_id, what)
+            self._finish(job_id, "failed", f"the job could not be run: {type(exc).__name__}: {exc}")
+        finally:
+            if what == "submit":
+                with self._lock:
+                    self._waiting.discard(job_id)
+
+    def _ensure_client(self) -> Any:
+        if self._client is not None:
+            return self._client
+        start = time.perf_counter()
+        from distributed import Client
+
+        address = self.settings.scheduler
+        try:
+            if address:
+                client = Client(address, timeout=15, set_as_default=False)
+            else:
+                client = Client(processes=False, n_workers=1, threads_per_worker=max(int(self.settings.jobs_threads), 1),
+                                dashboard_address=None, set_as_default=False)
+        except Exception as exc:  # noqa: BLE001
+            self._client_error = f"cannot reach the Dask scheduler at {address}: {exc}" if address else str(exc)
+            raise RuntimeError(self._client_error) from None
+        self._client, self._client_error = client, None
+        self.client_seconds = time.perf_counter() - start
+        self._refresh_workers()
+        log.info("jobs run on %s (client started in %.2f s)", address or "an in-process Dask cluster",
+                 self.client_seconds)
+        return client
+
+    def _refresh_workers(self) -> None:
+        try:
+            info = self._client.scheduler_info(n_workers=-1) if self.settings.scheduler else self._client.scheduler_info()
+            workers = info.get("workers", {})
+            self._workers = (len(workers), sum(int(w.get("nthreads", 0)) for w in workers.values()))
+        except Exception:  # noqa: BLE001 - describe() only
+            pass
+
+    def _submit(self, job_id: int) -> None:
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                log.warning("job %s submitted but not found", job_id)
+                return
+            if job.state != "queued":
+                return  # cancelled before it was handed over
+            kind, params = job.kind, dict(job.params or {})
+            eco = s.get(EconomyRow, job.economy_id)
+            spec = dict(eco.spec or {})
+            data = None
+            if "upload" in spec:
+                f = s.get(EconomyFile, job.economy_id)
+                data = None if f is None else bytes(f.data)
+            reports = _latest_reports(s, job.economy_id, params.get("period")) if kind == "replan" else None
+        from gosplan.service.jobs.tasks import run_job
+
+        client = self._ensure_client()
+        active = _Active(job_id, kind)
+        active.key = f"{self.name}-job-{job_id}"
+        future = client.submit(run_job, kind, spec, data, params, reports, [self.name, str(job_id)],
+                               f"{active.key}-cancel", key=active.key, pure=False, retries=0)
+        active.future = future
+        with self._lock:
+            self._active[job_id] = active
+
+    def _cancel(self, job_id: int) -> None:
+        active = self._active.get(job_id)
+        if active is None or self._client is None:
+            return
+        from distributed import Event
+
+        active.cancelling = True
+        Event(f"{active.key}-cancel", client=self._client).set()
+        if not active.running:
+            active.future.cancel()
+
+    def _watch(self) -> None:
+        """Progress of the running jobs, and the ends of finished ones."""
+        try:
+            seen = self._client.get_metadata([self.name], default={}) or {}
+        except Exception:  # noqa: BLE001 - progress is best effort
+            seen = {}
+        now = time.monotonic()
+        started, moved = [], []
+        for job_id, a in list(self._active.items()):
+            value = seen.get(str(job_id))
+            if value is not None:
+                a.progress = (float(value[0]), str(value[1]))
+                if not a.running:
+                    a.running = True
+                    started.append(a)
+                elif now - a.written >= PROGRESS_EVERY:
+                    moved.append(a)
+            if a.future.done():
+                self._complete(a)
+        if started or moved:
+            self._write_progress(started, moved, now)
+
+    def _write_progress(self, started: list[_Active], moved: list[_Active], now: float) -> None:
+        with self.db.session() as s:
+            for a in started:
+                fraction, message = a.progress or (0.0, "started")
+                s.execute(update(Job).where(Job.id == a.job_id, Job.state == "queued")
+                          .values(state="running", started_at=utcnow(), progress=fraction, message=message))
+                a.written = now
+            for a in moved:
+                fraction, message = a.progress or (0.0, "")
+                s.execute(update(Job).where(Job.id == a.job_id, Job.state == "running")
+                          .values(progress=fraction, message=message))
+                a.written = now
+
+    def _forget(self, a: _Active) -> None:
+        with self._lock:
+            self._active.pop(a.job_id, None)
+        try:
+            self._client.set_metadata([self.name, str(a.job_id)], None)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _complete(self, a: _Active) -> None:
+        from gosplan.service.jobs.tasks import Cancelled, JobFailed
+
+        future = a.future
+        self._forget(a)
+        status = future.status
+        if status == "cancelled":
+            self._finish(a.job_id, "cancelled", "cancelled")
+            return
+        if status == "error":
+            exc = future.exception()
+            if isinstance(exc, Cancelled):
+                self._finish(a.job_id, "cancelled", "cancelled while running")
+            elif isinstance(exc, JobFailed):
+                log.error("job %s (%s) failed: %s\n%s", a.job_id, a.kind, exc.message, exc.trace)
+                self._finish(a.job_id, "failed", exc.message)
+            else:
+                import traceback
+
+                from gosplan.service.jobs.tasks import one_line
+
+                trace = "".join(traceback.format_tb(future.traceback())) if future.traceback() else ""
+                log.error("job %s (%s) failed: %r\n%s", a.job_id, a.kind, exc, trace)
+                self._finish(a.job_id, "failed", one_line(f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            payload = future.result()
+        except Exception as exc:  # noqa: BLE001 - e.g. a lost worker
+            log.exception("job %s: its result could not be fetched", a.job_id)
+            self._finish(a.job_id, "failed", f"the job's result was lost: {type(exc).__name__}: {exc}")
+            return
+        self._finish(a.job_id, "done", "", payload)
+
+    def _finish(self, job_id: int, state: str, message: str, payload: dict | None = None) -> None:
+        """The job's end in one transaction (a job already finished, e.g. cancelled while
+        queued, is left as it is; a job whose cancel was asked for ends cancelled)."""
+        from gosplan.service.jobs.tasks import draft_summary
+
+        with self.db.session() as s:
+            job = s.get(Job, job_id, with_for_update=True)
+            if job is None or job.state in FINISHED:
+                return
+            if job.cancel_requested and state != "failed":
+                if state != "cancelled":
+                    message = "cancelled (it finished before it could stop; its result was discarded)"
+                state, payload = "cancelled", None
+            job.state, job.finished_at = state, utcnow()
+            if job.started_at is None and state != "cancelled":
+                job.started_at = job.finished_at
+            job.message = message or ("done" if state == "done" else state)
+            if state == "done" and payload is not None:
+                job.progress = 1.0
+                if job.kind == "simulate":
+                    job.result = pack(payload)
+                    job.summary = payload.get("summary")
+                    s.add_all(_alerts(job, payload.get("alerts") or []))
+                else:
+                    summary = draft_summary(payload)
+                    draft = Draft(economy_id=job.economy_id, job_id=job.id, kind=payload.get("kind") or job.kind,
+                                  summary=summary, payload=pack(payload), created_by=job.created_by)
+                    s.add(draft)
+                    s.flush()
+                    job.draft_id, job.summary = draft.id, summary
+                    job.message = payload.get("message") or "done"
+
+    def _shutdown(self) -> None:
+        """Cancel what is left, mark it interrupted, close the client (bounded waits)."""
+        pending = list(self._active.values())
+        with self._lock:
+            waiting = list(self._waiting)
+        if self._client is not None:
+            from distributed import Event
+
+            for a in pending:
+                try:
+                    Event(f"{a.key}-cancel", client=self._client).set()
+                    a.future.cancel()
+                except Exception:  # noqa: BLE001
+                    pass
+        ids = [a.job_id for a in pending] + waiting
+        if ids:
+            try:
+                with self.db.session() as s:
+                    s.execute(update(Job).where(Job.id.in_(ids), Job.state.in_(("queued", "running")))
+                              .values(state="failed", message=INTERRUPTED, finished_at=utcnow()))
+            except Exception:  # noqa: BLE001 - the next start() does it
+                log.exception("could not mark the unfinished jobs interrupted")
+        with self._lock:
+            self._active.clear()
+            self._waiting.clear()
+        if self._client is not None:
+            client, self._client = self._client, None
+            try:
+                client.close(timeout=5)
+            except Exception:  # noqa: BLE001
+                log.warning("the Dask client did not close cleanly", exc_info=True)
+
+
+def _latest_reports(s: Any, economy_id: int, period: int | None) -> list[dict[str, Any]]:
+    """Each enterprise's latest report (highest period, then the last stored) up to ``period``."""
+    q = select(Report.enterprise, Report.period, Report.output, Report.capacity, Report.stocks).where(
+        Report.economy_id == economy_id)
+    if period is not None:
+        q = q.where(Report.period <= int(period))
+    q = q.order_by(Report.enterprise, Report.period, Report.id)
+    latest: dict[str, dict[str, Any]] = {}
+    for enterprise, p, output, capacity, stocks in s.execute(q):
+        latest[enterprise] = {"enterprise": enterprise, "period": p, "output": output, "capacity": capacity,
+                              "stocks": stocks}
+    return list(latest.values())
+
+
+def _alerts(job: Job, rows: list[dict[str, Any]]) -> list[Alert]:
+    out = []
+    for r in rows:
+        out.append(Alert(
+            economy_id=job.economy_id, job_id=job.id, period=int(r.get("period") or 0), level=str(r.get("level")),
+            who=str(r.get("who"))[:200], enterprise=None if r.get("enterprise") is None else str(r["enterprise"])[:200],
+            ministry=None if r.get("ministry") is None else str(r["ministry"])[:200],
+            indicator=str(r.get("indicator"))[:100], kind=str(r.get("kind"))[:20],
+            probability=float(r.get("probability") or 0.0), raised=int(r.get("raised") or 0),
+            resolved=None if r.get("resolved") is None else int(r["resolved"]),
+        ))
+    return out
