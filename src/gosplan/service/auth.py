@@ -82,12 +82,25 @@ def create_user(session: Any, name: str, role: str, *, ministry: str | None = No
 
 
 class TokenCache:
-    """token hash -> :class:`Principal` (or ``None``), each remembered ``ttl`` seconds."""
+    """token hash -> :class:`Principal` (or ``None``), each remembered ``ttl`` seconds.
+
+    :meth:`cached` answers from memory only (no I/O: safe on the event loop);
+    :meth:`lookup` reads the database on a miss (call it from a worker thread).
+    """
+
+    MISS: Any = object()
 
     def __init__(self, ttl: float):
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+
+    def cached(self, token: str) -> Principal | None | Any:
+        """The remembered principal (``None``: an unknown or disabled token), or :attr:`MISS`."""
+        hit = self._entries.get(hash_token(token))
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return self.MISS
 
     def lookup(self, db: Any, token: str) -> Principal | None:
         digest = hash_token(token)
