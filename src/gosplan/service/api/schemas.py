@@ -11,15 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "PlanParams", "SimulateParams", "EconomyIn", "PublishIn", "JobOut", "EconomyOut", "EconomyDetailOut",
     "EnterpriseOut", "DraftOut", "DraftDetailOut", "VersionOut", "ProductRowOut", "ResourceRowOut",
     "MinistryRowOut", "FlowRowOut", "InputRowOut", "EnterpriseDirectiveOut", "MinistryDirectiveOut",
+    "ReplanParams", "MinistryOut", "Id", "Label", "ErrorOut", "ConflictOut", "SimulationOut", "ERRORS",
 ]
 
 Label = Annotated[str, Field(min_length=1, max_length=200)]
+#: A row id in a path (bounded: SQLite refuses integers beyond 64 bits, PostgreSQL's ids are 32-bit).
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
@@ -227,3 +231,31 @@ class MinistryDirectiveOut(_Row):
     products: list[dict[str, Any]]
     enterprises: list[dict[str, Any]]
     inputs: list[InputRowOut]
+
+
+class ErrorOut(BaseModel):
+    """An error: ``detail`` names what is wrong (a list of field errors for a malformed body)."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str | list[Any]
+
+
+class ConflictOut(ErrorOut):
+    latest: int | None = Field(None, description="the economy's latest version (publish conflicts)")
+
+
+class SimulationOut(_Row):
+    regime: str
+    summary: dict[str, Any]
+    periods: list[dict[str, Any]]
+    ministries: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+
+
+#: The error responses every endpoint documents (OpenAPI).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "missing or unknown token"},
+    403: {"model": ErrorOut, "description": "the caller's role may never do this"},
+    404: {"model": ErrorOut, "description": "no such object, or not one the caller may see"},
+    422: {"model": ErrorOut, "description": "a malformed request: the detail names the field"},
+}
