@@ -374,7 +374,7 @@ class JobRunner:
         if self._client is not None:
             client, self._client = self._client, None
             try:
-                client.close(timeout=5)
+                client.close(timeout=3)
             except Exception:  # noqa: BLE001
                 log.warning("the Dask client did not close cleanly", exc_info=True)
 
