@@ -163,7 +163,7 @@ async def _read_body(request: Request) -> tuple[str, dict[str, Any], bytes | Non
         spec = {"bundled": params.bundled, "enterprises_per_product": params.enterprises_per_product,
                 "ministries": params.ministries, "seed": params.seed}
         return params.name, spec, None
-    if ctype == "multipart/form-data":
+    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
             form = await request.form(max_files=1, max_fields=10)
         except HTTPException as exc:
@@ -222,8 +222,13 @@ def _create(request: Request, name: str, spec: dict[str, Any], data: bytes | Non
                 s.add(EconomyFile(economy_id=row.id, sha256=spec["sha256"], data=data))
             if parties:
                 s.execute(insert(Party), [{"economy_id": row.id, **p} for p in parties])
-    except IntegrityError:
-        raise HTTPException(409, f"an economy named {name!r} exists already") from None
+    except IntegrityError as exc:
+        with db.sessions() as s:
+            taken = s.scalar(select(EconomyRow.id).where(EconomyRow.name == name)) is not None
+        if taken:  # a concurrent load of the same name won
+            raise HTTPException(409, f"an economy named {name!r} exists already") from None
+        first = str(exc.orig).strip().splitlines()[0][:300] if exc.orig is not None else "a constraint failed"
+        raise HTTPException(409, f"economy {name!r} could not be stored: {first}") from None
     return economy_json(row, 0)
 
 

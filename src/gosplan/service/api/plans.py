@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Annotated, Any
 
@@ -62,26 +63,27 @@ VersionRef = Annotated[str, Path(pattern=r"^(latest|[1-9][0-9]{0,8})$",
 
 # --- payloads of drafts (immutable: cached by id) -------------------------------------------------------
 
-_payloads: OrderedDict[int, dict[str, Any]] = OrderedDict()
+_payloads: weakref.WeakKeyDictionary[Any, OrderedDict[int, dict[str, Any]]] = weakref.WeakKeyDictionary()
 _payload_lock = threading.Lock()
 _PAYLOADS_KEPT = 4
 
 
 def draft_payload(db: Any, draft_id: int) -> dict[str, Any]:
-    """The unpacked :class:`~gosplan.service.payload.PlanPayload` of a draft (the last few kept)."""
+    """The unpacked :class:`~gosplan.service.payload.PlanPayload` of a draft of ``db`` (the last few kept)."""
     with _payload_lock:
-        if draft_id in _payloads:
-            _payloads.move_to_end(draft_id)
-            return _payloads[draft_id]
+        kept = _payloads.setdefault(db, OrderedDict())
+        if draft_id in kept:
+            kept.move_to_end(draft_id)
+            return kept[draft_id]
     with db.sessions() as s:
         blob = s.scalar(select(Draft.payload).where(Draft.id == draft_id))
     if blob is None:
         raise not_found(f"draft {draft_id}")
     payload = unpack(blob)
     with _payload_lock:
-        _payloads[draft_id] = payload
-        while len(_payloads) > _PAYLOADS_KEPT:
-            _payloads.popitem(last=False)
+        kept[draft_id] = payload
+        while len(kept) > _PAYLOADS_KEPT:
+            kept.popitem(last=False)
     return payload
 
 

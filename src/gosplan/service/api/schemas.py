@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "PlanParams", "SimulateParams", "EconomyIn", "PublishIn", "JobOut", "EconomyOut", "EconomyDetailOut",
@@ -25,6 +25,15 @@ Label = Annotated[str, Field(min_length=1, max_length=200)]
 #: A row id in a path (bounded: SQLite refuses integers beyond 64 bits, PostgreSQL's ids are 32-bit).
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Times are UTC; SQLite gives them back without their zone."""
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+Time = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class _In(BaseModel):
@@ -116,9 +125,9 @@ class JobOut(_Out):
     message: str
     draft_id: int | None
     summary: dict[str, Any] | None
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    created_at: Time
+    started_at: Time | None
+    finished_at: Time | None
 
 
 class EconomyOut(_Out):
@@ -130,7 +139,7 @@ class EconomyOut(_Out):
     n_products: int
     n_ministries: int
     n_enterprises: int
-    created_at: dt.datetime
+    created_at: Time
     latest_version: int = Field(description="the latest published plan version (0: none yet)")
 
 
@@ -158,7 +167,7 @@ class DraftOut(_Out):
     job_id: int | None
     kind: str
     summary: dict[str, Any]
-    created_at: dt.datetime
+    created_at: Time
 
 
 class ProductRowOut(_Row):
@@ -205,7 +214,7 @@ class VersionOut(_Out):
     economy_id: int
     version: int
     draft_id: int
-    published_at: dt.datetime
+    published_at: Time
     summary: dict[str, Any]
 
 
