@@ -180,8 +180,12 @@ class JobRunner:
             if address:
                 client = Client(address, timeout=15, set_as_default=False)
             else:
+                # no dashboard; the scheduler's and worker's HTTP endpoints (health, metrics) on
+                # loopback at free ports (Dask's default is 8787 on every interface)
                 client = Client(processes=False, n_workers=1, threads_per_worker=max(int(self.settings.jobs_threads), 1),
-                                dashboard_address=None, set_as_default=False)
+                                dashboard_address=None, worker_dashboard_address="127.0.0.1:0",
+                                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+                                set_as_default=False)
         except Exception as exc:  # noqa: BLE001
             self._client_error = f"cannot reach the Dask scheduler at {address}: {exc}" if address else str(exc)
             raise RuntimeError(self._client_error) from None
@@ -282,37 +286,37 @@ class JobRunner:
             pass
 
     def _complete(self, a: _Active) -> None:
-        from gosplan.service.jobs.tasks import Cancelled, JobFailed
-
         future = a.future
         self._forget(a)
         status = future.status
         if status == "cancelled":
             self._finish(a.job_id, "cancelled", "cancelled")
             return
-        if status == "error":
+        if status == "error":  # not the task's own failure (it returns those): a lost worker, ...
+            import traceback
+
+            from gosplan.service.jobs.tasks import one_line
+
             exc = future.exception()
-            if isinstance(exc, Cancelled):
-                self._finish(a.job_id, "cancelled", "cancelled while running")
-            elif isinstance(exc, JobFailed):
-                log.error("job %s (%s) failed: %s\n%s", a.job_id, a.kind, exc.message, exc.trace)
-                self._finish(a.job_id, "failed", exc.message)
-            else:
-                import traceback
-
-                from gosplan.service.jobs.tasks import one_line
-
-                trace = "".join(traceback.format_tb(future.traceback())) if future.traceback() else ""
-                log.error("job %s (%s) failed: %r\n%s", a.job_id, a.kind, exc, trace)
-                self._finish(a.job_id, "failed", one_line(f"{type(exc).__name__}: {exc}"))
+            tb = future.traceback()
+            log.error("job %s (%s) failed on Dask: %r\n%s", a.job_id, a.kind, exc,
+                      "".join(traceback.format_tb(tb)) if tb else "")
+            self._finish(a.job_id, "failed", one_line(f"the job failed on Dask: {type(exc).__name__}: {exc}"))
             return
         try:
-            payload = future.result()
+            outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. a lost worker
             log.exception("job %s: its result could not be fetched", a.job_id)
             self._finish(a.job_id, "failed", f"the job's result was lost: {type(exc).__name__}: {exc}")
             return
-        self._finish(a.job_id, "done", "", payload)
+        if outcome.get("outcome") == "cancelled":
+            self._finish(a.job_id, "cancelled", "cancelled while running")
+        elif outcome.get("outcome") == "failed":
+            log.error("job %s (%s) failed: %s: %s\n%s", a.job_id, a.kind, outcome.get("error"), outcome.get("message"),
+                      outcome.get("trace"))
+            self._finish(a.job_id, "failed", str(outcome.get("message")))
+        else:
+            self._finish(a.job_id, "done", "", outcome.get("payload"))
 
     def _finish(self, job_id: int, state: str, message: str, payload: dict | None = None) -> None:
         """The job's end in one transaction (a job already finished, e.g. cancelled while

@@ -20,8 +20,8 @@ inputs add up to the plan's intermediate use and no product is planned beyond it
 to stop it (the runner's callback does when the job's cancel event is set). Every number of a
 payload is a plain float, ``None`` where the library's is NaN or infinite
 (:mod:`gosplan.service.payload`). :func:`run_job` is what the runner submits: it wraps these
-with the distributed progress and cancel channel and turns any library error into a
-:class:`JobFailed` that carries the message and the worker's traceback.
+with the distributed progress and cancel channel and returns how the job ended (a library
+error as its message and the worker's traceback).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import numpy as np
 
 from gosplan._json import json_ready
 
-__all__ = ["run_plan", "run_replan", "run_simulation", "run_job", "Cancelled", "JobFailed", "draft_summary",
+__all__ = ["run_plan", "run_replan", "run_simulation", "run_job", "Cancelled", "draft_summary",
            "one_line", "Progress", "PLAN_KINDS"]
 
 Progress = Callable[[float, str], None]
@@ -45,20 +45,6 @@ PLAN_KINDS = ("plan", "five-year", "two-level")
 
 class Cancelled(Exception):
     """The job was cancelled (raised by the progress callback; not a library error)."""
-
-
-class JobFailed(Exception):
-    """A job's failure as it travels back from a worker: ``(message, error type, traceback)``.
-
-    Plain strings only, so that it unpickles anywhere (some library errors carry frames or
-    take other arguments); the traceback travels as an attribute, not in the message."""
-
-    def __init__(self, message: str, kind: str = "", trace: str = ""):
-        super().__init__(message)
-        self.message, self.kind, self.trace = message, kind, trace
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def one_line(text: Any, limit: int = 2000) -> str:
@@ -577,19 +563,26 @@ class _Channel:
 
 def run_job(kind: str, spec: dict, data: bytes | None, params: dict, reports: list[dict] | None,
             key: list[str], event: str) -> dict[str, Any]:
-    """What the runner submits: the job's task with its progress/cancel channel. Library
-    errors come back as :class:`JobFailed` (message on one line, the worker's traceback)."""
+    """What the runner submits: the job's task with its progress/cancel channel.
+
+    Returns ``{"outcome": "done", "payload": ...}``, ``{"outcome": "cancelled"}`` or
+    ``{"outcome": "failed", "message": ..., "error": ..., "trace": ...}`` (the library's message
+    on one line, the worker's traceback for the server's log): an expected end is a value, so
+    that Dask does not log it as a failed computation."""
     channel = _Channel(key, event)
     try:
         channel(0.0, "started")
         if kind == "plan":
-            return run_plan(spec, data, params, channel)
-        if kind == "replan":
-            return run_replan(spec, data, params, reports or [], channel)
-        if kind == "simulate":
-            return run_simulation(spec, data, params, channel)
-        raise ValueError(f"unknown job kind {kind!r}")
+            payload = run_plan(spec, data, params, channel)
+        elif kind == "replan":
+            payload = run_replan(spec, data, params, reports or [], channel)
+        elif kind == "simulate":
+            payload = run_simulation(spec, data, params, channel)
+        else:
+            raise ValueError(f"unknown job kind {kind!r}")
     except Cancelled:
-        raise
+        return {"outcome": "cancelled"}
     except Exception as exc:  # noqa: BLE001 - every failure goes back as its message
-        raise JobFailed(one_line(str(exc) or type(exc).__name__), type(exc).__name__, traceback.format_exc()) from None
+        return {"outcome": "failed", "message": one_line(str(exc) or type(exc).__name__),
+                "error": type(exc).__name__, "trace": traceback.format_exc()}
+    return {"outcome": "done", "payload": payload}
