@@ -25,6 +25,7 @@ from gosplan.service.api.schemas import (
     EconomyOut,
     EnterpriseOut,
     ErrorOut,
+    Id,
 )
 from gosplan.service.deps import Auth, PlannerOnly, forbidden, not_found
 from gosplan.service.models import EconomyFile, EconomyRow, Party, PlanVersion
@@ -85,7 +86,7 @@ def list_economies(request: Request, p: Auth) -> list[dict[str, Any]]:
 
 @router.get("/economies/{economy_id}", response_model=EconomyDetailOut, responses=ERRORS,
             summary="An economy, its spec and its ministries")
-def get_economy(economy_id: int, request: Request, p: Auth) -> dict[str, Any]:
+def get_economy(economy_id: Id, request: Request, p: Auth) -> dict[str, Any]:
     with request.app.state.db.sessions() as s:
         row = economy_row(s, economy_id)
         latest = latest_versions(s, [economy_id]).get(economy_id, 0)
@@ -104,7 +105,7 @@ def get_economy(economy_id: int, request: Request, p: Auth) -> dict[str, Any]:
 
 @router.get("/economies/{economy_id}/enterprises", response_model=list[EnterpriseOut], responses=ERRORS,
             summary="An economy's enterprises (planner: all; a ministry: its own; an enterprise: itself)")
-def list_enterprises(economy_id: int, request: Request, response: Response, p: Auth,
+def list_enterprises(economy_id: Id, request: Request, response: Response, p: Auth,
                      limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                      offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[dict[str, Any]]:
     if p.role == "viewer":
@@ -174,12 +175,12 @@ async def _read_body(request: Request) -> tuple[str, dict[str, Any], bytes | Non
         if extra:
             raise HTTPException(422, f"unknown form fields: {', '.join(map(repr, extra))} (expected name and file)")
         name, upload = form.get("name"), form.get("file")
-        if not isinstance(name, str) or not 1 <= len(name) <= _LABEL_MAX:
-            raise HTTPException(422, f"form field 'name' must be text of 1 to {_LABEL_MAX} characters")
+        if not isinstance(name, str) or not 1 <= len(name) <= _LABEL_MAX or "\x00" in name:
+            raise HTTPException(422, f"form field 'name' must be text of 1 to {_LABEL_MAX} characters (no NUL)")
         if upload is None or isinstance(upload, str):
             raise HTTPException(422, "form field 'file' must be a file (a zip of an economy directory)")
         data = await upload.read()
-        filename = (upload.filename or "economy.zip")[:_LABEL_MAX]
+        filename = (upload.filename or "economy.zip").replace("\x00", "")[:_LABEL_MAX] or "economy.zip"
         return name, {"upload": filename, "sha256": hashlib.sha256(data).hexdigest()}, data
     raise HTTPException(415, "send the economy as application/json (a bundled name) or multipart/form-data "
                              "(fields name and file, a zip)")

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from gosplan.service.api.economies import economy_row, load_economy
 from gosplan.service.api.jobs import job_json
 from gosplan.service.api.schemas import (
+    BODY_ERRORS,
     ERRORS,
     ConflictOut,
     DraftDetailOut,
@@ -133,7 +134,7 @@ def submit_job(request: Request, economy_id: int, kind: str, params: dict[str, A
 
 
 @router.post("/economies/{economy_id}/plans", status_code=202, response_model=JobOut,
-             responses={**ERRORS, 503: {"model": ErrorOut, "description": "the job runner is unavailable"}},
+             responses={**BODY_ERRORS, 503: {"model": ErrorOut, "description": "the job runner is unavailable"}},
              summary="Plan an economy (a background job; its result becomes a draft)")
 def submit_plan(economy_id: Id, params: PlanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
     with request.app.state.db.sessions() as s:
@@ -204,7 +205,7 @@ def version_json(v: PlanVersion) -> dict[str, Any]:
 
 
 @router.post("/drafts/{draft_id}/publish", status_code=201, response_model=VersionOut,
-             responses={**ERRORS, 409: {"model": ConflictOut, "description": "base_version is not the latest version"}},
+             responses={**BODY_ERRORS, 409: {"model": ConflictOut, "description": "base_version is not the latest version"}},
              summary="Publish a draft as the economy's next plan version (409 unless base_version is the latest)")
 def publish(draft_id: Id, body: PublishIn, request: Request, p: PlannerOnly) -> Any:
     db = request.app.state.db

@@ -18,10 +18,10 @@ __all__ = [
     "PlanParams", "SimulateParams", "EconomyIn", "PublishIn", "JobOut", "EconomyOut", "EconomyDetailOut",
     "EnterpriseOut", "DraftOut", "DraftDetailOut", "VersionOut", "ProductRowOut", "ResourceRowOut",
     "MinistryRowOut", "FlowRowOut", "InputRowOut", "EnterpriseDirectiveOut", "MinistryDirectiveOut",
-    "ReplanParams", "MinistryOut", "Id", "Label", "ErrorOut", "ConflictOut", "SimulationOut", "ERRORS",
+    "ReplanParams", "MinistryOut", "Id", "Label", "ErrorOut", "ConflictOut", "SimulationOut", "ERRORS", "BODY_ERRORS",
 ]
 
-Label = Annotated[str, Field(min_length=1, max_length=200)]
+Label = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]  # no NUL: PostgreSQL refuses it
 #: A row id in a path (bounded: SQLite refuses integers beyond 64 bits, PostgreSQL's ids are 32-bit).
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -267,4 +267,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "the caller's role may never do this"},
     404: {"model": ErrorOut, "description": "no such object, or not one the caller may see"},
     422: {"model": ErrorOut, "description": "a malformed request: the detail names the field"},
+}
+
+#: ... and those of an endpoint with a JSON body (400: a body that is not even text).
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS, 400: {"model": ErrorOut, "description": "a body that cannot be parsed"},
 }
