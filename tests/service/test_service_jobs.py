@@ -370,6 +370,27 @@ def test_replan_job_reads_the_latest_reports(bench: Bench, economy: Any) -> None
         assert e["capacity"] == pytest.approx(0.8 * caps[e["enterprise"]], rel=1e-12)
 
 
+def test_a_result_is_written_once_the_database_answers_again(bench: Bench, monkeypatch: Any) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    runner = bench.runner()
+    finish, failures = runner._finish, []
+
+    def flaky(*args: Any, **kwargs: Any) -> None:
+        if len(failures) < 2:
+            failures.append(args)
+            raise OperationalError("UPDATE jobs", {}, Exception("server closed the connection"))
+        finish(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_finish", flaky)
+    job_id = bench.job("plan", {"kind": "plan"})
+    runner.submit(job_id)
+    job, _ = bench.wait(job_id)
+    assert job.state == "done" and job.draft_id is not None and len(failures) == 2
+    with bench.db.sessions() as s:
+        assert len(s.scalars(select(Draft).where(Draft.job_id == job_id)).all()) == 1
+
+
 # --------------------------------------------------------------------------- through the API
 def test_plan_and_simulation_through_the_api(bureau: Any) -> None:
     eco = bureau.load_economy()

@@ -55,6 +55,8 @@ class _Active:
     progress: tuple[float, str] | None = None
     written: float = -math.inf
     cancelling: bool = False
+    outcome: tuple[str, str, dict | None] | None = None
+    retry_at: float = 0.0
     submitted: float = field(default_factory=time.monotonic)
 
 
@@ -64,7 +66,8 @@ class JobRunner:
     def __init__(self, db: Any, settings: Any):
         self.db, self.settings = db, settings
         self.name = f"gosplan-{uuid.uuid4().hex[:10]}"  # scheduler names of this runner's jobs
-        self._inbox: queue.SimpleQueue[tuple[str, int | None]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._later: list[tuple[float, str, int, int]] = []  # (when, what, job, attempt): put off
         self._lock = threading.Lock()
         self._waiting: set[int] = set()  # submitted, not yet handed to Dask
         self._active: dict[int, _Active] = {}
@@ -135,10 +138,10 @@ class JobRunner:
 
     # ------------------------------------------------------------------ the thread
     def _loop(self) -> None:
-        try:
-            while True:
+        while True:
+            try:
                 try:
-                    message = self._inbox.get(timeout=TICK if self._active else 1.0)
+                    message = self._inbox.get(timeout=TICK if self._active or self._later else 1.0)
                 except queue.Empty:
                     message = None
                 while message is not None:
@@ -150,24 +153,43 @@ class JobRunner:
                         message = self._inbox.get_nowait()
                     except queue.Empty:
                         message = None
+                self._again()
                 if self._active:
                     self._watch()
-        except Exception:  # noqa: BLE001 - the thread must not die silently
-            log.exception("the job runner's thread failed")
+            except Exception:  # noqa: BLE001 - the thread must not die: log, breathe, go on
+                log.exception("the job runner's loop failed; going on")
+                self._stopping.wait(1.0)
 
-    def _handle(self, what: str, job_id: int) -> None:
+    def _again(self) -> None:
+        """Hand the messages put off while the database was unreachable back to the inbox."""
+        now = time.monotonic()
+        due = [m for m in self._later if m[0] <= now]
+        for m in due:
+            self._later.remove(m)
+            self._inbox.put((m[1], m[2], m[3]))
+
+    def _handle(self, what: str, job_id: int, attempt: int = 0) -> None:
+        from sqlalchemy.exc import DBAPIError
+
         try:
             if what == "submit":
                 self._submit(job_id)
             elif what == "cancel":
                 self._cancel(job_id)
+        except DBAPIError as exc:
+            # the database is unreachable (PostgreSQL restarting): try again for a minute
+            if attempt < 60:
+                log.warning("job %s: %s put off, the database is unreachable (%s)", job_id, what, type(exc).__name__)
+                self._later.append((time.monotonic() + 1.0, what, job_id, attempt + 1))
+                return
+            log.exception("job %s: %s failed, the database stayed unreachable", job_id, what)
         except Exception as exc:  # noqa: BLE001 - one job's trouble is not the runner's
             log.exception("job %s: %s failed", job_id, what)
-            self._finish(job_id, "failed", f"the job could not be run: {type(exc).__name__}: {exc}")
-        finally:
             if what == "submit":
-                with self._lock:
-                    self._waiting.discard(job_id)
+                self._finish(job_id, "failed", f"the job could not be run: {type(exc).__name__}: {exc}")
+        if what == "submit":
+            with self._lock:
+                self._waiting.discard(job_id)
 
     def _ensure_client(self) -> Any:
         if self._client is not None:
@@ -259,10 +281,18 @@ class JobRunner:
                     started.append(a)
                 elif now - a.written >= PROGRESS_EVERY:
                     moved.append(a)
-            if a.future.done():
-                self._complete(a)
+            if a.future.done() and now >= a.retry_at:
+                try:
+                    self._complete(a)
+                except Exception as exc:  # noqa: BLE001 - the database: keep the result, try again
+                    log.warning("job %s: its end could not be written (%s: %s); trying again",
+                                a.job_id, type(exc).__name__, exc)
+                    a.retry_at = now + 1.0
         if started or moved:
-            self._write_progress(started, moved, now)
+            try:
+                self._write_progress(started, moved, now)
+            except Exception as exc:  # noqa: BLE001 - progress is best effort
+                log.warning("progress not written (%s: %s)", type(exc).__name__, exc)
 
     def _write_progress(self, started: list[_Active], moved: list[_Active], now: float) -> None:
         with self.db.session() as s:
@@ -286,13 +316,18 @@ class JobRunner:
             pass
 
     def _complete(self, a: _Active) -> None:
-        future = a.future
+        """Write the job's end; forget it once written (an exception leaves it for a retry)."""
+        if a.outcome is None:
+            a.outcome = self._outcome(a)
+        self._finish(a.job_id, *a.outcome)
         self._forget(a)
-        status = future.status
-        if status == "cancelled":
-            self._finish(a.job_id, "cancelled", "cancelled")
-            return
-        if status == "error":  # not the task's own failure (it returns those): a lost worker, ...
+
+    def _outcome(self, a: _Active) -> tuple[str, str, dict | None]:
+        """``(state, message, payload)`` of a finished future."""
+        future = a.future
+        if future.status == "cancelled":
+            return "cancelled", "cancelled", None
+        if future.status == "error":  # not the task's own failure (it returns those): a lost worker, ...
             import traceback
 
             from gosplan.service.jobs.tasks import one_line
@@ -301,22 +336,19 @@ class JobRunner:
             tb = future.traceback()
             log.error("job %s (%s) failed on Dask: %r\n%s", a.job_id, a.kind, exc,
                       "".join(traceback.format_tb(tb)) if tb else "")
-            self._finish(a.job_id, "failed", one_line(f"the job failed on Dask: {type(exc).__name__}: {exc}"))
-            return
+            return "failed", one_line(f"the job failed on Dask: {type(exc).__name__}: {exc}"), None
         try:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. a lost worker
             log.exception("job %s: its result could not be fetched", a.job_id)
-            self._finish(a.job_id, "failed", f"the job's result was lost: {type(exc).__name__}: {exc}")
-            return
+            return "failed", f"the job's result was lost: {type(exc).__name__}: {exc}", None
         if outcome.get("outcome") == "cancelled":
-            self._finish(a.job_id, "cancelled", "cancelled while running")
-        elif outcome.get("outcome") == "failed":
-            log.error("job %s (%s) failed: %s: %s\n%s", a.job_id, a.kind, outcome.get("error"), outcome.get("message"),
-                      outcome.get("trace"))
-            self._finish(a.job_id, "failed", str(outcome.get("message")))
-        else:
-            self._finish(a.job_id, "done", "", outcome.get("payload"))
+            return "cancelled", "cancelled while running", None
+        if outcome.get("outcome") == "failed":
+            log.error("job %s (%s) failed: %s: %s\n%s", a.job_id, a.kind, outcome.get("error"),
+                      outcome.get("message"), outcome.get("trace"))
+            return "failed", str(outcome.get("message")), None
+        return "done", "", outcome.get("payload")
 
     def _finish(self, job_id: int, state: str, message: str, payload: dict | None = None) -> None:
         """The job's end in one transaction (a job already finished, e.g. cancelled while
