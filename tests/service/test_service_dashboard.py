@@ -275,6 +275,12 @@ def seeded(sqlite_bureau: Any) -> dict[str, Any]:
     return seed(sqlite_bureau.app.state.db)
 
 
+@pytest.fixture
+def seeded_both(bureau: Any) -> dict[str, Any]:
+    """The hand-made economy on SQLite and (when reachable) PostgreSQL."""
+    return seed(bureau.app.state.db)
+
+
 def test_login_sets_a_strict_httponly_cookie_and_logout_clears_it(sqlite_bureau: Any, seeded: dict[str, Any]) -> None:
     c = sqlite_bureau.client
     r = c.get("/dashboard", follow_redirects=False)
@@ -318,6 +324,19 @@ def test_home_lists_economies_jobs_and_open_alerts(sqlite_bureau: Any, seeded: d
     assert "alert" not in r.text.lower() and "version 2" in r.text
 
 
+def test_an_economy_without_a_published_plan(sqlite_bureau: Any, seeded: dict[str, Any]) -> None:
+    with sqlite_bureau.app.state.db.session() as s:
+        eco = EconomyRow(name="empty", source="bundled", spec={}, title="", units="")
+        s.add(eco)
+        s.flush()
+        eid = eco.id
+    for who in seeded["tokens"]:
+        r = _get(sqlite_bureau, f"/dashboard/economies/{eid}", who, seeded)
+        assert r.status_code == 200 and "No plan has been published" in r.text, who
+        assert _get(sqlite_bureau, f"/dashboard/economies/{eid}?version=1", who, seeded).status_code == 404
+    assert "none published" in _get(sqlite_bureau, "/dashboard", "public", seeded).text
+
+
 def test_planner_sees_the_whole_plan_and_every_ministry(sqlite_bureau: Any, seeded: dict[str, Any]) -> None:
     eid = seeded["economy_id"]
     html = _get(sqlite_bureau, f"/dashboard/economies/{eid}", "centre", seeded).text
@@ -346,8 +365,9 @@ OTHER_ENTERPRISES = {"AGR": ["zavod-1", "zavod-2", "kontora-1", "kontora-2"],
 
 @pytest.mark.parametrize(("who", "ministry"), [("min-agr", "AGR"), ("min-ind", "IND")])
 def test_a_ministry_sees_only_its_own_reports_directive_and_alerts(
-        sqlite_bureau: Any, seeded: dict[str, Any], who: str, ministry: str) -> None:
-    html = _get(sqlite_bureau, f"/dashboard/economies/{seeded['economy_id']}", who, seeded).text
+        bureau: Any, seeded_both: dict[str, Any], who: str, ministry: str) -> None:
+    seeded = seeded_both
+    html = _get(bureau, f"/dashboard/economies/{seeded['economy_id']}", who, seeded).text
     mine = [e[0] for e in ENTERPRISES if e[1] == ministry]
     for e in mine:
         assert e in html
@@ -394,8 +414,9 @@ def test_a_viewer_sees_the_published_plan_and_prices_only(sqlite_bureau: Any, se
         assert e[0] not in html
 
 
-def test_acknowledge_follows_the_level_the_alert_reached(sqlite_bureau: Any, seeded: dict[str, Any]) -> None:
-    eid, ids, c = seeded["economy_id"], seeded["alerts"], sqlite_bureau.client
+def test_acknowledge_follows_the_level_the_alert_reached(bureau: Any, seeded_both: dict[str, Any]) -> None:
+    seeded = seeded_both
+    eid, ids, c = seeded["economy_id"], seeded["alerts"], bureau.client
 
     def ack(who: str, alert: int) -> Any:
         return c.post(f"/dashboard/economies/{eid}/alerts/{alert}/acknowledge",
@@ -407,20 +428,20 @@ def test_acknowledge_follows_the_level_the_alert_reached(sqlite_bureau: Any, see
     assert ack("public", ids[("enterprise", "kolkhoz-7")]).status_code == 404
     # visible but above the caller's level -> 403 (the centre's alert about AGR)
     assert ack("min-agr", ids[("centre", "centre")]).status_code == 403
-    html = _get(sqlite_bureau, f"/dashboard/economies/{eid}", "min-agr", seeded).text
+    html = _get(bureau, f"/dashboard/economies/{eid}", "min-agr", seeded).text
     row = re.search(rf'<tr data-alert="{ids[("centre", "centre")]}">.*?</tr>', html, re.S).group(0)
     assert "Acknowledge</button>" not in row and "centre acknowledges" in row
     # the enterprise's own alert, by the enterprise; twice says so
     r = ack("ent-k7", ids[("enterprise", "kolkhoz-7")])
     assert r.status_code == 303 and r.headers["location"].endswith("notice=acknowledged#alerts")
     assert ack("ent-k7", ids[("enterprise", "kolkhoz-7")]).headers["location"].endswith("notice=already#alerts")
-    page = _get(sqlite_bureau, f"/dashboard/economies/{eid}?notice=acknowledged", "ent-k7", seeded).text
+    page = _get(bureau, f"/dashboard/economies/{eid}?notice=acknowledged", "ent-k7", seeded).text
     assert "Alert acknowledged." in page and "acknowledged</span>" in page
     # the ministry acknowledges its enterprise's alert and its own; the planner the centre's
     assert ack("min-ind", ids[("enterprise", "zavod-1")]).status_code == 303
     assert ack("min-ind", ids[("ministry", "IND")]).status_code == 303
     assert ack("centre", ids[("centre", "centre")]).status_code == 303
-    with sqlite_bureau.app.state.db.sessions() as s:
+    with bureau.app.state.db.sessions() as s:
         assert all(a.acknowledged_at is not None for a in s.query(Alert))
     # a form posted from another site is refused
     r = c.post(f"/dashboard/economies/{eid}/alerts/{ids[('centre', 'centre')]}/acknowledge",

@@ -92,12 +92,13 @@ def fulfilment_figure(groups: Sequence[Mapping[str, Any]], *, names: Mapping[str
     colours = [GREEN if a["fulfilment"] >= 1.0 - 1e-6 else (RED if a["fulfilment"] < 0.95 else "#d68910")
                for a in rows]
     text = [f"{p:.1f} %" for p in pct]
-    custom = [[a["final"], a["target"], a["n"], a["short"], 100.0 * a["lowest"]] for a in rows]
+    custom = [[a["final"], a["target"], a["n"], a["short"], 100.0 * a["lowest"],
+               _escape_template(_label(a["group"], names, 200))] for a in rows]
     u = f" {units}" if units else ""
     trace = {
         "type": "bar", "orientation": "h", "x": pct, "y": labels, "text": text, "textposition": "auto",
         "marker": {"color": colours}, "customdata": custom, "name": "fulfilment",
-        "hovertemplate": "<b>%{y}</b><br>fulfilment %{x:.2f} %<br>final %{customdata[0]:,.4~g}" + u
+        "hovertemplate": "<b>%{customdata[5]}</b><br>fulfilment %{x:.2f} %<br>final %{customdata[0]:,.4~g}" + u
         + "<br>target %{customdata[1]:,.4~g}" + u + "<br>%{customdata[2]} products with a target, "
         "%{customdata[3]} short<br>lowest %{customdata[4]:.1f} %<extra></extra>",
     }
@@ -132,7 +133,7 @@ def resources_figure(resources: Sequence[Mapping[str, Any]], *, units: str = "")
         "%{customdata[1]:,.4~g}<br>shadow price %{customdata[2]:.4~g}<extra></extra>",
     }
     layout = _layout(
-        height=300, yaxis={"title": {"text": "used / available (%)"}, "ticksuffix": " %",
+        height=240, yaxis={"title": {"text": "used / available (%)"}, "ticksuffix": " %",
                            "range": [0, max([100.0, *pct]) * 1.1]},
         xaxis={"automargin": True, "type": "category"}, showlegend=False,
         shapes=[{"type": "line", "y0": 100, "y1": 100, "xref": "paper", "x0": 0, "x1": 1,
@@ -161,7 +162,8 @@ def prices_figure(products: Iterable[Mapping[str, Any]], *, n: int = 15, units: 
         "<br>price %{x:.4~g}<extra></extra>",
     }
     layout = _layout(height=max(260, 24 * len(rows) + 70), showlegend=False,
-                     xaxis={"title": {"text": f"price per unit{' (' + units + ')' if units else ''}"}},
+                     xaxis={"title": {"text": "shadow price per unit"}, "exponentformat": "e",
+                            "tickformat": "~g"},
                      yaxis={"automargin": True})
     return {"data": [trace], "layout": layout}
 
@@ -195,14 +197,15 @@ def sankey_figure(flows: Iterable[Mapping[str, Any]], *, ministries: Sequence[st
         source.append(index[s])
         target.append(m + index[t])
         value.append(v)
-    labels = [_label(x, names) for x in ministries]
+    labels = [_label(x, names, 30) for x in ministries]
     colours = [PALETTE[i % len(PALETTE)] for i in range(m)]
     u = f" {units}" if units else ""
     node = {
         "label": labels + labels, "color": colours + colours, "pad": 12, "thickness": 16,
         "line": {"color": "#fff", "width": 0.5},
-        "customdata": ["supplies"] * m + ["uses"] * m,
-        "hovertemplate": "<b>%{label}</b> %{customdata}<br>%{value:,.4~g}" + u + "<extra></extra>",
+        "customdata": [[_escape_template(_label(x, names, 200)), "supplies"] for x in ministries]
+        + [[_escape_template(_label(x, names, 200)), "uses"] for x in ministries],
+        "hovertemplate": "<b>%{customdata[0]}</b> %{customdata[1]}<br>%{value:,.4~g}" + u + "<extra></extra>",
     }
     link = {
         "source": source, "target": target, "value": value,
@@ -211,7 +214,7 @@ def sankey_figure(flows: Iterable[Mapping[str, Any]], *, ministries: Sequence[st
     }
     trace = {"type": "sankey", "orientation": "h", "arrangement": "snap", "node": node, "link": link,
              "valueformat": ",.4~g"}
-    layout = _layout(height=max(360, 28 * m + 80), margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    layout = _layout(height=max(380, 34 * m + 80), margin={"l": 10, "r": 10, "t": 30, "b": 10},
                      annotations=[
                          {"text": "supplies", "x": 0, "y": 1.06, "xref": "paper", "yref": "paper",
                           "showarrow": False, "xanchor": "left", "font": {"color": "#666"}},
@@ -372,12 +375,16 @@ def execution_ratio_figure(series: Mapping[str, Mapping[str, list[Any]]], *,
     data = []
     for i, (g, s) in enumerate(sorted(series.items())):
         ratio = [100.0 * r / p if p > 0 else None for p, r in zip(s["planned"], s["reported"])]
-        data.append({"type": "scatter", "mode": "lines+markers", "name": _short(_label(g, names), 28),
+        data.append({"type": "scatter", "mode": "lines+markers", "name": _label(g, names, 30),
                      "x": s["period"], "y": ratio, "line": {"color": PALETTE[i % len(PALETTE)], "width": 1.8},
                      "marker": {"size": 5},
-                     "hovertemplate": "<b>" + _escape_template(_label(g, names))
+                     "hovertemplate": "<b>" + _escape_template(_label(g, names, 200))
                      + "</b><br>period %{x}<br>%{y:.1f} % of plan<extra></extra>"})
-    layout = _layout(height=360, xaxis={"title": {"text": "period"}},
+    periods = {p for s in series.values() for p in s["period"]}
+    xaxis: dict[str, Any] = {"title": {"text": "period"}}
+    if len(periods) <= 24:
+        xaxis["dtick"] = 1
+    layout = _layout(height=360, xaxis=xaxis,
                      yaxis={"title": {"text": "reported / planned (%)"}, "ticksuffix": " %", "rangemode": "tozero"},
                      shapes=[{"type": "line", "y0": 100, "y1": 100, "xref": "paper", "x0": 0, "x1": 1,
                               "line": {"color": "#555", "dash": "dot", "width": 1}}],
@@ -389,9 +396,12 @@ def execution_ratio_figure(series: Mapping[str, Mapping[str, list[Any]]], *,
 # helpers
 
 
-def _label(code: str, names: Mapping[str, str]) -> str:
+def _label(code: str, names: Mapping[str, str], n: int = 44) -> str:
+    """``name (code)``, the name shortened so that the whole stays within ``n`` characters."""
     name = names.get(code)
-    return f"{name} ({code})" if name and name != code else str(code)
+    if not name or name == code:
+        return str(code)
+    return f"{_short(name, max(12, n - len(code) - 3))} ({code})"
 
 
 def _short(s: str, n: int = 42) -> str:
