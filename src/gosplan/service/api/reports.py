@@ -180,7 +180,7 @@ _KEY_PARAM = {"parameters": [{
     responses={**_ERRORS,
                200: {"model": ReportOut, "description": "A retry: the report stored under this key before "
                      "(header Idempotent-Replay: true)"},
-               400: {"description": "Idempotency-Key missing or malformed"},
+               400: {"description": "Idempotency-Key missing or malformed, or the body is not JSON"},
                403: {"description": "Not a planner, nor the enterprise reported on"},
                422: {"description": "Invalid body, an enterprise or version not in this economy, or the key "
                      "reused with a different report"}})
@@ -332,13 +332,18 @@ def _queue(request: Request, economy_id: int, kind: str, params: dict[str, Any],
     return _job_json(job)
 
 
-@router.post("/economies/{economy_id}/replan", status_code=202, response_model=JobOut, responses=_ERRORS,
+_JOB_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS, 400: {"description": "The body is not JSON"},
+    403: {"description": "Not a planner"}, 422: {"description": "Invalid parameters"}}
+
+
+@router.post("/economies/{economy_id}/replan", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
              summary="Re-plan from the enterprises' latest reports (a background job)")
 def replan(economy_id: int, params: ReplanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
     return _queue(request, economy_id, "replan", params.model_dump(mode="json"), p)
 
 
-@router.post("/economies/{economy_id}/simulations", status_code=202, response_model=JobOut, responses=_ERRORS,
+@router.post("/economies/{economy_id}/simulations", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
              summary="Simulate the execution of the latest plan (a background job)")
 def simulate(economy_id: int, params: SimulateParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
     return _queue(request, economy_id, "simulate", params.model_dump(mode="json"), p)
