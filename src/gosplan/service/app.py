@@ -26,7 +26,14 @@ log = logging.getLogger("gosplan.service")
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, whether announced or streamed."""
+    """Refuse request bodies over ``limit`` bytes with 413, whether announced or streamed.
+
+    An announced ``Content-Length`` over the limit is refused before the application runs. A
+    streamed (chunked) body is counted as the application reads it; once over the limit the 413
+    is sent at once, the application is told the client went away (``http.disconnect``), and
+    whatever it answers or raises after that is dropped (FastAPI would otherwise turn the
+    interrupted read into a 400 "error parsing the body").
+    """
 
     def __init__(self, app: Any, limit: int):
         self.app, self.limit = app, limit
@@ -43,20 +50,36 @@ class BodyLimit:
                 if too_big:
                     return await _reject(send, self.limit)
         seen = 0
+        started = rejected = False
 
         async def counted() -> dict:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge()
+                    if started:  # too late for a 413: the response is under way
+                        raise _TooLarge()
+                    rejected = True
+                    await _reject(send, self.limit)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: dict) -> None:
+            nonlocal started
+            if rejected:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await _reject(send, self.limit)
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not rejected:
+                raise
 
 
 class _TooLarge(Exception):
