@@ -184,6 +184,10 @@ def test_version_tables_for_every_role(published: dict[str, Any], bureau: Any, t
               "ministry": bureau.user("min", "ministry", ministry=m),
               "enterprise": bureau.user("ent", "enterprise", enterprise=e)}
     for role, headers in people.items():
+        r = bureau.client.get(f"{API}/economies/{eco['id']}/versions", headers=headers)
+        assert r.status_code == 200 and [v["version"] for v in r.json()] == [1], role
+        r = bureau.client.get(f"{API}/economies/{eco['id']}/versions/latest", headers=headers)
+        assert r.status_code == 200 and r.json() == published["version"], role
         for ref in ("1", "latest"):
             r = bureau.client.get(f"{API}/economies/{eco['id']}/versions/{ref}/{table}", headers=headers)
             assert r.status_code == 200, (role, r.text)
