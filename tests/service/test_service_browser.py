@@ -160,6 +160,8 @@ def _seed(live: Live) -> None:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     if chromium_path() is None:
+        if os.environ.get("GOSPLAN_CHROMIUM"):
+            pytest.skip(f"GOSPLAN_CHROMIUM={os.environ['GOSPLAN_CHROMIUM']} is not an executable file")
         pytest.skip("no Chromium: install Debian's (apt-get install chromium; .ci/run does when it is root) "
                     "or set GOSPLAN_CHROMIUM to a Chromium binary")
     from gosplan.service import Settings, create_app
@@ -199,11 +201,13 @@ class Tab:
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
 
-    def login(self, who: str, start: str = "/dashboard") -> None:
+    def login(self, who: str, start: str = "/dashboard", shot: str | None = None) -> None:
         page = self.page
         page.goto(start)
         assert "/dashboard/login" in page.url  # not logged in yet: sent to the form
         page.fill("#token", self.live.tokens[who])
+        if shot:
+            self.shot(shot)
         with page.expect_navigation():
             page.click("button[type=submit]")
         assert page.url.startswith(self.live.base + start), page.url
@@ -254,6 +258,7 @@ def test_planner_sees_the_plan_overview_with_its_charts(tab: Any, live: Live) ->
     t.login("centre")
     page = t.page
     assert page.locator("text=us-2022-browser").count() >= 1
+    t.shot("planner-home")
     with page.expect_navigation():
         page.click("text=us-2022-browser")
     # fulfilment, resources, prices, Sankey, plan against reports, share by ministry
@@ -361,7 +366,7 @@ def test_an_enterprise_sees_its_directive_and_its_reports(tab: Any, live: Live) 
 
 def test_a_viewer_sees_the_plan_without_reports_or_alerts(tab: Any, live: Live) -> None:
     t = tab()
-    t.login("public", f"/dashboard/economies/{live.data['economy']['id']}")
+    t.login("public", f"/dashboard/economies/{live.data['economy']['id']}", shot="login")
     t.charts(4)
     page = t.page
     for section in ("execution", "alerts", "directive"):
