@@ -267,6 +267,18 @@ def test_bad_report_bodies(sqlite_bureau: Any, bad: dict) -> None:
     assert count_reports(b) == 0
 
 
+def test_nul_in_labels_refused(bureau: Any) -> None:
+    """PostgreSQL refuses NUL in text: a 422, not a 500, on both databases."""
+    b = bureau
+    eco = seed(b.app)["economy_id"]
+    r = post_report(b, eco, {"enterprise": "bakery\x00-5", "period": 0, "output": 1.0}, b.planner, "nul")
+    assert r.status_code == 422, r.text
+    assert b.client.get(REPORTS.format(eco), params={"enterprise": "a\x00"}, headers=b.planner).status_code == 422
+    assert b.client.get(f"{REPORTS.format(eco)}/aggregate", params={"ministry": "\x00"},
+                        headers=b.planner).status_code == 422
+    assert count_reports(b) == 0
+
+
 def test_who_may_report(sqlite_bureau: Any) -> None:
     b = sqlite_bureau
     ids = seed(b.app)
@@ -433,6 +445,9 @@ def test_replan_and_simulation_jobs_queued(sqlite_bureau: Any, monkeypatch: pyte
         assert b.client.post(f"/api/v1/economies/{eco}/replan", json={}, headers=who).status_code == 403
         assert b.client.post(f"/api/v1/economies/{eco}/simulations", json={}, headers=who).status_code == 403
     assert b.client.post(f"/api/v1/economies/{eco}/replan", json={"period": -1}, headers=b.planner).status_code == 422
+    unknown = b.client.post(f"/api/v1/economies/{eco}/replan", json={"targets": {"unobtainium": 1.0}},
+                            headers=b.planner)
+    assert unknown.status_code == 422 and "unobtainium" in unknown.text
     assert b.client.post(f"/api/v1/economies/{eco}/simulations", json={"periods": 0},
                          headers=b.planner).status_code == 422
     assert b.client.post(f"/api/v1/economies/{eco + 99}/simulations", json={}, headers=b.planner).status_code == 404
@@ -476,7 +491,7 @@ def test_alerts_acknowledged_by_the_level_reached(bureau: Any) -> None:
     # Not visible: 404, whatever the level.
     assert b.client.post(ack.format(alerts[("enterprise", "bakery-5")]), headers=iron).status_code == 404
     assert b.client.post(ack.format(alerts[("ministry", "colliery-3")]), headers=food).status_code == 404
-    assert b.client.post(ack.format(10**30), headers=b.planner).status_code == 404
+    assert b.client.post(ack.format(10**30), headers=b.planner).status_code == 422  # not an id
     assert b.client.post(ack.format(alerts[("enterprise", "bakery-5")]), headers=b.viewer).status_code == 403
     # Visible but above the caller's level: 403.
     assert b.client.post(ack.format(alerts[("centre", "ironworks-7")]), headers=iron).status_code == 403

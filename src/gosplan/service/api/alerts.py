@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, false, select, true, update
 
+from gosplan.service.api.schemas import ERRORS, ErrorOut, Id
 from gosplan.service.auth import Principal
 from gosplan.service.deps import get_db, not_found, require
 from gosplan.service.models import Alert, EconomyRow, utcnow
@@ -30,11 +31,6 @@ router = APIRouter(tags=["alerts"])
 Level = Literal["enterprise", "ministry", "centre"]
 Reader = Annotated[Principal, require("planner", "ministry", "enterprise")]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or unknown token"},
-    403: {"description": "The caller's role may not do this"},
-    404: {"description": "No such economy or alert (or not visible to the caller)"},
-}
 
 
 class AlertOut(BaseModel):
@@ -56,11 +52,6 @@ class AlertOut(BaseModel):
     acknowledged: bool
     acknowledged_by: int | None
     acknowledged_at: dt.datetime | None
-
-
-def fits(i: int) -> bool:
-    """Whether ``i`` can be an id in the database (larger ints would overflow SQLite's driver)."""
-    return -(2**63) <= i < 2**63
 
 
 def utc(d: dt.datetime | None) -> dt.datetime | None:
@@ -105,15 +96,15 @@ def may_acknowledge(p: Principal, a: Alert) -> bool:
 
 
 @router.get("/economies/{economy_id}/alerts", summary="Alerts of an economy the caller may see",
-            response_model=list[AlertOut], responses=_ERRORS)
-def list_alerts(economy_id: int, p: Reader, db: Annotated[Any, Depends(get_db)],
+            response_model=list[AlertOut], responses=ERRORS)
+def list_alerts(economy_id: Id, p: Reader, db: Annotated[Any, Depends(get_db)],
                 open: Annotated[bool | None, Query(description="true: unacknowledged only; false: acknowledged only")] = None,  # noqa: A002
                 level: Annotated[Level | None, Query(description="only alerts that reached this level")] = None,
                 period: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
                 limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                 offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[dict[str, Any]]:
     with db.session() as s:
-        if not fits(economy_id) or s.get(EconomyRow, economy_id) is None:
+        if s.get(EconomyRow, economy_id) is None:
             raise not_found("economy")
         q = select(Alert).where(Alert.economy_id == economy_id, alert_scope(p))
         if open is not None:
@@ -128,11 +119,10 @@ def list_alerts(economy_id: int, p: Reader, db: Annotated[Any, Depends(get_db)],
 
 @router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an alert (by the level it reached)",
              response_model=AlertOut,
-             responses={**_ERRORS, 403: {"description": "The alert reached a level above the caller's"},
-                        409: {"description": "Already acknowledged"}})
-def acknowledge(alert_id: int, p: Reader, db: Annotated[Any, Depends(get_db)]) -> dict[str, Any]:
-    if not fits(alert_id):
-        raise not_found("alert")
+             responses={**ERRORS,
+                        403: {"model": ErrorOut, "description": "a viewer, or the alert reached a level above the caller's"},
+                        409: {"model": ErrorOut, "description": "already acknowledged"}})
+def acknowledge(alert_id: Id, p: Reader, db: Annotated[Any, Depends(get_db)]) -> dict[str, Any]:
     with db.session() as s:
         a = s.scalar(select(Alert).where(Alert.id == alert_id, alert_scope(p)))
         if a is None:

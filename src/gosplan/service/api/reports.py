@@ -32,11 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.exc import IntegrityError
 
-from gosplan.service.api.alerts import fits, utc
-from gosplan.service.api.schemas import JobOut, ReplanParams, SimulateParams
+from gosplan.service.api.alerts import utc
+from gosplan.service.api.economies import economy_row, load_economy
+from gosplan.service.api.plans import check_labels, submit_job
+from gosplan.service.api.schemas import (BODY_ERRORS, ERRORS, ErrorOut, Id, JobOut, Label, ReplanParams,
+                                         SimulateParams)
 from gosplan.service.auth import Principal
 from gosplan.service.deps import PlannerOnly, get_db, not_found, require
-from gosplan.service.models import Directive, EconomyRow, Job, Party, PlanVersion, Report
+from gosplan.service.models import Directive, EconomyRow, Party, PlanVersion, Report
 
 __all__ = ["router", "ReportIn", "ReportOut", "AggregateRow", "AggregateOut", "report_scope",
            "body_hash", "IDEMPOTENCY_HEADER"]
@@ -47,16 +50,11 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F))
 _MAX_INT = 2**31 - 1
 
-Label = Annotated[str, Field(min_length=1, max_length=200)]
+LabelQuery = Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
 Quantity = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Reader = Annotated[Principal, require("planner", "ministry", "enterprise")]
 Db = Annotated[Any, Depends(get_db)]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or unknown token"},
-    403: {"description": "The caller's role may not do this"},
-    404: {"description": "No such economy"},
-}
 
 
 class ReportIn(BaseModel):
@@ -146,7 +144,7 @@ def idempotency_key(request: Request) -> str:
 
 
 def _economy(s: Any, economy_id: int) -> EconomyRow:
-    e = s.get(EconomyRow, economy_id) if fits(economy_id) else None
+    e = s.get(EconomyRow, economy_id)
     if e is None:
         raise not_found("economy")
     return e
@@ -177,14 +175,15 @@ _KEY_PARAM = {"parameters": [{
     "/economies/{economy_id}/reports", status_code=201, response_model=ReportOut,
     summary="Submit an enterprise's report for a period (idempotent by Idempotency-Key)",
     openapi_extra=_KEY_PARAM,
-    responses={**_ERRORS,
-               200: {"model": ReportOut, "description": "A retry: the report stored under this key before "
+    responses={**BODY_ERRORS,
+               200: {"model": ReportOut, "description": "a retry: the report stored under this key before "
                      "(header Idempotent-Replay: true)"},
-               400: {"description": "Idempotency-Key missing or malformed, or the body is not JSON"},
-               403: {"description": "Not a planner, nor the enterprise reported on"},
-               422: {"description": "Invalid body, an enterprise or version not in this economy, or the key "
-                     "reused with a different report"}})
-def submit_report(economy_id: int, body: ReportIn, request: Request, db: Db,
+               400: {"model": ErrorOut, "description": "Idempotency-Key missing or malformed, or a body that "
+                     "cannot be parsed"},
+               403: {"model": ErrorOut, "description": "not a planner, nor the enterprise reported on"},
+               422: {"model": ErrorOut, "description": "an invalid body, an enterprise or version not in this "
+                     "economy, or the key reused with a different report"}})
+def submit_report(economy_id: Id, body: ReportIn, request: Request, db: Db,
                   p: Annotated[Principal, require("planner", "enterprise")]) -> Any:
     key = idempotency_key(request)
     if p.role == "enterprise" and body.enterprise != p.enterprise:
@@ -223,11 +222,11 @@ def submit_report(economy_id: int, body: ReportIn, request: Request, db: Db,
     return report_json(report)
 
 
-@router.get("/economies/{economy_id}/reports", response_model=list[ReportOut], responses=_ERRORS,
+@router.get("/economies/{economy_id}/reports", response_model=list[ReportOut], responses=ERRORS,
             summary="Reports the caller may see (planner all, ministry its enterprises', enterprise its own)")
-def list_reports(economy_id: int, p: Reader, db: Db,
+def list_reports(economy_id: Id, p: Reader, db: Db,
                  period: Annotated[int | None, Query(ge=0, le=_MAX_INT)] = None,
-                 enterprise: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+                 enterprise: Annotated[str | None, LabelQuery] = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                  offset: Annotated[int, Query(ge=0, le=_MAX_INT)] = 0) -> list[dict[str, Any]]:
     with db.sessions() as s:
@@ -301,11 +300,12 @@ def aggregate(s: Any, economy_id: int, ministry: str | None, period: int | None)
 
 @router.get("/economies/{economy_id}/reports/aggregate", response_model=AggregateOut,
             summary="Reports summed per ministry and period against the latest published targets",
-            responses={**_ERRORS, 403: {"description": "Not a planner or ministry"}})
-def aggregate_reports(economy_id: int, db: Db, p: Annotated[Principal, require("planner", "ministry")],
+            responses={**ERRORS, 403: {"model": ErrorOut, "description": "not a planner or ministry"},
+                       404: {"model": ErrorOut, "description": "no such economy; for a ministry, another ministry"}})
+def aggregate_reports(economy_id: Id, db: Db, p: Annotated[Principal, require("planner", "ministry")],
                       period: Annotated[int | None, Query(ge=0, le=_MAX_INT)] = None,
-                      ministry: Annotated[str | None, Query(min_length=1, max_length=200,
-                                                           description="planners: one ministry only")] = None) -> dict[str, Any]:
+                      ministry: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$",
+                                                           description="one ministry only")] = None) -> dict[str, Any]:
     with db.sessions() as s:
         _economy(s, economy_id)
         if p.role == "ministry":
@@ -315,35 +315,22 @@ def aggregate_reports(economy_id: int, db: Db, p: Annotated[Principal, require("
         return aggregate(s, economy_id, ministry, period)
 
 
-def _job_json(j: Job) -> dict[str, Any]:
-    return {"id": j.id, "economy_id": j.economy_id, "kind": j.kind, "params": j.params, "state": j.state,
-            "progress": j.progress, "message": j.message, "draft_id": j.draft_id, "summary": j.summary,
-            "created_at": utc(j.created_at), "started_at": utc(j.started_at), "finished_at": utc(j.finished_at)}
-
-
-def _queue(request: Request, economy_id: int, kind: str, params: dict[str, Any], p: Principal) -> dict[str, Any]:
-    db = request.app.state.db
-    with db.session() as s:
-        _economy(s, economy_id)
-        job = Job(economy_id=economy_id, kind=kind, params=params, state="queued", created_by=p.id)
-        s.add(job)
-        s.flush()
-    request.app.state.runner.submit(job.id)
-    return _job_json(job)
-
-
 _JOB_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS, 400: {"description": "The body is not JSON"},
-    403: {"description": "Not a planner"}, 422: {"description": "Invalid parameters"}}
+    **BODY_ERRORS, 503: {"model": ErrorOut, "description": "the job runner is unavailable"}}
 
 
 @router.post("/economies/{economy_id}/replan", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
-             summary="Re-plan from the enterprises' latest reports (a background job)")
-def replan(economy_id: int, params: ReplanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    return _queue(request, economy_id, "replan", params.model_dump(mode="json"), p)
+             summary="Re-plan from the enterprises' latest reports (a background job; its result becomes a draft)")
+def replan(economy_id: Id, params: ReplanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
+    with request.app.state.db.sessions() as s:
+        row = economy_row(s, economy_id)
+    check_labels(load_economy(request, row), params)
+    return submit_job(request, economy_id, "replan", params.model_dump(mode="json"), p.id)
 
 
 @router.post("/economies/{economy_id}/simulations", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
-             summary="Simulate the execution of the latest plan (a background job)")
-def simulate(economy_id: int, params: SimulateParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    return _queue(request, economy_id, "simulate", params.model_dump(mode="json"), p)
+             summary="Simulate the execution of the economy's plan (a background job)")
+def simulate(economy_id: Id, params: SimulateParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
+    with request.app.state.db.sessions() as s:
+        economy_row(s, economy_id)
+    return submit_job(request, economy_id, "simulate", params.model_dump(mode="json"), p.id)
