@@ -147,16 +147,26 @@ def serve(
 
 
 def _ensure_economy(database: Any, name: str, per_product: float) -> None:
-    from gosplan.service.api.economies import load_economy
+    """Load the bundled economy ``name`` into the bureau unless it is there already."""
+    from fastapi import HTTPException
+    from sqlalchemy import select
 
-    spec = {"bundled": name, "enterprises_per_product": per_product or None, "ministries": None, "seed": 0}
-    try:
-        row, created = load_economy(database, name=name, spec=spec)
-    except Exception as exc:  # noqa: BLE001
-        raise _fail(f"cannot load economy {name!r}: {exc}")
-    what = "loaded" if created else "already in the bureau:"
-    sys.stderr.write(f"{what} {name} ({row['n_products']:,} products, {row['n_ministries']:,} ministries, "
-                     f"{row['n_enterprises']:,} enterprises)\n")
+    from gosplan.service.api.economies import store_economy
+    from gosplan.service.models import EconomyRow
+    from gosplan.service.settings import Settings
+
+    with database.sessions() as s:
+        row = s.scalar(select(EconomyRow).where(EconomyRow.name == name))
+    if row is not None:
+        info, words = {"n_products": row.n_products, "n_ministries": row.n_ministries, "n_enterprises": row.n_enterprises}, "already in the bureau:"
+    else:
+        spec = {"bundled": name, "enterprises_per_product": per_product or None, "ministries": None, "seed": 0}
+        try:
+            info, words = store_economy(database, Settings(db_url=database.url), name, spec, None, None), "loaded"
+        except HTTPException as exc:
+            raise _fail(f"cannot load economy {name!r}: {exc.detail}")
+    sys.stderr.write(f"{words} {name} ({info['n_products']:,} products, {info['n_ministries']:,} ministries, "
+                     f"{info['n_enterprises']:,} enterprises)\n")
 
 
 @db_app.command("upgrade")

@@ -108,7 +108,7 @@ class TokenCache:
         hit = self._entries.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        with db.sessions() as s:
+        with db.readers() as s:
             u = s.scalar(select(User).where(User.token_hash == digest))
             p = None if u is None or u.disabled else Principal(u.id, u.name, u.role, u.ministry, u.enterprise)
         with self._lock:

@@ -26,7 +26,9 @@ def make_engine(url: str) -> Engine:
     SQLite: the file's folder is created; every connection uses WAL with
     ``synchronous=FULL`` (a committed transaction survives the process being killed and
     the machine losing power), a 30 s busy timeout, foreign keys on, and ``BEGIN IMMEDIATE``
-    for every transaction (writers queue instead of failing to upgrade a read lock).
+    for every transaction (writers queue instead of failing to upgrade a read lock), except on
+    connections with the execution option ``readonly=True`` (:meth:`Database.read`), whose
+    deferred ``BEGIN`` reads a snapshot beside the writers.
     PostgreSQL: pooled connections checked before use (``pool_pre_ping``), so the service
     reconnects by itself after the server restarts.
     """
@@ -49,7 +51,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            readonly = conn.get_execution_options().get("readonly", False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(u, pool_pre_ping=True, pool_size=16, max_overflow=16, pool_recycle=300)
@@ -104,12 +107,20 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.readers = sessionmaker(self.engine.execution_options(readonly=True), expire_on_commit=False)
         self.sqlite = is_sqlite(url)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on leaving (rolls back on an exception)."""
         with self.sessions() as s, s.begin():
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading: on SQLite a deferred transaction, a snapshot that does not queue
+        behind the writers (do not write in it: under contention the write fails as locked)."""
+        with self.readers() as s, s.begin():
             yield s
 
     def dispose(self) -> None:

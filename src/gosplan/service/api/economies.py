@@ -53,7 +53,7 @@ def load_economy(request: Request, row: EconomyRow) -> Any:
     db = request.app.state.db
     data = None
     if row.source == "upload":
-        with db.sessions() as s:
+        with db.readers() as s:
             data = s.scalar(select(EconomyFile.data).where(EconomyFile.economy_id == row.id))
     try:
         return economy_from_spec(row.spec, data, request.app.state.settings)
@@ -78,7 +78,7 @@ def economy_json(row: EconomyRow, latest: int) -> dict[str, Any]:
 
 @router.get("/economies", response_model=list[EconomyOut], responses=ERRORS, summary="The bureau's economies")
 def list_economies(request: Request, p: Auth) -> list[dict[str, Any]]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         rows = s.scalars(select(EconomyRow).order_by(EconomyRow.id)).all()
         latest = latest_versions(s)
     return [economy_json(r, latest.get(r.id, 0)) for r in rows]
@@ -87,7 +87,7 @@ def list_economies(request: Request, p: Auth) -> list[dict[str, Any]]:
 @router.get("/economies/{economy_id}", response_model=EconomyDetailOut, responses=ERRORS,
             summary="An economy, its spec and its ministries")
 def get_economy(economy_id: Id, request: Request, p: Auth) -> dict[str, Any]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         row = economy_row(s, economy_id)
         latest = latest_versions(s, [economy_id]).get(economy_id, 0)
         ministries = s.execute(
@@ -110,7 +110,7 @@ def list_enterprises(economy_id: Id, request: Request, response: Response, p: Au
                      offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> list[dict[str, Any]]:
     if p.role == "viewer":
         raise forbidden("viewers do not see an economy's enterprises")
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         economy_row(s, economy_id)
         where = [Party.economy_id == economy_id, Party.kind == "enterprise"]
         if p.role == "ministry":
@@ -201,13 +201,16 @@ def _check_labels(parties: list[dict[str, Any]]) -> None:
                 raise BadEconomy(f"{col} label {row[col][:50]!r} must have at most {_LABEL_MAX} characters")
 
 
-def _create(request: Request, name: str, spec: dict[str, Any], data: bytes | None, user_id: int) -> dict[str, Any]:
-    db = request.app.state.db
-    with db.sessions() as s:
+def store_economy(db: Any, settings: Any, name: str, spec: dict[str, Any], data: bytes | None,
+                  user_id: int | None) -> dict[str, Any]:
+    """Load the economy ``spec`` describes (outside any transaction), then store it and its parties
+    in one transaction; its JSON. HTTPException 409 when ``name`` is taken, 400/422 for a bad economy.
+    (Also used by ``gosplan serve --economy``.)"""
+    with db.readers() as s:
         if s.scalar(select(EconomyRow.id).where(EconomyRow.name == name)) is not None:
             raise HTTPException(409, f"an economy named {name!r} exists already")
     try:
-        economy = economy_from_spec(spec, data, request.app.state.settings)
+        economy = economy_from_spec(spec, data, settings)
         parties = parties_of(economy)
         _check_labels(parties)
         info = describe(economy)
@@ -224,7 +227,7 @@ def _create(request: Request, name: str, spec: dict[str, Any], data: bytes | Non
             if parties:
                 s.execute(insert(Party), [{"economy_id": row.id, **p} for p in parties])
     except IntegrityError as exc:
-        with db.sessions() as s:
+        with db.readers() as s:
             taken = s.scalar(select(EconomyRow.id).where(EconomyRow.name == name)) is not None
         if taken:  # a concurrent load of the same name won
             raise HTTPException(409, f"an economy named {name!r} exists already") from None
@@ -242,4 +245,4 @@ def _create(request: Request, name: str, spec: dict[str, Any], data: bytes | Non
              summary="Load an economy: a bundled name (JSON) or an uploaded economy directory (multipart zip)")
 async def create_economy(request: Request, p: PlannerOnly) -> dict[str, Any]:
     name, spec, data = await _read_body(request)
-    return await run_in_threadpool(_create, request, name, spec, data, p.id)
+    return await run_in_threadpool(store_economy, request.app.state.db, request.app.state.settings, name, spec, data, p.id)

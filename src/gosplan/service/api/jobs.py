@@ -45,13 +45,13 @@ def list_jobs(request: Request, p: PlannerOnly,
         stmt = stmt.where(Job.economy_id == economy_id)
     if state is not None:
         stmt = stmt.where(Job.state == state)
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         return [job_json(j) for j in s.scalars(stmt)]
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=ERRORS, summary="A job's state and progress")
 def get_job(job_id: Id, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         return job_json(_job(s, job_id))
 
 
@@ -60,13 +60,13 @@ def get_job(job_id: Id, request: Request, p: PlannerOnly) -> dict[str, Any]:
              summary="Ask a job to stop (cancelled once it has stopped)")
 def cancel_job(job_id: Id, request: Request, p: PlannerOnly) -> dict[str, Any]:
     db = request.app.state.db
-    with db.sessions() as s:
+    with db.readers() as s:
         job = _job(s, job_id)
     if job.state in FINISHED or not request.app.state.runner.cancel(job_id):
-        with db.sessions() as s:
+        with db.readers() as s:
             state = _job(s, job_id).state
         raise HTTPException(409, f"job {job_id} has finished ({state}); only queued or running jobs can be cancelled")
-    with db.sessions() as s:
+    with db.readers() as s:
         return job_json(_job(s, job_id))
 
 
@@ -74,7 +74,7 @@ def cancel_job(job_id: Id, request: Request, p: PlannerOnly) -> dict[str, Any]:
             responses={**ERRORS, 409: {"model": ErrorOut, "description": "the job has no result (yet)"}},
             summary="A finished job's result: a simulation's tables, or a plan's draft")
 def job_result(job_id: Id, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         job = _job(s, job_id)
         if job.state != "done":
             why = f": {job.message}" if job.message else ""

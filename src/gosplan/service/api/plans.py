@@ -76,7 +76,7 @@ def draft_payload(db: Any, draft_id: int) -> dict[str, Any]:
         if draft_id in kept:
             kept.move_to_end(draft_id)
             return kept[draft_id]
-    with db.sessions() as s:
+    with db.readers() as s:
         blob = s.scalar(select(Draft.payload).where(Draft.id == draft_id))
     if blob is None:
         raise not_found(f"draft {draft_id}")
@@ -129,7 +129,7 @@ def submit_job(request: Request, economy_id: int, kind: str, params: dict[str, A
                 finished_at=utcnow()))
         raise HTTPException(503, f"the job runner cannot take jobs now ({type(exc).__name__}); "
                                  f"job {job.id} marked failed") from None
-    with db.sessions() as s:
+    with db.readers() as s:
         return job_json(s.get(Job, job.id) or job)
 
 
@@ -137,7 +137,7 @@ def submit_job(request: Request, economy_id: int, kind: str, params: dict[str, A
              responses={**BODY_ERRORS, 503: {"model": ErrorOut, "description": "the job runner is unavailable"}},
              summary="Plan an economy (a background job; its result becomes a draft)")
 def submit_plan(economy_id: Id, params: PlanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         row = economy_row(s, economy_id)
     check_labels(load_economy(request, row), params)
     return submit_job(request, economy_id, "plan", params.model_dump(mode="json"), p.id)
@@ -153,7 +153,7 @@ def draft_json(d: Draft) -> dict[str, Any]:
 @router.get("/economies/{economy_id}/drafts", response_model=list[DraftOut], responses=ERRORS,
             summary="An economy's drafts (finished plans, published or not)")
 def list_drafts(economy_id: Id, request: Request, p: PlannerOnly) -> list[dict[str, Any]]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         economy_row(s, economy_id)
         drafts = s.scalars(select(Draft).where(Draft.economy_id == economy_id).order_by(Draft.id)).all()
     return [draft_json(d) for d in drafts]
@@ -163,7 +163,7 @@ def list_drafts(economy_id: Id, request: Request, p: PlannerOnly) -> list[dict[s
             summary="A draft with its product and resource tables")
 def get_draft(draft_id: Id, request: Request, p: PlannerOnly) -> dict[str, Any]:
     db = request.app.state.db
-    with db.sessions() as s:
+    with db.readers() as s:
         d = s.get(Draft, draft_id)
         if d is None:
             raise not_found(f"draft {draft_id}")
@@ -209,7 +209,7 @@ def version_json(v: PlanVersion) -> dict[str, Any]:
              summary="Publish a draft as the economy's next plan version (409 unless base_version is the latest)")
 def publish(draft_id: Id, body: PublishIn, request: Request, p: PlannerOnly) -> Any:
     db = request.app.state.db
-    with db.sessions() as s:
+    with db.readers() as s:
         draft = s.get(Draft, draft_id)
         if draft is None:
             raise not_found(f"draft {draft_id}")
@@ -230,7 +230,7 @@ def publish(draft_id: Id, body: PublishIn, request: Request, p: PlannerOnly) -> 
     except _Stale as stale:
         return _conflict(body.base_version, stale.latest)
     except IntegrityError:
-        with db.sessions() as s:
+        with db.readers() as s:
             latest = s.scalar(select(func.coalesce(func.max(PlanVersion.version), 0))
                               .where(PlanVersion.economy_id == economy_id)) or 0
         return _conflict(body.base_version, latest)
@@ -256,7 +256,7 @@ def _version(session: Any, economy_id: int, ref: str) -> PlanVersion:
 @router.get("/economies/{economy_id}/versions", response_model=list[VersionOut], responses=ERRORS,
             summary="An economy's published plan versions")
 def list_versions(economy_id: Id, request: Request, p: Auth) -> list[dict[str, Any]]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         economy_row(s, economy_id)
         versions = s.scalars(select(PlanVersion).where(PlanVersion.economy_id == economy_id)
                              .order_by(PlanVersion.version)).all()
@@ -266,13 +266,13 @@ def list_versions(economy_id: Id, request: Request, p: Auth) -> list[dict[str, A
 @router.get("/economies/{economy_id}/versions/{version}", response_model=VersionOut, responses=ERRORS,
             summary="A published plan version ('latest' for the latest)")
 def get_version(economy_id: Id, version: VersionRef, request: Request, p: Auth) -> dict[str, Any]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         return version_json(_version(s, economy_id, version))
 
 
 def _table(request: Request, economy_id: int, version: str, key: str) -> list[dict[str, Any]]:
     db = request.app.state.db
-    with db.sessions() as s:
+    with db.readers() as s:
         draft_id = _version(s, economy_id, version).draft_id
     return draft_payload(db, draft_id).get(key) or []
 

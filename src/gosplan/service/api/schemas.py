@@ -62,8 +62,8 @@ class PlanParams(_In):
     targets: dict[Label, Quantity] | None = Field(None, description="final output asked for, by product label")
     resources: dict[Label, Quantity] | None = Field(None, description="resources available, by resource label")
     capacities: dict[Label, Quantity] | None = Field(None, description="most gross output, by product label")
-    priorities: dict[Label, Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
-        None, description="priority classes of products (lower is served first)")
+    priorities: dict[Label, Annotated[int, Field(ge=1, le=1_000_000)]] | None = Field(
+        None, description="priority classes of products (1 is served first)")
     method: Literal["auto", "highs", "highs-ipm", "highs-pdlp", "leontief", "pdhg"] = "auto"
     tol: float = Field(1e-6, ge=1e-9, le=1e-2)
     time_limit: float | None = Field(None, gt=0, le=86_400, description="seconds")
@@ -90,9 +90,9 @@ class SimulateParams(_In):
 
     regime: Literal["command", "liberman", "optimal"] = "command"
     periods: int = Field(12, ge=1, le=240)
-    shock_rate: float = Field(0.05, ge=0, le=1)
-    shock_depth: float = Field(0.5, ge=0, le=1)
-    shock_persistence: float = Field(0.6, ge=0, le=1)
+    shock_rate: float = Field(0.05, ge=0, le=1, description="shocks started per enterprise and period (0: no shocks)")
+    shock_depth: float = Field(0.5, ge=0, le=1, description="deepest cut of capacity (0: no shocks)")
+    shock_persistence: float = Field(0.6, ge=0, lt=1, description="chance a shock lasts into the next period (mean length 1/(1-p))")
     seed: int = Field(0, ge=0, le=2**32 - 1)
     groups: int = Field(1, ge=1, le=1000)
     monitoring: bool = True

@@ -239,7 +239,7 @@ def home(request: Request) -> Response:
     if p is None:
         return _to_login(request)
     db = request.app.state.db
-    with db.sessions() as s:
+    with db.readers() as s:
         economies = s.scalars(select(EconomyRow).order_by(EconomyRow.id)).all()
         latest = dict(s.execute(select(PlanVersion.economy_id, func.max(PlanVersion.version))
                                 .group_by(PlanVersion.economy_id)).all())
@@ -360,7 +360,7 @@ def _body(blob: bytes) -> Any:
 
 def _economy_context(app: Any, p: Principal, economy_id: int, version: int | None) -> dict[str, Any] | None:
     db = app.state.db
-    with db.sessions() as s:
+    with db.readers() as s:
         eco = s.get(EconomyRow, economy_id)
         if eco is None:
             return None
