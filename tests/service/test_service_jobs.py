@@ -181,9 +181,9 @@ class Bench:
         self.runners.append(r)
         return r
 
-    def job(self, kind: str, params: dict[str, Any], state: str = "queued") -> int:
+    def job(self, kind: str, params: dict[str, Any], state: str = "queued", **row: Any) -> int:
         with self.db.session() as s:
-            j = Job(economy_id=self.economy_id, kind=kind, params=params, state=state)
+            j = Job(economy_id=self.economy_id, kind=kind, params=params, state=state, **row)
             s.add(j)
             s.flush()
             return j.id
@@ -250,7 +250,7 @@ def test_plan_job_makes_a_draft(db_url: str) -> None:
 
 def test_simulation_job_rises_and_leaves_results_and_alerts(bench: Bench) -> None:
     runner = bench.runner()
-    job_id = bench.job("simulate", {"periods": 60, "shock_rate": 0.1, "seed": 1})
+    job_id = bench.job("simulate", {"periods": 200, "shock_rate": 0.1, "seed": 1})
     submitted = time.monotonic()
     runner.submit(job_id)
     running, _ = bench.wait(job_id, lambda j: j.state != "queued")
@@ -260,7 +260,7 @@ def test_simulation_job_rises_and_leaves_results_and_alerts(bench: Bench) -> Non
     progress = [p for state, p in seen if state == "running"]
     assert progress == sorted(progress) and len({p for p in progress if 0 < p < 1}) >= 2, progress
     payload = unpack(job.result)
-    assert len(payload["periods"]) == 60 and job.summary["periods"] == 60
+    assert len(payload["periods"]) == 200 and job.summary["periods"] == 200
     with bench.db.sessions() as s:
         alerts = s.scalars(select(Alert).where(Alert.job_id == job_id)).all()
     assert len(alerts) == len(payload["alerts"]) > 0
@@ -333,13 +333,23 @@ def test_restart_leaves_no_job_running(sqlite_url: str) -> None:
         assert time.perf_counter() - t < 8.0
         job = bench.get(job_id)
         assert job.state == "failed" and job.message == INTERRUPTED
-        # a server killed: rows left running and queued
-        left = [bench.job("plan", {"kind": "plan"}, state=s) for s in ("running", "queued")]
+        # a server killed: rows it left running and queued, and rows of a server still alive
+        import datetime as dt
+
+        from gosplan.service.jobs.runner import STALE
+        from gosplan.service.models import utcnow
+
+        long_ago = utcnow() - dt.timedelta(seconds=2 * STALE)
+        dead = [bench.job("plan", {"kind": "plan"}, state="running"),  # no runner took it, yet running
+                bench.job("plan", {"kind": "plan"}, state="queued", created_at=long_ago),  # never taken
+                bench.job("plan", {"kind": "plan"}, state="running", owner="gosplan-killed", heartbeat_at=long_ago)]
+        alive = [bench.job("plan", {"kind": "plan"}, state="queued"),  # just committed by another server's API
+                 bench.job("plan", {"kind": "plan"}, state="running", owner="gosplan-other", heartbeat_at=utcnow())]
         bench.runner()
-        with bench.db.sessions() as s:
-            assert s.scalars(select(Job).where(Job.state.in_(("queued", "running")))).all() == []
-        for j in left:
+        for j in dead:
             assert bench.get(j).state == "failed" and bench.get(j).message == INTERRUPTED
+        for j in alive:
+            assert bench.get(j).state in ("queued", "running")
     finally:
         bench.close()
 

@@ -133,6 +133,8 @@ class Job(Base):
     result: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # pack()ed
     summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     draft_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the runner (server process) running it
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)  # its owner's last sign of life
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)

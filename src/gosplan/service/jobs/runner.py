@@ -23,6 +23,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import logging
 import math
 import queue
@@ -43,6 +45,8 @@ log = logging.getLogger("gosplan.service.jobs")
 INTERRUPTED = "interrupted: the server stopped before the job finished; submit it again"
 PROGRESS_EVERY = 0.5  # seconds between progress writes of one job
 TICK = 0.1  # seconds between looks at the running jobs
+HEARTBEAT = 5.0  # seconds between a runner's signs of life on its jobs
+STALE = 30.0  # a queued or running job whose owner gave no sign of life for this long is failed
 
 
 @dataclass
@@ -77,20 +81,52 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.client_seconds: float | None = None  # how long the client took to start
+        self._beat_at = time.monotonic()
 
     # ------------------------------------------------------------------ public
     def start(self) -> None:
-        """Fail the jobs a previous server left unfinished, then start the runner's thread."""
-        with self.db.session() as s:
-            left = s.execute(select(Job.id).where(Job.state.in_(("queued", "running")))).scalars().all()
-            if left:
-                s.execute(update(Job).where(Job.id.in_(left), Job.state.in_(("queued", "running")))
-                          .values(state="failed", message=INTERRUPTED, finished_at=utcnow()))
-        if left:
-            log.warning("%d job(s) left unfinished by a previous server marked failed: %s", len(left), left[:20])
+        """Fail the jobs that stopped servers left unfinished, then start the runner's thread.
+
+        Several server processes may share one database (``gosplan serve --workers N``, or
+        servers on several machines): each runner owns the jobs it runs and marks them alive every
+        :data:`HEARTBEAT` seconds. A queued or running job whose owner has given no sign of life
+        for :data:`STALE` seconds (or that no runner took) is marked failed, here and every
+        :data:`HEARTBEAT` seconds after, so the jobs of a killed server fail within ``STALE``
+        seconds and the other servers' jobs go on."""
+        self._sweep()
         self._stopping.clear()
+        self._beat_at = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="gosplan-jobs", daemon=True)
         self._thread.start()
+
+    def _sweep(self) -> None:
+        """Mark failed the unfinished jobs whose owner is gone (see :meth:`start`)."""
+        from sqlalchemy import and_, or_
+
+        cutoff = utcnow() - dt.timedelta(seconds=STALE)
+        unfinished = Job.state.in_(("queued", "running"))
+        gone = or_(and_(Job.owner.is_(None), Job.created_at < cutoff),
+                   and_(Job.owner.is_(None), Job.state == "running"),
+                   and_(Job.owner.is_not(None), Job.owner != self.name,
+                        or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < cutoff)))
+        with self._lock:
+            mine = set(self._waiting) | set(self._active)
+        with self.db.session() as s:
+            left = [j for j in s.execute(select(Job.id).where(unfinished, gone)).scalars().all() if j not in mine]
+            if left:
+                s.execute(update(Job).where(Job.id.in_(left), unfinished)
+                          .values(state="failed", message=INTERRUPTED, finished_at=utcnow()))
+        if left:
+            log.warning("%d job(s) left unfinished by a stopped server marked failed: %s", len(left), left[:20])
+
+    def _beat(self) -> None:
+        """Sign of life on this runner's jobs; then the sweep of the others'."""
+        with self._lock:
+            mine = sorted(set(self._waiting) | set(self._active))
+        if mine:
+            with self.db.session() as s:
+                s.execute(update(Job).where(Job.id.in_(mine), Job.owner == self.name).values(heartbeat_at=utcnow()))
+        self._sweep()
 
     def submit(self, job_id: int) -> None:
         """Run the job ``job_id`` (its row committed, state ``queued``)."""
@@ -156,6 +192,12 @@ class JobRunner:
                 self._again()
                 if self._active:
                     self._watch()
+                if time.monotonic() - self._beat_at >= HEARTBEAT:
+                    self._beat_at = time.monotonic()
+                    try:
+                        self._beat()
+                    except Exception as exc:  # noqa: BLE001 - the database may be restarting
+                        log.warning("heartbeat not written (%s: %s)", type(exc).__name__, exc)
             except Exception:  # noqa: BLE001 - the thread must not die: log, breathe, go on
                 log.exception("the job runner's loop failed; going on")
                 self._stopping.wait(1.0)
@@ -234,6 +276,7 @@ class JobRunner:
                 return
             if job.state != "queued":
                 return  # cancelled before it was handed over
+            job.owner, job.heartbeat_at = self.name, utcnow()
             kind, params = job.kind, dict(job.params or {})
             eco = s.get(EconomyRow, job.economy_id)
             spec = dict(eco.spec or {})

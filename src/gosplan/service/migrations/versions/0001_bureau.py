@@ -65,6 +65,8 @@ def upgrade() -> None:
     sa.Column('result', sa.LargeBinary(), nullable=True),
     sa.Column('summary', sa.JSON(), nullable=True),
     sa.Column('draft_id', sa.Integer(), nullable=True),
+    sa.Column('owner', sa.String(length=64), nullable=True),
+    sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
