@@ -117,6 +117,7 @@ def serve(
     from gosplan.service.settings import MiB, Settings
 
     url = _url(db)
+    _warnings_as_log_lines()
     database = _database(url)
     try:
         for name in economy or ():
@@ -144,6 +145,24 @@ def serve(
     else:
         os.environ[ENV_SETTINGS] = json.dumps(settings.__dict__)
         uvicorn.run("gosplan.cli.service_commands:app_from_env", factory=True, workers=workers, **common)
+
+
+def _warnings_as_log_lines() -> None:
+    """The library's warnings (a table's data quality, say) as one log line each, not source dumps."""
+    import logging
+    import warnings
+
+    log = logging.getLogger("gosplan.service")
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+    def show(message: Any, category: Any, filename: Any, lineno: Any, file: Any = None, line: Any = None) -> None:
+        log.warning("%s: %s", category.__name__, " ".join(str(message).split()))
+
+    warnings.showwarning = show
 
 
 def _ensure_economy(database: Any, name: str, per_product: float) -> None:
