@@ -17,7 +17,7 @@ from gosplan.cli.app import Method, app
 
 ROOT = Path(__file__).resolve().parents[1]
 # docs/economy-format.md is tested with the directory format (tests/test_directory.py)
-DOCS = [ROOT / "README.md", *(ROOT / "docs" / name for name in ("index.md", "api.md", "cli.md", "maths.md", "planning.md", "multiyear.md", "hierarchy.md", "decompose.md", "consumers.md", "monitoring.md", "execution.md"))]
+DOCS = [ROOT / "README.md", *(ROOT / "docs" / name for name in ("index.md", "api.md", "cli.md", "maths.md", "planning.md", "multiyear.md", "hierarchy.md", "decompose.md", "consumers.md", "monitoring.md", "execution.md", "service.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
 LINK = re.compile(r"\[[^\]]+\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
