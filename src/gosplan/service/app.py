@@ -115,6 +115,32 @@ def _flattened(router: Any) -> list[tuple[Any, str]]:
     return subs
 
 
+def _json_safe(value: Any) -> bool:
+    import json
+
+    try:
+        json.dumps(value, allow_nan=False)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+async def _invalid_request(request: Any, exc: Any) -> JSONResponse:
+    """422 naming every field at fault; the offending input is echoed only when it is plain JSON
+    (FastAPI's own handler fails with 500 on a body holding NaN or Infinity)."""
+    from fastapi.encoders import jsonable_encoder
+
+    errors = []
+    for e in exc.errors():
+        e = {k: v for k, v in e.items() if k != "url"}
+        if "ctx" in e:
+            e["ctx"] = {k: str(v) for k, v in e["ctx"].items()}
+        if "input" in e and not _json_safe(jsonable_encoder(e["input"])):
+            e["input"] = repr(e["input"])[:200]
+        errors.append(jsonable_encoder(e))
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The bureau's application for ``settings`` (migrations applied on start unless ``migrate=False``)."""
     settings = settings or Settings()
@@ -167,5 +193,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router, prefix in _flattened(api_router):
         app.include_router(router, prefix=prefix)
     app.include_router(dashboard_router)
+    from fastapi.exceptions import RequestValidationError
+
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
