@@ -230,7 +230,11 @@ class Server:
         self.proc = subprocess.Popen(self.command(), stdout=fh, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True, cwd=str(ROOT))
         fh.close()
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.kill()  # never leave a half-started server behind
+            raise
         return self
 
     def wait_ready(self, timeout: float) -> None:

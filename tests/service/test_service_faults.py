@@ -71,6 +71,7 @@ class Server:
                 if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
                     return self
             time.sleep(0.1)
+        self.kill()
         raise AssertionError(f"the server did not come up in {timeout} s: {self.tail()}")
 
     def tail(self) -> str:
