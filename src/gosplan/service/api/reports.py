@@ -42,7 +42,7 @@ from gosplan.service.deps import PlannerOnly, get_db, not_found, require
 from gosplan.service.models import Directive, EconomyRow, Party, PlanVersion, Report
 
 __all__ = ["router", "ReportIn", "ReportOut", "AggregateRow", "AggregateOut", "report_scope",
-           "body_hash", "IDEMPOTENCY_HEADER"]
+           "body_hash", "IDEMPOTENCY_HEADER", "latest_report_ids"]
 
 router = APIRouter(tags=["reports"])
 
@@ -249,15 +249,31 @@ def _directive(body: bytes) -> Any:
     return orjson.loads(body)
 
 
-def aggregate(s: Any, economy_id: int, ministry: str | None, period: int | None) -> dict[str, Any]:
-    """Per ministry and period: the latest report of each enterprise summed, against the latest version."""
+def latest_report_ids(economy_id: int, *, ministry: str | list[str] | None = None,
+                      enterprise: str | list[str] | None = None, period: int | None = None) -> Any:
+    """The ids of the reports that count, as a scalar subquery: the latest (highest id) of each
+    enterprise and period, of one ministry or enterprise (or those listed), or period when given
+    (a list of enterprises seeks the (economy, enterprise, period) index; a ministry scans it).
+    Shared by the aggregate below and the dashboard (``Report.id.in_(latest_report_ids(...))``)."""
     latest = (select(func.max(Report.id)).where(Report.economy_id == economy_id)
               .group_by(Report.enterprise, Report.period))
-    if ministry is not None:
+    if isinstance(ministry, list):
+        latest = latest.where(Report.ministry.in_(ministry))
+    elif ministry is not None:
         latest = latest.where(Report.ministry == ministry)
+    if isinstance(enterprise, list):
+        latest = latest.where(Report.enterprise.in_(enterprise))
+    elif enterprise is not None:
+        latest = latest.where(Report.enterprise == enterprise)
     if period is not None:
         latest = latest.where(Report.period == period)
-    reports = s.scalars(select(Report).where(Report.id.in_(latest.scalar_subquery()))).all()
+    return latest.scalar_subquery()
+
+
+def aggregate(s: Any, economy_id: int, ministry: str | None, period: int | None) -> dict[str, Any]:
+    """Per ministry and period: the latest report of each enterprise summed, against the latest version."""
+    latest = latest_report_ids(economy_id, ministry=ministry, period=period)
+    reports = s.scalars(select(Report).where(Report.id.in_(latest))).all()
 
     version = s.scalar(select(PlanVersion).where(PlanVersion.economy_id == economy_id)
                        .order_by(PlanVersion.version.desc()).limit(1))
