@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 pytest.importorskip("fastapi", reason="the service extra is not installed (pip install 'gosplan[service]')")
 
@@ -26,7 +27,9 @@ from gosplan.service.models import (  # noqa: E402
     Party,
     PlanVersion,
     Report,
+    User,
     pack,
+    utcnow,
 )
 
 # ------------------------------------------------------------------------------------------------
@@ -479,3 +482,268 @@ def test_plotly_is_served_by_the_service(sqlite_bureau: Any) -> None:
     assert "content-encoding" not in plain.headers and int(plain.headers["content-length"]) == len(local)
     again = c.get("/dashboard/static/plotly.min.js", headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+# ------------------------------------------------------------------------------------------------
+# at scale: sums in the database, caps, worst first, names, prices in labour
+
+
+def _latest_loop(reports: list[tuple[int, str, str, int, int | None, float, float | None]],
+                 groups: dict[str, str], targets: dict[int, dict[str, float]], version: int,
+                 period: int | None = None) -> dict[str, dict[str, list[Any]]]:
+    """The series by a plain loop over (id, enterprise, ministry, period, version, output, capacity)."""
+    latest: dict[tuple[str, int], tuple] = {}
+    for r in reports:
+        if r[1] in groups and (period is None or r[3] == period):
+            if (r[1], r[3]) not in latest or r[0] > latest[(r[1], r[3])][0]:
+                latest[(r[1], r[3])] = r
+    periods = sorted({p for _, p in latest})
+    out = {}
+    for g in sorted(set(groups.values())):
+        series: dict[str, list[Any]] = {"period": [], "planned": [], "reported": [], "capacity": [], "reporting": []}
+        for p in periods:
+            planned = reported = 0.0
+            capacity, reporting = None, 0
+            for e in [e for e, x in groups.items() if x == g]:
+                r = latest.get((e, p))
+                v = r[4] if r is not None and r[4] in targets else version
+                planned += targets[v].get(e, targets[version].get(e, 0.0))
+                if r is not None:
+                    reporting += 1
+                    reported += r[5]
+                    if r[6] is not None:
+                        capacity = (capacity or 0.0) + r[6]
+            for k, x in zip(series, (p, planned, reported, capacity, reporting)):
+                series[k].append(x)
+        out[g] = series
+    return out
+
+
+def _approx_series(got: dict[str, dict[str, list[Any]]], want: dict[str, dict[str, list[Any]]]) -> None:
+    assert list(got) == list(want)
+    for g in want:
+        assert got[g]["period"] == want[g]["period"] and got[g]["reporting"] == want[g]["reporting"], g
+        for k in ("planned", "reported"):
+            assert got[g][k] == pytest.approx(want[g][k], rel=1e-12, abs=1e-9), (g, k)
+        assert [c is None for c in got[g]["capacity"]] == [c is None for c in want[g]["capacity"]], g
+        assert [c or 0.0 for c in got[g]["capacity"]] == pytest.approx([c or 0.0 for c in want[g]["capacity"]])
+
+
+def test_report_sums_in_the_database_against_a_plain_loop(bureau: Any, seeded_both: dict[str, Any]) -> None:
+    import random
+
+    from gosplan.service.dashboard import pages
+
+    db, eid = bureau.app.state.db, seeded_both["economy_id"]
+    rng = random.Random(7)
+    ministry_of = {e[0]: e[1] for e in ENTERPRISES}
+    with db.session() as s:
+        uid = s.scalar(select(User.id).where(User.name == "centre"))
+        for i in range(400):  # more periods, corrections, versions 1, 2 and none
+            e = rng.choice(ENTERPRISES)[0]
+            cap = None if rng.random() < 0.3 else rng.uniform(50, 150)
+            s.add(Report(economy_id=eid, enterprise=e, ministry=ministry_of[e], period=rng.randint(0, 12),
+                         version=rng.choice([1, 2, None]), output=rng.uniform(0, 140), capacity=cap,
+                         user_id=uid, idempotency_key=f"x{i}", body_hash="0" * 64))
+    with db.sessions() as s:
+        rows = [(r.id, r.enterprise, r.ministry, r.period, r.version, r.output, r.capacity)
+                for r in s.scalars(select(Report).where(Report.economy_id == eid))]
+        targets = {1: {e[0]: e[3] for e in ENTERPRISES}, 2: {e[0]: e[4] for e in ENTERPRISES}}
+        for version in (1, 2):
+            # by ministry, as the planner
+            got = pages.report_series(s, eid, ministry_of, {version: targets[version]}, version=version,
+                                      load=lambda v: targets.get(v))
+            _approx_series(got, _latest_loop(rows, ministry_of, targets, version))
+            # all together, one period, some ministries only
+            everyone = dict.fromkeys(ministry_of, "all")
+            got = pages.report_series(s, eid, everyone, dict(targets), version=version, by=None)
+            _approx_series(got, _latest_loop(rows, everyone, targets, version))
+            got = pages.report_series(s, eid, ministry_of, dict(targets), version=version, period=3)
+            _approx_series(got, _latest_loop(rows, ministry_of, targets, version, period=3))
+            got = pages.report_series(s, eid, ministry_of, dict(targets), version=version, only=["IND", "SRV"])
+            _approx_series(got, _latest_loop(rows, {e: m for e, m in ministry_of.items() if m != "AGR"},
+                                             targets, version))
+            # one ministry's enterprises, as its ministry
+            agr = {e: e for e, m in ministry_of.items() if m == "AGR"}
+            got = pages.report_series(s, eid, agr, dict(targets), version=version, by="enterprise", ministry="AGR")
+            _approx_series(got, _latest_loop(rows, agr, targets, version))
+        # a version whose targets are not known is held to the default one
+        got = pages.report_series(s, eid, ministry_of, {2: targets[2]}, version=2)
+        _approx_series(got, _latest_loop(rows, ministry_of, {2: targets[2]}, 2))
+        # the sums against figures.plan_vs_reported, the loop the page used before
+        points = [figures.ReportPoint(r[0], r[1], r[3], r[5], r[4], r[6]) for r in rows]
+        _approx_series(pages.report_series(s, eid, ministry_of, dict(targets), version=2),
+                       figures.plan_vs_reported(targets, points, ministry_of, version=2))
+
+
+WIDE = 40  # ministries, one product and one enterprise each
+
+
+def seed_wide(db: Any, n_alerts: int = 60) -> dict[str, Any]:
+    """An economy of WIDE ministries: ministry i's product is fulfilled to 100 % for even i, to
+    (50 + i) % for odd i; its enterprise reports (60 + i) % of its target in period 1 (none for i % 7 == 3);
+    alerts at the three levels in rotation, one in five acknowledged."""
+    out: dict[str, Any] = {"tokens": {}}
+    with db.session() as s:
+        planner, token = create_user(s, "wide-centre", "planner")
+        out["tokens"]["centre"] = token
+        eco = EconomyRow(name="wide", source="bundled", spec={}, title="", units="roubles",
+                         n_products=WIDE, n_ministries=WIDE, n_enterprises=WIDE)
+        s.add(eco)
+        s.flush()
+        out["economy_id"] = eid = eco.id
+        products, enterprises = [], []
+        for i in range(WIDE):
+            m, final = f"M{i:02d}", (100.0 if i % 2 == 0 else 50.0 + i)
+            s.add(Party(economy_id=eid, kind="ministry", label=m, name=f"Ministry of things {i}"))
+            s.add(Party(economy_id=eid, kind="enterprise", label=str(500 + i), ministry=m, product=f"P{i}",
+                        name=f"Oilseed farming #{i + 1}"))
+            products.append({"product": f"P{i}", "name": f"Product {i}", "ministry": m, "gross_output": 100.0 + i,
+                             "final": final, "target": 100.0, "fulfilment": final / 100.0, "price": 0.01 * (i + 1)})
+            enterprises.append({"enterprise": str(500 + i), "ministry": m, "product": f"P{i}", "target": 100.0,
+                                "capacity": 120.0, "inputs": []})
+        payload = {"kind": "plan", "status": "optimal", "message": "", "summary": {"labour_unit": "hours"},
+                   "products": products, "enterprises": enterprises, "flows": [],
+                   "resources": [{"resource": "labour", "available": 10.0, "used": 10.0, "price": 0.02,
+                                  "binding": True}],
+                   "ministries": [{"ministry": f"M{i:02d}", "gross_output": 100.0 + i, "labour": 1.0,
+                                   "n_products": 1, "n_enterprises": 1} for i in range(WIDE)]}
+        draft = Draft(economy_id=eid, kind="plan", summary={}, payload=pack(payload))
+        s.add(draft)
+        s.flush()
+        s.add(PlanVersion(economy_id=eid, version=1, draft_id=draft.id, summary={}))
+        for i in range(WIDE):
+            if i % 7 != 3:
+                s.add(Report(economy_id=eid, enterprise=str(500 + i), ministry=f"M{i:02d}", period=1, version=1,
+                             output=60.0 + i, capacity=None, user_id=planner.id, idempotency_key=f"w{i}",
+                             body_hash="0" * 64))
+        levels = ("enterprise", "ministry", "centre")
+        for k in range(n_alerts):
+            i, level = k % WIDE, levels[k % 3]
+            who = {"enterprise": str(500 + i), "ministry": f"M{i:02d}", "centre": "centre"}[level]
+            s.add(Alert(economy_id=eid, period=k // 3, level=level, who=who,
+                        enterprise=str(500 + i) if level == "enterprise" else None, ministry=f"M{i:02d}",
+                        indicator="output", kind="step", probability=0.9, raised=k // 3, resolved=None,
+                        acknowledged_at=utcnow() if k % 5 == 0 else None))
+    return out
+
+
+def _cells(html: str, table_id: str, col: int = 0) -> list[str]:
+    m = re.search(rf'<table id="{table_id}">.*?<tbody>(.*?)</tbody>', html, re.S)
+    if m is None:
+        return []
+    rows = re.findall(r"<tr>(.*?)</tr>", m.group(1), re.S)
+    return [re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[col]).strip() for r in rows]
+
+
+def test_a_wide_economy_shows_the_worst_first_capped_with_the_rest_reachable(sqlite_bureau: Any) -> None:
+    from gosplan.service.dashboard import pages
+
+    seeded = seed_wide(sqlite_bureau.app.state.db)
+    eid = seeded["economy_id"]
+    html = _get(sqlite_bureau, f"/dashboard/economies/{eid}", "centre", seeded).text
+    # period 1 by ministry: the lowest share of plan first (silent ones at 0 %, the largest plan... all 100)
+    silent = [i for i in range(WIDE) if i % 7 == 3]
+    order = sorted(range(WIDE), key=lambda i: (0.0 if i in silent else (60.0 + i) / 100.0, i))
+    shown = _cells(html, "execution-groups") + _cells(html, "execution-groups-more")
+    assert shown == [f"Ministry of things {i} (M{i:02d})" + (" no report" if i in silent else "") for i in order]
+    assert len(_cells(html, "execution-groups")) == pages.TOP
+    assert f"Show all {WIDE} ministries" in html
+    assert f"{WIDE} of {WIDE} ministries below plan, {len(silent)} of them without any report for period 1" in html
+    # the share-of-plan chart: the RATIO_LINES furthest behind, in that order
+    ratio = _figure(html, "fig-ratio")
+    assert [t["name"] for t in ratio["data"]] == [f"Ministry of things {i} (M{i:02d})" for i in order[:pages.RATIO_LINES]]
+    # fulfilment: only the ministries below 100 %, the lowest on top, at most TOP of them
+    behind = [i for i in range(WIDE) if i % 2 == 1]
+    fig = _figure(html, "fig-fulfilment")
+    assert fig["data"][0]["y"] == [f"Ministry of things {i} (M{i:02d})" for i in behind[:pages.TOP]][::-1]
+    assert f"{len(behind)} of {WIDE} ministries below 100 %" in html
+    ministries = _cells(html, "ministries-table") + _cells(html, "ministries-table-more")
+    assert ministries == [f"Ministry of things {i} (M{i:02d})" for i in behind + [i for i in range(WIDE) if i % 2 == 0][::-1]]
+    # alerts: 25 a page, open first, centre > ministry > enterprise, newest first; names, not codes
+    with sqlite_bureau.app.state.db.sessions() as s:
+        alerts = s.scalars(select(Alert).where(Alert.economy_id == eid)).all()
+        rank = {"centre": 0, "ministry": 1, "enterprise": 2}
+        want = [a.id for a in sorted(alerts, key=lambda a: (a.acknowledged_at is not None, rank[a.level],
+                                                            -a.period, -a.id))]
+    got: list[int] = []
+    for page in (1, 2, 3):
+        h = _get(sqlite_bureau, f"/dashboard/economies/{eid}?alerts_page={page}", "centre", seeded).text
+        got += [int(x) for x in re.findall(r'<tr data-alert="(\d+)">', h)]
+        assert f"page {page} of 3" in h
+    assert got == want and len(re.findall(r'<tr data-alert="', html)) == pages.ALERTS_PER_PAGE
+    n_open = sum(1 for a in alerts if a.acknowledged_at is None)
+    assert f"{n_open} open" in html and "12 acknowledged" in html
+    # the last page is shown for a page beyond it
+    assert "page 3 of 3" in _get(sqlite_bureau, f"/dashboard/economies/{eid}?alerts_page=99", "centre", seeded).text
+    rows = re.findall(r'<tr data-alert="\d+">(.*?)</tr>', html, re.S)
+    centre = [r for r in rows if ">centre<" in r]
+    assert centre and all("the centre" in r for r in centre)
+    ent_page = _get(sqlite_bureau, f"/dashboard/economies/{eid}?alerts_page=3", "centre", seeded).text
+    ent = next(r for r in re.findall(r'<tr data-alert="\d+">(.*?)</tr>', ent_page, re.S) if ">enterprise<" in r)
+    who = re.sub(r"<[^>]+>", "", re.search(r'<td class="who">(.*?)</td>', ent, re.S).group(1))
+    assert re.fullmatch(r"Oilseed farming #\d+ \(5\d\d\)", who.strip()), who
+    assert "Ministry of things" in re.findall(r"<td[^>]*>(.*?)</td>", ent, re.S)[4]  # the ministry by name
+    # acknowledging from page 2 comes back to page 2
+    h2 = _get(sqlite_bureau, f"/dashboard/economies/{eid}?alerts_page=2", "centre", seeded).text
+    first = re.search(r'<tr data-alert="(\d+)">', h2).group(1)
+    r = sqlite_bureau.client.post(f"/dashboard/economies/{eid}/alerts/{first}/acknowledge?alerts_page=2",
+                                  headers={"Authorization": f"Bearer {seeded['tokens']['centre']}"},
+                                  follow_redirects=False)
+    assert r.headers["location"].endswith("notice=acknowledged&alerts_page=2#alerts")
+
+
+def test_every_ministry_at_its_targets_is_one_line(sqlite_bureau: Any, seeded: dict[str, Any]) -> None:
+    db = sqlite_bureau.app.state.db
+    payload = make_payload(2)
+    for r in payload["products"]:
+        if r["target"]:
+            r["final"], r["fulfilment"] = r["target"], 1.0
+    with db.session() as s:
+        draft = Draft(economy_id=seeded["economy_id"], kind="plan", summary={}, payload=pack(payload))
+        s.add(draft)
+        s.flush()
+        s.add(PlanVersion(economy_id=seeded["economy_id"], version=3, draft_id=draft.id, summary={}))
+    html = _get(sqlite_bureau, f"/dashboard/economies/{seeded['economy_id']}", "centre", seeded).text
+    assert "All 3 ministries with targets meet them" in html and _figure(html, "fig-fulfilment") is None
+
+
+def test_prices_relative_to_labour(sqlite_bureau: Any, seeded: dict[str, Any]) -> None:
+    products = make_payload(2)["products"]
+    assert figures.labour_price(RESOURCES) == 0.8
+    assert figures.labour_price([{"resource": "labour", "price": 0.0}]) is None
+    fig = figures.prices_figure(products, n=3, per_labour=0.8, labour_unit="hours")["data"][0]
+    assert fig["x"] == pytest.approx([0.9 / 0.8, 1.25 / 0.8, 2.5 / 0.8])  # 1.125, 1.5625, 3.125 hours a unit
+    assert [c[3] for c in fig["customdata"]] == [0.9, 1.25, 2.5]  # the raw duals, in the hover
+    html = _get(sqlite_bureau, f"/dashboard/economies/{seeded['economy_id']}", "centre", seeded).text
+    assert _figure(html, "fig-prices")["data"][0]["x"][-1] == pytest.approx(3.125)
+    assert "labour per unit of product" in html and "Labour per unit" in html
+    table = re.search(r'<section id="prices".*?</section>', html, re.S).group(0)
+    first = re.findall(r"<td[^>]*>(.*?)</td>", re.search(r"<tbody><tr>(.*?)</tr>", table, re.S).group(1), re.S)
+    assert first[0].startswith("Primary metals") and "Heavy industry" in first[1]
+    assert (first[2], first[3]) == ("3.125", "2.5000")  # per labour, raw
+    res = re.search(r'<section id="resources".*?</section>', html, re.S).group(0)
+    assert "÷ labour" in res and ">1.000<" in res  # labour itself: 1
+    # an enterprise's inputs in labour too
+    page = _get(sqlite_bureau, f"/dashboard/economies/{seeded['economy_id']}", "ent-k7", seeded).text
+    assert "Labour per unit" in page and f"{1.25 / 0.8:.3f}"[:4] in page
+    # labour not priced: raw duals only, said so
+    payload = make_payload(2)
+    payload["resources"] = [{**RESOURCES[0], "price": 0.0, "binding": False}]
+    with sqlite_bureau.app.state.db.session() as s:
+        draft = Draft(economy_id=seeded["economy_id"], kind="plan", summary={}, payload=pack(payload))
+        s.add(draft)
+        s.flush()
+        s.add(PlanVersion(economy_id=seeded["economy_id"], version=3, draft_id=draft.id, summary={}))
+    html = _get(sqlite_bureau, f"/dashboard/economies/{seeded['economy_id']}", "centre", seeded).text
+    assert "Labour per unit" not in html and "labour's shadow price is zero here" in html
+
+
+def test_sankey_draws_the_largest_ministries_and_merges_the_rest() -> None:
+    flows = [{"source": f"M{i}", "target": f"M{(i + 1) % 30}", "value": float(i + 1)} for i in range(30)]
+    trace = figures.sankey_figure(flows, max_nodes=6)["data"][0]
+    labels = trace["node"]["label"]
+    assert len(labels) == 12 and labels[5] == "25 other ministries"
+    # the five with the largest flows in and out: M29 (30 + 29), M28 (29 + 28), ..., M25
+    assert set(labels[:5]) == {"M25", "M26", "M27", "M28", "M29"}
+    assert sum(trace["link"]["value"]) == pytest.approx(sum(range(1, 31)))

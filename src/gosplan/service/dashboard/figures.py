@@ -17,7 +17,7 @@ from typing import Any
 __all__ = [
     "PALETTE", "fulfilment_by_group", "fulfilment_figure", "resources_figure", "prices_figure",
     "sankey_figure", "ReportPoint", "plan_vs_reported", "plan_vs_reported_figure",
-    "execution_ratio_figure", "directive_inputs_figure",
+    "execution_ratio_figure", "directive_inputs_figure", "labour_price", "top_ministries",
 ]
 
 #: Colours of the dashboard (the CSS uses the same ones).
@@ -149,40 +149,69 @@ def top_prices(products: Iterable[Mapping[str, Any]], n: int = 15) -> list[Mappi
     return rows[:n]
 
 
-def prices_figure(products: Iterable[Mapping[str, Any]], *, n: int = 15, units: str = "") -> dict[str, Any]:
-    """Horizontal bars of the ``n`` highest prices, labelled by the products' names."""
+def labour_price(resources: Iterable[Mapping[str, Any]]) -> float | None:
+    """The shadow price of the resource ``labour`` when it is positive (finite), else None."""
+    for r in resources:
+        if str(r.get("resource")).lower() == "labour" and _finite(r.get("price")) and r["price"] > 0:
+            return float(r["price"])
+    return None
+
+
+def prices_figure(products: Iterable[Mapping[str, Any]], *, n: int = 15, units: str = "",
+                  per_labour: float | None = None, labour_unit: str = "labour") -> dict[str, Any]:
+    """Horizontal bars of the ``n`` highest prices, labelled by the products' names.
+
+    With ``per_labour`` (labour's shadow price, positive) the bars are the prices divided by it:
+    labour per unit of product (``labour_unit`` per unit), the raw dual in the hover.
+    """
     rows = top_prices(products, n)[::-1]  # highest on top
     names = [_short(str(p.get("name") or p["product"])) for p in rows]
+    scale = per_labour if per_labour and per_labour > 0 else 1.0
     trace = {
-        "type": "bar", "orientation": "h", "x": [float(p["price"]) for p in rows], "y": names,
+        "type": "bar", "orientation": "h", "x": [float(p["price"]) / scale for p in rows], "y": names,
         "marker": {"color": BLUE}, "name": "price",
-        "customdata": [[str(p["product"]), str(p.get("name") or p["product"]), str(p.get("ministry") or "")]
-                       for p in rows],
+        "customdata": [[str(p["product"]), str(p.get("name") or p["product"]), str(p.get("ministry") or ""),
+                        float(p["price"])] for p in rows],
         "hovertemplate": "<b>%{customdata[1]}</b> (%{customdata[0]})<br>ministry %{customdata[2]}"
-        "<br>price %{x:.4~g}<extra></extra>",
+        + ("<br>%{x:.4~g} " + _escape_template(labour_unit) + " per unit<br>shadow price %{customdata[3]:.4~g}"
+           if scale != 1.0 or per_labour else "<br>price %{x:.4~g}") + "<extra></extra>",
     }
+    title = f"{labour_unit} per unit (price / labour's price)" if per_labour else "shadow price per unit"
     layout = _layout(height=max(260, 24 * len(rows) + 70), showlegend=False,
-                     xaxis={"title": {"text": "shadow price per unit"}, "exponentformat": "e",
-                            "tickformat": "~g"},
+                     xaxis={"title": {"text": title}, "exponentformat": "e", "tickformat": "~g"},
                      yaxis={"automargin": True})
     return {"data": [trace], "layout": layout}
 
 
 def sankey_figure(flows: Iterable[Mapping[str, Any]], *, ministries: Sequence[str] | None = None,
                   names: Mapping[str, str] | None = None, units: str = "",
-                  min_share: float = 0.0) -> dict[str, Any]:
+                  min_share: float = 0.0, max_nodes: int | None = None) -> dict[str, Any]:
     """A Sankey of flows between ministries: suppliers on the left, users on the right.
 
     Node ``i`` (``0 <= i < m``) is ministry ``i`` as a supplier, node ``m + i`` the same ministry
     as a user, so flows within a ministry and flows both ways between two ministries are drawn
     without cycles. ``ministries`` fixes the order (else the labels met in ``flows``, sorted);
     flows that are not positive and finite are left out (a Sankey cannot draw them), as are flows
-    below ``min_share`` of the total (to keep a large economy readable).
+    below ``min_share`` of the total (to keep a large economy readable). With ``max_nodes``, only the
+    ``max_nodes - 1`` ministries with the largest flows (supplied plus used) are drawn, the others
+    merged into one node :data:`OTHER` ("k other ministries").
     """
-    names = names or {}
+    names = dict(names or {})
     rows = [f for f in flows if _finite(f.get("value")) and f["value"] > 0]
     if ministries is None:
         ministries = sorted({str(f["source"]) for f in rows} | {str(f["target"]) for f in rows})
+    if max_nodes is not None and len(ministries) > max_nodes:
+        keep = top_ministries(rows, max_nodes - 1, among=ministries)
+        known = set(ministries)
+        other = OTHER
+        names[other] = f"{len(ministries) - len(keep)} other ministries"
+        merged: dict[tuple[str, str], float] = defaultdict(float)
+        for f in rows:
+            s, t = str(f["source"]), str(f["target"])
+            if s in known and t in known:
+                merged[(s if s in keep else other, t if t in keep else other)] += float(f["value"])
+        rows = [{"source": s, "target": t, "value": v} for (s, t), v in merged.items()]
+        ministries = [m for m in ministries if m in keep] + [other]
     index = {m: i for i, m in enumerate(ministries)}
     m = len(ministries)
     total = sum(float(f["value"]) for f in rows if str(f["source"]) in index and str(f["target"]) in index)
@@ -221,6 +250,21 @@ def sankey_figure(flows: Iterable[Mapping[str, Any]], *, ministries: Sequence[st
                          {"text": "uses", "x": 1, "y": 1.06, "xref": "paper", "yref": "paper",
                           "showarrow": False, "xanchor": "right", "font": {"color": "#666"}}])
     return {"data": [trace], "layout": layout}
+
+
+#: The node of the ministries a Sankey does not draw one by one.
+OTHER = "…"
+
+
+def top_ministries(flows: Iterable[Mapping[str, Any]], n: int, *, among: Sequence[str] | None = None) -> set[str]:
+    """The ``n`` ministries with the largest positive flows, supplied plus used (ties by label)."""
+    total: dict[str, float] = defaultdict(float)
+    for f in flows:
+        if _finite(f.get("value")) and f["value"] > 0:
+            total[str(f["source"])] += float(f["value"])
+            total[str(f["target"])] += float(f["value"])
+    pool = list(among) if among is not None else list(total)
+    return set(sorted(pool, key=lambda m: (-total.get(m, 0.0), m))[:n])
 
 
 def directive_inputs_figure(inputs: Sequence[Mapping[str, Any]], *, names: Mapping[str, str] | None = None,
@@ -369,11 +413,13 @@ def plan_vs_reported_figure(series: Mapping[str, Mapping[str, list[Any]]], *, ti
 
 
 def execution_ratio_figure(series: Mapping[str, Mapping[str, list[Any]]], *,
-                           names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Reported / planned (percent) per group and period, one line per group."""
+                           names: Mapping[str, str] | None = None,
+                           order: Sequence[str] | None = None) -> dict[str, Any]:
+    """Reported / planned (percent) per group and period, one line per group (in ``order``, else sorted)."""
     names = names or {}
     data = []
-    for i, (g, s) in enumerate(sorted(series.items())):
+    keys = [g for g in order if g in series] if order is not None else sorted(series)
+    for i, (g, s) in enumerate((g, series[g]) for g in keys):
         ratio = [100.0 * r / p if p > 0 else None for p, r in zip(s["planned"], s["reported"])]
         data.append({"type": "scatter", "mode": "lines+markers", "name": _label(g, names, 30),
                      "x": s["period"], "y": ratio, "line": {"color": PALETTE[i % len(PALETTE)], "width": 1.8},
@@ -399,6 +445,8 @@ def execution_ratio_figure(series: Mapping[str, Mapping[str, list[Any]]], *,
 def _label(code: str, names: Mapping[str, str], n: int = 44) -> str:
     """``name (code)``, the name shortened so that the whole stays within ``n`` characters."""
     name = names.get(code)
+    if code == OTHER and name:
+        return name
     if not name or name == code:
         return str(code)
     return f"{_short(name, max(12, n - len(code) - 3))} ({code})"

@@ -19,8 +19,9 @@ import hashlib
 import importlib.resources
 import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -29,10 +30,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
-from sqlalchemy import func, select, update
+from sqlalchemy import Float, Integer, String, and_, case, column, func, literal, select, update, values
 
 # the API's own rules (who sees which alert, which level acknowledges it): one place, no drift
 from gosplan.service.api.alerts import alert_scope, may_acknowledge
+from gosplan.service.api.reports import latest_report_ids
 from gosplan.service.auth import COOKIE, Principal
 from gosplan.service.dashboard import figures
 from gosplan.service.models import (
@@ -110,6 +112,7 @@ def _env() -> Environment:
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=_num, pct=_pct, when=_when, json_script=_json_script)
     env.globals["plotly_src"] = PLOTLY_PATH + "?v=" + _plotly()[1][:12]
+    env.globals.update(TOP=TOP, SHOW_ALL=SHOW_ALL, ALERTS_PER_PAGE=ALERTS_PER_PAGE)
     return env
 
 
@@ -265,13 +268,14 @@ def home(request: Request) -> Response:
 
 
 @router.get("/economies/{economy_id}", response_class=HTMLResponse)
-def economy(request: Request, economy_id: int, version: int | None = None, notice: str | None = None) -> Response:
+def economy(request: Request, economy_id: int, version: int | None = None, notice: str | None = None,
+            alerts_page: int = 1) -> Response:
     p = _principal(request)
     if p is None:
         return _to_login(request)
     if not _fits(economy_id) or (version is not None and not _fits(version)):
         return _not_found(p, "Economy")
-    ctx = _economy_context(request.app, p, economy_id, version)
+    ctx = _economy_context(request.app, p, economy_id, version, alerts_page=alerts_page if _fits(alerts_page) else 1)
     if ctx is None:
         return _not_found(p, "Economy or plan version")
     ctx["notice"] = _NOTICES.get(notice or "")
@@ -283,7 +287,8 @@ _NOTICES = {"acknowledged": ("ok", "Alert acknowledged."),
 
 
 @router.post("/economies/{economy_id}/alerts/{alert_id}/acknowledge")
-def acknowledge(request: Request, economy_id: int, alert_id: int, version: int | None = None) -> Response:
+def acknowledge(request: Request, economy_id: int, alert_id: int, version: int | None = None,
+                alerts_page: int | None = None) -> Response:
     """The acknowledge button: the API's rule (the level the alert reached, or above), then back to the page."""
     p = _principal(request)
     if p is None:
@@ -304,6 +309,7 @@ def acknowledge(request: Request, economy_id: int, alert_id: int, version: int |
                          .execution_options(synchronize_session=False))
         notice = "acknowledged" if done.rowcount == 1 else "already"
     query = f"notice={notice}" + (f"&version={version}" if version is not None and _fits(version) else "")
+    query += f"&alerts_page={alerts_page}" if alerts_page is not None and 1 < alerts_page < 2**31 else ""
     return RedirectResponse(f"/dashboard/economies/{economy_id}?{query}#alerts", status_code=303)
 
 
@@ -358,7 +364,8 @@ def _body(blob: bytes) -> Any:
         return unpack(blob)
 
 
-def _economy_context(app: Any, p: Principal, economy_id: int, version: int | None) -> dict[str, Any] | None:
+def _economy_context(app: Any, p: Principal, economy_id: int, version: int | None, *,
+                     alerts_page: int = 1) -> dict[str, Any] | None:
     db = app.state.db
     with db.readers() as s:
         eco = s.get(EconomyRow, economy_id)
@@ -391,11 +398,7 @@ def _economy_context(app: Any, p: Principal, economy_id: int, version: int | Non
             ctx["plan"] = _plan_view(payload, ministry_names, eco.units)
         if p.role == "viewer":
             return ctx
-        ctx["alerts"] = [_alert_row(a, p) for a in s.scalars(
-            select(Alert).where(Alert.economy_id == economy_id, alert_scope(p))
-            .order_by(Alert.acknowledged_at.is_not(None), Alert.id.desc()).limit(500))]
-        ctx["open_alerts"] = s.scalar(select(func.count()).select_from(Alert).where(
-            Alert.economy_id == economy_id, alert_scope(p), Alert.acknowledged_at.is_(None)))
+        ctx.update(_alerts(s, p, economy_id, alerts_page, ministry_names))
         version_ids = {v.version: v.id for v in versions}
         if p.is_planner:
             ctx["jobs"] = s.scalars(select(Job).where(Job.economy_id == economy_id)
@@ -422,9 +425,24 @@ def _plan_view(payload: dict[str, Any], ministry_names: dict[str, str], units: s
     with_target = [r for r in products if isinstance(r.get("target"), (int, float)) and r["target"] > 0]
     final = sum(float(r.get("final") or 0.0) for r in with_target)
     target = sum(float(r["target"]) for r in with_target)
-    short = sorted((r for r in with_target if r.get("fulfilment") is not None and r["fulfilment"] < 1 - 1e-6),
-                   key=lambda r: r["fulfilment"])[:12]
+    short_all = sorted((r for r in with_target if r.get("fulfilment") is not None and r["fulfilment"] < 1 - 1e-6),
+                       key=lambda r: (r["fulfilment"], str(r["product"])))
     summary = payload.get("summary") or {}
+    # ministries below 100 %: the furthest from plan first; the chart shows the TOP of them only
+    behind = sorted((g for g in groups if g["fulfilment"] < 1 - 1e-6),
+                    key=lambda g: (g["fulfilment"], -(g["target"] - g["final"]), g["group"]))
+    fulfilment_of = {g["group"]: g for g in groups}
+    ministry_rows = [{**m, "fulfilment": fulfilment_of.get(m["ministry"], {}).get("fulfilment"),
+                      "short": fulfilment_of.get(m["ministry"], {}).get("short", 0)}
+                     for m in payload.get("ministries") or []]
+    # fulfilment to one part in a million: the solver's 100 % differ in the last digits
+    ministry_rows.sort(key=lambda m: (m["fulfilment"] is None,
+                                      min(round(m["fulfilment"], 6), 1.0) if m["fulfilment"] is not None else 0.0,
+                                      -float(m.get("gross_output") or 0.0), str(m["ministry"])))
+    per_labour = figures.labour_price(resources)
+    labour_unit = str(summary.get("labour_unit") or "labour")
+    top = [{**r, "per_labour": float(r["price"]) / per_labour if per_labour else None}
+           for r in figures.top_prices(products, 15)]
     return {
         "kind": payload.get("kind"), "status": payload.get("status"), "message": payload.get("message"),
         "summary": summary,
@@ -434,19 +452,29 @@ def _plan_view(payload: dict[str, Any], ministry_names: dict[str, str], units: s
         "n_short": sum(1 for r in with_target if float(r.get("final") or 0.0) < float(r["target"]) * (1 - 1e-6)),
         "gross_output": sum(float(r.get("gross_output") or 0.0) for r in products),
         "groups": groups,
-        "short": short,
-        "resources": resources,
+        "n_groups": len(groups),
+        "behind": behind,
+        "lowest": min((g["fulfilment"] for g in groups), default=None),
+        "short": short_all[:12],
+        "n_short_listed": len(short_all),
+        "resources": [{**r, "per_labour": float(r["price"]) / per_labour
+                       if per_labour and isinstance(r.get("price"), (int, float)) else None} for r in resources],
         "n_binding": sum(1 for r in resources if r.get("binding")),
-        "top_prices": figures.top_prices(products, 15),
-        "ministries": payload.get("ministries") or [],
+        "top_prices": top,
+        "labour_price": per_labour,
+        "labour_unit": labour_unit,
+        "sankey_nodes": SANKEY_NODES,
+        "ministries": ministry_rows,
         "years": payload.get("years"),
         "figures": {
-            "fulfilment": figures.fulfilment_figure(groups, names=ministry_names, units=units) if groups else None,
+            "fulfilment": figures.fulfilment_figure(behind[:TOP], names=ministry_names, units=units)
+            if behind else None,
             "resources": figures.resources_figure(resources, units=units)
             if any(r.get("available") for r in resources) else None,
-            "prices": figures.prices_figure(products, units=units) if figures.top_prices(products, 1) else None,
+            "prices": figures.prices_figure(products, units=units, per_labour=per_labour, labour_unit=labour_unit)
+            if figures.top_prices(products, 1) else None,
             "sankey": figures.sankey_figure(flows, ministries=ministries or None, names=ministry_names,
-                                            units=units, min_share=0.001) if flows else None,
+                                            units=units, min_share=0.001, max_nodes=SANKEY_NODES) if flows else None,
         },
     }
 
@@ -462,81 +490,211 @@ def _targets_of(s: Any, version_id: int, where: list[Any]) -> dict[str, float]:
     return out
 
 
+#: Rows of a table or bars of a chart shown before "show all"; "show all" lists at most SHOW_ALL.
+TOP = 20
+SHOW_ALL = 1000
+#: Alerts per page of the alerts table.
+ALERTS_PER_PAGE = 25
+#: Ministries drawn in the share-of-plan chart (the furthest behind in the last period).
+RATIO_LINES = 10
+#: Ministries drawn one by one in the Sankey (the others merged into one node).
+SANKEY_NODES = 25
+_VALUES_CHUNK = 2000
+_ENTERPRISES_LISTED = 5000  # a ministry's enterprises named in a query (else its reports are scanned)  # (enterprise, version, delta) rows per query (3 bound parameters each)
+
+
+def report_series(s: Any, economy_id: int, groups: dict[str, str], targets: dict[int, dict[str, float]], *,
+                  version: int, by: str = "ministry", ministry: str | None = None, enterprise: str | None = None,
+                  period: int | None = None, load: Callable[[int], dict[str, float] | None] | None = None,
+                  only: list[str] | None = None) -> dict[str, dict[str, list[Any]]]:
+    """:func:`figures.plan_vs_reported`'s series, summed by the database.
+
+    The same numbers as that loop over every report (its docstring says what they are), but the
+    database reads only the latest report of each enterprise and period
+    (:func:`~gosplan.service.api.reports.latest_report_ids`, as the API's aggregate) and returns sums
+    per group (``by``: the reports' ``ministry`` or ``enterprise``; None: one group of them all), period
+    and version named: the page's work grows with groups × periods, not with the reports. ``period``
+    keeps one period, ``only`` the groups listed (by ``ministry`` or ``enterprise``). ``groups`` maps each enterprise in
+    scope to its group (for the planned side: every enterprise of a group is planned, reporting or not);
+    ``targets[v][e]`` are the targets of each version the reports may name, ``version`` the one held to
+    by default; ``load(v)`` gives (and ``targets`` keeps) those of a version named by the reports and
+    not in ``targets`` (None: not known, held to ``version``). Reports naming another version whose
+    targets differ are corrected by a second sum, joined in the database to the (enterprise, version,
+    target - default target) rows.
+    """
+    if only is not None and by == "ministry" and ministry is None:
+        ministry = list(only)
+    if enterprise is None and ministry is not None:
+        # the latest reports of those ministries' enterprises: by the (economy, enterprise, period) index
+        wanted = {ministry} if isinstance(ministry, str) else set(ministry)
+        members = sorted(e for e, g in groups.items() if g in wanted or (by == "enterprise" and g == e))
+        if 0 < len(members) <= _ENTERPRISES_LISTED:
+            enterprise = members
+    latest = latest_report_ids(economy_id, ministry=ministry, enterprise=enterprise, period=period)
+    key = {"ministry": Report.ministry, "enterprise": Report.enterprise, None: literal("all")}[by]
+    where = [Report.id.in_(latest)]
+    if only is not None and by is not None:
+        where.append(key.in_(only))
+        groups = {e: g for e, g in groups.items() if g in set(only)}
+    rows = s.execute(select(key, Report.period, Report.version, func.count(), func.sum(Report.output),
+                            func.sum(Report.capacity), func.count(Report.capacity))
+                     .where(*where).group_by(key, Report.period, Report.version)).all()
+    base = targets.get(version, {})
+    planned_base: dict[str, float] = defaultdict(float)
+    for e, g in groups.items():
+        planned_base[g] += float(base.get(e, 0.0))
+    sums: dict[tuple[str, int], list[Any]] = {}
+    named: set[int] = set()
+    for g, per, v, n, output, capacity, n_capacity in rows:
+        acc = sums.setdefault((g or "—", per), [0, 0.0, None])
+        acc[0] += n
+        acc[1] += float(output or 0.0)
+        if n_capacity:
+            acc[2] = (acc[2] or 0.0) + float(capacity)
+        if v is not None and v != version:
+            if v not in targets and load is not None:
+                known = load(v)
+                if known is not None:
+                    targets[v] = known
+            if v in targets:
+                named.add(v)
+    adjust: dict[tuple[str, int], float] = defaultdict(float)
+    deltas = [(e, v, float(t) - float(base.get(e, 0.0))) for v in sorted(named) for e, t in targets[v].items()
+              if e in groups and float(t) != float(base.get(e, 0.0))]
+    for i in range(0, len(deltas), _VALUES_CHUNK):
+        held = values(column("enterprise", String), column("version", Integer), column("delta", Float),
+                      name="held").data(deltas[i:i + _VALUES_CHUNK]).cte()
+        q = (select(key, Report.period, func.sum(held.c.delta)).select_from(Report)
+             .join(held, and_(held.c.enterprise == Report.enterprise, held.c.version == Report.version))
+             .where(*where).group_by(key, Report.period))
+        for g, per, d in s.execute(q):
+            adjust[(g or "—", per)] += float(d or 0.0)
+    periods = sorted({per for _, per in sums})
+    out: dict[str, dict[str, list[Any]]] = {}
+    for g in sorted(set(groups.values()) | {g for g, _ in sums}):
+        series: dict[str, list[Any]] = {"period": [], "planned": [], "reported": [], "capacity": [], "reporting": []}
+        for per in periods:
+            n, output, capacity = sums.get((g, per), (0, 0.0, None))
+            series["period"].append(per)
+            series["planned"].append(planned_base.get(g, 0.0) + adjust.get((g, per), 0.0))
+            series["reported"].append(output)
+            series["capacity"].append(capacity)
+            series["reporting"].append(n)
+        out[g] = series
+    return out
+
+
+def _worst_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with ``planned``/``reported``/``ratio`` ordered furthest behind plan first: lowest share of
+    the plan, then the largest shortfall; rows without a plan last."""
+    return sorted(rows, key=lambda r: (r["ratio"] is None, r["ratio"] if r["ratio"] is not None else 0.0,
+                                       -(r["planned"] - r["reported"]), str(r.get("group") or r.get("enterprise"))))
+
+
 def _execution(s: Any, economy_id: int, payload: Any, chosen: Any, version_ids: dict[int, int],
                ministry_names: dict[str, str], units: str, *, scope: str, ministry: str | None = None,
                enterprise: str | None = None) -> dict[str, Any] | None:
     """Planned targets against reported output per period, for the asker's scope only."""
-    parties = select(Party.label, Party.ministry).where(Party.economy_id == economy_id, Party.kind == "enterprise")
-    rq = select(Report.id, Report.enterprise, Report.period, Report.output, Report.version, Report.capacity,
-                Report.ministry).where(Report.economy_id == economy_id)
+    parties = select(Party.label, Party.ministry, Party.name).where(Party.economy_id == economy_id,
+                                                                   Party.kind == "enterprise")
     dir_where: list[Any] = []
     if scope == "ministry":
         if not ministry:
             return None
         parties = parties.where(Party.ministry == ministry)
-        rq = rq.where(Report.ministry == ministry)
         dir_where = [Directive.ministry == ministry]
     elif scope == "enterprise":
         if not enterprise:
             return None
         parties = parties.where(Party.label == enterprise)
-        rq = rq.where(Report.enterprise == enterprise)
         dir_where = [Directive.party == enterprise]
-    owner = dict(s.execute(parties).all())
-    reports = [figures.ReportPoint(r.id, r.enterprise, r.period, r.output, r.version, r.capacity)
-               for r in s.execute(rq)]
+    owner: dict[str, str | None] = {}
+    names: dict[str, str] = {}
+    for label, m, name in s.execute(parties):
+        owner[label] = m
+        names[label] = name or ""
     if scope == "planner":
         groups = {e: (m or "—") for e, m in owner.items()}
     elif scope == "ministry":
         groups = {e: ministry for e in owner}
     else:
-        groups = {e: e for e in owner}
-    # enterprises that reported but are not parties (should not happen) still count in their scope
-    for r in reports:
-        if r.enterprise not in groups and scope != "ministry":
-            groups[r.enterprise] = r.enterprise if scope == "enterprise" else "—"
+        groups = {enterprise: enterprise}
+    by = "enterprise" if scope == "enterprise" else "ministry"
+    where = {"ministry": ministry if scope == "ministry" else None,
+             "enterprise": enterprise if scope == "enterprise" else None}
     if chosen is None:
-        return {"series": {}, "figure": None, "ratio_figure": None, "rows": [], "n_reports": len(reports)}
+        return {"series": {}, "figure": None, "ratio_figure": None, "rows": []}
     targets: dict[int, dict[str, float]] = {}
     if payload is not None:
         targets[chosen.version] = {str(d["enterprise"]): float(d.get("target") or 0.0)
                                    for d in payload.get("enterprises") or [] if str(d["enterprise"]) in groups}
-    for v in sorted({r.version for r in reports if r.version is not None} - set(targets)):
-        if v in version_ids:
-            targets[v] = _targets_of(s, version_ids[v], dir_where)
-    series = figures.plan_vs_reported(targets, reports, groups, version=chosen.version)
-    periods = sorted({x for sr in series.values() for x in sr["period"]})
-    out: dict[str, Any] = {"series": series, "n_reports": len(reports), "periods": periods,
+
+    def load(v: int) -> dict[str, float] | None:
+        return _targets_of(s, version_ids[v], dir_where) if v in version_ids else None
+
+    common: dict[str, Any] = {"version": chosen.version, "load": load, **where}
+    if scope == "planner":
+        # the totals per period; per ministry the last period only, and the furthest behind over time
+        series = report_series(s, economy_id, dict.fromkeys(groups, "all"), targets, by=None, **common)
+        periods = series.get("all", {}).get("period", [])
+    else:
+        series = report_series(s, economy_id, groups, targets, by=by, **common)
+        periods = sorted({x for sr in series.values() for x in sr["period"]})
+    out: dict[str, Any] = {"series": series, "periods": periods, "names": names,
                            "figure": None, "ratio_figure": None, "rows": []}
-    if periods:
-        title = {"planner": "all ministries", "ministry": f"ministry {ministry}",
-                 "enterprise": f"enterprise {enterprise}"}[scope]
-        out["figure"] = figures.plan_vs_reported_figure(series, title=f"Planned and reported output, {title}",
-                                                        units=units, show_capacity=scope == "enterprise")
-        if scope == "planner" and len(series) > 1:
-            out["ratio_figure"] = figures.execution_ratio_figure(series, names=ministry_names)
-        last = periods[-1]
-        for g, sr in series.items():
+    if not periods:
+        return out
+    title = {"planner": "all ministries", "ministry": f"ministry {_name_code(ministry, ministry_names)}",
+             "enterprise": f"enterprise {_name_code(enterprise, names)}"}[scope]
+    out["figure"] = figures.plan_vs_reported_figure(series, title=f"Planned and reported output, {title}",
+                                                    units=units, show_capacity=scope == "enterprise")
+    last = periods[-1]
+    if scope == "planner":
+        series = report_series(s, economy_id, groups, targets, by="ministry", period=last, **common)
+    members: dict[str, int] = defaultdict(int)
+    for g in groups.values():
+        members[g] += 1
+    rows = []
+    for g, sr in series.items():
+        if last not in sr["period"]:
+            continue
+        i = sr["period"].index(last)
+        planned, reported = sr["planned"][i], sr["reported"][i]
+        rows.append({"group": g, "name": names.get(g, "") if scope == "enterprise" else ministry_names.get(g, ""),
+                     "period": last, "planned": planned, "reported": reported,
+                     "ratio": reported / planned if planned > 0 else None,
+                     "reporting": sr["reporting"][i], "members": members.get(g, 0)})
+    out["rows"] = _worst_first(rows)
+    out["n_behind"] = sum(1 for r in rows if r["ratio"] is not None and r["ratio"] < 1 - 1e-6)
+    out["n_silent"] = sum(1 for r in rows if r["reporting"] == 0)
+    if scope == "planner" and len(rows) > 1:
+        worst = [r["group"] for r in out["rows"][:RATIO_LINES]]
+        lines = report_series(s, economy_id, groups, targets, by="ministry", only=worst, **common)
+        out["ratio_figure"] = figures.execution_ratio_figure(lines, names=ministry_names, order=worst)
+        out["ratio_lines"] = len(worst)
+    if scope == "ministry":
+        # one row per enterprise of the ministry: its latest report of the last period against its target
+        per = report_series(s, economy_id, {e: e for e in groups}, targets, version=chosen.version,
+                            by="enterprise", ministry=ministry, period=last, load=load)
+        ent_rows = []
+        for e, sr in per.items():
+            if e not in groups or last not in sr["period"]:
+                continue
             i = sr["period"].index(last)
             planned, reported = sr["planned"][i], sr["reported"][i]
-            out["rows"].append({"group": g, "name": ministry_names.get(g, "") if scope == "planner" else "",
-                                "period": last, "planned": planned, "reported": reported,
-                                "ratio": reported / planned if planned > 0 else None,
-                                "reporting": sr["reporting"][i],
-                                "members": sum(1 for m in groups.values() if m == g)})
-        if scope == "ministry":
-            # one row per enterprise of the ministry: its latest report against its target
-            per = figures.plan_vs_reported(targets, reports, {e: e for e in groups}, version=chosen.version)
-            out["enterprise_rows"] = []
-            for e, sr in per.items():
-                if last in sr["period"]:
-                    i = sr["period"].index(last)
-                    out["enterprise_rows"].append({
-                        "enterprise": e, "planned": sr["planned"][i], "reported": sr["reported"][i],
-                        "reported_now": bool(sr["reporting"][i]),
-                        "ratio": sr["reported"][i] / sr["planned"][i] if sr["planned"][i] > 0 else None})
-            out["enterprise_rows"].sort(key=lambda r: (r["ratio"] is None, r["ratio"] or 0.0, r["enterprise"]))
+            ent_rows.append({"enterprise": e, "name": names.get(e, ""), "planned": planned, "reported": reported,
+                             "reported_now": bool(sr["reporting"][i]),
+                             "ratio": reported / planned if planned > 0 else None})
+        out["enterprise_rows"] = _worst_first(ent_rows)
     return out
+
+
+def _name_code(code: str | None, names: dict[str, str], n: int | None = None) -> str:
+    """``Name (code)``, or the code alone when it has no other name; the name cut to ``n`` characters."""
+    name = names.get(code or "")
+    if name and n and len(name) > n:
+        name = name[: n - 1].rstrip() + "…"
+    return f"{name} ({code})" if name and name != code else str(code)
 
 
 def _ministry_directive(s: Any, chosen: Any, payload: Any, ministry: str | None) -> Any:
@@ -585,8 +743,50 @@ def _enterprise_view(s: Any, economy_id: int, chosen: Any, payload: Any, enterpr
             "product_name": names.get(party.product or "", party.product) if party is not None else ""}
 
 
-def _alert_row(a: Alert, p: Principal) -> dict[str, Any]:
-    return {"id": a.id, "period": a.period, "level": a.level, "who": a.who, "enterprise": a.enterprise,
+#: Alerts in the order they need attention: open ones first, the highest level first, the newest first.
+LEVEL_RANK = {"centre": 0, "ministry": 1, "enterprise": 2}
+
+
+def _alerts(s: Any, p: Principal, economy_id: int, page: int, ministry_names: dict[str, str]) -> dict[str, Any]:
+    """One page of the alerts ``p`` may see (:data:`ALERTS_PER_PAGE`), named, and their counts."""
+    scope = [Alert.economy_id == economy_id, alert_scope(p)]
+    counts = {"open": {}, "acknowledged": 0, "total": 0}
+    for level, acknowledged, n in s.execute(
+            select(Alert.level, Alert.acknowledged_at.is_not(None), func.count()).where(*scope)
+            .group_by(Alert.level, Alert.acknowledged_at.is_not(None))):
+        counts["total"] += n
+        if acknowledged:
+            counts["acknowledged"] += n
+        else:
+            counts["open"][level] = counts["open"].get(level, 0) + n
+    n_open = sum(counts["open"].values())
+    pages = max(1, math.ceil(counts["total"] / ALERTS_PER_PAGE))
+    page = min(max(1, page), pages)
+    rank = case(LEVEL_RANK, value=Alert.level, else_=len(LEVEL_RANK))
+    rows = s.scalars(select(Alert).where(*scope)
+                     .order_by(Alert.acknowledged_at.is_not(None), rank, Alert.period.desc(), Alert.id.desc())
+                     .limit(ALERTS_PER_PAGE).offset((page - 1) * ALERTS_PER_PAGE)).all()
+    labels = {a.who for a in rows if a.level == "enterprise"} | {a.enterprise for a in rows if a.enterprise}
+    names = dict(s.execute(select(Party.label, Party.name).where(
+        Party.economy_id == economy_id, Party.kind == "enterprise", Party.label.in_(sorted(labels)))).all()) if labels else {}
+    return {"alerts": [_alert_row(a, p, names, ministry_names) for a in rows], "open_alerts": n_open,
+            "alert_counts": {**counts, "open_by_level": sorted(counts["open"].items(),
+                                                               key=lambda x: LEVEL_RANK.get(x[0], 9))},
+            "alerts_page": page, "alerts_pages": pages, "alerts_first": (page - 1) * ALERTS_PER_PAGE + 1}
+
+
+def _alert_row(a: Alert, p: Principal, enterprise_names: dict[str, str] | None = None,
+               ministry_names: dict[str, str] | None = None) -> dict[str, Any]:
+    enterprise_names, ministry_names = enterprise_names or {}, ministry_names or {}
+    if a.level == "enterprise":
+        who = _name_code(a.who, enterprise_names, 40)
+    elif a.level == "ministry":
+        who = _name_code(a.who, ministry_names, 40)
+    else:
+        who = "the centre" if a.who == "centre" else a.who
+    return {"id": a.id, "period": a.period, "level": a.level, "who": a.who, "who_name": who,
+            "enterprise": a.enterprise,
+            "enterprise_name": _name_code(a.enterprise, enterprise_names, 40) if a.enterprise else None,
             "ministry": a.ministry, "indicator": a.indicator, "kind": a.kind, "probability": a.probability,
             "raised": a.raised, "resolved": a.resolved, "acknowledged_at": a.acknowledged_at,
             "may_acknowledge": a.acknowledged_at is None and may_acknowledge(p, a)}
