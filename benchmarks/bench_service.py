@@ -4,17 +4,20 @@ loopback against the real server (uvicorn in a subprocess), on SQLite and Postgr
 
     python benchmarks/bench_service.py                                   # sqlite + postgresql, 8..64 conns, 10 s each
     python benchmarks/bench_service.py --db sqlite --connections 8 --duration 5
-    python benchmarks/bench_service.py --workers 2 --loop uvloop --http httptools --no-access-log
+    python benchmarks/bench_service.py --workers 2 --no-access-log
+    python benchmarks/bench_service.py --server uvicorn --loop asyncio --http h11   # uvicorn's pure-Python stack
     python benchmarks/bench_service.py --markdown r.md --json r.json
     python benchmarks/bench_service.py --db sqlite --connections 8 --profile prof/   # py-spy on the server
 
 What runs
 ---------
-The server: ``python -m uvicorn --factory bench_service:make_app`` (this module's
-:func:`make_app`, which calls ``gosplan.service.create_app(Settings(db_url=...))`` with the
-database URL from ``$GOSPLAN_BENCH_DB_URL``) on 127.0.0.1 and a free port, ``--workers``
-processes, ``--loop``/``--http`` as given, uvicorn's access log on unless ``--no-access-log``.
-Its log is kept in the temporary folder and searched for tokens afterwards (there must be none).
+The server (``--server``): ``serve`` (default) is ``python -m gosplan serve --db URL`` as a user
+runs it (uvicorn with uvloop and httptools when installed, access log on unless
+``--no-access-log``, ``--workers`` processes); ``uvicorn`` is ``python -m uvicorn --factory
+bench_service:make_app`` (this module's :func:`make_app`, which calls
+``gosplan.service.create_app(Settings(db_url=$GOSPLAN_BENCH_DB_URL))``) with ``--loop`` and
+``--http`` as given. Loopback, a free port. The server's log is kept in the temporary folder
+and searched for the users' tokens afterwards (there must be none: exit status 1 otherwise).
 
 The database: an SQLite file in a temporary folder (WAL, ``synchronous=FULL``), and a fresh
 PostgreSQL database created on ``$GOSPLAN_TEST_PG`` (default the ``test`` server at
