@@ -151,7 +151,7 @@ def _economy(s: Any, economy_id: int) -> EconomyRow:
 
 
 def _stored(db: Any, user_id: int, key: str) -> Report | None:
-    with db.sessions() as s:
+    with db.readers() as s:
         return s.scalar(select(Report).where(Report.user_id == user_id, Report.idempotency_key == key))
 
 
@@ -229,7 +229,7 @@ def list_reports(economy_id: Id, p: Reader, db: Db,
                  enterprise: Annotated[str | None, LabelQuery] = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                  offset: Annotated[int, Query(ge=0, le=_MAX_INT)] = 0) -> list[dict[str, Any]]:
-    with db.sessions() as s:
+    with db.readers() as s:
         _economy(s, economy_id)
         q = select(Report).where(Report.economy_id == economy_id, report_scope(p))
         if period is not None:
@@ -322,7 +322,7 @@ def aggregate_reports(economy_id: Id, db: Db, p: Annotated[Principal, require("p
                       period: Annotated[int | None, Query(ge=0, le=_MAX_INT)] = None,
                       ministry: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$",
                                                            description="one ministry only")] = None) -> dict[str, Any]:
-    with db.sessions() as s:
+    with db.readers() as s:
         _economy(s, economy_id)
         if p.role == "ministry":
             if ministry is not None and ministry != p.ministry:
@@ -338,7 +338,7 @@ _JOB_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post("/economies/{economy_id}/replan", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
              summary="Re-plan from the enterprises' latest reports (a background job; its result becomes a draft)")
 def replan(economy_id: Id, params: ReplanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         row = economy_row(s, economy_id)
     check_labels(load_economy(request, row), params)
     return submit_job(request, economy_id, "replan", params.model_dump(mode="json"), p.id)
@@ -347,6 +347,6 @@ def replan(economy_id: Id, params: ReplanParams, request: Request, p: PlannerOnl
 @router.post("/economies/{economy_id}/simulations", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
              summary="Simulate the execution of the economy's plan (a background job)")
 def simulate(economy_id: Id, params: SimulateParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    with request.app.state.db.sessions() as s:
+    with request.app.state.db.readers() as s:
         economy_row(s, economy_id)
     return submit_job(request, economy_id, "simulate", params.model_dump(mode="json"), p.id)
