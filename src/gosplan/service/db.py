@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's busy timeout alone
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -29,8 +36,9 @@ def make_engine(url: str) -> Engine:
     the machine losing power), a 30 s busy timeout, foreign keys on, and ``BEGIN IMMEDIATE``
     for every transaction (writers queue instead of failing to upgrade a read lock), except on
     connections with the execution option ``readonly=True`` (:meth:`Database.read`), whose
-    deferred ``BEGIN`` reads a snapshot beside the writers. The process's writers queue on a
-    lock before ``BEGIN IMMEDIATE`` (:class:`_WriteQueue`) instead of polling SQLite's.
+    deferred ``BEGIN`` reads a snapshot beside the writers. Writers queue on a lock (threads)
+    and a file lock beside the database (processes) before ``BEGIN IMMEDIATE``
+    (:class:`_WriteQueue`) instead of polling SQLite's.
     PostgreSQL: pooled connections checked before use (``pool_pre_ping``), so the service
     reconnects by itself after the server restarts.
     """
@@ -51,7 +59,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        writers = _WriteQueue()
+        writers = _WriteQueue(None if not u.database or u.database == ":memory:"
+                              else str(Path(u.database).expanduser()) + ".writers")
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # noqa: ANN001
@@ -97,35 +106,65 @@ def make_engine(url: str) -> Engine:
 
 
 class _WriteQueue:
-    """The process's writers queue here, one at a time, before asking SQLite for its write lock.
+    """The writers queue here, one at a time, before asking SQLite for its write lock.
 
     SQLite's own wait for a busy database polls with sleeps of 1, 2, 5 ... up to 100 ms, so
     eight threads writing at once waited up to a second for a lock held 1 ms at a time (report
-    submissions: p99 0.8-1.5 s at 8 connections, benchmarks/bench_service.py). Threads waiting
-    on this lock wake as soon as it is free; SQLite's lock still decides between processes
-    (uvicorn's workers). A thread that already holds it (a nested transaction) does not wait here
-    (SQLite's busy timeout decides, as without the queue); a lock not had after ``timeout``
-    seconds is not waited for longer (SQLite's busy timeout again). Released after the commit or
-    rollback, or when the connection goes back to the pool or is closed.
+    submissions: p99 0.8-1.5 s at 8 connections, benchmarks/bench_service.py). Threads of one
+    process wait on a lock and wake as soon as it is free; the processes sharing the database
+    (uvicorn's ``--workers``) then take an exclusive ``flock`` on the file ``lock_path`` beside
+    it, tried every half millisecond (with two workers SQLite's polling made the report p99 1-2 s).
+    The kernel drops a killed process's ``flock``. A thread that already holds the queue (a nested
+    transaction) does not wait here, and a lock not had after ``timeout`` seconds is not waited
+    for longer: SQLite's busy timeout decides then, as without the queue. Released after the
+    commit or rollback, or when the connection goes back to the pool or is closed.
     """
 
-    def __init__(self, timeout: float = 30.0):
+    def __init__(self, lock_path: str | None = None, timeout: float = 30.0):
         self.timeout = timeout
+        self.lock_path = lock_path
         self._lock = threading.Lock()
         self._owner: object | None = None
         self._thread: int | None = None
+        self._fd: int | None = None
+        self._flocked = False
+
+    def _file(self) -> int | None:
+        if self._fd is None and self.lock_path is not None:
+            try:
+                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self.lock_path = None  # a read-only folder: threads still queue
+        return self._fd
 
     def acquire(self, raw: object) -> None:
         if self._thread == threading.get_ident():
             return
-        if self._lock.acquire(timeout=self.timeout):
-            self._owner, self._thread = raw, threading.get_ident()
+        deadline = time.monotonic() + self.timeout
+        if not self._lock.acquire(timeout=self.timeout):
+            return
+        self._owner, self._thread = raw, threading.get_ident()
+        fd = self._file()
+        if fd is None or fcntl is None:
+            return
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._flocked = True
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.0005)
 
     def holds(self, raw: object) -> bool:
         return raw is not None and self._owner is raw
 
     def release(self, raw: object) -> None:
         if self.holds(raw):
+            if self._flocked:
+                self._flocked = False
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._owner = self._thread = None
             self._lock.release()
 
