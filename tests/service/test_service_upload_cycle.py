@@ -220,6 +220,9 @@ def test_upload_plan_report_replan_simulate(bureau: Any, tmp_path: Path) -> None
         assert close(total, products2[p]["gross_output"]), (p, total, products2[p])
 
     # 7. a simulation on the upload's own households ----------------------------------------------------
+    # (synthetic groups are for economies without household tables: refused at once, not by a failed job)
+    r = c.post(f"{API}/economies/{eco_id}/simulations", json={**SIMULATION, "groups": 3}, headers=planner)
+    assert r.status_code == 422 and "has its own household tables" in r.json()["detail"], r.text
     r = c.post(f"{API}/economies/{eco_id}/simulations", json=SIMULATION, headers=planner)
     assert r.status_code == 202, r.text
     job = bureau.wait(r.json()["id"])

@@ -18,6 +18,7 @@ byte counts watched (:func:`safe_extract`): a zip bomb or a path out of the fold
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import stat
 import tempfile
@@ -118,6 +119,15 @@ def check_zip(data: bytes, settings: Any = None) -> list[zipfile.ZipInfo]:
             raise BadEconomy(f"zip member {info.filename!r} expands {ratio:,.0f} times "
                              f"(more than the limit of {limits.max_zip_ratio:g}); refused as a zip bomb", 400)
     return infos
+
+
+def has_households(data: bytes) -> bool:
+    """Whether an uploaded economy's zip holds household tables (``households.*``)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return any(PurePosixPath(n).name.startswith("households.") for n in zf.namelist())
+    except zipfile.BadZipFile:
+        return False
 
 
 def safe_extract(data: bytes, dest: Path, settings: Any = None) -> Path:

@@ -348,5 +348,13 @@ def replan(economy_id: Id, params: ReplanParams, request: Request, p: PlannerOnl
              summary="Simulate the execution of the economy's plan (a background job)")
 def simulate(economy_id: Id, params: SimulateParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
     with request.app.state.db.readers() as s:
-        economy_row(s, economy_id)
+        row = economy_row(s, economy_id)
+        if params.groups != 1 and "upload" in (row.spec or {}):
+            from gosplan.service.models import EconomyFile
+            from gosplan.service.store import has_households
+
+            f = s.get(EconomyFile, economy_id)
+            if f is not None and has_households(bytes(f.data)):
+                raise HTTPException(422, f"economy {row.name!r} has its own household tables: groups applies to "
+                                         "economies without them (leave groups at 1 to use its own groups)")
     return submit_job(request, economy_id, "simulate", params.model_dump(mode="json"), p.id)

@@ -453,7 +453,10 @@ def _households(economy: Any, spec: dict, data: bytes | None, groups: int, seed:
         with tempfile.TemporaryDirectory(prefix="gosplan-households-") as tmp:
             folder = safe_extract(data, Path(tmp) / "economy")
             if any(folder.glob("households.*")):
-                return gosplan.load_households(economy, directory=folder, groups=None if groups == 1 else groups)
+                try:
+                    return gosplan.load_households(economy, directory=folder, groups=None if groups == 1 else groups)
+                except Exception as exc:  # noqa: BLE001 - the same error, without the server's temporary path
+                    raise type(exc)(str(exc).replace(str(folder), "the uploaded economy")) from None
     return gosplan.load_households(economy, groups=groups, seed=seed)
 
 
