@@ -266,7 +266,7 @@ def test_every_period_conserves(us2022):
                 np.testing.assert_allclose(bought + pr["unsold"].to_numpy(), supply, rtol=1e-7, atol=1e-9 * supply.max())
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), n=st.integers(3, 7), sigma=st.sampled_from([0.5, 1.0, 1.3, 2.0]))
 @example(seed=0, n=5, sigma=0.5)  # the reference's own error 2.3e-5 there
 @example(seed=45933, n=5, sigma=1.3)  # not settled at 1e-10 with plans solved to 1e-5
