@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("fastapi", reason="the service extra is not installed (pip install 'gosplan[service]')")
+pytest.importorskip("fastapi", reason="the service extra is not installed (pip install '.[service]')")
 
 from fastapi.testclient import TestClient  # noqa: E402
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("fastapi", reason="the service extra is not installed (pip install 'gosplan[service]')")
+pytest.importorskip("fastapi", reason="the service extra is not installed (pip install '.[service]')")
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

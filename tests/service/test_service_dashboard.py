@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-pytest.importorskip("fastapi", reason="the service extra is not installed (pip install 'gosplan[service]')")
+pytest.importorskip("fastapi", reason="the service extra is not installed (pip install '.[service]')")
 
 from gosplan.service.auth import COOKIE, create_user  # noqa: E402
 from gosplan.service.dashboard import figures  # noqa: E402

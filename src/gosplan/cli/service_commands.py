@@ -1,6 +1,6 @@
 """``gosplan serve``, ``gosplan db upgrade`` and ``gosplan users ...``: the planning bureau's commands.
 
-They need the service extra (``pip install 'gosplan[service]'``) and import it only when run.
+They need the service extra (``pip install '.[service]'`` in a clone) and import it only when run.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _service() -> Any:
 
         import gosplan.service.app as service_app
     except ImportError as exc:
-        raise _fail(f"the bureau service needs its extra: pip install 'gosplan[service]' ({exc})")
+        raise _fail(f"the bureau service needs its extra: pip install '.[service]' in a clone of gosplan ({exc})")
     return service_app
 
 

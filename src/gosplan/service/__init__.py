@@ -1,4 +1,4 @@
-"""The planning bureau: a web service and dashboard on one database (``pip install 'gosplan[service]'``).
+"""The planning bureau: a web service and dashboard on one database (the ``service`` extra).
 
 :func:`create_app` builds the FastAPI application; ``gosplan serve`` runs it with uvicorn.
 Layers: :mod:`~gosplan.service.models` and :mod:`~gosplan.service.db` (tables, SQLite/PostgreSQL,
