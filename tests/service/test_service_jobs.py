@@ -140,6 +140,38 @@ def test_simulation_is_the_library_execution(economy: Any) -> None:
     assert seen == sorted(seen) and seen[-1] == 1.0 and len({f for f in seen if 0 < f < 1}) >= 6
 
 
+def test_consumer_loop_is_the_library_simulate(economy: Any) -> None:
+    """model consumers: gosplan.simulate's periods and groups, unchanged."""
+    params = {"model": "consumers", "rule": "values", "periods": 5, "seed": 4, "groups": 3}
+    seen: list[float] = []
+    payload = tasks.run_simulation(SPEC, None, params, lambda f, m: seen.append(f))
+    ref = gosplan.simulate(economy, gosplan.load_households(economy, groups=3, seed=4), rule="values", periods=5)
+    assert payload["regime"] == "consumers:values" and payload["alerts"] == [] and payload["ministries"] == []
+    assert payload["summary"]["converged"] == ref.converged and payload["summary"]["params"] == params
+    assert len(payload["periods"]) == len(ref.periods) and len(payload["groups"]) == len(ref.groups)
+    for row, (_, expected) in zip(payload["periods"], ref.periods.iterrows()):
+        for column, value in expected.items():
+            if column not in TIMING and isinstance(value, (int, float)) and "seconds" not in column:
+                assert row[column] == pytest.approx(value, rel=1e-9, abs=1e-12) or (
+                    row[column] is None and not math.isfinite(value)), column
+    welfare = {(g["period"], g["household"]): g for g in payload["groups"]}
+    for _, g in ref.groups.iterrows():
+        assert welfare[(g["period"], g["household"])]["budget"] == pytest.approx(g["budget"], rel=1e-9)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_simulate_params_belong_to_their_model() -> None:
+    from pydantic import ValidationError
+
+    from gosplan.service.api.schemas import SimulateParams
+
+    assert SimulateParams(model="consumers", rule="fixed").rule == "fixed"
+    with pytest.raises(ValidationError, match="shock_rate do\\(es\\) not apply to model 'consumers'"):
+        SimulateParams(model="consumers", shock_rate=0.1)
+    with pytest.raises(ValidationError, match="rule do\\(es\\) not apply to model 'execution'"):
+        SimulateParams(rule="values")
+
+
 def test_five_year_plan_needs_a_horizon() -> None:
     with pytest.raises(Exception) as direct:
         gosplan.plan_years("us-2022")

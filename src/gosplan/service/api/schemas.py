@@ -86,9 +86,19 @@ class ReplanParams(PlanParams):
 
 
 class SimulateParams(_In):
-    """A simulation job's parameters (``POST /economies/{id}/simulations``)."""
+    """A simulation job's parameters (``POST /economies/{id}/simulations``).
 
+    ``model="execution"``: the plan carried out by enterprises under capacity shocks
+    (:func:`gosplan.execute`, ``regime``, the ``shock_*`` fields, ``monitoring``: Cyberstride's
+    alerts). ``model="consumers"``: the plan cycle with consumer feedback
+    (:func:`gosplan.simulate`, ``rule``), households buying what the plan makes."""
+
+    model: Literal["execution", "consumers"] = Field(
+        "execution", description="execution: gosplan.execute (regimes, shocks, alerts); consumers: "
+        "gosplan.simulate (the plan revised against households' demand)")
     regime: Literal["command", "liberman", "optimal"] = "command"
+    rule: Literal["opportunity", "values", "fixed"] = Field(
+        "opportunity", description="model consumers: how the centre revises its targets (docs/consumers.md)")
     periods: int = Field(12, ge=1, le=240)
     shock_rate: float = Field(0.05, ge=0, le=1, description="shocks started per enterprise and period (0: no shocks)")
     shock_depth: float = Field(0.5, ge=0, le=1, description="deepest cut of capacity (0: no shocks)")
@@ -96,6 +106,14 @@ class SimulateParams(_In):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     groups: int = Field(1, ge=1, le=1000)
     monitoring: bool = True
+
+    @model_validator(mode="after")
+    def _fields_of_the_model(self) -> SimulateParams:
+        execution_only = {"regime", "shock_rate", "shock_depth", "shock_persistence", "monitoring"}
+        wrong = sorted((execution_only if self.model == "consumers" else {"rule"}) & self.model_fields_set)
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} do(es) not apply to model {self.model!r}")
+        return self
 
 
 class EconomyIn(_In):
@@ -254,11 +272,12 @@ class ConflictOut(ErrorOut):
 
 
 class SimulationOut(_Row):
-    regime: str
+    regime: str  # the execution's regime, or "consumers:RULE"
     summary: dict[str, Any]
     periods: list[dict[str, Any]]
     ministries: list[dict[str, Any]]
     alerts: list[dict[str, Any]]
+    groups: list[dict[str, Any]] = []  # household groups per period (both models)
 
 
 #: The error responses every endpoint documents (OpenAPI).

@@ -470,6 +470,8 @@ def run_simulation(spec: dict, data: bytes | None, params: dict, progress: Progr
     progress = _quiet(progress)
     progress(0.0, "loading the economy")
     economy = _economy(spec, data)
+    if params.get("model") == "consumers":
+        return _consumer_loop(economy, spec, data, params, progress)
     regime = params.get("regime") or "command"
     periods = int(params.get("periods") or 12)
     rate, depth = float(params.get("shock_rate", 0.05)), float(params.get("shock_depth", 0.5))
@@ -505,6 +507,29 @@ def run_simulation(spec: dict, data: bytes | None, params: dict, progress: Progr
     payload = json_ready({
         "regime": regime, "summary": {**ex.summary(), "params": params}, "periods": _records(ex.periods),
         "ministries": _records(ex.ministries_frame()), "alerts": alerts,
+        "groups": _records(ex.groups) if getattr(ex, "groups", None) is not None else [],
+    })
+    progress(1.0, "done")
+    return payload
+
+
+def _consumer_loop(economy: Any, spec: dict, data: bytes | None, params: dict, progress: Progress) -> dict[str, Any]:
+    """The plan cycle with consumer feedback (:func:`gosplan.simulate`) as a simulation payload:
+    its periods and household groups; no ministries, no alerts."""
+    import gosplan
+
+    rule, periods, seed = params.get("rule") or "opportunity", int(params.get("periods") or 12), int(params.get("seed") or 0)
+    households = _households(economy, spec, data, int(params.get("groups") or 1), seed)
+    progress(0.02, f"the plan cycle with consumer feedback, rule {rule}, up to {periods} periods")
+
+    def step(t: int, line: str) -> None:
+        progress(0.02 + 0.93 * min(t, periods) / periods, one_line(line, 300))
+
+    sim = gosplan.simulate(economy, households, rule=rule, periods=periods, progress=step)
+    progress(0.96, "writing the results")
+    payload = json_ready({
+        "regime": f"consumers:{rule}", "summary": {**sim.summary(), "params": params},
+        "periods": _records(sim.periods), "ministries": [], "alerts": [], "groups": _records(sim.groups),
     })
     progress(1.0, "done")
     return payload
