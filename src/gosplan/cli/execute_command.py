@@ -31,6 +31,7 @@ from gosplan.cli.app import (
     EXIT_OK,
     EXIT_UNBOUNDED,
     SUMMARY_NAME,
+    AllowNegativeValueAdded,
     Format,
     _check_out,
     _consoles,
@@ -183,12 +184,9 @@ def execution_summary_report(summary: Mapping[str, Any], *, written: list[str]) 
          (", ".join(f"{k} {v}" for k, v in alerts.items()) or "none")),
         ("seconds", f"{_number(summary.get('seconds'), 3)} (load {_number(summary.get('load_seconds'), 3)})"),
     ]
-    kv = Table.grid(padding=(0, 2))
-    kv.add_column(style="bold", no_wrap=True)
-    kv.add_column()
-    for key, value in rows:
-        kv.add_row(key, value)
-    parts: list[Any] = [kv]
+    from gosplan.cli.report import _kv_table
+
+    parts: list[Any] = [_kv_table(rows)]
     top = summary.get("largest_shortages") or []
     if top:
         table = Table(box=box.SIMPLE_HEAD, title="Largest shortages over the run (at base-year labour values)",
@@ -522,12 +520,7 @@ def scenario(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the scenario's summary as JSON on stdout (and nothing else).")
     ] = False,
-    allow_negative_value_added: Annotated[
-        bool,
-        typer.Option("--allow-negative-value-added",
-                     help="Read a monetary table whose inputs exceed the gross output of some columns "
-                     "(docs/economy-format.md)."),
-    ] = False,
+    allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Run the regimes of a scenario file on the same economy and the same shocks, and compare them.
 

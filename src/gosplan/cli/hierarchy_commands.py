@@ -56,14 +56,9 @@ def _number(value: Any, digits: int = 6) -> str:
 
 
 def _kv(rows: Sequence[tuple[str, Any]]) -> Any:
-    from rich.table import Table
+    from gosplan.cli.report import _kv_table
 
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    for key, value in rows:
-        table.add_row(key, str(value))
-    return table
+    return _kv_table(rows)
 
 
 def _frame_table(frame: Any, columns: Sequence[tuple[str, str]], title: str, k: int = 15) -> Any:

@@ -136,12 +136,9 @@ def simulate_report(summary: Mapping[str, Any], *, written: list[str]) -> Any:
         ("Gini (consumption per head)", _number(ind.get("gini"), 3)),
         ("seconds", f"{_number(summary.get('seconds'), 3)} (load {_number(summary.get('load_seconds'), 3)})"),
     ]
-    kv = Table.grid(padding=(0, 2))
-    kv.add_column(style="bold", no_wrap=True)
-    kv.add_column()
-    for key, value in rows:
-        kv.add_row(key, value)
-    parts: list[Any] = [kv]
+    from gosplan.cli.report import _kv_table
+
+    parts: list[Any] = [_kv_table(rows)]
     gaps = summary.get("largest_gaps") or []
     if gaps:
         what = "hidden-market price against fixed price" if summary["rule"] == "fixed" else "price against valuation"

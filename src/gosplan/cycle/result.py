@@ -20,6 +20,28 @@ def _num(x: Any) -> Any:
     return json_ready(x)
 
 
+
+def write_tables(out: str | Path, tables: dict[str, pd.DataFrame], summary: dict[str, Any], *,
+                 fmt: str = "csv") -> list[Path]:
+    """Each of ``tables`` as ``out/<name>.<fmt>`` (CSV or Parquet) and ``summary`` as
+    ``out/summary.json`` (finite numbers only); the paths written."""
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"unknown format {fmt!r}; choose csv or parquet")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = out / f"{name}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        written.append(path)
+    path = out / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    written.append(path)
+    return written
+
 @dataclass(frozen=True, eq=False)
 class Simulation:
     """Periods of plan, sale and revision (:func:`gosplan.simulate`).
@@ -102,23 +124,8 @@ class Simulation:
     def write(self, out: str | Path, *, fmt: str = "csv") -> list[Path]:
         """Write ``periods``, ``prices``, ``consumption``, ``groups`` (CSV or Parquet) and
         ``summary.json`` into ``out``; returns the paths written."""
-        if fmt not in ("csv", "parquet"):
-            raise ValueError(f"unknown format {fmt!r}; choose csv or parquet")
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for name in ("periods", "prices", "consumption", "groups"):
-            frame: pd.DataFrame = getattr(self, name)
-            path = out / f"{name}.{fmt}"
-            if fmt == "csv":
-                frame.to_csv(path, index=False)
-            else:
-                frame.to_parquet(path, index=False)
-            written.append(path)
-        path = out / "summary.json"
-        path.write_text(json.dumps(self.summary(), indent=2, allow_nan=False) + "\n")
-        written.append(path)
-        return written
+        tables = {name: getattr(self, name) for name in ("periods", "prices", "consumption", "groups")}
+        return write_tables(out, tables, self.summary(), fmt=fmt)
 
     def to_html(self, *, title: str | None = None) -> str:
         """The self-contained HTML report (:func:`gosplan.report.simulation.simulation_html`)."""

@@ -136,32 +136,16 @@ class Execution:
     def write(self, out: str | Path, *, fmt: str = "csv") -> list[Path]:
         """``periods``, ``products``, ``ministries``, ``enterprises``, ``groups``, ``alerts``
         (CSV or Parquet) and ``summary.json`` under ``out``."""
-        import json
-
         from gosplan._json import json_ready
+        from gosplan.cycle.result import write_tables
 
-        if fmt not in ("csv", "parquet"):
-            raise ValueError(f"unknown format {fmt!r}; choose csv or parquet")
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        written = []
         tables = {
             "periods": self.periods, "products": self.products, "ministries": self.ministries_frame(),
             "enterprises": self.enterprises_frame(), "groups": self.groups,
         }
         if self.alerts is not None:
             tables["alerts"] = self.alerts
-        for stem, frame in tables.items():
-            path = out / f"{stem}.{fmt}"
-            if fmt == "csv":
-                frame.to_csv(path, index=False)
-            else:
-                frame.to_parquet(path, index=False)
-            written.append(path)
-        path = out / "summary.json"
-        path.write_text(json.dumps(json_ready(self.summary()), indent=2) + "\n", encoding="utf-8")
-        written.append(path)
-        return written
+        return write_tables(out, tables, json_ready(self.summary()), fmt=fmt)
 
     def __repr__(self) -> str:
         p = self.periods

@@ -54,7 +54,7 @@ from gosplan.service.api.schemas import (
 from gosplan.service.deps import Auth, PlannerOnly, forbidden, not_found
 from gosplan.service.models import Directive, Draft, Job, PlanVersion, unpack, utcnow
 
-__all__ = ["router", "directive_rows", "check_labels", "draft_payload"]
+__all__ = ["router", "directive_rows", "check_labels", "draft_payload", "submit_job", "submit_planning_job", "JOB_ERRORS"]
 
 router = APIRouter(tags=["plans"])
 
@@ -134,14 +134,23 @@ def submit_job(request: Request, economy_id: int, kind: str, params: dict[str, A
         return job_json(s.get(Job, job.id) or job)
 
 
-@router.post("/economies/{economy_id}/plans", status_code=202, response_model=JobOut,
-             responses={**BODY_ERRORS, 503: {"model": ErrorOut, "description": "the job runner is unavailable"}},
-             summary="Plan an economy (a background job; its result becomes a draft)")
-def submit_plan(economy_id: Id, params: PlanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
+#: What a job submission may answer besides 202 (OpenAPI).
+JOB_ERRORS: dict[int | str, dict[str, Any]] = {
+    **BODY_ERRORS, 503: {"model": ErrorOut, "description": "the job runner is unavailable"}}
+
+
+def submit_planning_job(request: Request, economy_id: int, kind: str, params: PlanParams, user_id: int) -> dict[str, Any]:
+    """A plan or re-plan job, its labels checked against the economy first (422 naming them)."""
     with request.app.state.db.readers() as s:
         row = economy_row(s, economy_id)
     check_labels(load_economy(request, row), params)
-    return submit_job(request, economy_id, "plan", params.model_dump(mode="json"), p.id)
+    return submit_job(request, economy_id, kind, params.model_dump(mode="json"), user_id)
+
+
+@router.post("/economies/{economy_id}/plans", status_code=202, response_model=JobOut, responses=JOB_ERRORS,
+             summary="Plan an economy (a background job; its result becomes a draft)")
+def submit_plan(economy_id: Id, params: PlanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
+    return submit_planning_job(request, economy_id, "plan", params, p.id)
 
 
 # --- drafts -------------------------------------------------------------------------------------------

@@ -33,8 +33,8 @@ from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from gosplan.service.api.alerts import utc
-from gosplan.service.api.economies import economy_row, load_economy
-from gosplan.service.api.plans import check_labels, submit_job
+from gosplan.service.api.economies import economy_row
+from gosplan.service.api.plans import JOB_ERRORS, submit_job, submit_planning_job
 from gosplan.service.api.schemas import (BODY_ERRORS, ERRORS, ErrorOut, Id, JobOut, Label, ReplanParams,
                                          SimulateParams)
 from gosplan.service.auth import Principal
@@ -331,20 +331,13 @@ def aggregate_reports(economy_id: Id, db: Db, p: Annotated[Principal, require("p
         return aggregate(s, economy_id, ministry, period)
 
 
-_JOB_ERRORS: dict[int | str, dict[str, Any]] = {
-    **BODY_ERRORS, 503: {"model": ErrorOut, "description": "the job runner is unavailable"}}
-
-
-@router.post("/economies/{economy_id}/replan", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
+@router.post("/economies/{economy_id}/replan", status_code=202, response_model=JobOut, responses=JOB_ERRORS,
              summary="Re-plan from the enterprises' latest reports (a background job; its result becomes a draft)")
 def replan(economy_id: Id, params: ReplanParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
-    with request.app.state.db.readers() as s:
-        row = economy_row(s, economy_id)
-    check_labels(load_economy(request, row), params)
-    return submit_job(request, economy_id, "replan", params.model_dump(mode="json"), p.id)
+    return submit_planning_job(request, economy_id, "replan", params, p.id)
 
 
-@router.post("/economies/{economy_id}/simulations", status_code=202, response_model=JobOut, responses=_JOB_ERRORS,
+@router.post("/economies/{economy_id}/simulations", status_code=202, response_model=JobOut, responses=JOB_ERRORS,
              summary="Simulate the execution of the economy's plan (a background job)")
 def simulate(economy_id: Id, params: SimulateParams, request: Request, p: PlannerOnly) -> dict[str, Any]:
     with request.app.state.db.readers() as s:
