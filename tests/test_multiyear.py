@@ -441,7 +441,7 @@ def test_bad_options_name_what_is_wrong() -> None:
     with pytest.raises(ValueError, match="terminal"):
         plan_years(h, terminal=float("nan"))
     with pytest.raises(ValueError, match="objective"):
-        plan_years(h, objective="cost")
+        plan_years(h, objective="profit")
     with pytest.raises(InvalidEconomyError, match="unknown method"):
         plan_years(h, method="leontief")
 

@@ -28,9 +28,12 @@ class MultiYearPlanResult:
     shadow price of its balance); per stock ``k = (i, j)`` ``stock`` (available at the
     start of the year), ``required = b_k x_j``, ``investment``, ``depreciation`` and ``rent``
     (shadow price of the capital constraint). Per year ``fulfilment`` (the plan ray
-    ``z_t``; under harmony the smallest ``c_it / target_it``), ``labour_used``,
-    ``labour_supply``, ``labour_price``. Prices are ``>= 0``: the gain in the objective per
-    unit of the product, labour or stock (``docs/multiyear.md``).
+    ``z_t``; under harmony, cost or priority classes the smallest ``c_it / target_it``),
+    ``labour_used``, ``labour_supply``, ``labour_price``; per limited resource other than
+    labour (``resources``) ``resource_use``, ``resource_supply``, ``resource_price``; per
+    priority class ``class_fulfilment[k]`` (its ray ``z_{k,t}``). Prices are ``>= 0``: the
+    gain in the objective per unit of the product, labour, resource or stock (for ``cost``:
+    the cost saved; ``docs/multiyear.md``).
     """
 
     economy: str
@@ -74,6 +77,11 @@ class MultiYearPlanResult:
     units: str = "units"
     labour_unit: str = "labour"
     detail: dict[str, Any] = field(default_factory=dict)
+    resources: pd.Index = field(default_factory=lambda: pd.Index([], name="resource"))
+    resource_use: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # P_r x_t, r' x T
+    resource_supply: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # R_{r,t}
+    resource_price: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # >= 0
+    class_fulfilment: dict[int, np.ndarray] = field(default_factory=dict)  # z_{k,t} per priority class
 
     # ------------------------------------------------------------------ convenience
     @property
@@ -168,6 +176,16 @@ class MultiYearPlanResult:
             "labour": {
                 str(y): {"supply": _num(s), "used": _num(u), "price": _num(p)}
                 for y, s, u, p in zip(self.years, self.labour_supply, self.labour_used, self.labour_price)
+            },
+            "resources": {
+                str(r): {
+                    str(y): {"supply": _num(s), "used": _num(u), "price": _num(p)}
+                    for y, s, u, p in zip(self.years, self.resource_supply[q], self.resource_use[q], self.resource_price[q])
+                }
+                for q, r in enumerate(self.resources)
+            },
+            "class_fulfilment": {
+                str(k): {str(y): _num(z) for y, z in zip(self.years, zk)} for k, zk in self.class_fulfilment.items()
             },
             "duality_gap": _num(self.duality_gap),
             "max_violation": _num(self.max_violation),

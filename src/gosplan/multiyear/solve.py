@@ -6,11 +6,12 @@ import time
 from typing import Any, Callable, Mapping
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from gosplan.errors import InvalidEconomyError
 from gosplan.model.horizon import Horizon
-from gosplan.multiyear.formulate import MultiYearLayout, MultiYearProblem, formulate, multiyear_problem
+from gosplan.multiyear.formulate import MultiYearLayout, MultiYearProblem, Rays, formulate, multiyear_problem
 from gosplan.multiyear.result import MultiYearPlanResult
 from gosplan.optim.lp import LinearProgram, LPSolution
 from gosplan.planning.runner import Runner
@@ -38,6 +39,47 @@ def _choose(method: str, lp: LinearProgram) -> str:
     return "highs" if lp.shape[1] <= AUTO_EXACT_MAX_COLUMNS else "pdhg"
 
 
+def _classes(problem: MultiYearProblem) -> list[int]:
+    return sorted(int(k) for k in np.unique(problem.priority[problem.priority > 0]))
+
+
+def _priority_stages(
+    problem: MultiYearProblem, runner: Runner, tol: float, first_order: bool
+) -> tuple[LinearProgram, MultiYearLayout, LPSolution, Status, str, list[float]]:
+    """Priority classes, lexicographically: stage ``k`` maximises ``sum_t w_t z_{k,t}``,
+    ``z_{k,t} <= 1``, with the earlier classes held at ``sum_t w_t z_{h,t} >= (1 - eps) opt_h``
+    (``eps = tol / 10`` after an exact solve, ``10 tol`` after a first-order one); if the last
+    class stage meets every class in full in every year with targets, a last stage maximises
+    one common ray over all targets, ``z_t >= (1 - eps) min_{g,t} z_{g,t}`` (over-fulfilment)."""
+    classes = _classes(problem)
+    masks = [problem.priority == k for k in classes]
+    eps = 10 * tol if first_order else tol / 10
+    T = problem.T
+    held: list[float] = []
+    targeted = [(problem.horizon.targets[mask] > 0).any(axis=0) for mask in masks]
+    for g, k in enumerate(classes):
+        rays = Rays(
+            tuple(masks[:g + 1]), (0.0,) * (g + 1), (1.0,) * (g + 1),
+            (0.0,) * g + (1.0,), tuple(held) + (None,),
+        )
+        lp, layout = formulate(problem, rays)
+        sol, status, message = runner.solve(f"{T}-year plan, priority class {k}", lp)
+        if status is not Status.OPTIMAL:
+            return lp, layout, sol, status, message, held
+        z = layout.rays(sol.v)[g]
+        best = float(problem.weights @ np.where(targeted[g], z, 0.0))
+        held.append(max(best * (1.0 - eps), 0.0))
+    # the last stage's plan meets every class at z_{g,t}: one common ray at their least is feasible
+    Z = layout.rays(sol.v)
+    least = min(float(Z[g][targeted[g]].min()) for g in range(len(classes)) if targeted[g].any())
+    if least >= 1.0 - 10 * tol:
+        everything = np.logical_or.reduce(masks)
+        rays = Rays((everything,), (min(least, 1.0) * (1.0 - eps),), (np.inf,), (1.0,), (None,))
+        lp, layout = formulate(problem, rays)
+        sol, status, message = runner.solve(f"{T}-year plan, over-fulfilment", lp)
+    return lp, layout, sol, status, message, held
+
+
 def plan_years(
     horizon: Horizon | Any,
     *,
@@ -46,6 +88,9 @@ def plan_years(
     discount: float = 0.0,
     terminal: float | None = None,
     growth: Mapping[str, float] | None = None,
+    resources: Mapping[str, Any] | None = None,
+    costs: Mapping[str, float] | None = None,
+    priorities: Mapping[str, int] | None = None,
     method: str = "auto",
     tol: float = 1e-6,
     time_limit: float | None = None,
@@ -63,7 +108,8 @@ def plan_years(
         Plan the first ``years`` years of the horizon (default: all).
     objective:
         ``"fulfilment"``: maximise ``sum_t w_t z_t``, the plan ray of every year
-        (Cockshott's choice); ``"harmony"``: maximise ``sum_t w_t sum_i H(c_it / target_it - 1)``.
+        (Cockshott's choice); ``"harmony"``: maximise ``sum_t w_t sum_i H(c_it / target_it - 1)``;
+        ``"cost"``: meet every target in full at least ``sum_t w_t sum_r c_r P_r x_t``.
     discount:
         Rate ``r``: year ``t`` weighs ``w_t = (1 + r)^-(t-1)``.
     terminal:
@@ -71,6 +117,15 @@ def plan_years(
         ``g`` times its initial level (``1``: hand over the stocks received).
     growth:
         ``{activity: g}``: that activity's output grows by at least ``g`` a year.
+    resources:
+        ``{resource: R}``: primary resources of the economy other than labour, limited to
+        ``R`` (one number, or one per year) in every year; ``"labour"`` replaces the horizon's
+        labour supply.
+    costs:
+        ``{resource: c_r}``: weights of the ``cost`` objective (default labour, 1).
+    priorities:
+        ``{product: class}`` (``1`` most urgent, targeted products not named come last):
+        ``fulfilment`` class by class, lexicographically (``docs/multiyear.md``).
     method:
         ``"auto"`` (HiGHS' dual simplex up to :data:`AUTO_EXACT_MAX_COLUMNS` columns,
         ``pdhg`` beyond), ``"highs"`` (dual simplex), ``"highs-ipm"``, ``"highs-pdlp"``,
@@ -98,25 +153,39 @@ def plan_years(
         horizon = horizon.with_years(int(years))
     if not (np.isfinite(tol) and 0 < tol < 1):
         raise ValueError(f"tol must be in (0, 1), got {tol}")
-    problem = multiyear_problem(horizon, objective=objective, discount=discount, terminal=terminal, growth=growth)
+    problem = multiyear_problem(horizon, objective=objective, discount=discount, terminal=terminal, growth=growth,
+                                resources=resources, costs=costs, priorities=priorities)
     lp, layout = formulate(problem)
     chosen = _choose(method, lp)
     first_order = chosen in ("pdhg", "highs-pdlp")
     runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, time_limit, progress,
                     exact_columns=AUTO_EXACT_MAX_COLUMNS)
-    sol, status, message = runner.solve(f"{horizon.n_years}-year plan", lp)
+    classes = problem.priority is not None and len(_classes(problem)) > 1
+    held: list[float] = []
+    if classes:
+        lp, layout, sol, status, message, held = _priority_stages(problem, runner, tol, first_order)
+    else:
+        sol, status, message = runner.solve(f"{horizon.n_years}-year plan", lp)
     conflict: tuple[str, ...] = ()
-    if status is Status.INFEASIBLE:
+    if status is Status.INFEASIBLE and classes and held:
+        status = Status.NUMERICAL_ERROR  # the first stage met every constraint the user gave
+        message = f"a later priority stage is infeasible only because of the classes held: {message}"
+    elif status is Status.INFEASIBLE:
         from gosplan.planning.explain import describe_conflict
 
         conflict = describe_conflict(
             lp, sol, iis_max_columns=IIS_MAX_COLUMNS,
-            order=("terminal", "growth", "labour", "stock", "balance", "level", "investment"),
+            order=("terminal", "growth", "labour", "resource", "stock", "balance", "level", "investment"),
         )
         message = "no plan meets every constraint" + (": " + "; ".join(conflict[:5]) if conflict else "")
     elif status is Status.UNBOUNDED:
         message = "the objective is unbounded"
     return _result(problem, lp, layout, sol, status, message, runner, conflict, time.perf_counter() - start)
+
+
+def k_index(problem: MultiYearProblem, k: int) -> int:
+    """Position of class ``k`` among the priority classes (its ray in a class stage)."""
+    return _classes(problem).index(k)
 
 
 def _result(
@@ -165,15 +234,29 @@ def _result(
     price = np.stack([y[b:b + n] for b in layout.balance_start], axis=1)
     labour_price = -y[layout.labour_row]
     rent = -np.stack([y[c:c + nk] for c in layout.capital_start], axis=1) if nk else np.zeros((0, T))
-    if problem.objective == "fulfilment":
-        fulfilment = np.where((h.targets > 0).any(axis=0), v[layout.obj_start], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(h.targets > 0, consumption / h.targets, np.nan)
+    targeted_years = (h.targets > 0).any(axis=0)
+    Z = layout.rays(v)
+    class_fulfilment: dict[int, np.ndarray] = {}
+    if problem.objective == "fulfilment" and problem.priority is not None:
+        for k in sorted(int(c) for c in np.unique(problem.priority[problem.priority > 0])):
+            mask = problem.priority == k
+            # the class's own ray, or the common ray of the over-fulfilment stage
+            g = 0 if Z.shape[0] == 1 else k_index(problem, k)
+            zk = Z[g] if g < Z.shape[0] else np.full(T, np.nan)  # a stage not reached: NaN
+            class_fulfilment[k] = np.where((h.targets[mask] > 0).any(axis=0), zk, np.nan)
+    if problem.objective == "fulfilment" and Z.shape[0] == 1:
+        fulfilment = np.where(targeted_years, Z[0], np.nan)
     else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(h.targets > 0, consumption / h.targets, np.nan)
-        fulfilment = np.array([np.nanmin(ratio[:, t]) if (h.targets[:, t] > 0).any() else np.nan for t in range(T)])
+        fulfilment = np.array([np.fmin.reduce(ratio[:, t]) if targeted_years[t] else np.nan for t in range(T)])
+    nr = len(problem.resource_names)
+    resource_use = problem.resource_use @ x if nr else np.zeros((0, T))
+    resource_price = -y[layout.resource_rows()] if nr else np.zeros((0, T))
     check = runner.verifications[-1] if runner.verifications else None
     stages = tuple(runner.stages)
-    objective = -check.primal_objective if check is not None and have else float("nan")
+    sign = 1.0 if problem.objective == "cost" else -1.0
+    objective = sign * check.primal_objective if check is not None and have else float("nan")
     return MultiYearPlanResult(
         economy=eco.meta.name,
         objective_kind=problem.objective,
@@ -203,7 +286,7 @@ def _result(
         end_stock=end_stock,
         fulfilment=fulfilment,
         labour_used=labour_use.sum(axis=0),
-        labour_supply=h.labour_supply,
+        labour_supply=problem.labour_supply if problem.labour_supply is not None else h.labour_supply,
         labour_price=labour_price,
         max_violation=check.max_violation if check else float("nan"),
         duality_gap=check.relative_gap if check else float("nan"),
@@ -220,4 +303,9 @@ def _result(
             "discount": problem.discount, "terminal": problem.terminal,
             "growth_targets": int(np.isfinite(problem.growth).sum()),
         },
+        resources=pd.Index(problem.resource_names, name="resource"),
+        resource_use=resource_use,
+        resource_supply=problem.resource_supply if nr else np.zeros((0, T)),
+        resource_price=resource_price,
+        class_fulfilment=class_fulfilment,
     )
