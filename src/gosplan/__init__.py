@@ -28,10 +28,10 @@ from gosplan.errors import (
     TableFormatError,
     UnknownProductError,
 )
-from gosplan.model import Economy, EconomyMeta, Horizon
-from gosplan.results import BalanceResult, SolveInfo, Status
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gosplan.model import Economy, EconomyMeta, Horizon
+    from gosplan.results import BalanceResult, SolveInfo, Status
     from gosplan.material_balance import balance
     from gosplan.io.load import load
     from gosplan.io.load_horizon import load_horizon
@@ -84,53 +84,51 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numba JIT at import)
-    if name == "balance":
-        from gosplan.material_balance import balance
+#: Public name -> (module, attribute): imported on first use (PEP 562), so that
+#: ``import gosplan`` and the ``gosplan`` command's start-up (``--help``, ``--version``)
+#: load neither numpy, pandas, scipy nor numba (docs/cli.md, "Start-up").
+_LAZY: dict[str, tuple[str, str]] = {
+    "Economy": ("gosplan.model.economy", "Economy"),
+    "EconomyMeta": ("gosplan.model.economy", "EconomyMeta"),
+    "Horizon": ("gosplan.model.horizon", "Horizon"),
+    "Hierarchy": ("gosplan.model.hierarchy", "Hierarchy"),
+    "BalanceResult": ("gosplan.results", "BalanceResult"),
+    "SolveInfo": ("gosplan.results", "SolveInfo"),
+    "Status": ("gosplan.results", "Status"),
+    "balance": ("gosplan.material_balance", "balance"),
+    "load": ("gosplan.io.load", "load"),
+    "load_horizon": ("gosplan.io.load_horizon", "load_horizon"),
+    "plan": ("gosplan.planning", "plan"),
+    "PlanResult": ("gosplan.planning", "PlanResult"),
+    "plan_years": ("gosplan.multiyear", "plan_years"),
+    "MultiYearPlanResult": ("gosplan.multiyear", "MultiYearPlanResult"),
+    "aggregate": ("gosplan.hierarchy", "aggregate"),
+    "breakdown": ("gosplan.hierarchy", "breakdown"),
+    "plan_decomposed": ("gosplan.decompose", "plan_decomposed"),
+    "DecomposedPlan": ("gosplan.decompose", "DecomposedPlan"),
+    "simulate": ("gosplan.cycle", "simulate"),
+    "Simulation": ("gosplan.cycle", "Simulation"),
+    "execute": ("gosplan.execution", "execute"),
+    "Execution": ("gosplan.execution", "Execution"),
+    "Behaviour": ("gosplan.execution", "Behaviour"),
+    "RandomShocks": ("gosplan.execution", "RandomShocks"),
+    "read_shocks": ("gosplan.execution", "read_shocks"),
+    "Households": ("gosplan.model.households", "Households"),
+    "load_households": ("gosplan.io.households", "load_households"),
+}
 
-        return balance
-    if name == "load":
-        from gosplan.io.load import load
 
-        return load
-    if name in ("plan", "PlanResult"):
-        import gosplan.planning as _plan
+def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numpy, pandas, numba)
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'gosplan' has no attribute {name!r}") from None
+    from importlib import import_module
 
-        return getattr(_plan, name)
-    if name in ("plan_years", "MultiYearPlanResult"):
-        import gosplan.multiyear as _multiyear
+    value = getattr(import_module(module), attribute)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
 
-        return getattr(_multiyear, name)
-    if name in ("aggregate", "breakdown"):
-        import gosplan.hierarchy as _hierarchy
 
-        return getattr(_hierarchy, name)
-    if name in ("plan_decomposed", "DecomposedPlan"):
-        import gosplan.decompose as _decompose
-
-        return getattr(_decompose, name)
-    if name in ("simulate", "Simulation"):
-        import gosplan.cycle as _cycle
-
-        return getattr(_cycle, name)
-    if name in ("execute", "Execution", "Behaviour", "RandomShocks", "read_shocks"):
-        import gosplan.execution as _execution
-
-        return getattr(_execution, name)
-    if name in ("Households", "load_households"):
-        if name == "Households":
-            from gosplan.model.households import Households
-
-            return Households
-        from gosplan.io.households import load_households
-
-        return load_households
-    if name == "Hierarchy":
-        from gosplan.model import Hierarchy
-
-        return Hierarchy
-    if name == "load_horizon":
-        from gosplan.io.load_horizon import load_horizon
-
-        return load_horizon
-    raise AttributeError(f"module 'gosplan' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

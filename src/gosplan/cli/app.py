@@ -17,7 +17,8 @@ Exit codes
 Set ``GOSPLAN_DEBUG=1`` to get a Python traceback instead of the one-line message.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer would then eval every annotation string
+# (compile + eval, ~50 ms for all commands) on each start-up (docs/cli.md, "Start-up")
 
 import enum
 import json
@@ -25,7 +26,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from contextlib import contextmanager
@@ -36,6 +36,8 @@ from typing import Annotated, Any, Iterator, Mapping, Optional
 import typer
 
 from gosplan._version import __version__
+from gosplan.cli.choices import BALANCE_METHODS, PLAN_METHODS, PLAN_OBJECTIVES, choice_enum
+from gosplan.cli.group import GosplanGroup
 from gosplan.errors import PlanningError
 
 __all__ = ["app", "main", "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_INFEASIBLE", "EXIT_UNBOUNDED"]
@@ -72,32 +74,15 @@ class Keys(str, enum.Enum):
     position = "position"
 
 
-def _method_enum() -> type[enum.Enum]:
-    # the solver's own list, so the CLI cannot drift from the library
-    from gosplan.linalg.leontief import METHODS
-
-    return enum.Enum("Method", {m.replace("-", "_"): m for m in METHODS}, type=str)
-
-
-Method = _method_enum()
-
-
-def _enum(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
-    return enum.Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
-
-
-def _plan_enums() -> tuple[type[enum.Enum], type[enum.Enum]]:
-    from gosplan.planning.optimal import METHODS as PLAN_METHODS
-    from gosplan.planning.problem import OBJECTIVES
-
-    return _enum("Objective", OBJECTIVES), _enum("PlanMethod", PLAN_METHODS)
-
-
-Objective, PlanMethod = _plan_enums()
+# constants, not the solvers' own lists: importing those loads numba (docs/cli.md, "Start-up")
+Method = choice_enum("Method", BALANCE_METHODS)
+Objective = choice_enum("Objective", PLAN_OBJECTIVES)
+PlanMethod = choice_enum("PlanMethod", PLAN_METHODS)
 
 
 app = typer.Typer(
     name="gosplan",
+    cls=GosplanGroup,
     help=(
         "Economic planning from input-output data: material balances, Leontief systems, "
         "labour values and multipliers, from a 4-product example to 10^7 products.\n\n"
@@ -240,6 +225,8 @@ def _write_frame(frame: Any, path: Path, fmt: str) -> None:
 def _publish(out: Path, files: Mapping[str, Any], remove: tuple[str, ...] = ()) -> list[Path]:
     """Write ``files`` ({name: writer(path)}) into a temporary directory next to them and
     move them into ``out`` only when all were written: an error leaves nothing behind."""
+    import tempfile
+
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".gosplan-", dir=out))

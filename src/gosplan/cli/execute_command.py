@@ -13,7 +13,8 @@ behaviour and a list of runs (regimes); every run meets the same shocks (a fresh
 factors, or the same shocks file). See docs/cli.md, "gosplan scenario".
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer would then eval every annotation string
+# (compile + eval, ~50 ms for all commands) on each start-up (docs/cli.md, "Start-up")
 
 import math
 import re

@@ -5,7 +5,8 @@ module. Like every command, they load an economy, call one library function
 (:func:`gosplan.aggregate`, :func:`gosplan.breakdown`) and render its result.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer would then eval every annotation string
+# (compile + eval, ~50 ms for all commands) on each start-up (docs/cli.md, "Start-up")
 
 import enum
 import sys

@@ -3,7 +3,8 @@
 They need the service extra (``pip install '.[service]'`` in a clone) and import it only when run.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer would then eval every annotation string
+# (compile + eval, ~50 ms for all commands) on each start-up (docs/cli.md, "Start-up")
 
 import enum
 import json
@@ -14,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from gosplan.cli.app import _fail, app
+from gosplan.cli.group import GosplanGroup
 
 __all__ = ["serve", "db_app", "users_app"]
 
@@ -24,8 +26,8 @@ DB_HELP = (
 )
 DbOption = Annotated[Optional[str], typer.Option("--db", metavar="URL", help=DB_HELP, show_default=False)]
 
-db_app = typer.Typer(help="The bureau's database: migrations.", no_args_is_help=True, add_completion=False)
-users_app = typer.Typer(help="The bureau's users and their tokens.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(cls=GosplanGroup, help="The bureau's database: migrations.", no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(cls=GosplanGroup, help="The bureau's users and their tokens.", no_args_is_help=True, add_completion=False)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 

@@ -7,7 +7,8 @@ Like every command it loads an economy, calls one library function
 when everything before them succeeded.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: typer would then eval every annotation string
+# (compile + eval, ~50 ms for all commands) on each start-up (docs/cli.md, "Start-up")
 
 import enum
 import math
