@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, default=900.0, help="seconds per solve")
     ap.add_argument("--mono-max", type=int, default=200_000, help="skip the monolithic solve above this many enterprises")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tol", type=float, default=1e-6, help="plan_decomposed's tol (the certified relative gap)")
     ap.add_argument("--method", default="auto", help="the centre's solver for the decomposed rows (plan_decomposed's method)")
     ap.add_argument("--ministry-costs", metavar="n:E:M", help="measure the ministries' side alone at this size and exit")
     ap.add_argument("--aggregate", metavar="TABLE:E", nargs="?", const="us-2017:1e6",
@@ -241,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"case n={n:,}: {h.n_enterprises:,} enterprises, {h.n_ministries} ministries (built in {made:.1f} s)", flush=True)
         results = []
         if h.n_enterprises <= args.mono_max:
-            results.append(run_one(econ, "monolithic highs", args.limit, monolithic=True, method="highs"))
+            results.append(run_one(econ, "monolithic highs", args.limit, monolithic=True, method="highs", tol=args.tol))
             print("  ", results[-1], flush=True)
-        results.append(run_one(econ, "decomposed in-process", args.limit, method=args.method))
+        results.append(run_one(econ, "decomposed in-process", args.limit, method=args.method, tol=args.tol))
         print("  ", results[-1], flush=True)
         for w in worker_counts:
             import distributed
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             client = distributed.Client(cluster)
             startup = time.perf_counter() - t
             try:
-                row = run_one(econ, f"decomposed dask w{w}", args.limit, client=client, method=args.method)
+                row = run_one(econ, f"decomposed dask w{w}", args.limit, client=client, method=args.method, tol=args.tol)
             finally:
                 client.close()
                 cluster.close()

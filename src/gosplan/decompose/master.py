@@ -47,8 +47,18 @@ def centre_program(
     uncovered: np.ndarray,
     A: sp.csc_array,
     P: sp.csc_array,
+    *,
+    active: np.ndarray | None = None,
+    held: np.ndarray | None = None,
+    z_lower: float = 0.0,
+    z_upper: float = np.inf,
 ) -> CentreProgram:
-    """The centre's program for the groups the ministries reported (in ministry order)."""
+    """The centre's program for the groups the ministries reported (in ministry order).
+
+    ``fulfilment``: the stage of gosplan's lexicographic plan ray
+    (:func:`gosplan.planning.formulate.fulfilment_lp`): maximise ``z`` for the products
+    ``active`` (default: every targeted product), net outputs of the others at least
+    ``held`` (what earlier priority classes secured), ``z_lower <= z <= z_upper``."""
     n, r = base.n, len(base.resources)
     sizes = np.array([len(t) for t in tables], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -81,8 +91,10 @@ def centre_program(
         square=False,
     )
     if objective == "fulfilment":
-        active = np.flatnonzero(base.target > 0)
-        lp, layout = fulfilment_lp(problem, active, np.full(n, -np.inf))
+        if active is None:
+            active = np.flatnonzero(base.target > 0)
+        lp, layout = fulfilment_lp(problem, active, np.full(n, -np.inf) if held is None else held,
+                                   z_lower=z_lower, z_upper=z_upper)
     else:
         lp, layout = cost_lp(problem)
     col_upper = lp.col_upper.copy()

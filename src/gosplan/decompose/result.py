@@ -38,6 +38,7 @@ class Round:
     earning: int  # enterprises earning at the centre's prices (d_e < 0)
     bytes_down: int
     bytes_up: int
+    stage: str = ""  # the priority class ("class 2", "over-fulfilment"); "" for a plan of one stage
 
     def line(self, objective: str) -> str:
         what = "z" if objective == "fulfilment" else "cost"
@@ -90,6 +91,7 @@ class DecomposedPlan:
     monolithic: bool = False
     seconds: float = 0.0
     units: str = "units"
+    class_z: dict[int, float] = field(default_factory=dict)  # fulfilment: z of each priority class
 
     @property
     def success(self) -> bool:
@@ -158,6 +160,7 @@ class DecomposedPlan:
             "ministry_state_bytes_max": max(self.ministry_bytes, default=0),
             "memory": self.memory,
             "units": self.units,
+            "class_z": {str(k): v for k, v in self.class_z.items()},
             "log": [r.to_dict() for r in self.rounds],
         }
 

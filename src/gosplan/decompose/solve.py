@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -48,7 +49,8 @@ from gosplan.errors import InvalidEconomyError
 from gosplan.model.economy import Economy
 from gosplan.planning.optimal import _result
 from gosplan.planning.problem import planning_problem
-from gosplan.planning.runner import Runner
+from gosplan.optim.lp import LinearProgram, LPSolution
+from gosplan.planning.runner import Runner, is_first_order
 from gosplan.results import Status
 
 __all__ = ["plan_decomposed", "METHODS", "AUTO_HIGHS_MAX_COLUMNS"]
@@ -73,13 +75,6 @@ def _levels(state: MinistryState, level: np.ndarray) -> tuple[np.ndarray, np.nda
     return enterprise_levels(state, level)
 
 
-def _solver_tol(backend: str, tol: float) -> float:
-    """HiGHS' simplex tolerances are absolute: with capacities in the millions (BEA's million USD)
-    a reduced cost within them still moves the dual bound by more than ``tol`` relative; ask it
-    for 1e-9 (gosplan's check still judges the answer at ``tol``)."""
-    return min(tol, 1e-9) if backend in ("highs", "highs-ipm") else tol
-
-
 def _relative_gap(primal: float, dual: float) -> float:
     if not (math.isfinite(primal) and math.isfinite(dual)):
         return math.inf
@@ -97,6 +92,7 @@ def plan_decomposed(
     ceilings: Any = None,
     capacities: Any = None,
     costs: Any = None,
+    priorities: Any = None,
     method: str = "auto",
     tol: float = 1e-6,
     max_rounds: int = 100,
@@ -120,6 +116,10 @@ def plan_decomposed(
         ``z y_i`` met; one priority class) or ``"cost"`` (targets met at least cost).
     targets, resources, floors, ceilings, costs:
         As for :func:`gosplan.plan`.
+    priorities:
+        Priority classes of the targets (``fulfilment`` only), as for :func:`gosplan.plan`:
+        class 1's ``z_1`` is maximised first (up to 1) and held, then class 2's, ...; each
+        stage is planned in rounds to ``tol``.
     capacities:
         Capacities of products *no* enterprise makes (the enterprises' own
         capacities bound the rest).
@@ -168,9 +168,13 @@ def plan_decomposed(
         )
     if not (tol > 0):
         raise InvalidEconomyError(f"tol must be positive, got {tol}")
+    if priorities is not None and objective != "fulfilment":
+        raise InvalidEconomyError(
+            f"priority classes apply to the 'fulfilment' objective, not {objective!r}"
+        )
     base = planning_problem(
         economy, targets=targets, resources=resources, capacities=capacities, floors=floors,
-        ceilings=ceilings, costs=costs,
+        ceilings=ceilings, costs=costs, priorities=priorities,
     )
     capped = np.flatnonzero(np.isfinite(base.capacity) & hierarchy.covered)
     if capped.size:
@@ -196,6 +200,60 @@ def plan_decomposed(
         ex.close()
 
 
+def _solver_tols(backend: str, tol: float) -> tuple[float, ...]:
+    """The solver tolerances to try in turn. HiGHS' simplex tolerances are absolute: with
+    capacities in the millions (BEA's million USD) a reduced cost within them still moves the
+    dual bound by more than ``tol`` relative, so ask it for 1e-9 first (gosplan's check still
+    judges the answer at ``tol``); where HiGHS cannot reach 1e-9 at all (status "Unknown" on
+    the cost plan of us-2022, costs of 10^7) ask again at ``tol``."""
+    if backend in ("highs", "highs-ipm") and tol > 1e-9:
+        return (1e-9, tol)
+    return (tol,)
+
+
+def _solve_centre(backend: str, centre_tol: float, remaining: float | None, number: int, lp: LinearProgram,
+                  v0: np.ndarray | None, basis: Any, y0: np.ndarray | None) -> tuple[Runner, LPSolution, Status, str]:
+    """One round's centre solve: warm (last round's basis, or plan and prices), then from scratch
+    when the warm answer fails gosplan's check, then at the looser solver tolerance."""
+    runner = sol = lp_status = lp_message = None
+    for k, solver_tol in enumerate(_solver_tols(backend, centre_tol)):
+        runner = Runner(backend, centre_tol, remaining, None, solver_tol=solver_tol)
+        label = f"centre, round {number}" + ("" if k == 0 else f" (solver tol {solver_tol:g})")
+        sol, lp_status, lp_message = runner.solve(label, lp, v0, basis=basis, y0=y0)
+        if basis is not None and (lp_status is not Status.OPTIMAL or runner.verifications[-1].relative_gap > centre_tol):
+            # A warm start can end "optimal" with dual infeasibilities HiGHS tolerates and
+            # gosplan's check does not: solve the round's program again from scratch.
+            runner = Runner(backend, centre_tol, remaining, None, solver_tol=solver_tol)
+            sol, lp_status, lp_message = runner.solve(f"{label} (cold)", lp)
+        if lp_status is not Status.NUMERICAL_ERROR:
+            break
+    return runner, sol, lp_status, lp_message
+
+
+@dataclass
+class _Stage:
+    """One program of the lexicographic plan ray (or the cost plan) solved by rounds."""
+
+    name: str  # "" for a plan of one stage
+    active: np.ndarray | None = None
+    held: np.ndarray | None = None
+    z_lower: float = 0.0
+    z_upper: float = np.inf
+
+
+@dataclass
+class _Outcome:
+    status: Status
+    message: str
+    program: CentreProgram | None
+    sol: LPSolution | None
+    runner: Runner | None
+    used: list  # the ministries' states the centre's program was made from
+    primal: float
+    dual: float
+    gap: float
+
+
 def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, method, tol, max_rounds,
          time_limit, monolithic, say, on_round, start) -> DecomposedPlan:
     deadline = None if time_limit is None else start + time_limit
@@ -215,20 +273,108 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         f"({bytes_up / 1e6:.3g} MB) [{where}]"
     )
     rounds: list[Round] = []
+    ctx = dict(base=base, objective=objective, A=A, P=P, uncovered=uncovered, ex=ex, method=method, tol=tol,
+               max_rounds=max_rounds, deadline=deadline, say=say, on_round=on_round, rounds=rounds)
+    class_z: dict[int, float] = {}
+    classes = base.classes if objective == "fulfilment" else []
+    if len(classes) <= 1:
+        out, handles = _stage_rounds(_Stage(""), handles, tables, **ctx)
+        if objective == "fulfilment" and out.sol is not None and np.isfinite(out.sol.v).all():
+            class_z = {k: float(out.sol.v[-1]) for k in classes}
+    else:
+        out, handles, class_z = _lexicographic(classes, handles, tables, ctx)
+    status, message, program, sol, runner, used = out.status, out.message, out.program, out.sol, out.runner, out.used
+    x_e = np.zeros(hierarchy.n_enterprises)
+    plan = None
+    if program is not None and sol is not None and np.isfinite(sol.v).all() and status is not Status.INFEASIBLE:
+        levels = sol.v[: program.groups]
+        pieces = [levels[program.offsets[k]:program.offsets[k + 1]] for k in range(len(ministries))]
+        for positions, x in ex.map(_levels, used, pieces):
+            x_e[positions] = x
+    if program is not None and sol is not None:
+        plan = _result(program.problem, objective, runner, sol, runner.stages[-1].status, runner.stages[-1].message,
+                       program.lp, program.layout, class_z, True, start)
+    memory = ex.memory()
+    return DecomposedPlan(
+        economy=economy.meta.name,
+        objective_kind=objective,
+        status=status,
+        message=message,
+        objective=_sense(objective, out.primal),
+        bound=_sense(objective, out.dual),
+        gap=out.gap,
+        rounds=tuple(rounds),
+        plan=plan,
+        enterprise_output=x_e,
+        hierarchy=hierarchy,
+        executor=where,
+        workers=ex.workers,
+        memory=memory,
+        ministry_bytes=tuple(state_bytes),
+        monolithic=monolithic,
+        seconds=time.perf_counter() - start,
+        units=base.units,
+        class_z=class_z,
+    )
+
+
+def _lexicographic(classes: list[int], handles: list, tables: list, ctx: dict) -> tuple[_Outcome, list, dict[int, float]]:
+    """gosplan's lexicographic plan ray (:func:`gosplan.planning.optimal._fulfilment`), each stage
+    by rounds: class 1's ``z_1 <= 1`` is maximised and held at ``h z_1`` (``h = 1 - tol/10``,
+    or ``1 - 10 tol`` for a first-order centre), then class 2, ...; when every class meets
+    its targets, one common ``z >= h`` for all. The ministries keep their groups from stage to
+    stage (a finer grouping only helps the next stage's centre)."""
+    base, tol = ctx["base"], ctx["tol"]
+    y, n = base.target, base.n
+    held = np.full(n, -np.inf)
+    class_z: dict[int, float] = {}
+    hold = 1.0 - tol / 10
+    out = None
+    for k in classes:
+        active = np.flatnonzero(base.priority == k)
+        out, handles = _stage_rounds(_Stage(f"class {k}", active, held.copy(), 0.0, 1.0), handles, tables, **ctx)
+        if out.status is not Status.OPTIMAL:
+            out.message = f"class {k}: {out.message}"
+            return out, handles, class_z
+        z = float(out.sol.v[-1])
+        class_z[k] = z
+        hold = 1.0 - (10 * tol if is_first_order(out.sol.method) else tol / 10)
+        program = out.program
+        f = program.problem.net[active] @ out.sol.v[: program.problem.m]
+        b = base.base[active]
+        held[active] = np.minimum(np.minimum(b + z * hold * y[active], base.ceiling[active]), f)
+    if min(class_z.values()) < 1.0 - tol:
+        return out, handles, class_z
+    targeted = np.flatnonzero(y > 0)
+    out, handles = _stage_rounds(_Stage("over-fulfilment", targeted, None, hold, np.inf), handles, tables, **ctx)
+    if out.status is Status.OPTIMAL:
+        class_z = {k: float(out.sol.v[-1]) for k in classes}
+    else:
+        out.message = f"over-fulfilment: {out.message}"
+    return out, handles, class_z
+
+
+def _stage_rounds(stage: _Stage, handles: list, tables: list, *, base, objective, A, P, uncovered, ex, method, tol,
+                  max_rounds, deadline, say, on_round, rounds) -> tuple[_Outcome, list]:
+    """Rounds of one stage until the centre's plan is within ``tol`` of the ministries' bound.
+    ``tables`` (the groups each ministry reported) is updated in place; returns the outcome and
+    the ministries' states to go on with."""
     status, message = Status.ITERATION_LIMIT, ""
     program = sol = runner = None
     primal = dual = math.nan
     gap = math.inf
-    used = handles  # the ministries' states the centre's current program was made from
-    basis = None  # the centre's last optimal basis, mapped onto the next program
+    used = handles
     centre_tol = tol / 10
     cold = False  # whether a from-scratch re-solve has been tried for a gap nothing could split
     kept = None  # the last round whose centre solve was optimal: (program, sol, runner, used)
+    prefix = f"{stage.name}: " if stage.name else ""
+    first = len(rounds)
     for number in range(1, max_rounds + 1):
         used = handles
         t0 = time.perf_counter()
         previous = program
-        program = centre_program(base, objective, tables, uncovered, A, P)
+        program = centre_program(base, objective, tables, uncovered, A, P, active=stage.active, held=stage.held,
+                                 z_lower=stage.z_lower, z_upper=stage.z_upper)
         basis = v0 = y0 = None
         if previous is not None and sol is not None and "basis" in sol.detail:
             basis = _carry_basis(sol.detail["basis"], previous, program)
@@ -241,19 +387,14 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         if method == "auto":
             backend = "highs" if program.lp.shape[1] <= AUTO_HIGHS_MAX_COLUMNS else "pdhg"
         remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
-        runner = Runner(backend, centre_tol, remaining, None, solver_tol=_solver_tol(backend, centre_tol))
-        sol, lp_status, lp_message = runner.solve(f"centre, round {number}", program.lp, v0, basis=basis, y0=y0)
-        if basis is not None and (lp_status is not Status.OPTIMAL or runner.verifications[-1].relative_gap > centre_tol):
-            # A warm start can end "optimal" with dual infeasibilities HiGHS tolerates and
-            # gosplan's check does not: solve the round's program again from scratch.
-            runner = Runner(backend, centre_tol, remaining, None, solver_tol=_solver_tol(backend, centre_tol))
-            sol, lp_status, lp_message = runner.solve(f"centre, round {number} (cold)", program.lp)
+        runner, sol, lp_status, lp_message = _solve_centre(backend, centre_tol, remaining, number, program.lp, v0,
+                                                           basis, y0)
         master_seconds = time.perf_counter() - t0
         if lp_status is not Status.OPTIMAL:
             status, message = lp_status, f"the centre's program in round {number}: {lp_message}"
-            rounds.append(Round(number, program.groups, math.nan, math.nan, math.inf, master_seconds,
-                                sol.method, 0.0, 0, 0, 0, 0, 0))
-            say(rounds[-1].line(objective))
+            rounds.append(Round(len(rounds) + 1, program.groups, math.nan, math.nan, math.inf, master_seconds,
+                                sol.method, 0.0, 0, 0, 0, 0, 0, stage=stage.name))
+            say(prefix + rounds[-1].line(objective))
             if lp_status in (Status.TIME_LIMIT, Status.ITERATION_LIMIT) and kept is not None:
                 # Stopped inside this round's solve: the plan is the last round's, with its gap.
                 program, sol, runner, used = kept
@@ -275,18 +416,18 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         dual = check.dual_objective - hidden_by_centre + lagrangian
         gap = _relative_gap(primal, dual)
         split = int(sum(r["split"] for r in reports))
-        down = payload_bytes(prices) * len(ministries)
+        down = payload_bytes(prices) * len(reports)
         up = sum(payload_bytes(r) for r in reports)
         rounds.append(
             Round(
-                number=number, groups=program.groups, objective=_sense(objective, primal),
+                number=len(rounds) + 1, groups=program.groups, objective=_sense(objective, primal),
                 bound=_sense(objective, dual), gap=gap, master_seconds=master_seconds, master_method=sol.method,
                 ministry_seconds=ministry_seconds, split=split,
                 products_split=int(sum(r["products_split"] for r in reports)),
-                earning=int(sum(r["earning"] for r in reports)), bytes_down=down, bytes_up=up,
+                earning=int(sum(r["earning"] for r in reports)), bytes_down=down, bytes_up=up, stage=stage.name,
             )
         )
-        say(rounds[-1].line(objective))
+        say(prefix + rounds[-1].line(objective))
         if on_round is not None:
             ex.handles = new_handles  # what the ministries hold now (tests inspect it)
             on_round(rounds[-1], ex)
@@ -294,7 +435,7 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
             status = Status.OPTIMAL
             message = (
                 f"two-level plan: the centre's plan is within {gap:.1e} of the ministries' bound after "
-                f"{number} round(s)"
+                f"{len(rounds) - first} round(s)"
             )
             break  # keep the handles the plan was made with (unsplit)
         if split == 0:
@@ -321,38 +462,7 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         message = f"{max_rounds} round(s) without reaching tol {tol:g}; gap {gap:.2e}"
     if status is Status.ITERATION_LIMIT and not message:
         message = f"{max_rounds} round(s) without reaching tol {tol:g}; gap {gap:.2e}"
-    x_e = np.zeros(hierarchy.n_enterprises)
-    plan = None
-    if program is not None and sol is not None and np.isfinite(sol.v).all() and status is not Status.INFEASIBLE:
-        levels = sol.v[: program.groups]
-        pieces = [levels[program.offsets[k]:program.offsets[k + 1]] for k in range(len(ministries))]
-        for positions, x in ex.map(_levels, used, pieces):
-            x_e[positions] = x
-    if program is not None and sol is not None:
-        class_z = {1: float(sol.v[-1])} if objective == "fulfilment" and np.isfinite(sol.v).all() else {}
-        plan = _result(program.problem, objective, runner, sol, runner.stages[-1].status, runner.stages[-1].message,
-                       program.lp, program.layout, class_z, True, start)
-    memory = ex.memory()
-    return DecomposedPlan(
-        economy=economy.meta.name,
-        objective_kind=objective,
-        status=status,
-        message=message,
-        objective=_sense(objective, primal),
-        bound=_sense(objective, dual),
-        gap=gap,
-        rounds=tuple(rounds),
-        plan=plan,
-        enterprise_output=x_e,
-        hierarchy=hierarchy,
-        executor=where,
-        workers=ex.workers,
-        memory=memory,
-        ministry_bytes=tuple(state_bytes),
-        monolithic=monolithic,
-        seconds=time.perf_counter() - start,
-        units=base.units,
-    )
+    return _Outcome(status, message, program, sol, runner, used, primal, dual, gap), used
 
 
 def _carry_columns(values: np.ndarray, old: CentreProgram, new: CentreProgram) -> np.ndarray:
