@@ -326,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--literal-max", type=int, default=1600,
                     help="largest n for which the literal LP is built and solved (default %(default)s)")
     ap.add_argument("--limit", type=float, default=600.0, help="seconds per solve (default %(default)g)")
+    ap.add_argument("--highs-limit", type=float, default=None,
+                    help="seconds per HiGHS solve (the literal LP and gosplan's highs* methods; default: --limit)")
     ap.add_argument("--tol", type=float, default=TOL, help="gosplan's tolerance (default %(default)g)")
     ap.add_argument("--real", action=argparse.BooleanOptionalAction, default=None,
                     help="also the UK 2015 tables (default: yes, except with --quick)")
@@ -360,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(float(s)) for s in args.sizes.split(",") if s.strip()]
     limit = args.limit
+    highs_limit = args.highs_limit if args.highs_limit is not None else limit
     if args.quick:
-        sizes, limit = [50, 100], min(limit, 60.0)
+        sizes, limit, highs_limit = [50, 100], min(limit, 60.0), min(highs_limit, 60.0)
         if args.numba_threads is None:  # a smoke run: steady on a busy machine (see --numba-threads)
             args.numba_threads = 1
     real = (not args.quick) if args.real is None else args.real
@@ -392,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "versions": vers,
         "settings": {"sizes": sizes, "years": args.years, "seed": args.seed, "methods": methods,
-                     "literal": literal, "literal_max": args.literal_max, "limit": limit, "tol": args.tol,
+                     "literal": literal, "literal_max": args.literal_max, "limit": limit,
+                     "highs_limit": highs_limit, "tol": args.tol,
                      "real": real, "give_up": not args.no_give_up, "numba_threads": args.numba_threads},
         "memory_method": "peak of VmRSS sampled every 5 ms and VmHWM, minus VmRSS before the solve; "
                          f"glibc mmap threshold fixed: {malloc_fixed}",
@@ -408,7 +412,8 @@ def main(argv: list[str] | None = None) -> int:
         "Versions: gosplan " + f"{vers.get('gosplan')} (commit {vers.get('gosplan_commit')}"
         + (", src modified" if vers.get("gosplan_src_modified") else "") + f"), highspy {vers['highspy']}, "
         f"numpy {vers.get('numpy')}, scipy {vers.get('scipy')}, numba {vers.get('numba')}, python {vers.get('python')}.",
-        f"Settings: seed {args.seed}, gosplan tol {args.tol:g}, limit {limit:g} s per solve, literal LP up to "
+        f"Settings: seed {args.seed}, gosplan tol {args.tol:g}, limit {limit:g} s per solve "
+        f"({highs_limit:g} s per HiGHS solve), literal LP up to "
         f"n = {args.literal_max:,}; {results['date']}; command `{results['command']}`.",
     ]
 
@@ -518,10 +523,12 @@ def main(argv: list[str] | None = None) -> int:
                 add(skipped(label_solver, program, method, given_up[key]), key)
                 continue
             gc.collect()
+            highs = program == "literal" or method.startswith("highs")
+            run_limit = highs_limit if highs else limit
             if program == "literal":
-                add(literal_row(lp, method, limit), key)
+                add(literal_row(lp, method, run_limit), key)
             else:
-                add(gosplan_row(h, method, limit, args.tol), key)
+                add(gosplan_row(h, method, run_limit, args.tol), key)
         del lp
         compare(group)
         if group and not any(is_reference(r) for r in group):
