@@ -128,6 +128,19 @@ def test_public_api_unchanged() -> None:
         gosplan.model.nope  # noqa: B018
 
 
+def test_bare_import_reaches_model_and_results_as_before() -> None:
+    code = (
+        "import gosplan\n"
+        "assert gosplan.model.Economy is gosplan.Economy\n"
+        "assert gosplan.results.Status.OPTIMAL.value == 'optimal'\n"
+        "assert 'model' in dir(gosplan) and 'results' in dir(gosplan)\n"
+        "import gosplan.model as m\n"
+        "assert m.economy.Economy is m.Economy and m.horizon.Horizon is m.Horizon\n"
+        "assert m.hierarchy.Hierarchy is m.Hierarchy\n"
+    )
+    assert "numpy" in _loaded_after(code)["loaded"]  # ran; and they do load the stack
+
+
 def test_error_paths_unchanged() -> None:
     """One line and exit 1 on bad input; GOSPLAN_DEBUG=1: the traceback; exit 2 on usage errors."""
     env = {k: v for k, v in os.environ.items() if k != "GOSPLAN_DEBUG"}

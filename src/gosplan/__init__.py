@@ -118,13 +118,20 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 
+#: Submodules ``import gosplan`` used to import (``gosplan.model.Economy`` after a bare
+#: ``import gosplan`` keeps working): imported on first access too.
+_LAZY_MODULES = frozenset({"model", "results"})
+
+
 def __getattr__(name: str) -> Any:  # lazy: keep `import gosplan` light (no numpy, pandas, numba)
+    from importlib import import_module
+
+    if name in _LAZY_MODULES:
+        return import_module(f"gosplan.{name}")
     try:
         module, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'gosplan' has no attribute {name!r}") from None
-    from importlib import import_module
-
     value = getattr(import_module(module), attribute)
     globals()[name] = value  # later look-ups skip __getattr__
     return value

@@ -24,13 +24,19 @@ _LAZY: dict[str, str] = {
 }
 
 
+#: Submodules ``import gosplan.model`` used to import: imported on first access too.
+_LAZY_MODULES = frozenset({"economy", "hierarchy", "horizon"})
+
+
 def __getattr__(name: str) -> Any:
+    from importlib import import_module
+
+    if name in _LAZY_MODULES:
+        return import_module(f"gosplan.model.{name}")
     try:
         module = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'gosplan.model' has no attribute {name!r}") from None
-    from importlib import import_module
-
     value = getattr(import_module(module), name)
     globals()[name] = value
     return value
