@@ -4,12 +4,11 @@ comes from a result object or a summary dictionary computed by the library."""
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-import numpy as np
-import pandas as pd
 from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -22,6 +21,9 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # pragma: no cover  (numpy and pandas load where a report needs them)
+    import pandas as pd
 
 __all__ = [
     "fmt_number",
@@ -39,7 +41,7 @@ def fmt_number(value: Any, digits: int = 6) -> str:
     digits, scientific notation for very small or very large ones."""
     if value is None:
         return "—"
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):  # numpy's integers too
         return f"{int(value):,}"
     try:
         v = float(value)
@@ -89,6 +91,8 @@ def _top_table(
     table.add_column("product", overflow="fold")
     for _, header in columns:
         table.add_column(header, justify="right")
+    import numpy as np
+
     values = frame[by].to_numpy(dtype=float)
     finite = np.where(np.isfinite(values), values, -np.inf)
     k = min(k, len(frame))
@@ -119,6 +123,8 @@ def balance_report(
 ) -> Group:
     """A rich renderable of a material balance: the summary, the primary-input totals,
     the top 10 products by gross output and by labour value, the files written."""
+    import numpy as np
+
     meta = summary.get("economy_metadata", {})
     units = summary.get("units") or meta.get("units") or "units"
     labour_unit = summary.get("labour_unit") or meta.get("labour_unit") or "labour"
