@@ -82,9 +82,10 @@ def _git_commit(src: str | None) -> str:
 def measure(python: str, repeat: int, compare: str | None, bytecode: bool = True) -> dict[str, Any]:
     cases = _cases(python)
     base_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GOSPLAN_DEBUG")}
+    pyc = tempfile.TemporaryDirectory(prefix="gosplan-bench-startup-pyc-")
     if bytecode:
         base_env.pop("PYTHONDONTWRITEBYTECODE", None)
-        base_env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="gosplan-bench-startup-pyc-")
+        base_env["PYTHONPYCACHEPREFIX"] = pyc.name
     else:
         base_env["PYTHONDONTWRITEBYTECODE"] = "1"
     sources: dict[str, dict[str, str]] = {"new": base_env}
@@ -92,13 +93,14 @@ def measure(python: str, repeat: int, compare: str | None, bytecode: bool = True
         sources["old"] = {**base_env, "PYTHONPATH": compare}
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {(c, s): [] for c in cases for s in sources}
     load_before = _loadavg()
-    for case, argv in cases.items():  # one unmeasured run each
-        for env in sources.values():
-            _run_once(argv, env)
-    for _ in range(repeat):
-        for case, argv in cases.items():
-            for source, env in sources.items():
-                samples[(case, source)].append(_run_once(argv, env))
+    with pyc:
+        for case, argv in cases.items():  # one unmeasured run each
+            for env in sources.values():
+                _run_once(argv, env)
+        for _ in range(repeat):
+            for case, argv in cases.items():
+                for source, env in sources.items():
+                    samples[(case, source)].append(_run_once(argv, env))
     load_after = _loadavg()
     rows = []
     for case in cases:
