@@ -21,10 +21,12 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gosplan.errors import TableFormatError
-from gosplan.model.economy import Economy, EconomyMeta
+
+if TYPE_CHECKING:  # pragma: no cover  (listing the datasets loads no pandas: docs/cli.md, "Start-up")
+    from gosplan.model.economy import Economy, EconomyMeta
 
 __all__ = ["DatasetInfo", "list_datasets", "load_dataset", "dataset_info", "dataset_path", "DATA_DIR"]
 
@@ -58,6 +60,8 @@ class DatasetInfo:
     @property
     def meta(self) -> EconomyMeta:
         """The economy metadata every reader of this dataset starts from."""
+        from gosplan.model.economy import EconomyMeta
+
         return EconomyMeta(
             name=self.name,
             year=self.year,
