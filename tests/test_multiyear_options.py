@@ -282,3 +282,20 @@ def test_bread_first_in_cockshotts_example() -> None:
 def test_bad_options_name_what_is_wrong(kwargs, words) -> None:
     with pytest.raises((InvalidEconomyError, ValueError), match=words):
         plan_years("cockshott-example", **kwargs)
+
+
+def test_priority_classes_with_pdhg_hold_within_ten_tol() -> None:
+    """A first-order stage is held at (1 - 10 tol) of its optimum: class 1 within that of HiGHS's."""
+    h = cockshott_economy(8, 3, seed=2)
+    h = replace(h, labour_supply=h.labour_supply * 0.7)
+    targeted = np.flatnonzero((h.targets > 0).any(axis=1))
+    first = targeted[: targeted.size // 2]
+    tol = 1e-6
+    res = plan_years(h, priorities={h.economy.products[i]: 1 for i in first}, method="pdhg", tol=tol)
+    assert res.status is Status.OPTIMAL, res.message
+    m1 = np.zeros(h.economy.n_products, dtype=bool)
+    m1[first] = True
+    opt1 = -solve(reference(h, groups=[m1], upper=[1.0])).fun
+    z1 = np.nansum(res.class_fulfilment[1])
+    assert opt1 * (1 - 10 * tol) * (1 - 1e-6) <= z1 <= opt1 * (1 + 1e-6)
+    assert [s.name for s in res.stages][0].endswith("priority class 1")
