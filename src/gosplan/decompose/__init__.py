@@ -3,6 +3,6 @@ proposals): the centre plans over the ministries' reports, the ministries price 
 enterprises at the centre's prices and report back, on Dask ``distributed`` or in-process."""
 
 from gosplan.decompose.result import DecomposedPlan, Round
-from gosplan.decompose.solve import METHODS, plan_decomposed
+from gosplan.decompose.solve import COORDINATIONS, METHODS, plan_decomposed
 
-__all__ = ["plan_decomposed", "DecomposedPlan", "Round", "METHODS"]
+__all__ = ["plan_decomposed", "DecomposedPlan", "Round", "METHODS", "COORDINATIONS"]

@@ -92,6 +92,7 @@ class DecomposedPlan:
     seconds: float = 0.0
     units: str = "units"
     class_z: dict[int, float] = field(default_factory=dict)  # fulfilment: z of each priority class
+    gross_output: np.ndarray | None = None  # coordination="marginal": gross output by product (no ``plan``)
 
     @property
     def success(self) -> bool:

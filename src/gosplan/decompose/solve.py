@@ -53,7 +53,7 @@ from gosplan.optim.lp import LinearProgram, LPSolution
 from gosplan.planning.runner import Runner, is_first_order
 from gosplan.results import Status
 
-__all__ = ["plan_decomposed", "METHODS", "AUTO_HIGHS_MAX_COLUMNS"]
+__all__ = ["plan_decomposed", "METHODS", "COORDINATIONS", "AUTO_HIGHS_MAX_COLUMNS"]
 
 METHODS = ("auto", "highs", "highs-ipm", "pdhg")
 AUTO_HIGHS_MAX_COLUMNS = 50_000
@@ -61,6 +61,11 @@ AUTO_HIGHS_MAX_COLUMNS = 50_000
 columns, to gosplan's PDHG beyond."""
 
 OBJECTIVES = ("fulfilment", "cost")
+COORDINATIONS = ("aggregation", "marginal")
+"""How the centre and the ministries coordinate: ``aggregation`` — the centre solves the LP over
+the ministries' groups each round (Dantzig–Wolfe with disaggregated proposals); ``marginal`` —
+no LP at the centre, only product-level Leontief solves over the marginal enterprises the
+ministries report (:mod:`gosplan.decompose.marginal`)."""
 
 
 def _build_from_data(data: Any, singletons: bool) -> MinistryState:
@@ -93,6 +98,7 @@ def plan_decomposed(
     capacities: Any = None,
     costs: Any = None,
     priorities: Any = None,
+    coordination: str = "aggregation",
     method: str = "auto",
     tol: float = 1e-6,
     max_rounds: int = 100,
@@ -123,8 +129,13 @@ def plan_decomposed(
     capacities:
         Capacities of products *no* enterprise makes (the enterprises' own
         capacities bound the rest).
+    coordination:
+        ``"aggregation"`` (default: the centre's LP over the ministries' groups) or
+        ``"marginal"`` (no LP at the centre: prices and gross outputs down, each product's
+        marginal enterprise and saturated capacity up, Leontief solves at the centre; the
+        fulfilment objective with one limited resource and one priority class).
     method:
-        The centre's solver: ``"auto"`` (HiGHS' dual simplex up to
+        The centre's solver (``aggregation``): ``"auto"`` (HiGHS' dual simplex up to
         :data:`AUTO_HIGHS_MAX_COLUMNS` columns, else PDHG), ``"highs"``,
         ``"highs-ipm"``, ``"pdhg"``.
     tol:
@@ -159,6 +170,10 @@ def plan_decomposed(
         raise InvalidEconomyError(
             f"two-level planning supports the objectives {', '.join(OBJECTIVES)}, not {objective!r}"
         )
+    if coordination not in COORDINATIONS:
+        raise InvalidEconomyError(
+            f"unknown coordination {coordination!r}; choose one of {', '.join(COORDINATIONS)}"
+        )
     if method not in METHODS:
         raise InvalidEconomyError(f"unknown method {method!r} for the centre; choose one of {', '.join(METHODS)}")
     if not economy.is_square:
@@ -185,6 +200,13 @@ def plan_decomposed(
         )
     if objective == "fulfilment" and not (base.target > 0).any():
         raise InvalidEconomyError("the plan has no targets: every target is zero")
+    if coordination == "marginal":
+        from gosplan.decompose.marginal_centre import marginal_applicable
+
+        why = "monolithic=True solves the enterprise-level LP at the centre" if monolithic else \
+            marginal_applicable(base, objective, economy, hierarchy)
+        if why:
+            raise InvalidEconomyError(f"coordination='marginal' does not apply: {why}; use coordination='aggregation'")
     say = progress or (lambda line: None)
     A = sp.csc_array(economy.A)
     P = sp.csc_array(base.primary)
@@ -194,7 +216,7 @@ def plan_decomposed(
     try:
         return _run(
             economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, method, tol,
-            max_rounds, time_limit, monolithic, say, on_round, start,
+            max_rounds, time_limit, monolithic, say, on_round, start, coordination,
         )
     finally:
         ex.close()
@@ -255,7 +277,7 @@ class _Outcome:
 
 
 def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, method, tol, max_rounds,
-         time_limit, monolithic, say, on_round, start) -> DecomposedPlan:
+         time_limit, monolithic, say, on_round, start, coordination="aggregation") -> DecomposedPlan:
     deadline = None if time_limit is None else start + time_limit
     # Each ministry's part is cut here and travels inside the task that builds its state.
     datas = [ministry_data(k, hierarchy, A, P) for k in ministries]
@@ -273,6 +295,20 @@ def _run(economy, hierarchy, base, objective, A, P, uncovered, ministries, ex, m
         f"({bytes_up / 1e6:.3g} MB) [{where}]"
     )
     rounds: list[Round] = []
+    if coordination == "marginal":
+        from gosplan.decompose.marginal_centre import run_marginal
+
+        out = run_marginal(base=base, A=A, P=P, uncovered=uncovered, handles=handles, ex=ex, tol=tol,
+                           max_rounds=max_rounds, deadline=deadline, say=say, rounds=rounds, hierarchy=hierarchy)
+        return DecomposedPlan(
+            economy=economy.meta.name, objective_kind=objective, status=out["status"], message=out["message"],
+            objective=out["objective"], bound=out["bound"], gap=out["gap"], rounds=tuple(rounds), plan=None,
+            enterprise_output=out["x_e"], hierarchy=hierarchy, executor=where, workers=ex.workers,
+            memory=ex.memory(), ministry_bytes=tuple(state_bytes), monolithic=False,
+            seconds=time.perf_counter() - start, units=base.units,
+            class_z={k: out["objective"] for k in base.classes} if np.isfinite(out["objective"]) else {},
+            gross_output=out["gross"],
+        )
     ctx = dict(base=base, objective=objective, A=A, P=P, uncovered=uncovered, ex=ex, method=method, tol=tol,
                max_rounds=max_rounds, deadline=deadline, say=say, on_round=on_round, rounds=rounds)
     class_z: dict[int, float] = {}

@@ -1,0 +1,340 @@
+"""The centre's side of ``coordination="marginal"`` (see :mod:`gosplan.decompose.marginal`):
+Leontief solves over the marginal techniques, and the search for the largest ``z``."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from gosplan.decompose.executors import payload_bytes
+from gosplan.decompose.marginal import SupplyOrder, rents, requirements, supply_levels, supply_round
+from gosplan.decompose.result import Round
+from gosplan.errors import InvalidEconomyError
+from gosplan.results import Status
+
+__all__ = ["marginal_applicable", "run_marginal", "MAX_INNER_ROUNDS", "SOLVE_TOL"]
+
+MAX_INNER_ROUNDS = 60
+SHORT_ROUNDS = 8
+"""An inner fixed point with products short of capacity this many rounds running is given up (z too high)."""
+MAX_SCARCITY_PRICES = 64
+"""At most this many products short of capacity are priced for the capacity bound at once."""
+"""Rounds of prices and quantities for one ``z`` before the fixed point is given up."""
+SOLVE_TOL = 1e-12
+"""Relative residual of the centre's Leontief solves."""
+
+
+def marginal_applicable(base: Any, objective: str, economy: Any, hierarchy: Any) -> str:
+    """``""`` when ``coordination="marginal"`` applies, otherwise why not."""
+    if objective != "fulfilment":
+        return "it plans the fulfilment objective only"
+    if len(base.classes) > 1:
+        return "it plans one priority class"
+    limited = np.flatnonzero(np.isfinite(base.available))
+    if limited.size != 1:
+        return f"it needs exactly one limited resource (the plan limits {limited.size})"
+    if np.isfinite(base.ceiling).any():
+        return "ceilings on net output"
+    h = _floors(base)
+    if (h < 0).any():
+        return "negative floors or committed demand (net imports)"
+    if sp.csr_array(economy.A).data.min(initial=0.0) < 0 or sp.csr_array(base.primary).data.min(initial=0.0) < 0:
+        return "negative input or resource coefficients"
+    if (hierarchy.input_factor < 0).any() or (hierarchy.labour_factor < 0).any():
+        return "negative enterprise factors"
+    if hierarchy.norms is not None and (
+        hierarchy.norms.inputs.data.min(initial=0.0) < 0 or hierarchy.norms.primary.data.min(initial=0.0) < 0
+    ):
+        return "negative own norms"
+    return ""
+
+
+def _floors(base: Any) -> np.ndarray:
+    """``h``: what the plan needs besides ``z y`` (committed demand on targeted products, floors elsewhere)."""
+    return np.where(base.target > 0, base.base, np.maximum(base.floor, base.base_floor))
+
+
+@dataclass
+class _Point:
+    """The inner problem solved at one ``z``."""
+
+    z: float
+    feasible: bool  # the inner problem's optimum found (capacities suffice)
+    labour: float = math.inf  # L(z)
+    slope: float = math.nan  # pi . y
+    short: np.ndarray | None = None  # products short of capacity (infeasible points)
+    pi: np.ndarray | None = None
+    g: np.ndarray | None = None
+    x_m: np.ndarray | None = None
+    products: Any = None  # the SupplyOrder whose roles made the plan
+
+
+@dataclass
+class _Centre:
+    A: sp.csc_array
+    P: sp.csc_array
+    w: np.ndarray
+    uncovered: np.ndarray
+    system: Any = None
+    solves: int = 0
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+    def solve(self, req: dict[str, Any], d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Prices, the marginal enterprises' outputs, gross outputs and the labour used for the
+        reported roles."""
+        from gosplan.linalg.leontief import prepare, solve
+
+        t0 = time.perf_counter()
+        n = self.A.shape[0]
+        prod = req["products"]
+        fvec = np.ones(n)
+        fvec[prod] = req["f"]
+        hvec = np.ones(n)
+        hvec[prod] = req["h"]
+        A_M = self.A @ sp.diags_array(fvec)
+        unit = np.asarray(self.P.T @ self.w)  # P_i . w
+        w_M = hvec * unit
+        if req["m_own_inputs"] is not None:
+            own = req["m_own_inputs"].tocoo()
+            A_M = A_M + sp.csc_array((own.data, (own.col, prod[own.row])), shape=(n, n))
+            w_M[prod] += req["m_own_primary"] @ self.w
+        system = prepare(sp.csr_array(A_M))
+        pi, _ = solve(system, w_M, transpose=True, tol=SOLVE_TOL)
+        rhs = d - req["S"] + self.A @ req["s_f"] + req["s_own_inputs"]
+        x, _ = solve(system, rhs, tol=SOLVE_TOL)
+        self.system = system
+        self.solves += 2
+        g = req["S"] + x
+        labour = float(w_M @ x + unit @ req["s_h"] + req["s_own_primary"] @ self.w)
+        self.seconds += time.perf_counter() - t0
+        return pi, x, g, labour
+
+    def direction(self, y: np.ndarray) -> np.ndarray:
+        """``(I - A_M)^-1 y`` at the last roles: how gross outputs move with ``z``."""
+        from gosplan.linalg.leontief import solve
+
+        t0 = time.perf_counter()
+        out, _ = solve(self.system, y, tol=SOLVE_TOL)
+        self.solves += 1
+        self.seconds += time.perf_counter() - t0
+        return out
+
+
+def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadline, say, rounds: list[Round],
+                 hierarchy) -> dict[str, Any]:
+    """The outer search over ``z`` with an inner fixed point per ``z`` (module
+    :mod:`gosplan.decompose.marginal`). Returns the plan's figures and the ministries' states."""
+    n = base.n
+    limited = int(np.flatnonzero(np.isfinite(base.available))[0])
+    R = float(base.available[limited])
+    w = np.zeros(len(base.resources))
+    w[limited] = 1.0
+    y = np.where(base.target > 0, base.target, 0.0)
+    h = _floors(base)
+    centre = _Centre(A=A, P=P, w=w, uncovered=uncovered)
+    # Start: the table's own techniques price everything; gross outputs for z = 1.
+    from gosplan.linalg.leontief import prepare, solve
+
+    table = prepare(sp.csr_array(A))
+    pi, _ = solve(table, np.asarray(P.T @ w), transpose=True, tol=SOLVE_TOL)
+    g, _ = solve(table, y + h, tol=SOLVE_TOL)
+    z = 1.0
+    best_bound = math.inf
+    best_pi = None
+    lo: _Point | None = None
+    hi: _Point | None = None
+    status, message = Status.ITERATION_LIMIT, ""
+    inner_total = 0
+    state = {"handles": handles, "pi": pi, "g": g}
+
+    def bound_of(pi_: np.ndarray, rent: float) -> float:
+        py = float(pi_ @ y)
+        if not (py > 0) or (pi_ < 0).any():
+            return math.inf
+        return (R + rent - float(pi_ @ h)) / py
+
+    def inner(z_: float) -> _Point:
+        """The fixed point at ``z_``; stops when the roles settle or the plan's labour is within
+        ``tol / 20`` (in units of z) of the inner problem's Lagrangian bound at the new prices."""
+        nonlocal best_bound, best_pi, inner_total
+        d = z_ * y + h
+        order = SupplyOrder(pi=state["pi"], w=w, g=state["g"])
+        last = None  # (order that made the roles, x_M, g, labour, primal feasible)
+        point = _Point(z_, False)
+        short_for = 0
+        seen: list[tuple] = []
+        for it in range(MAX_INNER_ROUNDS):
+            t1 = time.perf_counter()
+            new_handles, reports = ex.step(supply_round, state["handles"], order)
+            ministry_seconds = time.perf_counter() - t1
+            state["handles"] = new_handles
+            req = requirements(reports, n, len(w))
+            seen = (seen + [req["signature"]])[-4:]
+            bound = bound_of(order.pi, req["rent"])
+            if bound < best_bound:
+                best_bound, best_pi = bound, order.pi
+            inner_total += 1
+            done = False
+            if last is not None and last[4]:
+                made, x_m, g_, labour, _ = last
+                slope = float(order.pi @ y)
+                inner_dual = float(order.pi @ d) - req["rent"]
+                point = _Point(z_, True, labour=labour, slope=slope, pi=order.pi, g=g_, x_m=x_m, products=made)
+                # settled, or close enough, or cycling (roles of two rounds ago again: ties between
+                # enterprises; the plan is feasible, the outer search goes on from it)
+                done = (req["changed"] == 0 or labour - inner_dual <= 0.05 * tol * max(z_, 1e-12) * slope
+                        or req["signature"] in seen[:-1])
+            t2 = time.perf_counter()
+            if not done:
+                pi_, x, g_, labour = centre.solve(req, d)
+                prod = req["products"]
+                x_m = x[prod]
+                scale = 1.0 + np.abs(x_m)
+                ok = req["short"] == 0 and bool((x_m >= -1e-9 * scale).all()) and bool(
+                    (x_m <= req["cap"] + 1e-9 * scale).all())
+                last = (order, x_m, g_, labour, ok)
+                point.short = req["short_products"]
+                order = SupplyOrder(pi=pi_, w=w, g=np.maximum(g_, 0.0))
+            master_seconds = time.perf_counter() - t2
+            rounds.append(Round(
+                number=len(rounds) + 1, groups=2 * n, objective=point.z if point.feasible else math.nan,
+                bound=best_bound, gap=_gap(lo, best_bound), master_seconds=master_seconds,
+                master_method="leontief", ministry_seconds=ministry_seconds, split=0, products_split=0,
+                earning=req["changed"], bytes_down=payload_bytes(order) * len(reports),
+                bytes_up=sum(payload_bytes(r) for r in reports), stage=f"z = {z_:.10g}, round {it + 1}",
+            ))
+            say(f"z = {z_:.10g}, inner round {it + 1}: {req['changed']:,} enterprises change role, "
+                f"{req['short']:,} products short; bound {best_bound:.10g} [ministries {ministry_seconds:.2f} s, "
+                f"centre {master_seconds:.2f} s]")
+            if done:
+                break
+            short_for = short_for + 1 if req["short"] else 0
+            if short_for >= SHORT_ROUNDS:
+                break  # capacities cannot make d at these roles, round after round: infeasible z
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+        state["pi"], state["g"] = order.pi, order.g
+        return point
+
+    def scarcity_bound(short: np.ndarray) -> float:
+        nonlocal best_pi
+        from gosplan.linalg.leontief import solve
+
+        short = short[:MAX_SCARCITY_PRICES]
+        E = np.zeros((n, short.size))
+        E[short, np.arange(short.size)] = 1.0
+        t0 = time.perf_counter()
+        Pi, _ = solve(centre.system, E, transpose=True, tol=SOLVE_TOL)
+        Pi = np.maximum(np.asarray(Pi).reshape(n, -1), 0.0)
+        centre.solves += 1
+        centre.seconds += time.perf_counter() - t0
+        W = np.zeros((len(w), short.size))
+        t1 = time.perf_counter()
+        parts = ex.map(rents, state["handles"], [(Pi, W)] * len(state["handles"]))
+        seconds = time.perf_counter() - t1
+        rent = np.sum(parts, axis=0)
+        py = y @ Pi
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(py > 0, (rent - h @ Pi) / py, np.inf)
+        k = int(np.argmin(values))
+        say(f"capacity prices of {short.size} short product(s): bound {values[k]:.10g} [ministries {seconds:.2f} s]")
+        if values[k] < best_bound:
+            best_pi = Pi[:, k]
+        return float(values[k])
+
+    for _ in range(max_rounds):
+        point = inner(z)
+        if point.feasible and point.labour <= R * (1 + 1e-12):
+            if lo is None or point.z > lo.z:
+                lo = point
+        elif hi is None or point.z < hi.z:
+            hi = point
+        if not point.feasible and point.short is not None and point.short.size and centre.system is not None:
+            # The plan ray stopped by capacities rather than labour: price each short product's
+            # capacity alone (labour free), pi = (I - A_M)^-T e_j, and bound z with those prices.
+            cand = scarcity_bound(point.short)
+            if cand < best_bound:
+                best_bound = cand
+        gap = _gap(lo, best_bound)
+        if lo is not None and gap <= tol:
+            status = Status.OPTIMAL
+            message = (f"two-level plan (marginal enterprises): z within {gap:.1e} of the certified bound "
+                       f"after {inner_total} round(s)")
+            break
+        if deadline is not None and time.perf_counter() >= deadline:
+            status, message = Status.TIME_LIMIT, f"time limit; gap {gap:.2e}"
+            break
+        if lo is None and z <= 1e-9:
+            status, message = Status.INFEASIBLE, "no plan found even for z near 0: the floors exceed what the " \
+                "enterprises' capacities or the limited resource allow"
+            break
+        z = _next_z(lo, hi, best_bound, R, tol)
+        if z is None:
+            status = Status.ITERATION_LIMIT
+            message = (f"the bound stays {gap:.2e} above the best plan: the plan ray is stopped by capacities "
+                       "whose prices this scheme does not find (one short product's capacity alone, or labour, "
+                       "does not certify it); coordination='aggregation' does")
+            break
+        # warm start: move the gross outputs along the marginal techniques' ray
+        if centre.system is not None and state["g"] is not None:
+            state["g"] = np.maximum(state["g"] + (z - point.z) * centre.direction(y), 0.0)
+    else:
+        message = f"{max_rounds} values of z without reaching tol {tol:g}; gap {_gap(lo, best_bound):.2e}"
+    x_e = np.zeros(hierarchy.n_enterprises)
+    if lo is not None:
+        order = lo.products  # the order whose roles made lo's plan
+        # each ministry's marginal outputs, by its products
+        prods = ex.map(_products_of, state["handles"], [None] * len(state["handles"]))
+        x_full = np.zeros(n)
+        x_full[np.concatenate(prods)] = lo.x_m
+        args = [(order, x_full[p]) for p in prods]
+        for positions, x in ex.map(supply_levels, state["handles"], args):
+            x_e[positions] = x
+    return {
+        "status": status, "message": message, "objective": lo.z if lo is not None else math.nan,
+        "bound": best_bound, "gap": _gap(lo, best_bound), "x_e": x_e, "gross": None if lo is None else lo.g,
+        "prices": best_pi, "handles": state["handles"], "leontief_solves": centre.solves,
+        "centre_seconds": centre.seconds,
+    }
+
+
+def _products_of(state: Any, _: Any) -> np.ndarray:
+    return state.data.products
+
+
+def _gap(lo: _Point | None, bound: float) -> float:
+    if lo is None or not math.isfinite(bound):
+        return math.inf
+    return max(bound - lo.z, 0.0) / max(abs(bound), abs(lo.z), 1e-12)
+
+
+def _next_z(lo: _Point | None, hi: _Point | None, bound: float, R: float, tol: float) -> float | None:
+    """The next ``z``: the secant between the best feasible and the least infeasible point
+    (feasible by convexity of ``L``) when both are known, else the certified bound (Newton's
+    step from below), else a step down from an infeasible point."""
+    if lo is not None and hi is not None:
+        if hi.z - lo.z <= 1e-3 * tol * max(lo.z, 1e-12):
+            return None  # the feasible and the infeasible z meet: nothing left to search
+        if hi.feasible and math.isfinite(hi.labour) and hi.labour > lo.labour:
+            z = lo.z + (R - lo.labour) * (hi.z - lo.z) / (hi.labour - lo.labour)
+        else:
+            # short of capacity at hi: the capacity prices' bound is usually tight; try just below it
+            z = max(0.5 * (lo.z + hi.z), bound * (1 - tol / 2))
+        z = min(z, bound)
+        if not (lo.z < z < hi.z):
+            z = 0.5 * (lo.z + min(hi.z, bound))
+        return z if z > lo.z else None
+    if lo is not None:
+        return bound if math.isfinite(bound) and bound > lo.z else None
+    if hi is not None:
+        if hi.feasible and math.isfinite(hi.labour) and hi.slope > 0:
+            # Where the chord from (0, 0) reaches R (below z* when no floors hold labour at z = 0).
+            return hi.z * R / hi.labour
+        return 0.5 * hi.z
+    return None

@@ -1,0 +1,118 @@
+"""coordination="marginal" (no LP at the centre: Leontief solves over the ministries' marginal
+enterprises) against the enterprise-level program written out independently
+(tests/_enterprise_lp.py) and solved by HiGHS."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gosplan
+from gosplan.decompose import plan_decomposed
+from gosplan.errors import InvalidEconomyError
+from gosplan.results import Status
+
+import _enterprise_lp as ref
+
+
+def _economy(n: int, seed: int, per: float = 4, M: int = 4, own: float = 0.0):
+    from gosplan.synth import generate
+    from gosplan.synth.enterprises import synth_enterprises
+
+    return synth_enterprises(generate(n, seed=seed), per_product=per, ministries=M, seed=seed, own_norms_share=own)
+
+
+def _labour(econ, share: float) -> tuple[float, np.ndarray]:
+    L = share * float(econ.l @ gosplan.balance(econ).gross_output)
+    available = np.full(len(econ.resources), np.inf)
+    available[econ.resources.get_loc(econ.labour)] = L
+    return L, available
+
+
+def _check_feasible(res, econ, y, available, L):
+    """The enterprise targets meet every row of the enterprise-level program at the plan's z."""
+    h = econ.hierarchy
+    x = res.enterprise_output
+    assert (x >= 0).all() and (x <= h.capacity * (1 + 1e-12)).all()
+    N, Pm, _ = ref.columns(econ, h)
+    unc = np.flatnonzero(~h.covered)
+    full = np.concatenate([x, res.gross_output[unc]])
+    scale = 1.0 + np.abs(N) @ np.abs(full)
+    assert ((N @ full - res.objective * y) / scale >= -1e-9).all()
+    assert Pm[econ.resources.get_loc(econ.labour)] @ full <= L * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("share, own, tol", [(0.9, 0.0, 1e-9), (0.95, 0.1, 1e-6)])
+def test_marginal_equals_the_enterprise_program(share, own, tol):
+    """Labour binding (0.9, 0.95 of the table's use; with own norms): exact."""
+    econ = _economy(150, seed=3, own=own)
+    y = np.maximum(econ.y, 0)
+    L, available = _labour(econ, share)
+    opt, _, _ = ref.solve(econ, econ.hierarchy, targets=y, available=available)
+    res = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=tol)
+    assert res.status is Status.OPTIMAL, res.message
+    assert res.bound >= opt * (1 - 1e-9)  # a certified bound
+    assert res.objective <= opt * (1 + 1e-9)
+    assert abs(res.objective - opt) <= tol * opt
+    assert res.gap <= tol
+    _check_feasible(res, econ, y, available, L)
+    assert all(r.master_method == "leontief" for r in res.rounds)
+
+
+def test_capacity_bound_plan_ray():
+    """Labour 1.2 times the table's use: the plan ray is stopped by capacities. The bound stays
+    a bound; at tol 1e-4 the plan is certified, at 1e-9 the scheme says it cannot close the gap
+    (the capacity prices it tries, one short product at a time, leave 4e-6 here)."""
+    econ = _economy(150, seed=3)
+    y = np.maximum(econ.y, 0)
+    L, available = _labour(econ, 1.2)
+    opt, _, _ = ref.solve(econ, econ.hierarchy, targets=y, available=available)
+    res = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=1e-4)
+    assert res.status is Status.OPTIMAL, res.message
+    assert res.bound >= opt * (1 - 1e-9) and res.objective <= opt * (1 + 1e-9)
+    assert abs(res.objective - opt) <= 1e-4 * opt
+    _check_feasible(res, econ, y, available, L)
+    tight = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=1e-9)
+    assert tight.status is Status.ITERATION_LIMIT and "aggregation" in tight.message
+    assert tight.bound >= opt * (1 - 1e-9) and tight.objective <= opt * (1 + 1e-9)
+    assert tight.gap < 1e-5
+
+
+@settings(derandomize=True, max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(20, 60), seed=st.integers(0, 10_000), share=st.floats(0.6, 1.4), per=st.floats(1.5, 6.0))
+def test_marginal_property(n, seed, share, per):
+    """Whatever it ends with, the bound is a bound and the plan feasible; "optimal" is within tol
+    of the optimum; otherwise it says the capacities' prices escaped it."""
+    econ = _economy(n, seed=seed, per=per, M=3)
+    y = np.maximum(econ.y, 0)
+    L, available = _labour(econ, share)
+    opt, _, _ = ref.solve(econ, econ.hierarchy, targets=y, available=available)
+    res = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=1e-4)
+    assert res.bound >= opt * (1 - 1e-9) and res.objective <= opt * (1 + 1e-9)
+    _check_feasible(res, econ, y, available, L)
+    if res.status is Status.OPTIMAL:
+        assert abs(res.objective - opt) <= 1e-4 * opt
+    else:
+        assert res.status is Status.ITERATION_LIMIT and "aggregation" in res.message, res.message
+
+
+def test_marginal_same_as_aggregation():
+    econ = _economy(300, seed=5, per=6, M=6)
+    a = plan_decomposed(econ, tol=1e-8)
+    m = plan_decomposed(econ, coordination="marginal", tol=1e-8)
+    assert a.status is m.status is Status.OPTIMAL
+    assert abs(a.objective - m.objective) <= 2e-8 * a.objective
+
+
+def test_marginal_refuses_what_it_cannot_plan():
+    econ = _economy(40, seed=1)
+    with pytest.raises(InvalidEconomyError, match="fulfilment objective only"):
+        plan_decomposed(econ, objective="cost", coordination="marginal")
+    with pytest.raises(InvalidEconomyError, match="one priority class"):
+        plan_decomposed(econ, coordination="marginal", priorities=np.arange(econ.n_products) % 2 + 1.0)
+    with pytest.raises(InvalidEconomyError, match="monolithic"):
+        plan_decomposed(econ, coordination="marginal", monolithic=True)
+    with pytest.raises(InvalidEconomyError, match="unknown coordination"):
+        plan_decomposed(econ, coordination="admm")
