@@ -910,6 +910,192 @@ def bench_synthetic(n: int, k: float, args: argparse.Namespace, bw: dict, record
     gc.collect()
 
 
+# ============================================================================ in place and several right-hand sides (issue 15)
+
+
+def _linalg_xv(A: sp.csr_array, y: np.ndarray, l: np.ndarray, share: float) -> dict:
+    """x and labour values by ``trim-bicgstab`` with ``inplace_share = share``, one fresh
+    prepared system for both (as ``balance`` does)."""
+    from gosplan.linalg.leontief import prepare, solve
+
+    out: dict = {"solver": "gosplan", "inplace_share": share}
+    gc.collect()
+    with MemoryWatch() as mw:
+        t = now()
+        system = prepare(A)
+        x, ix = solve(system, y, method="trim-bicgstab", tol=TOL, inplace_share=share, verify_productive=False)
+        v, iv = solve(system, l, transpose=True, method="trim-bicgstab", tol=TOL, inplace_share=share)
+        out["seconds"] = now() - t
+    out["peak_increase"] = mw.increase
+    out["method"] = "trim-bicgstab " + ("in place" if iv.detail.get("values_inplace") else "copy of R")
+    out["x_seconds"], out["v_seconds"] = ix.seconds, iv.seconds
+    out["x_iterations"], out["v_iterations"] = ix.iterations, iv.iterations
+    out["x_residual"] = residual(A, x, y, False)
+    out["v_residual"] = residual(A, v, l, True)
+    out["check_seconds"] = ix.detail["check_seconds"] + iv.detail["check_seconds"]
+    out["timings"] = {k: val for k, val in iv.detail.items() if k != "right_hand_sides"}
+    del system, x, v
+    return out
+
+
+def _linalg_multi(A: sp.csr_array, y: np.ndarray, B: np.ndarray) -> list[dict]:
+    """The values system with ``k`` right-hand sides: one block solve against ``k``
+    one-column solves (same prepared system, gross output solved first as in
+    ``balance``), then scipy ``bicgstab`` once per column on ``(I - A)^T``."""
+    from gosplan.linalg.leontief import prepare, solve
+
+    k = B.shape[1]
+    system = prepare(A)
+    solve(system, y, method="auto", tol=TOL, verify_productive=False)
+    cases = []
+    gc.collect()
+    with MemoryWatch() as mw:
+        t = now()
+        V, info = solve(system, B, transpose=True, method="auto", tol=TOL)
+        dt = now() - t
+    worst = max(residual(A, V[:, q], B[:, q], True) for q in range(k))
+    cases.append({"solver": "gosplan", "method": f"block BiCGSTAB, {k} columns together", "seconds": dt,
+                  "iterations": info.iterations, "residual": worst, "peak_increase": mw.increase,
+                  "check_seconds": info.detail["check_seconds"]})
+    del V
+    gc.collect()
+    with MemoryWatch() as mw:
+        t = now()
+        its, worst, check = 0, 0.0, 0.0
+        for q in range(k):
+            vq, iq = solve(system, B[:, q], transpose=True, method="auto", tol=TOL)
+            its = max(its, iq.iterations)
+            check += iq.detail["check_seconds"]
+            worst = max(worst, residual(A, vq, B[:, q], True))
+            del vq
+        dt = now() - t
+    cases.append({"solver": "gosplan", "method": f"{k} one-column solves", "seconds": dt, "iterations": its,
+                  "residual": worst, "peak_increase": mw.increase, "check_seconds": check})
+    del system
+    gc.collect()
+    n = A.shape[0]
+    with MemoryWatch() as mw:
+        t = now()
+        MT = sp.csr_array((sp.identity(n, format="csr") - A).T.tocsr())
+        setup = now() - t
+        t = now()
+        its, worst = 0, 0.0
+        for q in range(k):
+            count = [0]
+            z, flag = sla.bicgstab(MT, B[:, q], rtol=TOL, atol=0.0, maxiter=100_000,
+                                   callback=lambda *_: count.__setitem__(0, count[0] + 1))
+            its = max(its, count[0])
+            worst = max(worst, residual(A, z, B[:, q], True))
+        dt = now() - t
+    del MT
+    cases.append({"solver": "scipy", "method": f"bicgstab, {k} solves", "seconds": dt, "setup_seconds": setup,
+                  "iterations": its, "residual": worst, "peak_increase": mw.increase})
+    return cases
+
+
+def bench_linalg(n: int, k: float, args: argparse.Namespace, record: Callable[[], None], entries: list) -> None:
+    """``--focus linalg``: ``R`` in place against its copy and scipy (x and v), and the
+    values system with every multiplier's right-hand side at once against one by one."""
+    from gosplan.io.directory import read_directory
+    from gosplan.linalg.inplace import rows_share
+    from gosplan.linalg.leontief import INPLACE_SHARE, prepare
+
+    name = f"synth n={fmt_n(n)} K={k:g}"
+    entry: dict = {"name": name, "n": n, "K": k, "cases": [], "multi": [],
+                   "load_average": os.getloadavg()}
+    entries.append(entry)
+    say(f"\n== {name} (load average {' '.join(f'{x:.2f}' for x in entry['load_average'])})")
+    path, write_s = ensure_synthetic(Path(args.data_dir), n, k, args.seed)
+    t = now()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eco = read_directory(path)
+    A, y, l = eco.A, eco.y, eco.l
+    entry["load_seconds"] = now() - t
+    entry["nnz"] = int(A.nnz)
+    entry["matrix_bytes"] = matrix_bytes(A)
+    system = prepare(A)
+    level, nlevels, ptr, members = system.levels()
+    rows = members[ptr[0] : ptr[1]]
+    entry["R_rows"] = int(len(rows))
+    entry["R_share"] = rows_share(system.A.indptr, rows)
+    entry["inplace_share"] = INPLACE_SHARE
+    del system, level, ptr, members, rows
+    say(f"  loaded in {fmt_s(entry['load_seconds'])} s; nnz {A.nnz:,}; R: {entry['R_rows']:,} products, "
+        f"{entry['R_share']:.1%} of the coefficients (in place from {INPLACE_SHARE:.0%})")
+
+    def add(case: dict, key: str = "cases") -> None:
+        if case.get("peak_increase") is not None:
+            case["memory_ratio"] = case["peak_increase"] / entry["matrix_bytes"]
+        entry[key].append(case)
+        say("  " + ", ".join(f"{kk} {fmt_s(v) if isinstance(v, float) and kk.endswith('seconds') else v}"
+                             for kk, v in case.items() if kk != "timings"))
+        record()
+
+    if args.linalg_parts in ("all", "xv"):
+        for share in (0.0, 2.0):
+            try:
+                add(_linalg_xv(A, y, l, share))
+            except Exception as exc:  # noqa: BLE001
+                add({"solver": "gosplan", "inplace_share": share, "error": error_text(exc)})
+        try:
+            add(scipy_iterative_case(A, y, l, "bicgstab", args.time_limit, 1))
+        except Exception as exc:  # noqa: BLE001
+            add({"solver": "scipy", "method": "bicgstab", "error": error_text(exc)})
+    if args.linalg_parts in ("all", "multi"):
+        P = eco.primary_coefficients
+        B = np.ascontiguousarray(np.column_stack([*(P[q] for q in range(P.shape[0])), np.ones(n)]))
+        try:
+            for case in _linalg_multi(A, y, B):
+                add(case, "multi")
+        except Exception as exc:  # noqa: BLE001
+            add({"solver": "gosplan", "error": error_text(exc)}, "multi")
+        import gosplan
+
+        for method in ("auto",):
+            gc.collect()
+            with MemoryWatch() as mw:
+                t = now()
+                res = gosplan.balance(eco, method=method, tol=TOL, multipliers=True)
+                dt = now() - t
+            add({"solver": "gosplan", "method": "balance(multipliers=True), x and every multiplier",
+                 "seconds": dt, "iterations": max(s.iterations for s in res.solves),
+                 "residual": max(s.relative_residual for s in res.solves), "peak_increase": mw.increase}, "multi")
+            del res
+    entry["load_average_at_end"] = os.getloadavg()
+    record()
+    del eco, A, y, l
+    gc.collect()
+
+
+def linalg_tables(entries: list) -> list[Table]:
+    t1 = Table("x and labour values to 1e-10: R in place, R copied, scipy (seconds)",
+               ["economy", "R share", "solver", "x+v s", "x s / it", "v s / it", "x res", "v res",
+                "check s", "peak +RSS / A", "scipy / this"])
+    t2 = Table("values system with every multiplier's right-hand side (seconds)",
+               ["economy", "solver", "seconds", "iterations", "worst residual", "peak +RSS / A", "vs gosplan block"])
+    for e in entries:
+        ref = next((c.get("seconds") for c in e["cases"] if c.get("solver") == "scipy"), None)
+        for c in e["cases"]:
+            if "error" in c:
+                t1.add(e["name"], "", f"{c['solver']} {c.get('method', '')}", c["error"], *[""] * 7)
+                continue
+            t1.add(e["name"], f"{e.get('R_share', float('nan')):.1%}", f"{c['solver']} {c.get('method', '')}",
+                   fmt_s(c.get("seconds")), f"{fmt_s(c.get('x_seconds'))} / {c.get('x_iterations')}",
+                   f"{fmt_s(c.get('v_seconds'))} / {c.get('v_iterations')}", fmt_res(c.get("x_residual")),
+                   fmt_res(c.get("v_residual")), fmt_s(c.get("check_seconds")), fmt_x(c.get("memory_ratio"), 2),
+                   fmt_x(ref / c["seconds"], 2) if ref and c.get("seconds") else "")
+        block = next((c.get("seconds") for c in e["multi"] if c.get("method", "").startswith("block")), None)
+        for c in e["multi"]:
+            if "error" in c:
+                t2.add(e["name"], c["solver"], c["error"], *[""] * 4)
+                continue
+            t2.add(e["name"], f"{c['solver']} {c.get('method', '')}", fmt_s(c.get("seconds")), c.get("iterations"),
+                   fmt_res(c.get("residual")), fmt_x(c.get("memory_ratio"), 2),
+                   fmt_x(c["seconds"] / block, 2) if block else "")
+    return [t1, t2]
+
+
 # ============================================================================ pymrio comparison
 
 
@@ -1541,9 +1727,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="run economies even when memory looks short")
     p.add_argument("--plain", action="store_true", help="plain-text tables (no rich)")
     p.add_argument("--from-json", default=None, help="only print (and --markdown) the tables of a results file")
+    p.add_argument("--focus", choices=("all", "linalg"), default="all",
+                   help="'linalg': only R in place against its copy and scipy bicgstab (x and v), and the "
+                        "multipliers' right-hand sides solved together against one by one, for --sizes x --inputs")
+    p.add_argument("--linalg-parts", choices=("all", "xv", "multi"), default="all",
+                   help="with --focus linalg: both comparisons, or only x and v ('xv'), or only the multipliers")
     args = p.parse_args(argv)
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text())
+        if results.get("focus") == "linalg":
+            tables = linalg_tables(results["linalg"])
+            for t in tables:
+                t.show(args.plain)
+            if args.markdown:
+                Path(args.markdown).write_text("\n\n".join(t.markdown() for t in tables) + "\n")
+            return 0
         results["targets"] = evaluate_targets(results)
         tables = build_tables(results)
         for t in tables:
@@ -1604,6 +1802,9 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
     results["machine"]["numba_threading_layer"] = _threading_layer()
 
+    if args.focus == "linalg":
+        return run_linalg(args, results, record, out_path)
+
     say("measuring memory bandwidth ...")
     try:
         results["bandwidth"] = measure_bandwidth(args.stream_mb, 10)
@@ -1653,6 +1854,41 @@ def main(argv: list[str] | None = None) -> int:
     record()
     say()
     tables = build_tables(results)
+    for t in tables:
+        t.show(args.plain)
+    if args.markdown:
+        Path(args.markdown).write_text("\n\n".join(t.markdown() for t in tables) + "\n")
+    say(f"results: {out_path}  ({results['elapsed_seconds']:.0f} s)")
+    return 0
+
+
+def run_linalg(args: argparse.Namespace, results: dict, record: Callable[[], None], out_path: Path) -> int:
+    """``--focus linalg`` (after the warm-up): see :func:`bench_linalg`."""
+    from gosplan.linalg.leontief import prepare, solve
+    from gosplan.synth import generate
+
+    t = now()  # compile the in-place kernels too (the warm-up's economies may not take that path)
+    eco = generate(20_000, 30, seed=1)
+    system = prepare(eco.A)
+    solve(system, eco.y, method="trim-bicgstab", inplace_share=0.0)
+    solve(system, np.column_stack([eco.l, np.ones(eco.n_products)]), transpose=True, method="trim-bicgstab",
+          inplace_share=0.0)
+    results["warm_up_inplace_seconds"] = now() - t
+    results["focus"] = "linalg"
+    results["linalg"] = []
+    for k in parse_floats(args.inputs):
+        for n in parse_sizes(args.sizes):
+            try:
+                bench_linalg(n, k, args, record, results["linalg"])
+            except Exception as exc:  # noqa: BLE001
+                results["linalg"].append({"name": f"synth n={fmt_n(n)} K={k:g}", "error": error_text(exc),
+                                          "cases": [], "multi": []})
+                traceback.print_exc()
+            gc.collect()
+            record()
+    results["load_average_at_end"] = os.getloadavg()
+    record()
+    tables = linalg_tables(results["linalg"])
     for t in tables:
         t.show(args.plain)
     if args.markdown:

@@ -293,6 +293,7 @@ def test_bicgstab_breakdown_falls_back_to_gauss_seidel(monkeypatch: pytest.Monke
     rng = np.random.default_rng(5)
     A = block_economy(rng, [1] * 5 + [120] + [1] * 5, 0.1, 0.7)
     y = rng.random(len(A))
-    x, info = solve(prepare(sp.csr_array(A)), y, method="trim-bicgstab", verify_productive=False)
+    x, info = solve(prepare(sp.csr_array(A)), y, method="trim-bicgstab", verify_productive=False,
+                    inplace_share=2.0)  # on the copy of R (in place: tests/test_linalg_block.py)
     np.testing.assert_allclose(x, np.linalg.solve(np.eye(len(A)) - A, y), rtol=1e-9)
     assert info.converged

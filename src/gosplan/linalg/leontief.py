@@ -11,7 +11,12 @@ Methods
     every level is solved exactly and in parallel, and only the remainder ``R``
     (the products on or upstream of a loop, closed under "is an input of") is
     iterated, on a compact copy of its own block, by Gauss-Seidel, Jacobi or
-    BiCGSTAB. See ``docs/maths.md``.
+    BiCGSTAB. See ``docs/maths.md``. When ``R``'s rows hold at least
+    :data:`INPLACE_SHARE` of the coefficients, ``trim-bicgstab`` iterates gross output
+    on the rows of ``A`` in place (:mod:`gosplan.linalg.inplace`): no copy of ``R``;
+    the values system then transposes ``R`` straight from ``A`` (scattering
+    ``(I - A)^T`` along the rows of ``A`` in place was measured 2-3x slower per
+    iteration than a gather on the transpose).
 ``scc-gs`` / ``scc-jacobi`` / ``scc-bicgstab``
     The product graph (edge ``i -> j`` when ``A[i, j] != 0``) is split into its
     strongly connected components (Tarjan), which are solved one after the other
@@ -35,6 +40,10 @@ extracted (and transposed) for its iterations, which then run on a compact local
 matrix. Hot loops index with unsigned integers: numba then drops its negative-index
 wraparound checks, which made a random-access sparse product 3x slower at 10^7.
 
+Several right-hand sides (the multipliers: one column per resource, and the output
+multipliers) are iterated together by a block BiCGSTAB (:mod:`gosplan.linalg.block`):
+every column has its own BiCGSTAB, but one pass over the matrix serves them all.
+
 After every solve the residual ``||B - (I - M) Z||_2 / ||B||_2`` of each
 right-hand side is recomputed from scratch; a solve is reported converged only if
 every right-hand side passes ``tol``.
@@ -51,7 +60,10 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from gosplan.errors import InvalidEconomyError, NotProductiveError
+from gosplan.linalg import _block_kernels as BK
 from gosplan.linalg import kernels as K
+from gosplan.linalg.block import RowsOperator, solve_columns
+from gosplan.linalg.inplace import rows_share, solve_rows_inplace
 from gosplan.results import SolveInfo
 
 __all__ = [
@@ -61,6 +73,8 @@ __all__ = [
     "solve",
     "relative_residuals",
     "DENSE_MAX",
+    "INPLACE_SHARE",
+    "INPLACE_MIN_NNZ",
 ]
 
 Method = Literal[
@@ -76,6 +90,16 @@ TRIM_STOP_SHARE = 5e-3
 
 #: Largest ``n`` solved by a dense LU under ``method="auto"``.
 DENSE_MAX = 2500
+#: ``trim-bicgstab`` iterates on ``A`` in place (no copy of ``R``) when the rows of ``R``
+#: hold at least this share of ``A``'s coefficients; below, on a compact copy of ``R``
+#: (faster iterations: shorter vectors, no coefficients pointing outside ``R``).
+#: Measured: see BENCHMARKS.md (issue 15).
+INPLACE_SHARE = 0.5
+#: ... and at least this many coefficients: a smaller ``R`` is copied out fast (it is
+#: read from cache-friendly runs of rows), and the copy's shorter vectors then make
+#: every iteration faster (measured 2x at n = 10^6 with 95 % of the coefficients in
+#: ``R``). Applies to ``inplace_share=None`` (the default) only.
+INPLACE_MIN_NNZ = 10**8
 #: Components up to this size are solved densely inside the sweep.
 SMALL_COMPONENT = 48
 
@@ -183,9 +207,20 @@ def relative_residuals(
     """``||B_q - (I - M) Z_q||_2 / ||B_q||_2`` per column ``q`` (absolute where ``B_q = 0``)."""
     Z2, _ = _as_2d(Z)
     B2, _ = _as_2d(B)
-    if system.n <= 50_000 or transpose:  # scipy: no JIT for small n; A^T Z without a transpose
+    if system.n <= 50_000:  # scipy: no JIT for small n; A^T Z without a transpose
         M = system.A.T if transpose else system.A
         R = B2 - (Z2 - M @ Z2)
+    elif transpose:  # (I - A)^T Z scattered along the rows of A, in parallel
+        A = system.A
+        op = RowsOperator(A.indptr, A.indices, A.data, np.arange(system.n, dtype=np.int64), system.n,
+                          transpose=True)
+        R = np.empty_like(Z2)
+        for q in range(Z2.shape[1]):
+            zq = np.ascontiguousarray(Z2[:, q : q + 1])
+            vq = np.empty_like(zq)
+            op.apply(zq, vq, vq, vq)
+            R[:, q] = B2[:, q] - vq[:, 0]
+        op.release()
     else:
         R = np.empty_like(Z2)
         indptr, indices, data = system.A.indptr, system.A.indices, system.A.data
@@ -340,6 +375,12 @@ def _bicgstab_local(
     :func:`_certify_productive`.
     """
     s, k = rhs.shape
+    if k > 1:  # several right-hand sides: one pass over the matrix serves them all
+        op = RowsOperator(ptr, ind, dat, np.arange(s, dtype=np.int64), s)
+        Z = np.zeros((s, k))
+        goal = 0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)
+        total_it, ok_all = solve_columns(op, np.ascontiguousarray(rhs), Z, goal, maxiter)
+        return Z, total_it, ok_all
     dinv = 1.0 / (1.0 - K.csr_diagonal(ptr, ind, dat))
     Z = np.empty((s, k))
     total_it = 0
@@ -408,6 +449,8 @@ def _solve_trimmed(
     maxiter: int,
     verify: bool,
     progress: Callable[[int, float], None] | None,
+    inplace_share: float = INPLACE_SHARE,
+    inplace_min_nnz: float = 0,
 ) -> tuple[np.ndarray, int, int]:
     """Trimmed levels solved exactly, level by level; the remaining block ``R`` iterated.
 
@@ -415,6 +458,11 @@ def _solve_trimmed(
     of ``A``), then ``R`` with the trimmed users' outputs folded into its right-hand
     side. Values: ``R`` alone first (its inputs are all in ``R``), then the levels
     from the top down, each value pushed along its row to its users.
+    With ``inner == "bicgstab"`` and ``R``'s rows holding at least ``inplace_share``
+    of the coefficients, gross output iterates ``R`` in place on the rows of ``A``
+    (:func:`gosplan.linalg.inplace.solve_rows_inplace`; should that fail, on a copy),
+    and the values, finding no copy of ``R``, transpose ``R`` straight from ``A``
+    (one counting sort instead of a copy and its transpose).
     Returns ``(Z, iterations, size of R)``.
     """
     A = system.A
@@ -428,10 +476,37 @@ def _solve_trimmed(
     bad = 0
     iterations = 0
 
+    inplace = False
+    if inner == "bicgstab" and len(rows):
+        if "R_share" not in system._blocks:
+            system._blocks["R_share"] = rows_share(indptr, rows)
+        share = system._blocks["R_share"]
+        inplace = share >= inplace_share and share * A.nnz >= inplace_min_nnz and "R" not in system._blocks
+
+    def solve_inplace() -> tuple[int, bool]:
+        """``R`` in place, writing ``Z[R]``; False when the copy must take over."""
+        t1 = time.perf_counter()
+        its, ok_ = solve_rows_inplace(
+            indptr, indices, data, rows, Z, B2, transpose=transpose, tol=tol, bnorm=bnorm,
+            maxiter=maxiter, verify=verify,
+        )
+        timing["iterate"] += time.perf_counter() - t1
+        timing["inplace"] = 1.0
+        return its, ok_
+
     def solve_block(fold: bool) -> tuple[np.ndarray, int, bool]:
         t0 = time.perf_counter()
         rhs = np.empty((len(rows), k))
-        if fold and "R" not in system._blocks and len(rows) < n:
+        if transpose and "R" not in system._blocks and len(rows) < n:
+            # R not copied (gross output iterated in place): its transpose straight from A
+            if "RT" not in system._blocks:
+                local = np.full(n, -1, np.int32)
+                K.set_local(rows, local, True)
+                system._blocks["RT"] = BK.transpose_block(indptr, indices, data, rows, local, _threads())
+                del local
+            bptr, bind, bdat = system._blocks["RT"]
+            K.gather_rows(rows, B2, rhs)
+        elif fold and "R" not in system._blocks and len(rows) < n:
             # one pass: extract the block and fold the solved users outside R into rhs
             system._blocks["R"] = _extract(system, rows, Z, B2, rhs, True)
             bptr, bind, bdat = system._blocks["R"]
@@ -458,14 +533,16 @@ def _solve_trimmed(
         for t in range(1, nlevels + 1):
             bad += int(K.solve_level_pull(indptr, indices, data, members[ptr[t] : ptr[t + 1]], Z, B2))
         timing["sweep"] += time.perf_counter() - t_start
-        if len(rows):
+        if inplace:
+            iterations, ok = solve_inplace()
+        if len(rows) and not (inplace and ok):
             Zb, iterations, ok = solve_block(True)
             K.scatter_rows(rows, Zb, Z)
     else:
-        ACC = np.zeros((_threads(), n, k))  # one accumulator per thread: no write conflicts
         if len(rows):
             Zb, iterations, ok = solve_block(False)
             K.scatter_rows(rows, Zb, Z)
+        ACC = np.zeros((_threads(), n, k))  # one accumulator per thread: no write conflicts
         t0 = time.perf_counter()
         K.push_level_parallel(indptr, indices, data, rows, level, Z, B2, ACC, False)
         for t in range(nlevels, 0, -1):
@@ -528,6 +605,7 @@ def solve(
     progress: Callable[[int, float], None] | None = None,
     system_name: str | None = None,
     verify_productive: bool = True,
+    inplace_share: float | None = None,
 ) -> tuple[np.ndarray, SolveInfo]:
     """Solve ``(I - A) Z = B`` (or ``(I - A)^T Z = B`` with ``transpose=True``).
 
@@ -549,6 +627,11 @@ def solve(
         Whole-system Krylov solves (``bicgstab``) converge for unproductive
         economies too; with this flag they also certify ``(I - A)^-1 1 > 0`` (one
         more solve). Components-based and dense methods always check.
+    inplace_share:
+        ``trim-bicgstab`` (and ``auto`` beyond :data:`DENSE_MAX`) iterates on ``A`` in
+        place when the rows of the cyclic block ``R`` hold at least this share of the
+        coefficients (0: always, above 1: never). Default: :data:`INPLACE_SHARE`, and
+        only when ``R`` holds at least :data:`INPLACE_MIN_NNZ` coefficients.
 
     Returns
     -------
@@ -588,6 +671,8 @@ def solve(
         Z, iterations, largest = _solve_trimmed(
             system, B2, transpose, inner=chosen[5:], tol=tol, bnorm=bnorm, maxiter=maxiter,
             verify=verify_productive, progress=progress,
+            inplace_share=INPLACE_SHARE if inplace_share is None else float(inplace_share),
+            inplace_min_nnz=INPLACE_MIN_NNZ if inplace_share is None else 0,
         )
         level, nlevels, _, _ = system.levels()
         ncomp = nlevels
