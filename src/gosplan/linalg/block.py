@@ -79,7 +79,9 @@ class RowsOperator:
     _acc: np.ndarray | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        rows = self.rows
+        # one compiled specialization per kernel: int64 row pointers, int32 or int64 rows
+        self.indptr = np.asarray(self.indptr, dtype=np.int64)
+        self.rows = rows = np.asarray(self.rows, dtype=np.int64)
         row_nnz = self.indptr[rows + 1] - self.indptr[rows]
         nthreads = _threads()
         # the scatter keeps one accumulator per chunk: as many chunks as threads
