@@ -40,8 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from numba import njit
 
+from gosplan._jit import njit
 from gosplan.errors import ConvergenceError, InvalidEconomyError, Location
 from gosplan.model.households import Households
 
@@ -192,7 +192,7 @@ class FixedPriceSale:
 
 
 # ---------------------------------------------------------------------------- kernels
-@njit(cache=True)
+@njit
 def _spend(indptr, c, w, lp, k, near, b, x, spent, loge):  # pragma: no cover - numba
     """Spending ``x_hj = b_h a_hj p_j^(1-sigma_h) / sum_k a_hk p_k^(1-sigma_h)`` on the CSR
     entries (each row scaled by its weighted mean log price ``m_h``), ``spent_j = sum_h x_hj``
@@ -228,7 +228,7 @@ def _spend(indptr, c, w, lp, k, near, b, x, spent, loge):  # pragma: no cover - 
             loge[h] = m + np.log(S) / kh
 
 
-@njit(cache=True)
+@njit
 def _curvature(indptr, c, x, sigma, wgt, d, diag):  # pragma: no cover - numba
     """``d_j = sum_h sigma_h x_hj`` and the diagonal of the scaled Hessian."""
     d[:] = 0.0
@@ -242,7 +242,7 @@ def _curvature(indptr, c, x, sigma, wgt, d, diag):  # pragma: no cover - numba
         diag[j] += d[j]
 
 
-@njit(cache=True)
+@njit
 def _hess(indptr, c, x, wgt, d, v, out):  # pragma: no cover - numba
     """``out = d v + X' diag(wgt) X v`` (``X`` the spending matrix on the CSR entries)."""
     for j in range(d.size):

@@ -6,10 +6,11 @@ Every kernel is O(size of its input), compiled on first use and cached on disk.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from gosplan._jit import njit
 
 
-@njit(cache=True)
+@njit
 def counting_order(keys, nkeys):  # pragma: no cover - compiled
     """Stable order of ``keys`` (integers in ``[0, nkeys)``) by key: a counting sort."""
     start = np.zeros(nkeys + 1, np.int64)
@@ -25,7 +26,7 @@ def counting_order(keys, nkeys):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True)
+@njit
 def exclusive_group_cumsum(groups, values):  # pragma: no cover - compiled
     """Sum of ``values`` before each item within its run of equal ``groups`` (sorted)."""
     out = np.empty(values.size, np.float64)
@@ -38,7 +39,7 @@ def exclusive_group_cumsum(groups, values):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True)
+@njit
 def nw_merge(ga, qa, gb, qb):  # pragma: no cover - compiled
     """North-west corner rule within groups.
 
@@ -125,7 +126,7 @@ def nw_merge(ga, qa, gb, qb):  # pragma: no cover - compiled
     return ia[:k], ib[:k], amt[:k], absorbed, lost
 
 
-@njit(cache=True)
+@njit
 def peel_forest(n_nodes, margin, eu, ev, hint):  # pragma: no cover - compiled
     """Flows on the edges ``(eu[k], ev[k])`` that meet the node ``margin`` s exactly.
 

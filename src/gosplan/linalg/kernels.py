@@ -18,12 +18,15 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+from numba import prange  # noqa: E402
+
+from gosplan._jit import njit  # noqa: E402
 
 # ----------------------------------------------------------------------------- graph
 
 
-@njit(cache=True)
+@njit
 def strong_components(indptr, indices, n):  # pragma: no cover - compiled
     """Tarjan's strongly connected components, iterative (no recursion).
 
@@ -97,7 +100,7 @@ def strong_components(indptr, indices, n):  # pragma: no cover - compiled
     return ncomp, comp
 
 
-@njit(cache=True)
+@njit
 def group_by_component(comp, ncomp):  # pragma: no cover - compiled
     """Counting sort of nodes by component (or level): ``(ptr, members)`` so that
     group ``c`` is ``members[ptr[c]:ptr[c+1]]``, its nodes in ascending index order
@@ -121,7 +124,7 @@ def group_by_component(comp, ncomp):  # pragma: no cover - compiled
 # ----------------------------------------------------------------------------- products
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def leontief_residual(indptr, indices, data, Z, B, R):  # pragma: no cover - compiled
     """``R = B - (I - M) Z`` for all rows, in parallel. Returns nothing."""
     n, k = Z.shape
@@ -190,7 +193,7 @@ def _rowk(indptr, indices, data, i, Z, out):  # pragma: no cover - compiled
 # ----------------------------------------------------------------------------- sweeps
 
 
-@njit(cache=True)
+@njit
 def sweep_components(
     indptr, indices, data, comp, comp_ptr, members, c_first, c_last, step, small, Z, B, flags
 ):  # pragma: no cover - compiled
@@ -263,7 +266,7 @@ def sweep_components(
     return c
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def jacobi_component(indptr, indices, data, rows, Z, B, Znew):  # pragma: no cover - compiled
     """One Jacobi step on the rows ``rows`` of one component, in parallel.
 
@@ -304,7 +307,7 @@ def jacobi_component(indptr, indices, data, rows, Z, B, Znew):  # pragma: no cov
     return out
 
 
-@njit(cache=True)
+@njit
 def gauss_seidel_component(indptr, indices, data, rows, Z, B, reverse):  # pragma: no cover
     """One Gauss-Seidel sweep in place over ``rows`` (backwards when ``reverse``).
 
@@ -334,7 +337,7 @@ def gauss_seidel_component(indptr, indices, data, rows, Z, B, reverse):  # pragm
 
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def block_rhs(indptr, indices, data, rows, comp, c, Z, B, out):  # pragma: no cover
     """``out[a] = b_i + sum_{j not in c} M_ij z_j``: right-hand side of component ``c``."""
     s = rows.shape[0]
@@ -358,7 +361,7 @@ def block_rhs(indptr, indices, data, rows, comp, c, Z, B, out):  # pragma: no co
 # ----------------------------------------------------------------------------- blocks
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def extract_block(indptr, indices, data, rows, local, Z, B, rhs, fold):  # pragma: no cover
     """Local CSR of the block ``M[rows][:, rows]`` and its constant right-hand side.
 
@@ -408,7 +411,7 @@ def extract_block(indptr, indices, data, rows, local, Z, B, rhs, fold):  # pragm
     return counts, ind, dat
 
 
-@njit(cache=True)
+@njit
 def push_sweep(
     indptr, indices, data, comp, comp_ptr, members, c_first, c_last, step, small, Z, B, ACC, flags
 ):  # pragma: no cover - compiled
@@ -484,7 +487,7 @@ def push_sweep(
     return c
 
 
-@njit(cache=True)
+@njit
 def push_rows(indptr, indices, data, comp, c, rows, Z, ACC):  # pragma: no cover - compiled
     """``ACC[j] += M_ij Z[i]`` for ``i`` in ``rows`` (component ``c``) and ``j`` outside ``c``."""
     k = Z.shape[1]
@@ -501,46 +504,41 @@ def push_rows(indptr, indices, data, comp, c, rows, Z, ACC):  # pragma: no cover
             e += np.uint64(1)
 
 
-@njit(parallel=True, cache=True)
-def set_local(rows, local, value):  # pragma: no cover - compiled
+# Row moves and the diagonal: numpy/scipy do these memory-bound passes in C as fast as a
+# compiled loop (measured in benchmarks/bench_coldstart.py), so they are plain functions
+# with the kernels' signatures and cost no compilation on a first run.
+
+
+def set_local(rows: np.ndarray, local: np.ndarray, value: bool) -> None:
     """``local[rows[a]] = a`` (or ``-1`` when ``value`` is False)."""
-    for a_ in prange(rows.shape[0]):
-        local[rows[a_]] = a_ if value else -1
+    if value:
+        local[rows] = np.arange(rows.shape[0], dtype=local.dtype)
+    else:
+        local[rows] = -1
 
 
-@njit(parallel=True, cache=True)
-def gather_rows(rows, src, out):  # pragma: no cover - compiled
-    for a_ in prange(rows.shape[0]):
-        for q in range(src.shape[1]):
-            out[a_, q] = src[rows[a_], q]
+def gather_rows(rows: np.ndarray, src: np.ndarray, out: np.ndarray) -> None:
+    """``out[a, :] = src[rows[a], :]``."""
+    np.take(src, rows, axis=0, out=out)
 
 
-@njit(parallel=True, cache=True)
-def scatter_rows(rows, values, Z):  # pragma: no cover - compiled
-    for a_ in prange(rows.shape[0]):
-        for q in range(values.shape[1]):
-            Z[rows[a_], q] = values[a_, q]
+def scatter_rows(rows: np.ndarray, values: np.ndarray, Z: np.ndarray) -> None:
+    """``Z[rows[a], :] = values[a, :]``."""
+    Z[rows] = values
 
 
-@njit(parallel=True, cache=True)
-def csr_diagonal(indptr, indices, data):  # pragma: no cover - compiled
+def csr_diagonal(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> np.ndarray:
     """Diagonal of a square CSR matrix (duplicates summed)."""
     n = indptr.shape[0] - 1
-    d = np.zeros(n)
-    for i in prange(n):
-        e = np.uint64(indptr[i])
-        e_end = np.uint64(indptr[i + 1])
-        while e < e_end:
-            if np.uint32(indices[e]) == i:
-                d[i] += data[e]
-            e += np.uint64(1)
-    return d
+    row = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr.astype(np.int64, copy=False)))
+    on = indices == row
+    return np.bincount(row[on], weights=data[on], minlength=n).astype(np.float64, copy=False)
 
 
 # ----------------------------------------------------------------------------- levels (trimming)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def trim_pass(indptr, indices, cand, level, t, out):  # pragma: no cover - compiled
     """``out[a]`` is True when every user ``j != i`` of ``i = cand[a]`` (row ``i`` of
     ``A``) already has a level in ``1 .. t-1``: then ``i`` gets level ``t``.
@@ -561,7 +559,7 @@ def trim_pass(indptr, indices, cand, level, t, out):  # pragma: no cover - compi
         out[a_] = ok
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def solve_level_pull(indptr, indices, data, nodes, Z, B):  # pragma: no cover - compiled
     """``z_i = (b_i + sum_{j != i} M_ij z_j) / (1 - M_ii)`` for every ``i`` in ``nodes``,
     in parallel: their users are all solved already. Returns the number of nodes
@@ -586,54 +584,30 @@ def solve_level_pull(indptr, indices, data, nodes, Z, B):  # pragma: no cover - 
     return bad
 
 
-@njit(parallel=True, cache=True)
-def transpose_csr_parallel(indptr, indices, data, n_cols, nchunks):  # pragma: no cover
-    """CSR of ``M^T`` by a counting sort split over ``nchunks`` row ranges in parallel.
+def transpose_csr_parallel(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_cols: int, nchunks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR ``(indptr int64, indices int32, data float64)`` of ``M^T``, duplicates kept.
 
-    Each chunk counts its own entries per column; the chunks then fill disjoint
-    slots of every column, so the result equals the sequential transpose."""
+    scipy's counting sort (``csr_tocsc``, in C++): as fast on 2 cores as the parallel numba
+    kernel it replaced (0.31 s against 0.33 s for 10^7 nonzeros, benchmarks/bench_coldstart.py
+    notes) without its 1.8 s of compilation on a first run. ``nchunks`` is accepted for
+    the callers and unused; within each row of ``M^T`` the columns ascend, as before.
+    """
+    del nchunks
     n_rows = indptr.shape[0] - 1
-    nnz = indices.shape[0]
-    step = (n_rows + nchunks - 1) // nchunks
-    cnt = np.zeros((nchunks, n_cols + 1), np.int64)
-    for t in prange(nchunks):
-        lo = min(n_rows, t * step)
-        hi = min(n_rows, lo + step)
-        e = np.uint64(indptr[lo])
-        e_end = np.uint64(indptr[hi])
-        while e < e_end:
-            cnt[t, np.uint32(indices[e])] += 1
-            e += np.uint64(1)
-    t_ptr = np.zeros(n_cols + 1, np.int64)
-    for j in range(n_cols):
-        tot = 0
-        for t in range(nchunks):
-            c = cnt[t, j]
-            cnt[t, j] = t_ptr[j] + tot  # becomes this chunk's fill position
-            tot += c
-        t_ptr[j + 1] = t_ptr[j] + tot
-    t_ind = np.empty(nnz, np.int32)
-    t_dat = np.empty(nnz, np.float64)
-    for t in prange(nchunks):
-        lo = min(n_rows, t * step)
-        hi = min(n_rows, lo + step)
-        for i in range(lo, hi):
-            e = np.uint64(indptr[i])
-            e_end = np.uint64(indptr[i + 1])
-            while e < e_end:
-                j = np.uint32(indices[e])
-                p = cnt[t, j]
-                t_ind[p] = i
-                t_dat[p] = data[e]
-                cnt[t, j] = p + 1
-                e += np.uint64(1)
-    return t_ptr, t_ind, t_dat
+    T = sp.csr_array((data, indices, indptr), shape=(n_rows, int(n_cols))).T.tocsr()
+    return (
+        T.indptr.astype(np.int64, copy=False),
+        T.indices.astype(np.int32, copy=False),
+        T.data.astype(np.float64, copy=False),
+    )
 
 
 # ----------------------------------------------------------------------------- BiCGSTAB
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _true_residual(ptr, ind, dat, x, b, r):  # pragma: no cover - compiled
     rr = 0.0
     for i in prange(b.shape[0]):
@@ -648,7 +622,7 @@ def _true_residual(ptr, ind, dat, x, b, r):  # pragma: no cover - compiled
     return np.sqrt(rr)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - compiled
     """BiCGSTAB (van der Vorst 1992) for ``(I - M) x = b``, right-preconditioned by
     ``D^-1 = diag(dinv)``, every vector operation fused into parallel loops.
@@ -739,7 +713,7 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
     return it, res <= goal, res
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def push_level_parallel(indptr, indices, data, nodes, level, Z, B, ACC, finalize):  # pragma: no cover
     """Values system on a level of trimmed nodes, by pushing along rows of ``A``.
 

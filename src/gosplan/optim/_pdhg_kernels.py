@@ -25,12 +25,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import math  # noqa: E402
 
 import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+from numba import prange  # noqa: E402
+
+from gosplan._jit import njit  # noqa: E402
 
 # ----------------------------------------------------------------------------- setup
 
 
-@njit(cache=True)
+@njit
 def transpose(ptr, ind, val, ncols):  # pragma: no cover - compiled
     """CSR of ``K^T`` from the CSR of ``K``: ``(tptr int64, tind int32, tval float64)``."""
     nrows = ptr.shape[0] - 1
@@ -93,7 +95,7 @@ def _dot(ptr, ind, val, x, i):  # pragma: no cover - compiled
     return (a0 + a1) + (a2 + a3)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def scaled_row_norms(ptr, ind, val, parts, col_scale, out_max, out_sum):  # pragma: no cover
     """``out_max[i] = max_j |K_ij| s_j``, ``out_sum[i] = sum_j |K_ij| s_j`` (``s = col_scale``)."""
     for p in prange(parts.shape[0] - 1):
@@ -112,7 +114,7 @@ def scaled_row_norms(ptr, ind, val, parts, col_scale, out_max, out_sum):  # prag
             out_sum[i] = sm
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def scale_values(ptr, ind, val, parts, row_scale, col_scale):  # pragma: no cover - compiled
     """``K_ij <- r_i K_ij s_j`` in place; returns ``max |K_ij|`` afterwards."""
     mx = 0.0
@@ -129,7 +131,7 @@ def scale_values(ptr, ind, val, parts, row_scale, col_scale):  # pragma: no cove
     return mx
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def spmv(ptr, ind, val, parts, x, out):  # pragma: no cover - compiled
     """``out = K x``."""
     for p in prange(parts.shape[0] - 1):
@@ -173,7 +175,7 @@ def _harmony_prox(b, t):  # pragma: no cover - compiled
 # ----------------------------------------------------------------------------- iteration
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def primal_step(x, kty, c, lo, hi, tau, x_new, x_bar, x_avg, avg_frac):  # pragma: no cover
     """``x' = P_[l,u](x - tau (c - K^T y))``, ``x_bar = 2 x' - x``; with ``avg_frac > 0``
     also ``x_avg += avg_frac (x - x_avg)`` (folds the last accepted iterate in)."""
@@ -188,7 +190,7 @@ def primal_step(x, kty, c, lo, hi, tau, x_new, x_bar, x_avg, avg_frac):  # pragm
         x_bar[j] = 2.0 * v - xj
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def harmony_step(hcols, hscale, hweight, x, kty, c, lo, hi, tau, x_new, x_bar):  # pragma: no cover
     """Primal step of the harmony columns (overwrites what :func:`primal_step` wrote).
 
@@ -205,7 +207,7 @@ def harmony_step(hcols, hscale, hweight, x, kty, c, lo, hi, tau, x_new, x_bar): 
         x_bar[j] = 2.0 * v - xj
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def dual_step(
     ptr, ind, val, parts, x_bar, y, rlo, rhi, sigma, y_new, y_avg, avg_frac
 ):  # pragma: no cover - compiled
@@ -234,7 +236,7 @@ def dual_step(
     return dy2
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def dual_product(tptr, tind, tval, tparts, y_new, x, x_new, kty, kty_new):  # pragma: no cover
     """``kty_new = K^T y'``; returns ``(||x' - x||^2, (x' - x)' K^T (y' - y))``."""
     dx2 = 0.0
@@ -249,14 +251,14 @@ def dual_product(tptr, tind, tval, tparts, y_new, x, x_new, kty, kty_new):  # pr
     return dx2, cross
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def fold_average(x, x_avg, frac):  # pragma: no cover - compiled
     """``x_avg += frac (x - x_avg)``."""
     for j in prange(x.shape[0]):
         x_avg[j] += frac * (x[j] - x_avg[j])
 
 
-@njit(cache=True)
+@njit
 def iterate(
     ptr, ind, val, parts, tptr, tind, tval, tparts, c, lo, hi, rlo, rhi, hcols, hscale, hweight,
     X, Y, KTY, x_bar, x_avg, y_avg, cur, eta, omega, k0, n_iter, avg_weight,
@@ -314,7 +316,7 @@ def iterate(
 # ----------------------------------------------------------------------------- residuals
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def row_stats(kx, y, rlo, rhi, row_scale):  # pragma: no cover - compiled
     """Primal residual and the rows' part of the dual objective.
 
@@ -338,7 +340,7 @@ def row_stats(kx, y, rlo, rhi, row_scale):  # pragma: no cover - compiled
     return orig, scaled, dobj
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def column_stats(x, kty, c, lo, hi, col_scale, hpos, hweight):  # pragma: no cover
     """Dual residual and the columns' parts of both objectives.
 
@@ -403,7 +405,7 @@ def column_stats(x, kty, c, lo, hi, col_scale, hpos, hweight):  # pragma: no cov
     return orig, scaled, pobj, dobj
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def dual_ray_stats(kty, lo, hi, col_scale):  # pragma: no cover - compiled
     """For a dual ray ``y`` with ``kty = K~^T y~``: ``(max_j |g_j - lam_j|, sum_j l_j lam_j^+ -
     u_j lam_j^-)`` with ``g = -K^T y`` and ``lam`` its projection onto the cone the finite
@@ -427,7 +429,7 @@ def dual_ray_stats(kty, lo, hi, col_scale):  # pragma: no cover - compiled
     return worst, dobj
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def primal_ray_stats(kx, rlo, rhi, row_scale):  # pragma: no cover - compiled
     """For a primal ray ``x`` with ``kx = K~ x~``: ``max_i`` violation of the recession
     cone of the rows (``(K x)_i >= 0`` where ``r-_i`` is finite, ``<= 0`` where
@@ -442,7 +444,7 @@ def primal_ray_stats(kx, rlo, rhi, row_scale):  # pragma: no cover - compiled
     return worst
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def dual_ray(y, y_ref, rlo, rhi, out):  # pragma: no cover - compiled
     """``out = y - y_ref`` projected onto the multipliers the rows allow (``<= 0``
     where ``r-`` is infinite, ``>= 0`` where ``r+`` is); returns its row objective
@@ -462,7 +464,7 @@ def dual_ray(y, y_ref, rlo, rhi, out):  # pragma: no cover - compiled
     return obj
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def primal_ray(x, x_ref, lo, hi, c, out):  # pragma: no cover - compiled
     """``out = x - x_ref`` projected onto the recession cone of ``[lo, hi]`` (``>= 0``
     where ``lo`` is finite, ``<= 0`` where ``hi`` is); returns ``c'out``."""
@@ -478,7 +480,7 @@ def primal_ray(x, x_ref, lo, hi, c, out):  # pragma: no cover - compiled
     return obj
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def distance(a, b):  # pragma: no cover - compiled
     """``||a - b||_2``."""
     acc = 0.0
