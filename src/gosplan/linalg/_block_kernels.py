@@ -11,17 +11,20 @@ the vectors are never written.
 :func:`spmv_gather` applies it, :func:`spmv_scatter` applies ``(I - M)^T`` from the
 same arrays (no transpose is built), with one accumulator per chunk.
 
-Four compiled kernels in all (each parallel kernel costs about a second of
-compilation on first use; ``cache=True`` keeps them on disk).
+Five parallel kernels (``spmv_scatter`` only for the transposed residual check and
+in-place values); compiled on first use (8 s in all on 2 busy cores, measured) and
+then loaded from the disk cache (:mod:`gosplan._jit`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from gosplan._jit import njit
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def spmv_gather(indptr, indices, data, rows, bounds, P, V, W1, W2, part):  # pragma: no cover - compiled
     """``V_i = P_i - sum_j M_ij P_j`` for ``i`` in ``rows``; per chunk ``c`` and column
     ``q``: ``part[c, 0, q] = W1 . V``, ``part[c, 1, q] = W2 . V``, ``part[c, 2, q] = V . V``."""
@@ -121,7 +124,7 @@ def spmv_gather(indptr, indices, data, rows, bounds, P, V, W1, W2, part):  # pra
             part[c, 2, q] = d2[q]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def spmv_scatter(indptr, indices, data, rows, bounds, inside, P, V, ACC, W1, W2, part):  # pragma: no cover
     """``V_j = P_j - sum_{i in rows} M_ij P_i`` for ``j`` in ``rows`` (``(I - M)^T``
     from the rows of ``M``), with the dots of :func:`spmv_gather`.
@@ -194,7 +197,7 @@ def spmv_scatter(indptr, indices, data, rows, bounds, inside, P, V, ACC, W1, W2,
             part[c, 2, q] = d2[q]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def update(mode, rows, bounds, X, R, Rhat, P, V, W, T, B, dinv, c1, c2, part):  # pragma: no cover
     """The vector steps of BiCGSTAB on the rows ``rows``, per column ``q``
     (``c1``, ``c2``: per-column coefficients; ``part[c, :, q]``: per-chunk dots).
@@ -251,7 +254,7 @@ def update(mode, rows, bounds, X, R, Rhat, P, V, W, T, B, dinv, c1, c2, part):  
             part[c, 1, q] = d1[q]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def diagonal_inverse(indptr, indices, data, rows, out):  # pragma: no cover - compiled
     """``out[i] = 1 / (1 - M_ii)`` for ``i`` in ``rows`` (duplicates summed); returns the
     number of rows with ``1 - M_ii <= 0`` (left at 1: such a product cannot reproduce
@@ -274,7 +277,7 @@ def diagonal_inverse(indptr, indices, data, rows, out):  # pragma: no cover - co
     return bad
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def transpose_block(indptr, indices, data, rows, local, nchunks):  # pragma: no cover - compiled
     """CSR of ``M[rows][:, rows]^T`` in local numbering, straight from the rows of ``M``
     (``local[j]``: position of ``j`` in ``rows``, ``-1`` outside): one counting sort,
