@@ -49,6 +49,9 @@ EXIT_INFEASIBLE = 3
 EXIT_UNBOUNDED = 4
 
 PLAN_STEM = "plan"
+#: ``plan`` input files that also apply with ``--years`` (the others are single-year only).
+MULTIYEAR_INPUTS = ("priorities", "resources", "costs")
+MULTIYEAR_OBJECTIVES = ("fulfilment", "harmony", "cost")
 SUMMARY_NAME = "summary.json"
 
 
@@ -428,17 +431,27 @@ def plan(
             "--objective", "-O",
             help="fulfilment: Kantorovich's plan ray (max z with f >= z y), lexicographic over "
             "priority classes, then over-fulfilment; harmony: Cockshott's sum of w H((f - y) / y); "
-            "cost: meet every target at least cost in (weighted) resources.",
+            "cost: meet every target at least cost in (weighted) resources. With --years: "
+            "fulfilment and harmony year by year (discounted), cost summed over the years.",
         ),
     ] = Objective.fulfilment,
     targets: Annotated[
         Optional[Path], _option_file("CSV 'product,quantity': final-product targets (default: the table's own final demand).", "--targets")
     ] = None,
     priorities: Annotated[
-        Optional[Path], _option_file("CSV 'product,class': priority class of each target (1 most urgent; unnamed targets come last).", "--priorities")
+        Optional[Path],
+        _option_file(
+            "CSV 'product,class': priority class of each target (1 most urgent; unnamed targets come last). "
+            "With --years: the same classes in every year (objective fulfilment).", "--priorities",
+        ),
     ] = None,
     resources: Annotated[
-        Optional[Path], _option_file("CSV 'resource,available' (default: labour limited to the table's own total; others unlimited).", "--resources")
+        Optional[Path],
+        _option_file(
+            "CSV 'resource,available' (default: labour limited to the table's own total; others unlimited). "
+            "With --years: the same amount every year, or one column per year 'resource,<year1>,...' "
+            "(the horizon's year labels; 'labour' replaces its labour supply).", "--resources",
+        ),
     ] = None,
     capacities: Annotated[
         Optional[Path], _option_file("CSV 'product,capacity': limit on each product's gross output.", "--capacities")
@@ -453,7 +466,11 @@ def plan(
         Optional[Path], _option_file("CSV 'product,weight': harmony weights (default 1).", "--weights")
     ] = None,
     costs: Annotated[
-        Optional[Path], _option_file("CSV 'resource,cost': weights of the cost objective (default labour 1).", "--costs")
+        Optional[Path],
+        _option_file(
+            "CSV 'resource,cost': weights of the cost objective (default labour 1). "
+            "With --years: the same weights every year; only with --objective cost.", "--costs",
+        ),
     ] = None,
     method: Annotated[
         PlanMethod,
@@ -577,7 +594,8 @@ def plan(
         _plan_years(
             economy, years, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out,
             fmt=fmt, as_json=as_json, discount=discount, terminal=terminal, growth=growth, html=html,
-            single_year={k: v for k, v in inputs.items() if v is not None},
+            priorities=priorities, resources=resources, costs=costs,
+            single_year={k: v for k, v in inputs.items() if v is not None and k not in MULTIYEAR_INPUTS},
         )
         return
     for name, given in (("--discount", discount != 0.0), ("--terminal", terminal is not None), ("--growth", growth is not None)):
@@ -654,6 +672,7 @@ def _plan_years(
     economy: str, years: int, *, objective: Objective, method: PlanMethod, tol: float, time_limit: Optional[float],
     out: Optional[Path], fmt: Format, as_json: bool, discount: float, terminal: Optional[float],
     growth: Optional[Path], html: bool, single_year: Mapping[str, Path],
+    priorities: Optional[Path] = None, resources: Optional[Path] = None, costs: Optional[Path] = None,
 ) -> None:
     """``gosplan plan ECONOMY --years T``: the multi-year plan (docs/multiyear.md)."""
     from gosplan.multiyear import METHODS
@@ -664,8 +683,18 @@ def _plan_years(
             "is for single-year plans; a multi-year plan takes its targets and labour supply from the "
             "economy's horizon (docs/multiyear.md)", param_hint="--" + next(iter(single_year)),
         )
-    if objective.value not in ("fulfilment", "harmony"):
-        raise typer.BadParameter("a multi-year plan maximises 'fulfilment' or 'harmony'", param_hint="--objective")
+    if objective.value not in MULTIYEAR_OBJECTIVES:
+        raise typer.BadParameter(
+            "a multi-year plan maximises 'fulfilment' or 'harmony', or minimises 'cost'", param_hint="--objective"
+        )
+    if costs is not None and objective.value != "cost":
+        raise typer.BadParameter(
+            f"weighs the cost objective; give --objective cost (the objective is {objective.value!r})", param_hint="--costs"
+        )
+    if priorities is not None and objective.value != "fulfilment":
+        raise typer.BadParameter(
+            f"priority classes apply to --objective fulfilment, not {objective.value!r}", param_hint="--priorities"
+        )
     if method.value not in METHODS:
         raise typer.BadParameter(f"a multi-year plan is solved by {', '.join(METHODS)}", param_hint="--method")
     if not (math.isfinite(discount) and discount >= 0):
@@ -688,10 +717,18 @@ def _plan_years(
         if growth is not None:
             rates = read_keyed(growth, ("activity", "rate"), kind="growth rate").to_dict()
         eco = horizon.economy
+        classes = weights = amounts = None
+        if priorities is not None:
+            classes = {k: int(v) for k, v in _keyed_file(priorities, "priorities", eco.products, economy).items()}
+        if costs is not None:
+            weights = _keyed_file(costs, "costs", eco.resources, economy)
+        if resources is not None:
+            amounts = _yearly_resources(resources, eco.resources, horizon.years, economy)
         with activity.step(f"planning {eco.n_products:,} products over {years} years ({objective.value})") as step:
             result = plan_years(
                 horizon, objective=objective.value, method=method.value, tol=tol, time_limit=time_limit,
                 discount=discount, terminal=terminal, growth=rates,
+                priorities=classes, resources=amounts, costs=weights,
                 progress=lambda text: step.update(detail=text, force=True),
             )
         summary: dict[str, Any] = {
@@ -699,7 +736,11 @@ def _plan_years(
             "tolerance": tol,
             "load_seconds": load_seconds,
             "source": economy,
-            "inputs": {"growth": str(growth)} if growth is not None else {},
+            "inputs": {
+                name: str(path) for name, path in
+                (("priorities", priorities), ("resources", resources), ("costs", costs), ("growth", growth))
+                if path is not None
+            },
             "gosplan_version": __version__,
         }
         has_plan = result.status not in (Status.INFEASIBLE, Status.UNBOUNDED)
@@ -731,6 +772,75 @@ def _plan_years(
     from gosplan.cli.report import multiyear_report
 
     _finish_plan(result, summary, as_json, lambda: multiyear_report(summary, written=written))
+
+
+#: header, least value and whole numbers only, of the ``key,value`` files of a multi-year plan
+#: (as ``gosplan.planning`` reads them for a single-year plan)
+_KEYED = {
+    "priorities": (("product", "class"), 1.0, True),
+    "costs": (("resource", "cost"), 0.0, False),
+}
+
+
+def _keyed_file(path: Path, kind: str, labels: Any, economy: str) -> dict[str, float]:
+    """``{key: value}`` of a ``key,value`` file, every key one of ``labels``; errors name the
+    file, the line and the key."""
+    from gosplan.io.keyed import align_keyed, read_keyed
+
+    header, minimum, integer = _KEYED[kind]
+    series = read_keyed(path, header, minimum=minimum, integer=integer, kind=f"a {kind} file")
+    align_keyed(series, labels, what=header[0], owner=economy)  # unknown or repeated keys
+    return {str(k): float(v) for k, v in series.items()}
+
+
+def _yearly_resources(path: Path, labels: Any, years: Any, economy: str) -> dict[str, Any]:
+    """``--resources`` of a multi-year plan: ``resource,available`` (the same amount every year)
+    or ``resource,<year1>,...,<yearT>`` with the plan's year labels; ``{resource: R_t}``.
+    Every amount finite and ``>= 0``, every resource the economy's; errors name the file,
+    the 1-based line and the resource."""
+    import numpy as np
+
+    from gosplan.errors import InvalidEconomyError, Location, TableFormatError
+    from gosplan.io.tables import read_table
+
+    frame = read_table(path, index_cols=1, header_rows=1)
+    header_line = frame.attrs.get("header_line") or 1
+    key = str(frame.index.name or "")
+    columns = [str(c) for c in frame.columns]
+    wanted = [str(y) for y in years]
+    forms = f"'resource,available' or 'resource,{','.join(wanted)}'"
+    if key != "resource":
+        raise TableFormatError(f"header starts with {key!r}; a resources file is {forms}", Location(file=path, line=header_line))
+    if columns != ["available"]:
+        if len(columns) != len(wanted):
+            raise TableFormatError(
+                f"header has {len(columns)} year column(s) ({','.join(columns)}); the plan has {len(wanted)} "
+                f"years: give {forms}", Location(file=path, line=header_line),
+            )
+        if columns != wanted:
+            raise TableFormatError(
+                f"year columns {','.join(columns)} are not the plan's years {','.join(wanted)}; give {forms}",
+                Location(file=path, line=header_line),
+            )
+    lines = frame.attrs.get("lines")
+    values = frame.to_numpy(dtype=np.float64)
+    out: dict[str, Any] = {}
+    for r, name in enumerate(map(str, frame.index)):
+        where = Location(file=path, line=None if lines is None else int(lines[r]), product=name, key="resource")
+        if name not in labels:
+            known = ", ".join(map(str, labels)) or "none"
+            raise InvalidEconomyError(f"unknown resource: {economy} has {known}", where)
+        if name in out:
+            raise TableFormatError("resource named twice", where)
+        row = values[r]
+        bad = ~np.isfinite(row) | (row < 0)
+        if bad.any():
+            c = int(np.flatnonzero(bad)[0])
+            raise TableFormatError(
+                f"available {row[c]:g} in column {columns[c]!r} must be finite and >= 0", where,
+            )
+        out[name] = float(row[0]) if columns == ["available"] else row.copy()
+    return out
 
 
 def _plan_decomposed(

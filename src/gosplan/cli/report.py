@@ -299,7 +299,8 @@ def plan_report(
 
 def multiyear_report(summary: Mapping[str, Any], *, written: Sequence[str] = ()) -> Group:
     """A rich renderable of a multi-year plan: status and checks, then year by year the
-    fulfilment (plan ray), labour supply, use and price."""
+    fulfilment (plan ray; each priority class's ray where there are classes), labour supply,
+    use and price, and the other limited resources' supply, use and price."""
     labour_unit = summary.get("labour_unit") or "labour"
     ok = str(summary.get("status")) == "optimal"
     rows = _solve_rows(summary, [])
@@ -315,16 +316,31 @@ def multiyear_report(summary: Mapping[str, Any], *, written: Sequence[str] = ())
         parts.append(conflict)
     fulfilment = summary.get("fulfilment") or {}
     labour = summary.get("labour") or {}
+    classes = summary.get("class_fulfilment") or {}
     if fulfilment:
         table = Table(box=box.SIMPLE_HEAD, title="Year by year", title_justify="left")
-        for col in ("year", "fulfilment", f"labour supply ({labour_unit})", "labour used", "labour price"):
+        for col in ("year", "fulfilment", *(f"class {k}" for k in classes),
+                    f"labour supply ({labour_unit})", "labour used", "labour price"):
             table.add_column(col, justify="left" if col == "year" else "right")
         for year, z in fulfilment.items():
             rec = labour.get(year, {})
+            by_class = [(classes[k] or {}).get(year) for k in classes]
             table.add_row(
-                str(year), "—" if z is None else f"{z:.6g}", fmt_number(rec.get("supply")),
-                fmt_number(rec.get("used")), fmt_number(rec.get("price")),
+                str(year), "—" if z is None else f"{z:.6g}", *("—" if c is None else f"{c:.6g}" for c in by_class),
+                fmt_number(rec.get("supply")), fmt_number(rec.get("used")), fmt_number(rec.get("price")),
             )
+        parts.append(table)
+    resources = summary.get("resources") or {}
+    if resources:
+        table = Table(box=box.SIMPLE_HEAD, title="Other resources", title_justify="left")
+        for col in ("resource", "year", "available", "used", "price"):
+            table.add_column(col, justify="left" if col in ("resource", "year") else "right")
+        for name, by_year in resources.items():
+            for year, rec in (by_year or {}).items():
+                table.add_row(
+                    str(name), str(year), fmt_number(rec.get("supply")), fmt_number(rec.get("used")),
+                    fmt_number(rec.get("price")),
+                )
         parts.append(table)
     for note in summary.get("notes") or []:
         parts.append(Text("note: " + str(note), style="dim"))
