@@ -106,6 +106,7 @@ def run_case(name: str, economy, objective: str, solver: str, kwargs: dict[str, 
                     max_violation=result.max_violation,
                     duality_gap=result.duality_gap,
                     iterations=result.iterations,
+                    stages=[f"{st.name}: {st.method}, {st.seconds:.1f} s, {st.message}" for st in result.stages],
                 )
             rec["seconds"] = time.perf_counter() - start
         rec["peak_mb"] = mem.increase / 2**20

@@ -29,6 +29,8 @@ method plans 10^7 products where a general LP solver cannot.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -45,6 +47,10 @@ MAX_ROUNDS = 2000
 MAX_POLICY_ROUNDS = 100
 MAX_CAPACITY_ROWS = 20_000
 SOLVE_TOL = 1e-11
+#: Bytes of the columns' gross outputs kept in memory; the rest go to temporary files.
+PLAN_MEMORY = 2 * 2**30
+#: Wentges' dual smoothing: the share of the best bound's prices in the prices a round uses.
+SMOOTHING = 0.5
 
 
 class NotApplicable(Exception):
@@ -175,28 +181,79 @@ class _Structure:
 
 @dataclass
 class _Column:
-    choice: np.ndarray
+    base: int  # index of its technique choice in _Master.bases
     use: np.ndarray  # limited-resource use (h part, d part): shape (2, r_lim)
     cap_use: np.ndarray  # gross output at capped products: (2, n_capped)
     cost: np.ndarray  # objective cost of the h and d parts (cost objective)
+
+
+class _PlanStore:
+    """The gross outputs ``G`` (``n x 2``) of the master's columns, kept so that the final
+    combination needs no Leontief solve: in memory up to ``budget`` bytes, beyond that in
+    ``.npy`` files of a temporary directory (removed by :meth:`close`)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.items: list[np.ndarray | str] = []
+        self.resident = 0
+        self._dir: tempfile.TemporaryDirectory | None = None
+
+    def add(self, G: np.ndarray) -> None:
+        if self.resident + G.nbytes <= self.budget:
+            self.items.append(G)
+            self.resident += G.nbytes
+            return
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="gosplan-leontief-")
+        path = os.path.join(self._dir.name, f"{len(self.items)}.npy")
+        np.save(path, G)
+        self.items.append(path)
+
+    def get(self, k: int) -> np.ndarray:
+        item = self.items[k]
+        return item if isinstance(item, np.ndarray) else np.load(item, mmap_mode="r")
+
+    def close(self) -> None:
+        self.items.clear()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
 
 
 @dataclass
 class _Master:
     columns: list[_Column] = field(default_factory=list)
     cap_rows: list[int] = field(default_factory=list)  # positions into structure.capped
+    reference: np.ndarray | None = None  # technique choice of the first column
+    changes: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # each choice: where it differs
+    plans: _PlanStore = field(default_factory=lambda: _PlanStore(PLAN_MEMORY))
+
+    def add_choice(self, B: np.ndarray) -> int:
+        """Record ``B`` (as its difference from the first choice: a few products); returns its index."""
+        if self.reference is None:
+            self.reference = B.copy()
+        where = np.flatnonzero(B != self.reference)
+        if self.changes and np.array_equal(self.changes[-1][0], where) and np.array_equal(self.changes[-1][1], B[where]):
+            return len(self.changes) - 1
+        self.changes.append((where, B[where].copy()))
+        return len(self.changes) - 1
+
+    def choice(self, k: int) -> np.ndarray:
+        where, techniques = self.changes[k]
+        B = self.reference.copy()
+        B[where] = techniques
+        return B
 
 
-def _column(st: _Structure, h: np.ndarray, d: np.ndarray) -> _Column:
+def _column(st: _Structure, master: _Master, h: np.ndarray, d: np.ndarray) -> None:
+    """Add the plan of the current choice ``B`` as a column."""
     G = st.plans(np.column_stack([h, d]))
     B = st.choice
     X = G / st.out[B][:, None]  # activity levels of the chosen techniques, by product
-    use = np.empty((2, st.limited.size))
-    P_B = st.P_lim[:, B]
-    for k in range(2):
-        use[k] = P_B @ X[:, k]
-    cost = np.array([st.base_cost[B] @ X[:, 0], st.base_cost[B] @ X[:, 1]])
-    return _Column(choice=B.copy(), use=use, cap_use=G[st.capped].T.copy(), cost=cost)
+    use = np.asarray(st.P_lim[:, B] @ X).T.reshape(2, st.limited.size)
+    cost = st.base_cost[B] @ X
+    master.columns.append(_Column(master.add_choice(B), use, G[st.capped].T.copy(), np.asarray(cost)))
+    master.plans.add(G)
 
 
 def _solve_master(st: _Structure, master: _Master, objective: str, has_h: bool, z_lower: float, z_upper: float):
@@ -279,6 +336,7 @@ def solve_stage(
     time_limit: float | None = None,
     state: dict | None = None,
     progress=None,
+    smoothing: float | None = None,
 ) -> LPSolution:
     """One stage (a priority class, over-fulfilment, or the cost plan) by decomposition.
 
@@ -286,6 +344,8 @@ def solve_stage(
     by :mod:`gosplan.planning.formulate`): ``v = [x, z]`` (or ``x``), the row duals
     in HiGHS' convention, so that gosplan's check and prices treat it like any
     backend's answer. ``state`` carries the technique choice between stages.
+    ``smoothing`` (default :data:`SMOOTHING`): the weight of the best bound's prices
+    in the prices each round uses (Wentges); ``0`` is plain Dantzig–Wolfe.
     """
     start = time.perf_counter()
     n = problem.n
@@ -325,13 +385,26 @@ def solve_stage(
     status = LPStatus.ITERATION_LIMIT
     for mu0 in starts:
         st.cheapest(_unit_costs(st, mu0, None))
-        master.columns.append(_column(st, h, d))
+        _column(st, master, h, d)
     rent_of = _rent(st)
     best = None  # (mu, kappa, pi): the prices of the best Lagrangian bound so far
+    prev_value = None
+    smoothing = SMOOTHING if smoothing is None else smoothing
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must lie in [0, 1), got {smoothing}")
     for rounds in range(1, MAX_ROUNDS + 1):
         lam, eta, value, mu, kappa, artificial = _solve_master(st, master, objective, has_h, z_lower, z_upper)
-        pi = st.cheapest(_unit_costs(st, mu, kappa))
-        master.columns.append(_column(st, h, d))
+        # Wentges smoothing: price between the best bound's prices and the master's; a round
+        # that did not improve the master prices at the master's own duals (a mis-price).
+        improved = prev_value is None or (value > prev_value + 1e-12 * (1 + abs(value)) if objective == "fulfilment"
+                                           else value < prev_value - 1e-12 * (1 + abs(value)))
+        if best is not None and smoothing > 0 and improved and artificial <= 1e-9:
+            mu = smoothing * best[0] + (1 - smoothing) * mu
+            kappa = smoothing * best[1] + (1 - smoothing) * kappa
+        prev_value = value
+        w = _unit_costs(st, mu, kappa)
+        pi = st.cheapest(w)
+        _column(st, master, h, d)
         candidate = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
         if np.isfinite(candidate) and (
             not np.isfinite(bound) or (candidate < bound if objective == "fulfilment" else candidate > bound)
@@ -360,17 +433,8 @@ def solve_stage(
     if artificial > 1e-9:
         raise NotApplicable("the master problem needs its artificial variables (infeasible?)")
     # The plan: the master's combination of the columns' plans.
-    x = np.zeros(problem.m)
-    keep = st.choice.copy()
-    for k, col in enumerate(master.columns[: max(lam.size, eta.size)]):
-        weights = (lam[k] if lam.size else 0.0, eta[k] if eta.size else 0.0)
-        if max(weights) <= 0:
-            continue
-        st.choice = col.choice
-        G = st.plans(np.column_stack([h, d]))
-        xb = (weights[0] * G[:, 0] + weights[1] * G[:, 1]) / st.out[col.choice]
-        np.add.at(x, col.choice, xb)
-    st.choice = keep
+    x = _plan(st, master, lam, eta)
+    master.plans.close()
     # Row duals in HiGHS' convention for lp (see the module of gosplan.optim.lp): the
     # prices of the best bound, which certify the plan's optimality.
     if best is None:
@@ -407,6 +471,21 @@ def solve_stage(
             "columns": len(master.columns),
         },
     )
+
+
+def _plan(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Activity levels of the master's combination, from the columns' stored gross outputs."""
+    x = np.zeros(st.out.size)
+    K = max(lam.size, eta.size)
+    weights = np.zeros((K, 2))
+    if lam.size:
+        weights[:, 0] = lam
+    if eta.size:
+        weights[:, 1] = eta
+    for k in np.flatnonzero(weights.max(axis=1) > 0):
+        B = master.choice(master.columns[k].base)
+        x[B] += (master.plans.get(k) @ weights[k]) / st.out[B]  # one technique per product: no repeats
+    return x
 
 
 def _unit_costs(st: _Structure, mu: np.ndarray, kappa: np.ndarray | None) -> np.ndarray:
