@@ -181,7 +181,7 @@ class _Structure:
 
 @dataclass
 class _Column:
-    base: int  # index of its technique choice in _Master.bases
+    base: int  # index of its technique choice in _Master.changes
     use: np.ndarray  # limited-resource use (h part, d part): shape (2, r_lim)
     cap_use: np.ndarray  # gross output at capped products: (2, n_capped)
     cost: np.ndarray  # objective cost of the h and d parts (cost objective)
