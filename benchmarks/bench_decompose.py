@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, default=900.0, help="seconds per solve")
     ap.add_argument("--mono-max", type=int, default=200_000, help="skip the monolithic solve above this many enterprises")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--coordination", default="aggregation",
+                    help="plan_decomposed's coordination for the decomposed rows: aggregation, marginal, or both "
+                         "('aggregation,marginal')")
     ap.add_argument("--tol", type=float, default=1e-6, help="plan_decomposed's tol (the certified relative gap)")
     ap.add_argument("--method", default="auto", help="the centre's solver for the decomposed rows (plan_decomposed's method)")
     ap.add_argument("--ministry-costs", metavar="n:E:M", help="measure the ministries' side alone at this size and exit")
@@ -244,9 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         if h.n_enterprises <= args.mono_max:
             results.append(run_one(econ, "monolithic highs", args.limit, monolithic=True, method="highs", tol=args.tol))
             print("  ", results[-1], flush=True)
-        results.append(run_one(econ, "decomposed in-process", args.limit, method=args.method, tol=args.tol))
-        print("  ", results[-1], flush=True)
-        for w in worker_counts:
+        coordinations = [c.strip() for c in args.coordination.split(",") if c.strip()]
+        for co in coordinations:
+            results.append(run_one(econ, f"decomposed {co} in-process", args.limit, method=args.method, tol=args.tol,
+                                   coordination=co))
+            print("  ", results[-1], flush=True)
+        for w, co in [(w, co) for co in coordinations for w in worker_counts]:
             import distributed
 
             t = time.perf_counter()
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             client = distributed.Client(cluster)
             startup = time.perf_counter() - t
             try:
-                row = run_one(econ, f"decomposed dask w{w}", args.limit, client=client, method=args.method, tol=args.tol)
+                row = run_one(econ, f"decomposed {co} dask w{w}", args.limit, client=client, method=args.method,
+                              tol=args.tol, coordination=co)
             finally:
                 client.close()
                 cluster.close()
