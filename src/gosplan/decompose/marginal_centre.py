@@ -203,7 +203,7 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
                 order = SupplyOrder(pi=pi_, w=w, g=np.maximum(g_, 0.0))
             master_seconds = time.perf_counter() - t2
             rounds.append(Round(
-                number=len(rounds) + 1, groups=2 * n, objective=point.z if point.feasible else math.nan,
+                number=len(rounds) + 1, groups=2 * n, objective=lo.z if lo is not None else math.nan,
                 bound=best_bound, gap=_gap(lo, best_bound), master_seconds=master_seconds,
                 master_method="leontief", ministry_seconds=ministry_seconds, split=0, products_split=0,
                 earning=req["changed"], bytes_down=payload_bytes(order) * len(reports),

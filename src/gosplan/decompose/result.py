@@ -42,6 +42,13 @@ class Round:
 
     def line(self, objective: str) -> str:
         what = "z" if objective == "fulfilment" else "cost"
+        if self.master_method == "leontief":  # coordination="marginal": no groups, no LP
+            return (
+                f"round {self.number} ({self.stage}): {self.earning:,} enterprises change role "
+                f"[ministries {self.ministry_seconds:.2f} s, {self.bytes_up / 1e6:.3g} MB up]; centre: two Leontief "
+                f"solves [{self.master_seconds:.2f} s, {self.bytes_down / 1e6:.3g} MB down]; best plan {what} = "
+                f"{_fmt(self.objective)}, bound {_fmt(self.bound)}, gap {self.gap:.2e}"
+            )
         head = (
             f"round {self.number}: centre plans {self.groups:,} groups: {what} = {_fmt(self.objective)} "
             f"[{self.master_method}, {self.master_seconds:.2f} s]"
