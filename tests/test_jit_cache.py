@@ -20,6 +20,7 @@ from gosplan.linalg import kernels as K
 
 KERNEL_MODULES = (
     "gosplan.linalg.kernels",
+    "gosplan.linalg._block_kernels",
     "gosplan.optim._pdhg_kernels",
     "gosplan.hierarchy._kernels",
     "gosplan.consumers.market",
