@@ -927,7 +927,7 @@ def _linalg_xv(A: sp.csr_array, y: np.ndarray, l: np.ndarray, share: float) -> d
         v, iv = solve(system, l, transpose=True, method="trim-bicgstab", tol=TOL, inplace_share=share)
         out["seconds"] = now() - t
     out["peak_increase"] = mw.increase
-    out["method"] = "trim-bicgstab " + ("in place" if iv.detail.get("values_inplace") else "copy of R")
+    out["method"] = "trim-bicgstab " + ("x in place" if ix.detail.get("x_inplace") else "copy of R")
     out["x_seconds"], out["v_seconds"] = ix.seconds, iv.seconds
     out["x_iterations"], out["v_iterations"] = ix.iterations, iv.iterations
     out["x_residual"] = residual(A, x, y, False)
@@ -1022,7 +1022,7 @@ def bench_linalg(n: int, k: float, args: argparse.Namespace, record: Callable[[]
     entry["inplace_share"] = INPLACE_SHARE
     del system, level, ptr, members, rows
     say(f"  loaded in {fmt_s(entry['load_seconds'])} s; nnz {A.nnz:,}; R: {entry['R_rows']:,} products, "
-        f"{entry['R_share']:.1%} of the coefficients (in place from {INPLACE_SHARE:.0%})")
+        f"{entry['R_share']:.1%} of the coefficients in R's rows (auto in place from {INPLACE_SHARE:.0%})")
 
     def add(case: dict, key: str = "cases") -> None:
         if case.get("peak_increase") is not None:

@@ -11,12 +11,10 @@ Methods
     every level is solved exactly and in parallel, and only the remainder ``R``
     (the products on or upstream of a loop, closed under "is an input of") is
     iterated, on a compact copy of its own block, by Gauss-Seidel, Jacobi or
-    BiCGSTAB. See ``docs/maths.md``. When ``R``'s rows hold at least
-    :data:`INPLACE_SHARE` of the coefficients, ``trim-bicgstab`` iterates gross output
-    on the rows of ``A`` in place (:mod:`gosplan.linalg.inplace`): no copy of ``R``;
-    the values system then transposes ``R`` straight from ``A`` (scattering
-    ``(I - A)^T`` along the rows of ``A`` in place was measured 2-3x slower per
-    iteration than a gather on the transpose).
+    BiCGSTAB. See ``docs/maths.md``. With ``inplace_share`` (off by default: measured
+    slower), ``trim-bicgstab`` iterates gross output on the rows of ``A`` in place
+    (:mod:`gosplan.linalg.inplace`): no copy of ``R``; the values system then
+    transposes ``R`` straight from ``A``.
 ``scc-gs`` / ``scc-jacobi`` / ``scc-bicgstab``
     The product graph (edge ``i -> j`` when ``A[i, j] != 0``) is split into its
     strongly connected components (Tarjan), which are solved one after the other
@@ -74,7 +72,6 @@ __all__ = [
     "relative_residuals",
     "DENSE_MAX",
     "INPLACE_SHARE",
-    "INPLACE_MIN_NNZ",
 ]
 
 Method = Literal[
@@ -90,16 +87,13 @@ TRIM_STOP_SHARE = 5e-3
 
 #: Largest ``n`` solved by a dense LU under ``method="auto"``.
 DENSE_MAX = 2500
-#: ``trim-bicgstab`` iterates on ``A`` in place (no copy of ``R``) when the rows of ``R``
-#: hold at least this share of ``A``'s coefficients; below, on a compact copy of ``R``
-#: (faster iterations: shorter vectors, no coefficients pointing outside ``R``).
-#: Measured: see BENCHMARKS.md (issue 15).
-INPLACE_SHARE = 0.5
-#: ... and at least this many coefficients: a smaller ``R`` is copied out fast (it is
-#: read from cache-friendly runs of rows), and the copy's shorter vectors then make
-#: every iteration faster (measured 2x at n = 10^6 with 95 % of the coefficients in
-#: ``R``). Applies to ``inplace_share=None`` (the default) only.
-INPLACE_MIN_NNZ = 10**8
+#: ``trim-bicgstab`` iterates gross output on ``A`` in place (no copy of ``R``) when the
+#: rows of ``R`` hold at least this share of ``A``'s coefficients; below, on a compact
+#: copy of ``R``. Off by default (2 > any share): measured slower everywhere, because
+#: ``R``'s rows also hold the coefficients pointing outside ``R`` (at n = 10^7, K = 30:
+#: 99.6 % of A in R's rows, 61 % inside R) and gather from vectors of length n
+#: (x: 67 s in place against 32 s with the copy; 2x at n = 10^6, K = 10).
+INPLACE_SHARE = 2.0
 #: Components up to this size are solved densely inside the sweep.
 SMALL_COMPONENT = 48
 
@@ -450,7 +444,6 @@ def _solve_trimmed(
     verify: bool,
     progress: Callable[[int, float], None] | None,
     inplace_share: float = INPLACE_SHARE,
-    inplace_min_nnz: float = 0,
 ) -> tuple[np.ndarray, int, int]:
     """Trimmed levels solved exactly, level by level; the remaining block ``R`` iterated.
 
@@ -481,7 +474,7 @@ def _solve_trimmed(
         if "R_share" not in system._blocks:
             system._blocks["R_share"] = rows_share(indptr, rows)
         share = system._blocks["R_share"]
-        inplace = share >= inplace_share and share * A.nnz >= inplace_min_nnz and "R" not in system._blocks
+        inplace = share >= inplace_share and "R" not in system._blocks
 
     def solve_inplace() -> tuple[int, bool]:
         """``R`` in place, writing ``Z[R]``; False when the copy must take over."""
@@ -630,8 +623,8 @@ def solve(
     inplace_share:
         ``trim-bicgstab`` (and ``auto`` beyond :data:`DENSE_MAX`) iterates on ``A`` in
         place when the rows of the cyclic block ``R`` hold at least this share of the
-        coefficients (0: always, above 1: never). Default: :data:`INPLACE_SHARE`, and
-        only when ``R`` holds at least :data:`INPLACE_MIN_NNZ` coefficients.
+        coefficients (0: always, above 1: never). Default :data:`INPLACE_SHARE` (never:
+        measured slower than the copy).
 
     Returns
     -------
@@ -672,7 +665,6 @@ def solve(
             system, B2, transpose, inner=chosen[5:], tol=tol, bnorm=bnorm, maxiter=maxiter,
             verify=verify_productive, progress=progress,
             inplace_share=INPLACE_SHARE if inplace_share is None else float(inplace_share),
-            inplace_min_nnz=INPLACE_MIN_NNZ if inplace_share is None else 0,
         )
         level, nlevels, _, _ = system.levels()
         ncomp = nlevels
