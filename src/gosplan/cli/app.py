@@ -36,7 +36,7 @@ from typing import Annotated, Any, Iterator, Mapping, Optional
 import typer
 
 from gosplan._version import __version__
-from gosplan.cli.choices import BALANCE_METHODS, PLAN_METHODS, PLAN_OBJECTIVES, choice_enum
+from gosplan.cli.choices import BALANCE_METHODS, DECOMPOSE_COORDINATIONS, PLAN_METHODS, PLAN_OBJECTIVES, choice_enum
 from gosplan.cli.group import GosplanGroup
 from gosplan.errors import PlanningError
 
@@ -81,6 +81,7 @@ class Keys(str, enum.Enum):
 Method = choice_enum("Method", BALANCE_METHODS)
 Objective = choice_enum("Objective", PLAN_OBJECTIVES)
 PlanMethod = choice_enum("PlanMethod", PLAN_METHODS)
+Coordination = choice_enum("Coordination", DECOMPOSE_COORDINATIONS)
 
 
 app = typer.Typer(
@@ -552,6 +553,16 @@ def plan(
     max_rounds: Annotated[
         int, typer.Option("--max-rounds", metavar="K", min=1, help="With --decompose: stop after K rounds.")
     ] = 100,
+    coordination: Annotated[
+        Optional[Coordination],
+        typer.Option(
+            "--coordination", show_default=False,
+            help="With --decompose: 'aggregation' (default) — the centre solves an LP over the ministries' "
+            "aggregated groups each round; 'marginal' — no LP at the centre: prices and gross outputs down, "
+            "each product's marginal enterprise up, two Leontief solves a round (fulfilment, one priority "
+            "class, one limited resource; docs/decompose.md).",
+        ),
+    ] = None,
     allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Optimal plan: Kantorovich's linear programs, Cockshott's harmony, least cost; with prices.
@@ -577,12 +588,13 @@ def plan(
         _plan_decomposed(
             economy, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out, fmt=fmt,
             as_json=as_json, workers=workers, scheduler=scheduler, max_rounds=max_rounds,
+            coordination=(coordination or Coordination.aggregation).value,
             inputs={k: v for k, v in inputs.items() if v is not None},
             allow_negative_value_added=allow_negative_value_added,
         )
         return
     for name, given in (("--workers", workers is not None), ("--scheduler", scheduler is not None),
-                        ("--max-rounds", max_rounds != 100)):
+                        ("--max-rounds", max_rounds != 100), ("--coordination", coordination is not None)):
         if given:
             raise typer.BadParameter("only with --decompose (two-level planning)", param_hint=name)
     if years is not None:
@@ -847,8 +859,10 @@ def _plan_decomposed(
     economy: str, *, objective: Objective, method: PlanMethod, tol: float, time_limit: Optional[float],
     out: Optional[Path], fmt: Format, as_json: bool, workers: Optional[int], scheduler: Optional[str],
     max_rounds: int, inputs: Mapping[str, Path], allow_negative_value_added: bool = False,
+    coordination: str = "aggregation",
 ) -> None:
-    """``gosplan plan ECONOMY --decompose``: two-level planning (docs/decompose.md)."""
+    """``gosplan plan ECONOMY --decompose``: two-level planning (docs/decompose.md), coordinated by
+    the centre's LP over aggregated groups or by marginal enterprises and Leontief solves."""
     from gosplan.decompose import METHODS
     from gosplan.decompose.solve import OBJECTIVES
 
@@ -856,9 +870,10 @@ def _plan_decomposed(
         raise typer.BadParameter(f"two-level planning maximises {' or '.join(OBJECTIVES)}", param_hint="--objective")
     if method.value not in METHODS:
         raise typer.BadParameter(f"the centre's program is solved by {', '.join(METHODS)}", param_hint="--method")
-    for name in ("priorities", "weights"):
-        if name in inputs:
-            raise typer.BadParameter("not with --decompose (one priority class, no harmony)", param_hint="--" + name)
+    if "weights" in inputs:
+        raise typer.BadParameter("not with --decompose (no harmony objective)", param_hint="--weights")
+    if coordination == "marginal" and method.value != "auto":
+        raise typer.BadParameter("not with --coordination marginal (the centre solves no LP)", param_hint="--method")
     if workers is not None and scheduler is not None:
         raise typer.BadParameter("give --workers or --scheduler, not both", param_hint="--scheduler")
     _, err_console, show_progress = _consoles(as_json)
@@ -877,10 +892,12 @@ def _plan_decomposed(
         with activity.step(f"two-level planning of {eco.n_products:,} products ({where})") as step:
             result = plan_decomposed(
                 eco, objective=objective.value, method=method.value, tol=tol, time_limit=time_limit,
-                max_rounds=max_rounds, workers=workers, scheduler=scheduler, progress=progress, **inputs,
+                max_rounds=max_rounds, workers=workers, scheduler=scheduler, coordination=coordination,
+                progress=progress, **inputs,
             )
         summary: dict[str, Any] = {
             **result.summary(),
+            "coordination": coordination,
             "tolerance": tol,
             "load_seconds": load_seconds,
             "source": economy,
@@ -891,12 +908,44 @@ def _plan_decomposed(
         if out is not None:
             with activity.step(f"writing {out}"):
                 written = [str(p) for p in result.write(out, fmt.value)]
-                if result.plan is not None and result.status.value in ("optimal", "iteration_limit", "time_limit"):
-                    broken = result.breakdown(eco)
-                    written += [str(p) for p in broken.write(out / "breakdown", fmt.value)]
+                if result.status.value in ("optimal", "iteration_limit", "time_limit"):
+                    written += _write_decomposed_plan(result, eco, out, fmt.value)
+                text = _dumps(summary) + "\n"  # the library's summary.json plus the run's options
+                (out / SUMMARY_NAME).write_text(text, encoding="utf-8")
     from gosplan.cli.report import decomposed_report
 
     _finish_plan(result, summary, as_json, lambda: decomposed_report(summary, log, written=written))
+
+
+def _write_decomposed_plan(result: Any, eco: Any, out: Path, fmt: str) -> list[str]:
+    """The product-level plan and the breakdown (ministries, allocations) of a two-level plan.
+
+    ``coordination="aggregation"`` returns the centre's :class:`PlanResult` (``result.plan``);
+    ``"marginal"`` solves no LP, so it has only the gross output ``x`` (``result.gross_output``):
+    its plan table is ``x`` and the net output ``(I - A) x``."""
+    written: list[str] = []
+    if result.plan is not None:
+        gross = result.plan.gross_output
+    elif result.gross_output is not None:
+        import numpy as np
+        import pandas as pd
+
+        gross = np.asarray(result.gross_output, dtype=float)
+        frame = pd.DataFrame({
+            "product": np.asarray(eco.products).astype(str),
+            "gross_output": gross,
+            "net_output": gross - eco.A @ gross,
+        })
+        path = out / f"plan.{fmt}"
+        _write_frame(frame, path, fmt)
+        written.append(str(path))
+    else:
+        return written
+    from gosplan.hierarchy import breakdown_levels
+
+    broken = breakdown_levels(eco, result.enterprise_output, gross_output=gross, hierarchy=result.hierarchy,
+                              allocations=True, tol=1e-6)
+    return written + [str(p) for p in broken.write(out / "breakdown", fmt)]
 
 
 def result_is_square(result: Any) -> bool:

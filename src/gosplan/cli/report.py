@@ -521,6 +521,7 @@ def decomposed_report(summary: Mapping[str, Any], log: Sequence[str], *, written
     what = "z" if summary.get("objective_kind") == "fulfilment" else "cost"
     rows = [
         ("economy", str(summary.get("economy"))),
+        ("coordination", str(summary.get("coordination", "aggregation"))),
         ("status", str(summary.get("status"))),
         (what, fmt_number(summary.get("objective"))),
         ("bound", fmt_number(summary.get("bound"))),
