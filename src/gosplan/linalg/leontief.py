@@ -60,7 +60,7 @@ import scipy.sparse as sp
 from gosplan.errors import InvalidEconomyError, NotProductiveError
 from gosplan.linalg import _block_kernels as BK
 from gosplan.linalg import kernels as K
-from gosplan.linalg.block import RowsOperator, solve_columns
+from gosplan.linalg.block import BLOCK_COLUMNS, RowsOperator, solve_columns
 from gosplan.linalg.inplace import rows_share, solve_rows_inplace
 from gosplan.results import SolveInfo
 
@@ -209,11 +209,12 @@ def relative_residuals(
         op = RowsOperator(A.indptr, A.indices, A.data, np.arange(system.n, dtype=np.int64), system.n,
                           transpose=True)
         R = np.empty_like(Z2)
-        for q in range(Z2.shape[1]):
-            zq = np.ascontiguousarray(Z2[:, q : q + 1])
-            vq = np.empty_like(zq)
-            op.apply(zq, vq, vq, vq)
-            R[:, q] = B2[:, q] - vq[:, 0]
+        for g0 in range(0, Z2.shape[1], BLOCK_COLUMNS):  # one pass per 4 columns
+            g1 = min(Z2.shape[1], g0 + BLOCK_COLUMNS)
+            zg = np.ascontiguousarray(Z2[:, g0:g1])
+            vg = np.empty_like(zg)
+            op.apply(zg, vg, vg, vg)
+            R[:, g0:g1] = B2[:, g0:g1] - vg
         op.release()
     else:
         R = np.empty_like(Z2)
