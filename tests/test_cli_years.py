@@ -69,6 +69,10 @@ def test_priorities_and_resources_match_plan_years(tmp_path: Path) -> None:
     text = runner.invoke(app, ["plan", "cockshott-example", "--years", "2", "--priorities", str(prio)])
     assert text.exit_code == 0, text.output
     assert "class 1" in text.stdout and "class 3" in text.stdout
+    # and so does the HTML report, one row per class
+    html = ref.to_html()
+    assert "<h3>Priority classes</h3>" in html
+    assert all(f"<td>class {k}</td>" in html for k in ref.class_fulfilment)
 
 
 def test_cost_objective_and_per_year_resources_match_plan_years(two_resources: Path, tmp_path: Path) -> None:
@@ -92,6 +96,8 @@ def test_cost_objective_and_per_year_resources_match_plan_years(two_resources: P
     products = (out / "products.csv").read_text().splitlines()
     assert products[0].startswith("year,product")
     assert json.loads((out / "summary.json").read_text())["inputs"] == {"resources": str(res), "costs": str(costs)}
+    html = (out / "report.html").read_text()
+    assert "<h3>Other resources</h3>" in html and "<td>energy</td><td>available</td>" in html
     # one amount every year: the same as one column per year with that amount
     same = write(tmp_path / "same.csv", "resource,available\nenergy,3.3\n")
     each = write(tmp_path / "each.csv", "resource,year1,year2\nenergy,3.3,3.3\n")

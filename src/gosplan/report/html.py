@@ -446,6 +446,35 @@ def _headline(
     ]
     if extra:
         html += "<h3>More about the solve</h3>" + _table([], extra, cls="kv")
+    return html + _classes_and_resources(summary, labels)
+
+
+def _classes_and_resources(summary: dict, labels: list[str]) -> str:
+    """Tables of the priority classes' rays ``z_{k,t}`` and of the resources other than labour
+    (available, used, price per year), when the plan has them (``class_fulfilment``, ``resources``)."""
+    html = ""
+    classes = summary.get("class_fulfilment") or {}
+    if classes:
+        rows = [
+            f"<td>class {_e(k)}</td>" + "".join(_num(per.get(y), format_percent) for y in labels)
+            for k, per in sorted(classes.items(), key=lambda kv: int(kv[0]))
+        ]
+        html += (
+            "<h3>Priority classes</h3><p class=\"lead\">The share of its targets each class gets per year "
+            "(class 1 first; a later class gets what is left).</p>"
+            + _table(["class", *labels], rows, numeric=[False] + [True] * len(labels))
+        )
+    resources = summary.get("resources") or {}
+    if resources:
+        rows = [
+            f"<td>{_e(r)}</td><td>{_e(what)}</td>"
+            + "".join(_num((per.get(y) or {}).get(key)) for y in labels)
+            for r, per in resources.items()
+            for what, key in (("available", "supply"), ("used", "used"), ("price", "price"))
+        ]
+        html += "<h3>Other resources</h3>" + _table(
+            ["resource", "", *labels], rows, numeric=[False, False] + [True] * len(labels)
+        )
     return html
 
 
