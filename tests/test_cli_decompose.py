@@ -63,8 +63,17 @@ def test_coordination_marginal_and_aggregation_match_the_library(economy, tmp_pa
         targets = pd.read_csv(out / "enterprises.csv")
         np.testing.assert_allclose(targets["target"], api.enterprise_output, rtol=1e-9, atol=1e-12)
         assert (out / "breakdown" / "ministries.csv").exists() and (out / "breakdown" / "allocations.csv").exists()
-    assert api.plan is None  # marginal: no LP, so its plan table is x and (I - A) x
-    np.testing.assert_allclose(plan["net_output"], gross - eco.A @ gross, rtol=1e-9, atol=1e-9)
+    # marginal: no LP, so its plan table is x and the net output x - U 1 of the enterprises'
+    # own techniques: gross output less every input allocated to the enterprises (not (I - A) x,
+    # whose A is the table's average technique)
+    assert api.plan is None
+    alloc = pd.read_csv(tmp_path / "marginal" / "breakdown" / "allocations.csv")
+    used = alloc[alloc["kind"] == "product"].groupby("input")["quantity"].sum()
+    inputs = used.reindex(plan["product"].astype(str)).fillna(0.0).to_numpy()
+    np.testing.assert_allclose(plan["net_output"], gross - inputs, rtol=1e-9, atol=1e-9)
+    # ... which makes the plan's ray of the targets
+    y = np.asarray(eco.y, dtype=float)
+    assert (plan["net_output"].to_numpy() >= z["marginal"] * y - 1e-7 * (1 + np.abs(y))).all()
     # Both coordinations certify the same enterprise-level optimum to the tolerance.
     assert abs(z["marginal"] - z["aggregation"]) <= 2 * TOL * z["aggregation"]
     # The rich report names the coordination.

@@ -921,30 +921,33 @@ def _write_decomposed_plan(result: Any, eco: Any, out: Path, fmt: str) -> list[s
     """The product-level plan and the breakdown (ministries, allocations) of a two-level plan.
 
     ``coordination="aggregation"`` returns the centre's :class:`PlanResult` (``result.plan``);
-    ``"marginal"`` solves no LP, so it has only the gross output ``x`` (``result.gross_output``):
-    its plan table is ``x`` and the net output ``(I - A) x``."""
-    written: list[str] = []
+    ``"marginal"`` solves no LP, so it has only the gross output ``g`` (``result.gross_output``):
+    its plan table is ``g`` and the net output ``g - U 1``, with ``U`` the inputs the
+    enterprises' own techniques take for their targets (the breakdown's ``product_inputs``)."""
     if result.plan is not None:
         gross = result.plan.gross_output
     elif result.gross_output is not None:
-        import numpy as np
-        import pandas as pd
-
-        gross = np.asarray(result.gross_output, dtype=float)
-        frame = pd.DataFrame({
-            "product": np.asarray(eco.products).astype(str),
-            "gross_output": gross,
-            "net_output": gross - eco.A @ gross,
-        })
-        path = out / f"plan.{fmt}"
-        _write_frame(frame, path, fmt)
-        written.append(str(path))
+        gross = result.gross_output
     else:
-        return written
+        return []
     from gosplan.hierarchy import breakdown_levels
 
     broken = breakdown_levels(eco, result.enterprise_output, gross_output=gross, hierarchy=result.hierarchy,
                               allocations=True, tol=1e-6)
+    written: list[str] = []
+    if result.plan is None:
+        import numpy as np
+        import pandas as pd
+
+        gross = np.asarray(gross, dtype=float)
+        frame = pd.DataFrame({
+            "product": np.asarray(eco.products).astype(str),
+            "gross_output": gross,
+            "net_output": gross - np.asarray(broken.product_inputs.sum(axis=1)).ravel(),
+        })
+        path = out / f"plan.{fmt}"
+        _write_frame(_named(frame, eco), path, fmt)
+        written.append(str(path))
     return written + [str(p) for p in broken.write(out / "breakdown", fmt)]
 
 
