@@ -1854,6 +1854,11 @@ def main(argv: list[str] | None = None) -> int:
     record()
     say()
     tables = build_tables(results)
+    return show_tables(tables, args, results, out_path)
+
+
+def show_tables(tables: list, args: argparse.Namespace, results: dict, out_path: Path) -> int:
+    """Print ``tables``, write them as markdown to ``--markdown``, say where the JSON is."""
     for t in tables:
         t.show(args.plain)
     if args.markdown:
@@ -1889,12 +1894,7 @@ def run_linalg(args: argparse.Namespace, results: dict, record: Callable[[], Non
     results["load_average_at_end"] = os.getloadavg()
     record()
     tables = linalg_tables(results["linalg"])
-    for t in tables:
-        t.show(args.plain)
-    if args.markdown:
-        Path(args.markdown).write_text("\n\n".join(t.markdown() for t in tables) + "\n")
-    say(f"results: {out_path}  ({results['elapsed_seconds']:.0f} s)")
-    return 0
+    return show_tables(tables, args, results, out_path)
 
 
 if __name__ == "__main__":

@@ -924,22 +924,15 @@ def _write_decomposed_plan(result: Any, eco: Any, out: Path, fmt: str) -> list[s
     ``"marginal"`` solves no LP, so it has only the gross output ``g`` (``result.gross_output``):
     its plan table is ``g`` and the net output ``g - U 1``, with ``U`` the inputs the
     enterprises' own techniques take for their targets (the breakdown's ``product_inputs``)."""
-    if result.plan is not None:
-        gross = result.plan.gross_output
-    elif result.gross_output is not None:
-        gross = result.gross_output
-    else:
+    if result.plan is None and result.gross_output is None:
         return []
-    from gosplan.hierarchy import breakdown_levels
-
-    broken = breakdown_levels(eco, result.enterprise_output, gross_output=gross, hierarchy=result.hierarchy,
-                              allocations=True, tol=1e-6)
+    broken = result.breakdown(eco, allocations=True)
     written: list[str] = []
     if result.plan is None:
         import numpy as np
         import pandas as pd
 
-        gross = np.asarray(gross, dtype=float)
+        gross = np.asarray(result.gross_output, dtype=float)
         frame = pd.DataFrame({
             "product": np.asarray(eco.products).astype(str),
             "gross_output": gross,

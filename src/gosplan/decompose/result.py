@@ -111,13 +111,16 @@ class DecomposedPlan:
 
     def breakdown(self, economy: Any, *, links: bool = False, allocations: bool = True) -> Any:
         """The plan broken down to ministries and enterprises at the targets this plan set
-        (:func:`gosplan.hierarchy.breakdown_levels`: ministry plans, input allocations, links)."""
+        (:func:`gosplan.hierarchy.breakdown_levels`: ministry plans, input allocations, links);
+        the gross output is the centre's plan's, or under ``coordination="marginal"`` (no LP,
+        no ``plan``) :attr:`gross_output`."""
         from gosplan.hierarchy import breakdown_levels
 
-        if self.plan is None:
+        gross = self.plan.gross_output if self.plan is not None else self.gross_output
+        if gross is None:
             raise ValueError(f"no plan to break down: {self.message}")
         return breakdown_levels(
-            economy, self.enterprise_output, gross_output=self.plan.gross_output, hierarchy=self.hierarchy,
+            economy, self.enterprise_output, gross_output=gross, hierarchy=self.hierarchy,
             links=links, allocations=allocations, tol=1e-6,
         )
 
