@@ -182,7 +182,8 @@ def solve_problem(
         sol, status, message, lp, layout = _fulfilment(problem, runner, class_z, state)
     elif objective == "harmony":
         lp, layout = harmony_lp(problem)
-        sol, status, message = runner.solve("harmony", lp)
+        stage = {"problem": problem, "objective": "harmony", "layout": layout, "state": state}
+        sol, status, message = runner.solve("harmony", lp, stage=stage)
     else:
         lp, layout = cost_lp(problem)
         stage = {"problem": problem, "objective": "cost", "layout": layout, "state": state}

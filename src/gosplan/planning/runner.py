@@ -61,6 +61,10 @@ def backend(
 
         assert stage is not None
         try:
+            if stage.get("objective") == "harmony":
+                from gosplan.planning.harmony_leontief import solve_harmony
+
+                return solve_harmony(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
             return solve_stage(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
         except NotApplicable as exc:
             fallback = "highs" if lp.shape[1] <= HIGHS_FALLBACK_COLUMNS else "pdhg"

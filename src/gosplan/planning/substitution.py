@@ -3,7 +3,9 @@ resources, with Leontief substitution problems as subproblems.
 
 Applies when every technique makes exactly one product (no joint production),
 ``U, P >= 0``, the objective is ``fulfilment`` or ``cost``, there are no ceilings
-and floors are non-negative (the conditions of :func:`applicable`).
+and floors are non-negative (the conditions of :func:`applicable`). ``harmony`` under
+the same conditions is solved by :mod:`gosplan.planning.harmony_leontief`, on the same
+structure (policy iteration, Leontief solves), with a Newton search over the prices.
 
 **Why it works.** For resource prices ``mu >= 0`` and capacity rents
 ``kappa >= 0`` every activity ``j`` (making product ``i(j)``) has a unit cost
@@ -66,8 +68,8 @@ class NotApplicable(Exception):
 
 def applicable(problem: PlanProblem, objective: str) -> str:
     """``""`` when the method applies to ``problem``, otherwise why not."""
-    if objective not in ("fulfilment", "cost"):
-        return f"the {objective} objective is not linear"
+    if objective not in ("fulfilment", "cost", "harmony"):
+        return f"the {objective} objective is not one the method knows"
     make = problem.make
     if make.nnz != problem.m or np.bincount(make.indices, minlength=problem.m).max(initial=0) > 1:
         return "joint production (a technique with several outputs)"

@@ -1,0 +1,465 @@
+"""Cockshott's harmony plan by the Leontief-structure method: a Newton (or SQP) search over
+the prices of the few limited resources and binding capacities, with Leontief substitution
+problems for the technique choice.
+
+Applies under the conditions of :func:`gosplan.planning.substitution.applicable`
+(single-output techniques, ``U, P >= 0``, no ceilings, floors and committed demand
+``>= 0``). The program is :func:`gosplan.planning.formulate.harmony_lp`::
+
+    max sum_i w_i H(s_i)   s.t.  N_i x >= b_i + y_i (1 + s_i)   (y_i > 0),
+                                 N_i x >= max(floor_i, b_i)      (otherwise; floors of
+                                                                   targeted products too),
+                                 P_r x <= R_r,  O_i x <= cap_i,  x >= 0,  s >= -1.
+
+**Why it works.** Price the limited resources at ``mu >= 0`` and the capacities at
+``kappa >= 0`` (together ``z``). Every activity ``j`` then has a unit cost
+``mu'P_j + kappa_i O_ij``; the cheapest way to make any net output ``d >= 0`` is one choice
+``B`` of technique per product (the substitution theorem; policy iteration finds it,
+:meth:`gosplan.planning.substitution._Structure.cheapest`), and the products' prices are
+``pi = (I - A_B)^-T (w_B / O_B)``. For a fixed choice ``pi`` is linear in ``z``:
+``pi = W_B z`` with the columns of ``W_B`` the embodied resource ``r`` per unit of each
+product, ``(I - A_B)^-T (P_rB / O_B)``, and the gross output of a capped product ``c``
+embodied, ``(I - A_B)^-T e_c`` — one transposed Leontief solve per limited resource and
+binding capacity (four at a time). The Lagrangian dual then separates by product::
+
+    D_B(z) = sum_targeted max_{s >= s_lo} [w_i H(s) - pi_i max(floor_i, b_i + y_i (1 + s))]
+             - sum_other pi_i max(floor_i, b_i) + z'(R, cap),
+
+with the maximiser in closed form (``g = pi_i y_i / w_i``: ``s = 1/g - 1`` for ``g <= 1``,
+``1 - g`` for ``1 < g < 2``, ``-1`` beyond, raised to the floor's ``s_lo``), gradient
+``(R, cap) - W_B' d`` (the resources and capacities the plan for ``d`` uses) and Hessian
+``W_B' diag(curvature) W_B``: vector work, no Leontief solve. The true dual is
+``D(z) = max_B D_B(z)``, attained at the cheapest choice; so the method
+
+1. minimises the maximum of the ``D_B`` collected so far (one choice: projected Newton;
+   several: SLSQP on the epigraph), a few dozen variables;
+2. finds the cheapest choice at the minimiser (policy iteration); if it is already
+   collected, the minimiser minimises ``D`` itself, else it joins the collection;
+3. recovers the plan: a convex combination ``lambda`` of the collected choices' plans
+   for their demands ``d_B`` (a small LP makes the combination use exactly the
+   resources and capacities that the prices say bind), one forward Leontief solve per
+   choice in the combination. With labour the only limited resource and no capacity
+   binding the choice does not depend on ``mu``: one policy iteration, a Newton search on
+   ``mu`` and one forward solve give the exact plan;
+4. adds the capacities that plan exceeds to the priced set and starts again from step 1.
+
+The prices ``(pi, mu, kappa)`` at the final ``z`` are reported as the program's duals,
+so that :func:`gosplan.optim.check.verify` certifies the plan as it certifies any other
+backend's. Where the method cannot finish (no convergence within :data:`MAX_ROUNDS`, a
+targeted product that no limited resource or capacity limits, the master failing),
+:class:`~gosplan.planning.substitution.NotApplicable` is raised and the caller falls back
+to HiGHS or PDHG.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, harmony, harmony_derivative
+from gosplan.planning.formulate import Layout
+from gosplan.planning.problem import PlanProblem
+from gosplan.planning.substitution import NotApplicable, _Structure, _unit_costs
+
+__all__ = ["solve_harmony"]
+
+MAX_ROUNDS = 60
+"""Rounds (master solve + cheapest choice) before the method gives up."""
+MAX_PIECES = 12
+"""Technique choices kept in the master; the least active are dropped beyond."""
+NEWTON_TOL = 1e-12
+"""Projected-gradient tolerance of the master, in relative slack of each resource / capacity."""
+MAX_PRICED_CAPACITIES = 400
+"""Capacities priced in the master (each costs one transposed Leontief solve per choice)."""
+
+
+class _Response:
+    """The products' answer to prices ``pi``: deviations ``s``, net outputs ``d``, the
+    Lagrangian's value and its curvature (see the module)."""
+
+    def __init__(self, problem: PlanProblem) -> None:
+        y = problem.target
+        b = problem.base
+        T = np.flatnonzero(y > 0)
+        self.T = T
+        self.y = y[T]
+        self.w = problem.weight[T]
+        self.a = b[T] + y[T]  # net output at s = 0
+        floor = problem.floor[T]
+        self.floor = np.maximum(floor, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_lo = np.where(floor > 0, (floor - b[T]) / y[T] - 1.0, -1.0)
+        self.s_lo = np.maximum(s_lo, -1.0)
+        h = np.maximum(problem.floor, problem.base_floor)
+        h[T] = 0.0
+        self.h = np.maximum(h, 0.0)
+        self.wsum = float(self.w.sum())
+
+    def __call__(self, pi: np.ndarray, want_curv: bool = False):
+        p = pi[self.T]
+        tiny = 1e-14 * max(float(np.abs(pi).max(initial=0.0)), 1e-300)
+        p = np.maximum(p, tiny)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            g = p * self.y / self.w
+            su = np.where(g <= 1.0, 1.0 / g - 1.0, np.where(g < 2.0, 1.0 - g, -1.0))
+            s = np.maximum(su, self.s_lo)
+            dT = np.maximum(self.floor, self.a + self.y * s)
+            value = float(self.w @ harmony(s) - p @ dT) - float(pi @ self.h)
+        if not np.isfinite(value):
+            value = np.inf  # a targeted product priced at (about) zero: unbounded in that direction
+        d = self.h.copy()
+        d[self.T] = dT
+        curv = None
+        if want_curv:
+            curv = np.where(su > self.s_lo, np.where(g <= 1.0, self.w / p**2, self.y**2 / self.w), 0.0)
+        return value, d, s, curv, su
+
+
+class _Piece:
+    """One technique choice ``B`` and its matrix ``W_B`` (``n x`` priced rows)."""
+
+    def __init__(self, choice: np.ndarray, W: np.ndarray) -> None:
+        self.choice = choice.copy()
+        self.W = W
+
+
+class _Master:
+    def __init__(self, st: _Structure, resp: _Response) -> None:
+        self.st = st
+        self.resp = resp
+        p = st.problem
+        self.R = p.available[st.limited]
+        self.caps: list[int] = []  # product indices of priced capacities
+        self.pieces: list[_Piece] = []
+
+    # ------------------------------------------------------------------ rows
+    @property
+    def c(self) -> np.ndarray:
+        return np.concatenate([self.R, self.st.problem.capacity[np.asarray(self.caps, dtype=np.int64)]])
+
+    def scale(self) -> np.ndarray:
+        """``z = theta * scale``: theta 1 prices a row at the whole harmony weight."""
+        c = self.c
+        return self.resp.wsum / np.where(c > 0, c, 1.0)
+
+    def rhs(self, B: np.ndarray, caps: list[int], resources: bool) -> np.ndarray:
+        st = self.st
+        n = st.problem.n
+        cols = []
+        if resources:
+            PB = st.P_lim[:, B]  # resources x products (chosen techniques)
+            PB = np.asarray(PB.todense()) if sp.issparse(PB) else np.asarray(PB)
+            for r in range(PB.shape[0]):
+                cols.append(PB[r] / st.out[B])
+        for cprod in caps:
+            e = np.zeros(n)
+            e[cprod] = 1.0
+            cols.append(e)
+        return np.column_stack(cols) if cols else np.zeros((n, 0))
+
+    def add_piece(self, B: np.ndarray) -> _Piece:
+        st = self.st
+        for piece in self.pieces:
+            if np.array_equal(piece.choice, B):
+                return piece
+        st.choice = B.copy()
+        W = st._solve(self.rhs(B, self.caps, True), transpose=True)
+        W = np.asarray(W).reshape(st.problem.n, -1)
+        piece = _Piece(B, W)
+        self.pieces.append(piece)
+        return piece
+
+    def add_caps(self, new: list[int], keep: list[_Piece]) -> None:
+        st = self.st
+        self.pieces = []
+        for piece in keep:
+            st.choice = piece.choice.copy()
+            extra = np.asarray(st._solve(self.rhs(piece.choice, new, False), transpose=True)).reshape(st.problem.n, -1)
+            piece.W = np.hstack([piece.W, extra])
+            self.pieces.append(piece)
+        self.caps.extend(new)
+
+    # ------------------------------------------------------------------ one piece
+    def evaluate(self, piece: _Piece, theta: np.ndarray, hess: bool = False):
+        """``D_B / wsum`` at ``theta``, its gradient in theta and (optionally) Hessian."""
+        zs = self.scale()
+        z = theta * zs
+        pi = piece.W @ z
+        value, d, s, curv, _ = self.resp(pi, want_curv=hess)
+        c = self.c
+        use = piece.W.T @ d
+        wsum = self.resp.wsum
+        D = (value + float(z @ c)) / wsum
+        grad = zs * (c - use) / wsum
+        H = None
+        if hess:
+            WT = piece.W[self.resp.T] * zs
+            H = (WT.T @ (WT * curv[:, None])) / wsum
+        return D, grad, H, d, s, use
+
+    def newton(self, piece: _Piece, theta: np.ndarray, deadline: float | None) -> np.ndarray:
+        """Projected Newton on ``D_B`` over ``theta >= 0``."""
+        theta = theta.copy()
+        for _ in range(200):
+            D, g, H, *_ = self.evaluate(piece, theta, hess=True)
+            at_bound = (theta <= 0) & (g > 0)
+            free = ~at_bound
+            if np.abs(g[free]).max(initial=0.0) <= NEWTON_TOL:
+                return theta
+            step = np.zeros_like(theta)
+            Hf = H[np.ix_(free, free)]
+            reg = 1e-14 * max(float(np.trace(Hf)), 1e-300) + 1e-300
+            try:
+                step[free] = -np.linalg.solve(Hf + reg * np.eye(Hf.shape[0]), g[free])
+            except np.linalg.LinAlgError:
+                step[free] = -g[free]
+            if not g @ step < 0:
+                step = -np.where(free, g, 0.0)
+            alpha, accepted = 1.0, False
+            while alpha > 1e-14:
+                new = np.maximum(theta + alpha * step, 0.0)
+                Dn = self.evaluate(piece, new)[0]
+                if Dn <= D + 1e-4 * float(g @ (new - theta)) or (Dn <= D and alpha < 1e-6):
+                    accepted = True
+                    break
+                alpha *= 0.5
+            if not accepted:
+                return theta  # no progress possible at this precision
+            theta = new
+            if deadline is not None and time.perf_counter() > deadline:
+                return theta
+        return theta
+
+    def minimise(self, theta: np.ndarray, deadline: float | None) -> np.ndarray:
+        """Minimiser of ``max_B D_B`` over ``theta >= 0`` (the pieces collected)."""
+        if len(self.pieces) == 1:
+            return self.newton(self.pieces[0], theta, deadline)
+        from scipy.optimize import minimize
+
+        pieces = self.pieces
+        p = theta.size
+        cache: dict[bytes, list] = {}
+
+        def all_of(u):
+            key = u[:p].tobytes()
+            if key not in cache:
+                cache.clear()
+                cache[key] = [self.evaluate(pc, np.maximum(u[:p], 0.0))[:2] for pc in pieces]
+            return cache[key]
+
+        cons = [
+            {
+                "type": "ineq",
+                "fun": (lambda u, k=k: u[p] - all_of(u)[k][0]),
+                "jac": (lambda u, k=k: np.concatenate([-all_of(u)[k][1], [1.0]])),
+            }
+            for k in range(len(pieces))
+        ]
+        t0 = max(v[0] for v in all_of(np.concatenate([theta, [0.0]])))
+        u0 = np.concatenate([theta, [t0]])
+        res = minimize(
+            lambda u: u[p], u0, jac=lambda u: np.concatenate([np.zeros(p), [1.0]]), method="SLSQP",
+            bounds=[(0.0, None)] * p + [(None, None)], constraints=cons,
+            options={"ftol": 1e-15, "maxiter": 2000},
+        )
+        theta = np.maximum(res.x[:p], 0.0)
+        # One active choice: finish by Newton on it (exact, quadratic).
+        vals = [self.evaluate(pc, theta)[0] for pc in pieces]
+        top = max(vals)
+        active = [k for k, v in enumerate(vals) if v >= top - 1e-9 * (1 + abs(top))]
+        if len(active) == 1:
+            polished = self.newton(pieces[active[0]], theta, deadline)
+            if max(self.evaluate(pc, polished)[0] for pc in pieces) <= top:
+                theta = polished
+        return theta
+
+    def combination(self, theta: np.ndarray):
+        """Weights ``lambda`` of the collected choices whose plans, at their demands, use
+        what the prices say: every priced row with a positive price exactly, the others
+        at most; from a small LP. Returns ``(lambda, evaluations)``."""
+        evals = [self.evaluate(pc, theta) for pc in self.pieces]
+        K = len(evals)
+        if K == 1:
+            return np.ones(1), evals
+        from scipy.optimize import linprog
+
+        G = np.array([e[1] for e in evals])  # K x p, normalised gradients
+        Dv = np.array([e[0] for e in evals])
+        slack = Dv.max() - Dv
+        p = theta.size
+        free = theta > 0
+        # variables: lambda (K), e_plus (p), e_minus (p)
+        c = np.concatenate([1e3 * slack, np.ones(p), np.ones(p)])
+        A_eq = [np.concatenate([np.ones(K), np.zeros(2 * p)])]
+        b_eq = [1.0]
+        A_ub, b_ub = [], []
+        for j in range(p):
+            row = np.concatenate([G[:, j], np.zeros(2 * p)])
+            row[K + j] = -1.0
+            row[K + p + j] = 1.0
+            if free[j]:
+                A_eq.append(row)
+                b_eq.append(0.0)
+            else:  # G' lambda >= 0  ->  -G' lambda - e_minus <= 0
+                r = -row
+                r[K + j] = 0.0
+                A_ub.append(r)
+                b_ub.append(0.0)
+        res = linprog(c, A_ub=np.array(A_ub) if A_ub else None, b_ub=np.array(b_ub) if b_ub else None,
+                      A_eq=np.array(A_eq), b_eq=np.array(b_eq), bounds=[(0, None)] * (K + 2 * p), method="highs")
+        if res.status != 0:
+            raise NotApplicable(f"combination of technique choices: {res.message}")
+        lam = np.maximum(res.x[:K], 0.0)
+        return lam / lam.sum(), evals
+
+
+def solve_harmony(
+    problem: PlanProblem,
+    lp: LinearProgram,
+    layout: Layout,
+    *,
+    tol: float = 1e-6,
+    time_limit: float | None = None,
+    progress=None,
+    state: dict | None = None,
+    **_: object,
+) -> LPSolution:
+    """The harmony plan by the Leontief-structure method (see the module); an
+    :class:`LPSolution` of ``lp`` (``v = [x, s]``, duals in HiGHS' convention)."""
+    start = time.perf_counter()
+    deadline = None if time_limit is None else start + time_limit
+    n, m = problem.n, problem.m
+    st = _Structure.build(problem, "fulfilment")  # unit costs come from the prices alone
+    resp = _Response(problem)
+    if resp.T.size == 0:
+        raise NotApplicable("no targeted product: nothing to harmonise")
+    if st.limited.size == 0 and st.capped.size == 0:
+        raise NotApplicable("no limited resource and no capacity: the harmony is unbounded")
+    if (problem.available[st.limited] <= 0).any():
+        raise NotApplicable("a limited resource with nothing available")
+    master = _Master(st, resp)
+    n_res = st.limited.size
+    resources = problem.resources.size
+
+    def prices(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = theta * master.scale()
+        mu = np.zeros(resources)
+        mu[st.limited] = z[:n_res]
+        kappa = np.zeros(n)
+        if master.caps:
+            kappa[np.asarray(master.caps)] = z[n_res:]
+        return mu, kappa
+
+    theta = np.ones(n_res)
+    mu, kappa = prices(theta)
+    st.cheapest(_unit_costs(st, mu, kappa))
+    first = master.add_piece(st.choice)
+    if n_res and (np.abs(first.W[resp.T]).max(axis=1) <= 0).any():
+        # A targeted product that embodies no limited resource: only a capacity can limit it.
+        raise NotApplicable("a targeted product uses no limited resource, directly or indirectly")
+    if n_res == 0:
+        raise NotApplicable("no limited resource (capacities alone)")
+    rounds = 0
+    status = LPStatus.ITERATION_LIMIT
+    x = s = pi = None
+    for rounds in range(1, MAX_ROUNDS + 1):
+        theta = master.minimise(theta, deadline)
+        mu, kappa = prices(theta)
+        pi = st.cheapest(_unit_costs(st, mu, kappa))
+        true_D = (resp(pi)[0] + float(mu[st.limited] @ master.R)
+                  + (float(kappa[master.caps] @ problem.capacity[master.caps]) if master.caps else 0.0)) / resp.wsum
+        model_D = max(master.evaluate(pc, theta)[0] for pc in master.pieces)
+        excess = true_D - model_D
+        if progress is not None:
+            progress(
+                f"harmony round {rounds}: dual {true_D * resp.wsum:.10g}, model {model_D * resp.wsum:.10g}, "
+                f"{len(master.pieces)} choice(s), {len(master.caps)} priced capacit(ies), {st.solves} Leontief solves"
+            )
+        if excess > 1e-11 * (1.0 + abs(true_D)):
+            # The cheapest choice at these prices is not collected yet.
+            before = len(master.pieces)
+            master.add_piece(st.choice)
+            if len(master.pieces) == before:
+                raise NotApplicable("the cheapest technique choice repeats without closing the gap")
+            if len(master.pieces) > MAX_PIECES:
+                vals = [master.evaluate(pc, theta)[0] for pc in master.pieces]
+                order = np.argsort(vals)[::-1][:MAX_PIECES]
+                master.pieces = [master.pieces[k] for k in sorted(order)]
+            if deadline is not None and time.perf_counter() > deadline:
+                status = LPStatus.TIME_LIMIT
+                break
+            continue
+        # The model is exact at theta: recover the plan.
+        lam, evals = master.combination(theta)
+        x = np.zeros(m)
+        s = np.zeros(resp.T.size)
+        gross = np.zeros(n)
+        for k in np.flatnonzero(lam > 0):
+            piece = master.pieces[k]
+            _, _, _, d_k, s_k, _ = evals[k]
+            st.choice = piece.choice.copy()
+            G = np.asarray(st.plans(d_k)).reshape(-1)
+            x[piece.choice] += lam[k] * G / st.out[piece.choice]
+            gross += lam[k] * G
+            s += lam[k] * s_k
+        # Capacities the plan exceeds join the priced rows.
+        capped = st.capped
+        priced = set(master.caps)
+        over = [int(c) for c in capped[gross[capped] > problem.capacity[capped] * (1 + 1e-9) + 1e-12]
+                if int(c) not in priced]
+        if not over:
+            status = LPStatus.OPTIMAL
+            break
+        if len(master.caps) + len(over) > MAX_PRICED_CAPACITIES:
+            raise NotApplicable(f"more than {MAX_PRICED_CAPACITIES} capacities bind")
+        keep = [master.pieces[k] for k in np.flatnonzero(lam > 0)]
+        master.add_caps(over, keep)
+        theta = np.concatenate([theta, np.zeros(len(over))])
+        x = None
+        if deadline is not None and time.perf_counter() > deadline:
+            status = LPStatus.TIME_LIMIT
+            break
+    if x is None:
+        raise NotApplicable(f"no certified harmony plan after {rounds} round(s) ({status.value})")
+    # Row duals in HiGHS' convention for lp: balance rows pi (split with the floor's bound
+    # row where a targeted product's floor binds), resources -mu, capacity rows -kappa.
+    ydual = np.zeros(lp.shape[0])
+    ydual[:n] = pi
+    T = resp.T
+    if layout.bound_rows.size:
+        _, _, _, _, su = resp(pi)
+        floor_binds = (su < resp.s_lo) & (resp.s_lo > -1.0)
+        bal = np.where(floor_binds, resp.w * harmony_derivative(s) / resp.y, pi[T])
+        ydual[T] = bal
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[layout.bound_rows] = np.arange(layout.bound_rows.size)
+        where = pos[T] >= 0
+        ydual[layout.bound_start + pos[T][where]] = (pi[T] - bal)[where]
+    ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows]
+    ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows]
+    v = np.concatenate([x, s])
+    return LPSolution(
+        status=status,
+        v=v,
+        y=ydual,
+        d=lp.reduced_costs(v, ydual),
+        objective=lp.objective(v),
+        method="leontief",
+        iterations=st.solves,
+        seconds=time.perf_counter() - start,
+        message=(
+            f"Leontief harmony method: {rounds} round(s), {len(master.pieces)} technique choice(s), "
+            f"{st.policy_rounds} policy-iteration round(s), {st.solves} Leontief solves, "
+            f"{len(master.caps)} priced capacit(ies)"
+        ),
+        detail={
+            "rounds": rounds,
+            "choices": len(master.pieces),
+            "policy_rounds": st.policy_rounds,
+            "leontief_solves": st.solves,
+            "seconds_in_leontief_solves": st.seconds_solving,
+            "capacity_rows": len(master.caps),
+        },
+    )

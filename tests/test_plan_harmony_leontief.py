@@ -1,0 +1,205 @@
+"""Harmony plans by the Leontief-structure method (``method="leontief"``) against Cockshott's
+harmony program written here in cvxpy (exponential cone + quadratic, solved by Clarabel)
+and against HiGHS' tangent cuts (``method="highs"``), on synthetic economies with labour
+alone, several limited resources with second techniques, binding capacities, floors,
+committed demand and weights."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gosplan
+from gosplan.optim.check import verify
+from gosplan.planning import optimal
+from gosplan.planning.formulate import harmony_lp
+from gosplan.planning.problem import planning_problem
+from gosplan.synth.planning import planning_instance
+
+cp = pytest.importorskip("cvxpy")
+
+
+def reference(econ, resources: dict, capacities: dict, *, weights=None, floors=None, committed=None):
+    """``max sum w H(s)``: ``(O - U) x >= b + y (1 + s)`` (targeted), ``>= max(floor, b)`` (others;
+    floors of targeted products too), ``P x <= R``, ``O_i x <= cap_i``, ``x >= 0``, ``s >= -1``;
+    ``H(s) = max_{u <= 0 <= v, u + v = s} u - u^2/2 + ln(1 + v)``. Returns (harmony, s, x)."""
+    U = sp.csr_array(econ.use).toarray()
+    O = sp.csr_array(econ.make).toarray()
+    P = sp.csr_array(econ.primary).toarray()
+    n, m = O.shape
+    y = np.asarray(econ.y, dtype=float)
+    prod = list(map(str, econ.products))
+    res = list(map(str, econ.resources))
+    b = np.zeros(n) if committed is None else np.array([committed.get(p, 0.0) for p in prod])
+    fl = np.zeros(n) if floors is None else np.array([floors.get(p, 0.0) for p in prod])
+    w = np.ones(n) if weights is None else np.array([weights.get(p, 1.0) for p in prod])
+    T = np.flatnonzero(y > 0)
+    x = cp.Variable(m, nonneg=True)
+    u = cp.Variable(T.size, nonpos=True)
+    v = cp.Variable(T.size, nonneg=True)
+    s = u + v
+    net = (O - U) @ x
+    cons = [s >= -1, net[T] >= b[T] + cp.multiply(y[T], 1 + s), net >= np.maximum(fl, b) * (y <= 0) + fl * (y > 0)]
+    for name, avail in resources.items():
+        cons.append(P[res.index(name)] @ x <= avail)
+    for name, cap in capacities.items():
+        cons.append(O[prod.index(name)] @ x <= cap)
+    obj = cp.Maximize(w[T] @ (u - 0.5 * cp.square(u) + cp.log(1 + v)))
+    prob = cp.Problem(obj, cons)
+    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    assert prob.status == "optimal", prob.status
+    return float(prob.value), np.asarray(s.value), np.asarray(x.value)
+
+
+def _plan(econ, method: str, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gosplan.plan(econ, objective="harmony", method=method, tol=1e-6, **kw)
+
+
+def _check(result, econ, ref, *, s_tol=1e-4, **kw):
+    """Optimal by the Leontief method, certified by gosplan's check, same harmony as the reference."""
+    value, s_ref, _ = ref
+    assert result.status.value == "optimal", result.message
+    assert result.method == "leontief", result.stages[-1].message
+    assert "Leontief harmony method" in result.stages[-1].message
+    assert result.duality_gap <= 1e-6 and result.max_violation <= 1e-6
+    assert abs(result.objective - value) <= 1e-6 * max(1.0, abs(value))
+    # s is unique (harmony is strictly concave in s): read it off the plan's net output (every
+    # targeted balance binds: harmony grows with s).
+    problem = planning_problem(econ, **kw)
+    T = np.flatnonzero(problem.target > 0)
+    s = (result.net_output[T] - problem.base[T]) / problem.target[T] - 1.0
+    np.testing.assert_allclose(s, s_ref, atol=s_tol, rtol=s_tol)
+
+
+def _instance(n: int, seed: int):
+    return planning_instance(n, 5, seed=seed)
+
+
+@pytest.mark.parametrize("n", [20, 150, 300])
+def test_labour_only_is_exact_in_one_choice(n: int) -> None:
+    inst = _instance(n, seed=n)
+    econ = inst.economy
+    labour = str(econ.resources[0])
+    kw = {"resources": {labour: float(inst.resources.iloc[0])}}
+    result = _plan(econ, "leontief", **kw)
+    _check(result, econ, reference(econ, kw["resources"], {}), **kw)
+    # Cockshott's setting: labour values do not depend on mu, one technique choice suffices.
+    assert "1 round(s), 1 technique choice(s)" in result.stages[-1].message
+
+
+@pytest.mark.parametrize("n,seed", [(60, 1), (200, 2), (300, 3)])
+def test_three_resources_and_second_techniques(n: int, seed: int) -> None:
+    inst = _instance(n, seed)
+    econ = inst.economy
+    kw = {"resources": inst.resources}
+    result = _plan(econ, "leontief", **kw)
+    _check(result, econ, reference(econ, inst.resources.to_dict(), {}), **kw)
+    highs = _plan(econ, "highs", **kw)
+    assert abs(highs.objective - result.objective) <= 1e-6 * abs(result.objective)
+
+
+@pytest.mark.parametrize("n,seed", [(40, 4), (120, 5)])
+def test_binding_capacities(n: int, seed: int) -> None:
+    inst = _instance(n, seed)
+    econ = inst.economy
+    kw = {"resources": inst.resources, "capacities": inst.capacities}
+    result = _plan(econ, "leontief", **kw)
+    ref = reference(econ, inst.resources.to_dict(), inst.capacities.to_dict())
+    _check(result, econ, ref, **kw)
+    assert (result.capacity_price > 0).sum() >= 1  # the case is about capacities that bind
+    free = _plan(econ, "leontief", resources=inst.resources)
+    assert free.objective > result.objective + 1e-6
+
+
+def test_floors_committed_and_weights() -> None:
+    inst = _instance(80, 6)
+    econ = inst.economy
+    rng = np.random.default_rng(6)
+    prod = list(map(str, econ.products))
+    y = np.asarray(econ.y)
+    weights = {p: float(rng.uniform(0.5, 3.0)) for p in prod}
+    committed = {p: float(0.2 * y[i] + 0.05) for i, p in enumerate(prod) if rng.random() < 0.3}
+    # Floors above what the targeted product would otherwise get, and on untargeted products.
+    floors = {p: float(1.4 * y[i] + committed.get(p, 0.0)) for i, p in enumerate(prod) if rng.random() < 0.15}
+    kw = {"resources": inst.resources, "weights": weights, "committed": committed, "floors": floors}
+    result = _plan(econ, "leontief", **kw)
+    ref = reference(econ, inst.resources.to_dict(), {}, weights=weights, floors=floors, committed=committed)
+    assert result.status.value == "optimal", result.message
+    assert result.method == "leontief"
+    assert abs(result.objective - ref[0]) <= 1e-6 * abs(ref[0])
+    assert result.duality_gap <= 1e-6
+    floor_arr = np.array([floors.get(p, 0.0) for p in prod])
+    assert (result.net_output >= floor_arr - 1e-6 * (1 + floor_arr)).all()
+    assert (result.bound_price >= -1e-12).all()
+
+
+def test_auto_uses_it_beyond_highs_and_lp_is_certified(monkeypatch) -> None:
+    inst = _instance(120, 7)
+    monkeypatch.setattr(optimal, "AUTO_HIGHS_MAX", 50)
+    result = _plan(inst.economy, "auto", resources=inst.resources)
+    assert result.method == "leontief" and result.status.value == "optimal"
+    # gosplan's own check, again, on the program as formulated.
+    problem = planning_problem(inst.economy, resources=inst.resources)
+    lp, layout = harmony_lp(problem)
+    from gosplan.planning.harmony_leontief import solve_harmony
+
+    sol = solve_harmony(problem, lp, layout, tol=1e-6)
+    check = verify(lp, sol.v, sol.y)
+    assert check.passes(1e-6) and check.price_error <= 1e-6
+
+
+def test_falls_back_with_a_message(monkeypatch) -> None:
+    from gosplan.planning import harmony_leontief
+
+    inst = _instance(60, 8)
+    kw = {"resources": inst.resources, "capacities": inst.capacities}
+    monkeypatch.setattr(harmony_leontief, "MAX_PRICED_CAPACITIES", 0)
+    result = _plan(inst.economy, "leontief", **kw)
+    assert result.status.value == "optimal"
+    assert result.method != "leontief"
+    assert "Leontief method not applicable" in result.stages[-1].message
+    ref = reference(inst.economy, inst.resources.to_dict(), inst.capacities.to_dict())
+    assert abs(result.objective - ref[0]) <= 1e-6 * abs(ref[0])
+
+
+def _random_economy(seed: int, n: int):
+    rng = np.random.default_rng(seed)
+    A = sp.random_array((n, n), density=min(1.0, 3 / n), random_state=rng).toarray()
+    A *= 0.7 / max(A.sum(axis=0).max(), 1e-9)
+    alt = np.flatnonzero(rng.random(n) < 0.3)
+    Aalt = A[:, alt] * rng.uniform(0.5, 1.5, size=(n, alt.size))
+    Aalt *= 0.8 / np.maximum(Aalt.sum(axis=0), 0.8)
+    P = rng.uniform(0.1, 1.0, size=(2, n))
+    Palt = P[:, alt] * rng.uniform(0.4, 1.6, size=(2, alt.size))
+    names = [f"p{i}" for i in range(n)]
+    y = rng.uniform(0.0, 2.0, size=n) * (rng.random(n) < 0.8)
+    y[0] = 1.0
+    econ = gosplan.Economy(products=names, use=np.hstack([A, Aalt]), make=np.hstack([np.eye(n), np.eye(n)[:, alt]]),
+                           activities=names + [f"p{i}/alt" for i in alt], primary=np.hstack([P, Palt]),
+                           resources=["labour", "land"], demand=y.reshape(-1, 1), categories=["fd"])
+    x_hat = np.linalg.solve(np.eye(n) - A, y)
+    R = P @ x_hat * rng.uniform(0.7, 1.2, size=2)
+    capped = rng.choice(n, size=n // 5, replace=False)
+    caps = pd.Series(x_hat[capped] * rng.uniform(0.8, 1.5, size=capped.size) + 1e-3, index=[names[i] for i in capped])
+    return econ, {"labour": R[0], "land": R[1]}, caps
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 40), capped=st.booleans())
+def test_random_economies_match_clarabel(seed: int, n: int, capped: bool) -> None:
+    econ, resources, caps = _random_economy(seed, n)
+    kw = {"resources": resources, "capacities": caps if capped else None}
+    result = _plan(econ, "leontief", **kw)
+    ref = reference(econ, resources, caps.to_dict() if capped else {})
+    assert result.status.value == "optimal", result.message
+    assert abs(result.objective - ref[0]) <= 1e-6 * max(1.0, abs(ref[0]))
+    if result.method == "leontief":
+        assert result.duality_gap <= 1e-6
