@@ -9,7 +9,8 @@ OR-Tools' PDLP, side by side in one process.
 Instances: :func:`gosplan.synth.planning.planning_instance` — a synthetic economy with a
 second technique for a tenth of the products, three resources (labour, land, co2; limited
 to 100 %, 95 %, 90 % of what the table's own plan uses) and capacities on a tenth of the
-products — for ``fulfilment`` and ``harmony`` with the table's own final demand as target,
+products — for ``fulfilment`` and ``harmony`` with the table's own final demand as target (``--limits
+resources``: without the capacities; ``--limits labour``: labour alone limited, Cockshott's setting),
 for ``cost`` with 85 % of it (so that the targets can be met in full); and the bundled real
 tables (square, labour limited to the table's own total).
 
@@ -172,6 +173,8 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=600.0, help="seconds per solver and case")
     ap.add_argument("--real", action=argparse.BooleanOptionalAction, default=True, help="also the bundled real tables")
     ap.add_argument("--quick", action="store_true", help="n <= 10^4, limit 120 s")
+    ap.add_argument("--limits", choices=("all", "resources", "labour"), default="all",
+                    help="synthetic cases: resources and capacities (all), resources alone, labour alone")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
@@ -218,9 +221,15 @@ def main() -> None:
         for name in ("cockshott-example", "uk-2015", "us-2022", "us-2017"):
             cases.append((name, None, gosplan.load(name), {}))
     for label, n, inst, built in instances(sizes, args.inputs):
+        if args.limits != "all":
+            label = f"{label} ({args.limits} only)"
         print(f"# {label}: built in {built:.1f} s", flush=True)
         for objective in objectives:
             kwargs = {"resources": inst.resources, "capacities": inst.capacities}
+            if args.limits == "resources":  # the resources limited, no capacities
+                kwargs = {"resources": inst.resources}
+            elif args.limits == "labour":  # Cockshott's setting: labour alone limited
+                kwargs = {"resources": inst.resources.iloc[:1]}
             if objective == "cost":
                 kwargs["targets"] = 0.85 * inst.economy.y
             group = []

@@ -106,7 +106,7 @@ def test_three_resources_and_second_techniques(n: int, seed: int) -> None:
     assert abs(highs.objective - result.objective) <= 1e-6 * abs(result.objective)
 
 
-@pytest.mark.parametrize("n,seed", [(40, 4), (120, 5)])
+@pytest.mark.parametrize("n,seed", [(40, 4), (120, 5), (300, 1)])
 def test_binding_capacities(n: int, seed: int) -> None:
     inst = _instance(n, seed)
     econ = inst.economy

@@ -31,8 +31,9 @@ with the maximiser in closed form (``g = pi_i y_i / w_i``: ``s = 1/g - 1`` for `
 ``W_B' diag(curvature) W_B``: vector work, no Leontief solve. The true dual is
 ``D(z) = max_B D_B(z)``, attained at the cheapest choice; so the method
 
-1. minimises the maximum of the ``D_B`` collected so far (one choice: projected Newton;
-   several: SLSQP on the epigraph), a few dozen variables;
+1. minimises the maximum of the ``D_B`` collected so far over ``z >= 0`` (one choice:
+   projected Newton; several: SQP whose quadratic subproblems Clarabel solves, with the
+   Hessian of the Lagrangian ``sum_B lambda_B H_B``), a few to a few hundred variables;
 2. finds the cheapest choice at the minimiser (policy iteration); if it is already
    collected, the minimiser minimises ``D`` itself, else it joins the collection;
 3. recovers the plan: a convex combination ``lambda`` of the collected choices' plans
@@ -45,8 +46,9 @@ with the maximiser in closed form (``g = pi_i y_i / w_i``: ``s = 1/g - 1`` for `
 
 The prices ``(pi, mu, kappa)`` at the final ``z`` are reported as the program's duals,
 so that :func:`gosplan.optim.check.verify` certifies the plan as it certifies any other
-backend's. Where the method cannot finish (no convergence within :data:`MAX_ROUNDS`, a
-targeted product that no limited resource or capacity limits, the master failing),
+backend's. Where the method cannot finish (no convergence within :data:`MAX_ROUNDS`, more
+capacities binding than :func:`_max_priced` allows, a targeted product that no limited
+resource limits, the master failing),
 :class:`~gosplan.planning.substitution.NotApplicable` is raised and the caller falls back
 to HiGHS or PDHG.
 """
@@ -71,8 +73,19 @@ MAX_PIECES = 12
 """Technique choices kept in the master; the least active are dropped beyond."""
 NEWTON_TOL = 1e-12
 """Projected-gradient tolerance of the master, in relative slack of each resource / capacity."""
+ZERO_PRICE = 1e-12
+"""A row priced below this (in units of the whole harmony weight over the row's bound) with a
+positive gradient counts as unpriced (at its bound ``0``)."""
 MAX_PRICED_CAPACITIES = 400
-"""Capacities priced in the master (each costs one transposed Leontief solve per choice)."""
+"""Capacities priced in the master at most (each costs one transposed Leontief solve per
+choice, ``8 n`` bytes per choice and ``n p`` operations per Hessian entry); fewer on large
+plans, see :func:`_max_priced`."""
+
+
+def _max_priced(n: int) -> int:
+    """Priced capacities allowed at ``n`` products: the master's Hessian ``W' diag W`` costs
+    ``n p^2``; kept under ``4e9`` operations (10^4: 400, 10^5: 200, 10^6: 63)."""
+    return int(min(MAX_PRICED_CAPACITIES, max(20, (4e9 / max(n, 1)) ** 0.5)))
 
 
 class _Response:
@@ -204,7 +217,8 @@ class _Master:
         theta = theta.copy()
         for _ in range(200):
             D, g, H, *_ = self.evaluate(piece, theta, hess=True)
-            at_bound = (theta <= 0) & (g > 0)
+            at_bound = (theta <= ZERO_PRICE) & (g > 0)
+            theta[at_bound] = 0.0
             free = ~at_bound
             if np.abs(g[free]).max(initial=0.0) <= NEWTON_TOL:
                 return theta
@@ -236,43 +250,58 @@ class _Master:
         """Minimiser of ``max_B D_B`` over ``theta >= 0`` (the pieces collected)."""
         if len(self.pieces) == 1:
             return self.newton(self.pieces[0], theta, deadline)
-        from scipy.optimize import minimize
+        return self.sqp(theta, deadline)
+
+    def sqp(self, theta: np.ndarray, deadline: float | None) -> np.ndarray:
+        """``min_theta>=0 max_k D_k`` by SQP: each step a QP (Clarabel) with the pieces'
+        linearisations and the Hessian of the Lagrangian ``sum_k lambda_k H_k``, then a line
+        search on the maximum."""
+        import clarabel
 
         pieces = self.pieces
-        p = theta.size
-        cache: dict[bytes, list] = {}
-
-        def all_of(u):
-            key = u[:p].tobytes()
-            if key not in cache:
-                cache.clear()
-                cache[key] = [self.evaluate(pc, np.maximum(u[:p], 0.0))[:2] for pc in pieces]
-            return cache[key]
-
-        cons = [
-            {
-                "type": "ineq",
-                "fun": (lambda u, k=k: u[p] - all_of(u)[k][0]),
-                "jac": (lambda u, k=k: np.concatenate([-all_of(u)[k][1], [1.0]])),
-            }
-            for k in range(len(pieces))
-        ]
-        t0 = max(v[0] for v in all_of(np.concatenate([theta, [0.0]])))
-        u0 = np.concatenate([theta, [t0]])
-        res = minimize(
-            lambda u: u[p], u0, jac=lambda u: np.concatenate([np.zeros(p), [1.0]]), method="SLSQP",
-            bounds=[(0.0, None)] * p + [(None, None)], constraints=cons,
-            options={"ftol": 1e-15, "maxiter": 2000},
-        )
-        theta = np.maximum(res.x[:p], 0.0)
-        # One active choice: finish by Newton on it (exact, quadratic).
-        vals = [self.evaluate(pc, theta)[0] for pc in pieces]
-        top = max(vals)
-        active = [k for k, v in enumerate(vals) if v >= top - 1e-9 * (1 + abs(top))]
-        if len(active) == 1:
-            polished = self.newton(pieces[active[0]], theta, deadline)
-            if max(self.evaluate(pc, polished)[0] for pc in pieces) <= top:
-                theta = polished
+        K, p = len(pieces), theta.size
+        lam = None
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        settings.tol_gap_abs = settings.tol_gap_rel = 1e-12
+        settings.tol_feas = 1e-12
+        for _ in range(100):
+            ev = [self.evaluate(pc, theta, hess=True) for pc in pieces]
+            Dv = np.array([e[0] for e in ev])
+            top = float(Dv.max())
+            if lam is None:
+                lam = (Dv >= top - 1e-12 * (1 + abs(top))).astype(float)
+                lam /= lam.sum()
+            H = sum(l * e[2] for l, e in zip(lam, ev) if l > 0)
+            H = H + (1e-12 * max(float(np.trace(H)) / p, 1e-300)) * np.eye(p)
+            P = sp.csc_matrix(sp.triu(sp.block_diag([sp.csr_matrix(H), sp.csr_matrix((1, 1))]), format="csc"))
+            q = np.concatenate([np.zeros(p), [1.0]])
+            G = np.array([e[1] for e in ev])
+            A = sp.csc_matrix(np.vstack([np.hstack([G, -np.ones((K, 1))]), np.hstack([-np.eye(p), np.zeros((p, 1))])]))
+            b = np.concatenate([-(Dv - top), theta])  # t measured from top
+            solver = clarabel.DefaultSolver(P, q, A, b, [clarabel.NonnegativeConeT(K + p)], settings)
+            sol = solver.solve()
+            if str(sol.status) not in ("Solved", "AlmostSolved"):
+                raise NotApplicable(f"the master's QP: {sol.status}")
+            u = np.asarray(sol.x)
+            step, t_model = u[:p], u[p]
+            lam_new = np.maximum(np.asarray(sol.z)[:K], 0.0)
+            if lam_new.sum() > 0:
+                lam = lam_new / lam_new.sum()
+            predicted = -(t_model + 0.5 * float(step @ H @ step))  # decrease of the model's max
+            if predicted <= 1e-15 * (1 + abs(top)) or not step.any():
+                break
+            alpha = 1.0
+            while alpha > 1e-12:
+                new = np.maximum(theta + alpha * step, 0.0)
+                if max(self.evaluate(pc, new)[0] for pc in pieces) <= top - 1e-4 * alpha * predicted:
+                    break
+                alpha *= 0.5
+            else:
+                break
+            theta = new
+            if deadline is not None and time.perf_counter() > deadline:
+                break
         return theta
 
     def combination(self, theta: np.ndarray):
@@ -289,7 +318,7 @@ class _Master:
         Dv = np.array([e[0] for e in evals])
         slack = Dv.max() - Dv
         p = theta.size
-        free = theta > 0
+        free = theta > ZERO_PRICE
         # variables: lambda (K), e_plus (p), e_minus (p)
         c = np.concatenate([1e3 * slack, np.ones(p), np.ones(p)])
         A_eq = [np.concatenate([np.ones(K), np.zeros(2 * p)])]
@@ -404,6 +433,13 @@ def solve_harmony(
             x[piece.choice] += lam[k] * G / st.out[piece.choice]
             gross += lam[k] * G
             s += lam[k] * s_k
+        # The combination must use what the prices say (else the master did not converge).
+        used = np.asarray(st.P_lim @ x).reshape(-1)
+        if master.caps:
+            used = np.concatenate([used, gross[np.asarray(master.caps)]])
+        miss = (used - master.c) / (1.0 + np.abs(master.c))
+        if miss.max(initial=0.0) > tol / 2:
+            raise NotApplicable(f"the master's plan exceeds a resource or capacity by {miss.max():.1e} (relative)")
         # Capacities the plan exceeds join the priced rows.
         capped = st.capped
         priced = set(master.caps)
@@ -412,8 +448,11 @@ def solve_harmony(
         if not over:
             status = LPStatus.OPTIMAL
             break
-        if len(master.caps) + len(over) > MAX_PRICED_CAPACITIES:
-            raise NotApplicable(f"more than {MAX_PRICED_CAPACITIES} capacities bind")
+        if len(master.caps) + len(over) > min(_max_priced(n), MAX_PRICED_CAPACITIES):
+            raise NotApplicable(
+                f"{len(master.caps) + len(over)} capacities bind or are exceeded, more than the "
+                f"{min(_max_priced(n), MAX_PRICED_CAPACITIES)} the method prices at {n:,} products"
+            )
         keep = [master.pieces[k] for k in np.flatnonzero(lam > 0)]
         master.add_caps(over, keep)
         theta = np.concatenate([theta, np.zeros(len(over))])
@@ -421,6 +460,8 @@ def solve_harmony(
         if deadline is not None and time.perf_counter() > deadline:
             status = LPStatus.TIME_LIMIT
             break
+    info = (f"{rounds} round(s), {len(master.pieces)} technique choice(s), "
+            f"{len(master.caps)} priced capacit(ies)")
     if x is None:
         raise NotApplicable(f"no certified harmony plan after {rounds} round(s) ({status.value})")
     # Row duals in HiGHS' convention for lp: balance rows pi (split with the floor's bound
@@ -450,16 +491,14 @@ def solve_harmony(
         iterations=st.solves,
         seconds=time.perf_counter() - start,
         message=(
-            f"Leontief harmony method: {rounds} round(s), {len(master.pieces)} technique choice(s), "
-            f"{st.policy_rounds} policy-iteration round(s), {st.solves} Leontief solves, "
-            f"{len(master.caps)} priced capacit(ies)"
+            f"Leontief harmony method: {info}, {st.policy_rounds} policy-iteration round(s), "
+            f"{st.solves} Leontief solves"
         ),
         detail={
             "rounds": rounds,
-            "choices": len(master.pieces),
             "policy_rounds": st.policy_rounds,
             "leontief_solves": st.solves,
             "seconds_in_leontief_solves": st.seconds_solving,
-            "capacity_rows": len(master.caps),
         },
     )
+
