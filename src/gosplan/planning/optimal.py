@@ -112,7 +112,9 @@ def plan(
         ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities; beyond, ``"leontief"``
         where it applies, else ``"pdhg"``), ``"highs"`` (dual simplex), ``"highs-ipm"``,
         ``"highs-pdlp"``, ``"leontief"`` (decomposition over the scarce resources with
-        Leontief substitution subproblems, :mod:`gosplan.planning.substitution`), ``"pdhg"``.
+        Leontief substitution subproblems, :mod:`gosplan.planning.substitution`; for
+        ``harmony`` a Newton search over their prices, :mod:`gosplan.planning.harmony_leontief`),
+        ``"pdhg"``.
     tol:
         Relative tolerance of feasibility and duality gap (gosplan's own check
         allows ``10 * tol`` before refusing a backend's "optimal").
