@@ -147,6 +147,14 @@ def plan(
         raise InvalidEconomyError(
             f"priority classes apply to the 'fulfilment' objective; for {objective!r} give weights instead"
         )
+    if costs is not None and objective != "cost":
+        raise InvalidEconomyError(
+            f"costs weigh the 'cost' objective; give objective='cost' (the objective is {objective!r})"
+        )
+    if weights is not None and objective != "harmony":
+        raise InvalidEconomyError(
+            f"weights weigh the 'harmony' objective; give objective='harmony' (the objective is {objective!r})"
+        )
     problem = planning_problem(
         economy,
         targets=targets,
