@@ -52,7 +52,10 @@ def reference(econ, resources: dict, capacities: dict, *, weights=None, floors=N
         cons.append(O[prod.index(name)] @ x <= cap)
     obj = cp.Maximize(w[T] @ (u - 0.5 * cp.square(u) + cp.log(1 + v)))
     prob = cp.Problem(obj, cons)
-    prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    try:
+        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    except cp.error.SolverError:  # Clarabel stalls short of 1e-10 on a few: its defaults (1e-8)
+        prob.solve(solver=cp.CLARABEL)
     assert prob.status == "optimal", prob.status
     return float(prob.value), np.asarray(s.value), np.asarray(x.value)
 

@@ -222,25 +222,32 @@ class _Master:
             free = ~at_bound
             if np.abs(g[free]).max(initial=0.0) <= NEWTON_TOL:
                 return theta
+            gradient_step = -np.where(free, g, 0.0)
             step = np.zeros_like(theta)
             Hf = H[np.ix_(free, free)]
-            reg = 1e-14 * max(float(np.trace(Hf)), 1e-300) + 1e-300
+            reg = 1e-12 * max(float(np.trace(Hf)) / max(Hf.shape[0], 1), 1e-300)
             try:
                 step[free] = -np.linalg.solve(Hf + reg * np.eye(Hf.shape[0]), g[free])
             except np.linalg.LinAlgError:
-                step[free] = -g[free]
-            if not g @ step < 0:
-                step = -np.where(free, g, 0.0)
-            alpha, accepted = 1.0, False
-            while alpha > 1e-14:
-                new = np.maximum(theta + alpha * step, 0.0)
-                Dn = self.evaluate(piece, new)[0]
-                if Dn <= D + 1e-4 * float(g @ (new - theta)) or (Dn <= D and alpha < 1e-6):
-                    accepted = True
+                step = gradient_step
+            # Where D is flat in curvature (every product it reaches at s = -1) the Newton step
+            # is useless: a gradient step (theta is in units of the whole harmony weight).
+            if not (np.isfinite(step).all() and g @ step < 0) or np.abs(step).max() > 1e6 * (1 + np.abs(theta).max()):
+                step = gradient_step
+            new = None
+            for direction in (step, gradient_step):
+                alpha = 1.0
+                while alpha > 1e-14:
+                    trial = np.maximum(theta + alpha * direction, 0.0)
+                    Dn = self.evaluate(piece, trial)[0]
+                    if Dn <= D + 1e-4 * float(g @ (trial - theta)) or (Dn < D and alpha < 1e-6):
+                        new = trial
+                        break
+                    alpha *= 0.5
+                if new is not None:
                     break
-                alpha *= 0.5
-            if not accepted:
-                return theta  # no progress possible at this precision
+            if new is None:
+                return theta  # no progress possible at this precision (the caller checks the rows)
             theta = new
             if deadline is not None and time.perf_counter() > deadline:
                 return theta
@@ -250,7 +257,18 @@ class _Master:
         """Minimiser of ``max_B D_B`` over ``theta >= 0`` (the pieces collected)."""
         if len(self.pieces) == 1:
             return self.newton(self.pieces[0], theta, deadline)
-        return self.sqp(theta, deadline)
+        theta = self.sqp(theta, deadline)
+        # One choice active at the SQP's answer: finish by Newton on it (exact, quadratic),
+        # as long as the others stay below it.
+        vals = [self.evaluate(pc, theta)[0] for pc in self.pieces]
+        top = max(vals)
+        active = [k for k, v in enumerate(vals) if v >= top - 1e-9 * (1 + abs(top))]
+        if len(active) == 1:
+            polished = self.newton(self.pieces[active[0]], theta, deadline)
+            at = [self.evaluate(pc, polished)[0] for pc in self.pieces]
+            if max(at) <= at[active[0]] and at[active[0]] <= top:
+                theta = polished
+        return theta
 
     def sqp(self, theta: np.ndarray, deadline: float | None) -> np.ndarray:
         """``min_theta>=0 max_k D_k`` by SQP: each step a QP (Clarabel) with the pieces'
@@ -440,6 +458,12 @@ def solve_harmony(
         miss = (used - master.c) / (1.0 + np.abs(master.c))
         if miss.max(initial=0.0) > tol / 2:
             raise NotApplicable(f"the master's plan exceeds a resource or capacity by {miss.max():.1e} (relative)")
+        # A priced row left short of its bound costs the gap its price times the shortfall
+        # (theta is the row's rent in units of the whole harmony weight).
+        idle = theta * np.maximum(-miss, 0.0)
+        if idle.sum() > tol / 10 * (1.0 + abs(model_D)):
+            raise NotApplicable(f"the master's prices are off: priced rows left short of their bounds "
+                                f"(rent {idle.sum():.1e} of the harmony weight)")
         # Capacities the plan exceeds join the priced rows.
         capped = st.capped
         priced = set(master.caps)
