@@ -424,12 +424,11 @@ def solve_harmony(
                 f"harmony round {rounds}: dual {true_D * resp.wsum:.10g}, model {model_D * resp.wsum:.10g}, "
                 f"{len(master.pieces)} choice(s), {len(master.caps)} priced capacit(ies), {st.solves} Leontief solves"
             )
-        if excess > 1e-11 * (1.0 + abs(true_D)):
-            # The cheapest choice at these prices is not collected yet.
-            before = len(master.pieces)
+        collected = any(np.array_equal(pc.choice, st.choice) for pc in master.pieces)
+        if excess > 1e-11 * (1.0 + abs(true_D)) and not collected:
+            # The cheapest choice at these prices is not collected yet. (When it is, the
+            # excess is the Leontief solves' own error: the model is exact.)
             master.add_piece(st.choice)
-            if len(master.pieces) == before:
-                raise NotApplicable("the cheapest technique choice repeats without closing the gap")
             if len(master.pieces) > MAX_PIECES:
                 vals = [master.evaluate(pc, theta)[0] for pc in master.pieces]
                 order = np.argsort(vals)[::-1][:MAX_PIECES]
