@@ -71,7 +71,7 @@ MAX_ROUNDS = 60
 """Rounds (master solve + cheapest choice) before the method gives up."""
 MAX_PIECES = 12
 """Technique choices kept in the master; the least active are dropped beyond."""
-NEWTON_TOL = 1e-12
+NEWTON_TOL = 1e-11
 """Projected-gradient tolerance of the master, in relative slack of each resource / capacity."""
 ZERO_PRICE = 1e-12
 """A row priced below this (in units of the whole harmony weight over the row's bound) with a
@@ -215,6 +215,7 @@ class _Master:
     def newton(self, piece: _Piece, theta: np.ndarray, deadline: float | None) -> np.ndarray:
         """Projected Newton on ``D_B`` over ``theta >= 0``."""
         theta = theta.copy()
+        stalled = 0
         for _ in range(200):
             D, g, H, *_ = self.evaluate(piece, theta, hess=True)
             at_bound = (theta <= ZERO_PRICE) & (g > 0)
@@ -235,17 +236,24 @@ class _Master:
             if not (np.isfinite(step).all() and g @ step < 0) or np.abs(step).max() > 1e6 * (1 + np.abs(theta).max()):
                 step = gradient_step
             new = None
+            if -float(g @ step) <= 1e-13 * (1.0 + abs(D)) and step is not gradient_step:
+                # Within rounding of the minimum: Armijo cannot tell, take the full Newton step
+                # (a few times at most: the caller checks the rows).
+                stalled += 1
+                if stalled > 5:
+                    return theta
+                new = np.maximum(theta + step, 0.0)
             for direction in (step, gradient_step):
+                if new is not None:
+                    break
                 alpha = 1.0
-                while alpha > 1e-14:
+                while alpha > 1e-10:
                     trial = np.maximum(theta + alpha * direction, 0.0)
                     Dn = self.evaluate(piece, trial)[0]
                     if Dn <= D + 1e-4 * float(g @ (trial - theta)) or (Dn < D and alpha < 1e-6):
                         new = trial
                         break
                     alpha *= 0.5
-                if new is not None:
-                    break
             if new is None:
                 return theta  # no progress possible at this precision (the caller checks the rows)
             theta = new
