@@ -16,6 +16,13 @@ kernels compiled in the cold run and loaded from the cache in the warm one (the 
 ``stats``), peak RSS of the cold and warm process (``wait4``). The reference is the warm run
 itself: the target is cold - warm < 3 s at 10^6 products.
 
+With ``--install precompiled,plain`` it measures what a user meets instead: for each variant a
+new virtual environment gets ``pip install <this repository>`` (``precompiled``: the wheel
+carries the kernels compiled at build time, ``build_backend/gosplan_build.py``; ``plain``:
+``GOSPLAN_PRECOMPILE=0``, the kernels compile on first use), then each case runs twice with no
+``NUMBA_CACHE_DIR`` (numba's cache in the installed package's ``__pycache__``, as after any
+install): *first* - *second* is the first-run tax. Columns add the install's wall seconds.
+
 Economies are synthetic (``gosplan synth``, seed 1) and written once under ``--data``.
 """
 
@@ -129,11 +136,16 @@ def _argv(command: str, economy: Path, outdir: Path) -> list[str]:
     raise SystemExit(f"unknown command {command!r} in --cases (balance, plan, plan-pdhg, simulate)")
 
 
-def _run(python: str, argv: list[str], cache_dir: Path, timeout: float) -> dict:
-    """One ``gosplan`` process: wall seconds, peak RSS (MB), exit code, numba's stats."""
+def _run(python: str, argv: list[str], cache_dir: Path | None, timeout: float) -> dict:
+    """One ``gosplan`` process: wall seconds, peak RSS (MB), exit code, numba's stats.
+
+    ``cache_dir=None``: numba's own cache location (no ``NUMBA_CACHE_DIR``)."""
     with tempfile.TemporaryDirectory(prefix="coldstart-") as tmp:
         stats = Path(tmp) / "stats.json"
-        env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+        env = dict(os.environ)
+        env.pop("NUMBA_CACHE_DIR", None)
+        if cache_dir is not None:
+            env["NUMBA_CACHE_DIR"] = str(cache_dir)
         out = Path(tmp) / "out"
         cmd = [python, str(Path(__file__).resolve()), "--child", str(stats), "--"] + _argv_out(argv, out)
         t = time.perf_counter()
@@ -163,6 +175,55 @@ def _argv_out(argv: list[str], out: Path) -> list[str]:
     return [a.replace("{OUT}", str(out)) for a in argv]
 
 
+def _install(variant: str, venv: Path, timeout: float) -> tuple[str, float]:
+    """A new virtual environment with gosplan installed from this repository; (python, seconds)."""
+    if variant not in ("precompiled", "plain"):
+        raise SystemExit(f"unknown --install variant {variant!r} (precompiled, plain)")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    env = dict(os.environ, GOSPLAN_PRECOMPILE="1" if variant == "precompiled" else "0",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.pop("NUMBA_CACHE_DIR", None)
+    env.pop("PYTHONPATH", None)
+    t = time.perf_counter()
+    subprocess.run([python, "-m", "pip", "install", "--quiet", str(ROOT)], check=True,
+                   env=env, timeout=timeout, stdout=subprocess.DEVNULL)
+    return python, time.perf_counter() - t
+
+
+def _install_rows(args: argparse.Namespace, data: Path) -> tuple[list[dict], list[dict]]:
+    rows, records = [], []
+    for variant in args.install.split(","):
+        with tempfile.TemporaryDirectory(prefix=f"coldstart-{variant}-") as tmp:
+            python, install_s = _install(variant, Path(tmp) / "venv", args.timeout)
+            print(f"{variant}: pip install {install_s:.1f} s", flush=True)
+            for spec in args.cases.split(","):
+                command, size = spec.split(":")
+                n = _size(size)
+                economy = _economy(data, n, command == "simulate", args.python)
+                argv = _argv(command, economy, Path("{OUT}"))
+                first = _run(python, argv, None, args.timeout)
+                second = _run(python, argv, None, args.timeout)
+                row = {
+                    "install": variant,
+                    "pip install s": f"{install_s:.1f}",
+                    "command": "gosplan " + " ".join(a for a in argv[:-2] if not a.startswith("/")),
+                    "products": f"{n:,}",
+                    "first run s": f"{first['wall_s']:.2f}",
+                    "second run s": f"{second['wall_s']:.2f}",
+                    "first - second s": f"{first['wall_s'] - second['wall_s']:.2f}",
+                    "compile s (first)": f"{first.get('compile_s', float('nan')):.2f}",
+                    "kernels compiled (first)": first.get("cache_misses", "-"),
+                    "loaded from cache (first)": first.get("cache_hits", "-"),
+                    "peak RSS MB first / second": f"{first['rss_mb']:.0f} / {second['rss_mb']:.0f}",
+                }
+                rows.append(row)
+                records.append({"install": variant, "install_s": install_s, "command": command, "n": n,
+                                "first": first, "second": second})
+                print(" | ".join(f"{k}: {v}" for k, v in row.items()), flush=True)
+    return rows, records
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -172,6 +233,8 @@ def main() -> None:
                    help="directory of the synthetic economies (written once; default %(default)s)")
     p.add_argument("--python", default=sys.executable, help="interpreter whose gosplan runs (default: this one)")
     p.add_argument("--timeout", type=float, default=900, help="seconds per run")
+    p.add_argument("--install", default=None,
+                   help="precompiled,plain: first run after pip install into a new venv (see above)")
     p.add_argument("--markdown", default=None, help="also write the table as Markdown to this file")
     p.add_argument("--out", default=None, help="write the results as JSON to this file")
     args, rest = p.parse_known_args()
@@ -187,7 +250,10 @@ def main() -> None:
             f"commit {commit or '?'}, {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, load {load[0]:.2f}")
     print("# " + head, flush=True)
     rows, records = [], []
-    for spec in args.cases.split(","):
+    specs = [] if args.install else args.cases.split(",")
+    if args.install:
+        rows, records = _install_rows(args, data)
+    for spec in specs:
         command, size = spec.split(":")
         n = _size(size)
         economy = _economy(data, n, command == "simulate", args.python)

@@ -17,14 +17,8 @@ from numba.core.registry import CPUDispatcher
 
 from gosplan import _jit
 from gosplan.linalg import kernels as K
+from gosplan.precompile import KERNEL_MODULES
 
-KERNEL_MODULES = (
-    "gosplan.linalg.kernels",
-    "gosplan.linalg._block_kernels",
-    "gosplan.optim._pdhg_kernels",
-    "gosplan.hierarchy._kernels",
-    "gosplan.consumers.market",
-)
 
 
 def _dispatchers(module_name: str) -> dict[str, CPUDispatcher]:

@@ -96,6 +96,9 @@ DENSE_MAX = 2500
 INPLACE_SHARE = 2.0
 #: Components up to this size are solved densely inside the sweep.
 SMALL_COMPONENT = 48
+#: Above this ``n`` the residual check runs in compiled parallel kernels; up to it, in scipy
+#: (no compilation for small tables).
+PARALLEL_CHECK_MIN = 50_000
 
 
 @dataclass(eq=False)
@@ -201,7 +204,7 @@ def relative_residuals(
     """``||B_q - (I - M) Z_q||_2 / ||B_q||_2`` per column ``q`` (absolute where ``B_q = 0``)."""
     Z2, _ = _as_2d(Z)
     B2, _ = _as_2d(B)
-    if system.n <= 50_000:  # scipy: no JIT for small n; A^T Z without a transpose
+    if system.n <= PARALLEL_CHECK_MIN:  # scipy: no JIT for small n; A^T Z without a transpose
         M = system.A.T if transpose else system.A
         R = B2 - (Z2 - M @ Z2)
     elif transpose:  # (I - A)^T Z scattered along the rows of A, in parallel

@@ -1,0 +1,184 @@
+"""Compile gosplan's numba kernels ahead of the first run: ``python -m gosplan.precompile``.
+
+gosplan's kernels are compiled by numba on first use and cached on disk
+(:mod:`gosplan._jit`); without a cache the first ``gosplan balance`` of a 10^6-product
+economy spends 15-20 s compiling. This module runs gosplan's commands once on small
+synthetic economies, in one process, so that every kernel is compiled for the argument
+types real runs use and written to the cache; later processes load them in milliseconds.
+
+``pip install .`` (a wheel built from the source tree) runs it when it builds the wheel
+(``setup.py``), and the wheel carries the compiled kernels in ``__pycache__`` next to each
+kernel module: numba keys an entry by the source file's content (sha256), the kernel's
+bytecode, the argument types, the numba version and the CPU, so the installed package
+finds them. A wheel built on another machine, or for another numba, is simply compiled
+again on first use. ``GOSPLAN_PRECOMPILE=0`` skips the step at build time (editable
+installs never run it: their kernels compile into ``src/`` on first use).
+
+Run it yourself after installing a wheel built elsewhere, or into ``NUMBA_CACHE_DIR``::
+
+    python -m gosplan.precompile            # prints one line per workload and the kernel count
+
+The workloads lower two size thresholds (the dense-solve limit and the parallel residual
+check) for the duration of the run, so that the code paths of large economies are taken
+at a few thousand products.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+__all__ = ["KERNEL_MODULES", "ENV", "kernels", "precompile", "main"]
+
+ENV = "GOSPLAN_PRECOMPILE"
+KERNEL_MODULES = (
+    "gosplan.linalg.kernels",
+    "gosplan.linalg._block_kernels",
+    "gosplan.optim._pdhg_kernels",
+    "gosplan.hierarchy._kernels",
+    "gosplan.consumers.market",
+)
+
+Progress = Callable[[str], None]
+
+
+def kernels() -> dict[str, object]:
+    """Every numba kernel of gosplan, ``module.name -> dispatcher`` (imports the modules)."""
+    from gosplan import _jit
+
+    for name in KERNEL_MODULES:
+        importlib.import_module(name)
+    return {f"{k.py_func.__module__}.{k.py_func.__qualname__}": k for k in _jit.KERNELS
+            if k.py_func.__module__.startswith("gosplan.")}
+
+
+@contextlib.contextmanager
+def _large_paths() -> Iterator[None]:
+    """Take the code paths of large economies at small sizes (restored on exit)."""
+    from gosplan.linalg import leontief
+
+    saved = leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN
+    leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN = 0, 0
+    try:
+        yield
+    finally:
+        leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN = saved
+
+
+def _cli(*argv: str) -> None:
+    from gosplan.cli.app import main
+
+    try:
+        main(list(argv))
+    except SystemExit as exc:
+        # Any answer (an infeasible plan, a plan stopped at its tolerance) ran the kernels;
+        # only a usage error means the workload itself is wrong.
+        if exc.code == 2:
+            raise RuntimeError(f"gosplan {' '.join(argv)}: usage error") from None
+
+
+def _linalg(economy: Path) -> None:
+    """Every Leontief method, both directions, one and several right-hand sides."""
+    import numpy as np
+
+    import gosplan
+    from gosplan.linalg.leontief import METHODS, prepare, solve
+
+    econ = gosplan.load(economy)
+    system = prepare(econ.A)
+    rng = np.random.default_rng(0)
+    for method in METHODS:
+        if method in ("auto", "dense"):
+            continue
+        for transpose in (False, True):
+            for k in (1, 2, 5):
+                rhs = rng.random(system.n) if k == 1 else rng.random((system.n, k))
+                solve(system, rhs, transpose=transpose, method=method, tol=1e-8)
+    solve(system, rng.random(system.n), method="trim-bicgstab", inplace_share=0.0)
+    solve(system, rng.random(system.n), method="trim-bicgstab", inplace_share=0.0, transpose=True)
+
+
+def _workloads(work: Path) -> list[tuple[str, Callable[[], None]]]:
+    big, small, years, hh = work / "big", work / "small", work / "years", work / "hh"
+    out = work / "out"
+    return [
+        ("synthetic economies", lambda: (
+            _cli("synth", "-o", str(big), "-n", "3000", "--seed", "1", "--enterprises", "2",
+                 "--ministries", "6", "--overwrite"),
+            _cli("synth", "-o", str(small), "-n", "300", "--seed", "2", "--enterprises", "2",
+                 "--ministries", "4", "--regions", "3", "--overwrite"),
+            _cli("synth", "-o", str(hh), "-n", "300", "--seed", "3", "--households", "4", "--overwrite"),
+            _cli("synth", "-o", str(years), "--years", "3", "-n", "40", "--seed", "4", "--overwrite"),
+        )),
+        ("material balance", lambda: _cli("balance", str(big), "-o", str(out / "balance"))),
+        ("Leontief methods", lambda: _linalg(big)),
+        ("optimal plans (pdhg)", lambda: [
+            _cli("plan", str(small), "-O", objective, "-m", "pdhg", "--tol", "1e-4", "--time-limit", "60",
+                 "-o", str(out / f"plan-{objective}"))
+            for objective in ("fulfilment", "harmony", "cost")
+        ]),
+        ("optimal plans (leontief)", lambda: _cli("plan", str(big), "-m", "leontief", "-o", str(out / "plan-l"))),
+        ("five-year plans", lambda: _cli("plan", str(years), "--years", "3", "-m", "pdhg", "--tol", "1e-4",
+                                         "--time-limit", "60", "--no-html", "-o", str(out / "years"))),
+        ("chain of command", lambda: (
+            _cli("breakdown", str(small), "--links", "-o", str(out / "breakdown")),
+            _cli("breakdown", str(small), "--rule", "merit", "-o", str(out / "breakdown-merit")),
+            _cli("aggregate", str(small), "-o", str(out / "aggregate")),
+            _cli("plan", str(small), "--decompose", "--max-rounds", "3", "-o", str(out / "decompose")),
+        )),
+        ("consumers", lambda: _cli("simulate", str(hh), "--periods", "2", "-o", str(out / "simulate"))),
+    ]
+
+
+def precompile(progress: Progress | None = None) -> dict[str, object]:
+    """Compile and cache every kernel; returns ``{"seconds", "kernels", "compiled", "missing"}``.
+
+    ``compiled`` counts the specialisations compiled or loaded in this process; ``missing``
+    names the kernels without one. With an empty cache those are kernels no workload reached
+    (none in a correct build); with a filled cache, kernels called only from other kernels
+    show there too: their callers are loaded with their machine code linked in."""
+    say = progress or (lambda line: None)
+    start = time.perf_counter()
+    found = kernels()
+    with tempfile.TemporaryDirectory(prefix="gosplan-precompile-") as tmp, _large_paths():
+        for name, work in _workloads(Path(tmp)):
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                work()
+            say(f"{name}: {time.perf_counter() - t0:.1f} s")
+    found = kernels()
+    missing = sorted(name for name, disp in found.items() if not disp.signatures)
+    return {
+        "seconds": round(time.perf_counter() - start, 2),
+        "kernels": len(found),
+        "compiled": sum(len(disp.signatures) for disp in found.values()),
+        "missing": missing,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gosplan.precompile", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no line per workload")
+    args = parser.parse_args(argv)
+    summary = precompile(None if args.quiet else (lambda line: print(f"gosplan.precompile: {line}", flush=True)))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"gosplan.precompile: {summary['kernels']} kernels, {summary['compiled']} specialisations "
+              f"compiled (or loaded from the cache) in {summary['seconds']} s"
+              + (f"; not dispatched here (unreached, or linked into a cached caller): "
+                 f"{', '.join(summary['missing'])}" if summary["missing"] else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
