@@ -196,23 +196,25 @@ def test_priorities_only_with_fulfilment(runner, cockshott, tmp_path: Path, obje
     assert result.exit_code == 1 and "priority classes" in result.stderr
 
 
-@pytest.mark.parametrize("objective", ["fulfilment", "harmony"])
-def test_costs_only_with_the_cost_objective(runner, cockshott, tmp_path: Path, objective: str) -> None:
-    """Costs given with another objective were silently ignored: the plan did not weigh them."""
-    with pytest.raises(InvalidEconomyError, match="costs weigh the 'cost' objective"):
-        gosplan.plan(cockshott, objective=objective, costs={"labour": 2.0})
-    path = _write(tmp_path / "costs.csv", "resource,cost\nlabour,2\n")
-    result = runner.invoke(app, ["plan", "cockshott-example", "--objective", objective, "--costs", str(path)])
-    assert result.exit_code == 1 and "costs weigh the 'cost' objective" in result.stderr
-
-
-@pytest.mark.parametrize("objective", ["fulfilment", "cost"])
-def test_weights_only_with_harmony(runner, cockshott, tmp_path: Path, objective: str) -> None:
-    with pytest.raises(InvalidEconomyError, match="weights weigh the 'harmony' objective"):
-        gosplan.plan(cockshott, objective=objective, weights={"bread": 2.0})
-    path = _write(tmp_path / "weights.csv", "product,weight\nbread,2\n")
-    result = runner.invoke(app, ["plan", "cockshott-example", "--objective", objective, "--weights", str(path)])
-    assert result.exit_code == 1 and "weights weigh the 'harmony' objective" in result.stderr
+@pytest.mark.parametrize(
+    ("option", "header", "row", "objective", "message"),
+    [
+        ("costs", "resource,cost", "labour,2", "fulfilment", "costs weigh the 'cost' objective"),
+        ("costs", "resource,cost", "labour,2", "harmony", "costs weigh the 'cost' objective"),
+        ("weights", "product,weight", "bread,2", "fulfilment", "weights weigh the 'harmony' objective"),
+        ("weights", "product,weight", "bread,2", "cost", "weights weigh the 'harmony' objective"),
+    ],
+)
+def test_objective_weights_only_with_their_objective(
+    runner, cockshott, tmp_path: Path, option: str, header: str, row: str, objective: str, message: str
+) -> None:
+    """Costs or harmony weights given with another objective were silently ignored."""
+    key, value = row.split(",")
+    with pytest.raises(InvalidEconomyError, match=message):
+        gosplan.plan(cockshott, objective=objective, **{option: {key: float(value)}})
+    path = _write(tmp_path / f"{option}.csv", f"{header}\n{row}\n")
+    result = runner.invoke(app, ["plan", "cockshott-example", "--objective", objective, f"--{option}", str(path)])
+    assert result.exit_code == 1 and message in result.stderr
 
 
 def test_fractional_priority_class_is_refused(runner, tmp_path: Path) -> None:
