@@ -116,3 +116,27 @@ def test_marginal_refuses_what_it_cannot_plan():
         plan_decomposed(econ, coordination="marginal", monolithic=True)
     with pytest.raises(InvalidEconomyError, match="unknown coordination"):
         plan_decomposed(econ, coordination="admm")
+
+
+def test_marginal_product_table_is_the_enterprises_net_output(tmp_path):
+    """The product table of a marginal plan (no LP, no prices): gross output and the net output
+    that the enterprises' own techniques leave, against the enterprise program's columns."""
+    import pandas as pd
+
+    econ = _economy(120, seed=5, own=0.2)
+    y = np.maximum(econ.y, 0)
+    L, _ = _labour(econ, 0.9)
+    res = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=1e-9)
+    assert res.status is Status.OPTIMAL, res.message
+    h = econ.hierarchy
+    N, _, _ = ref.columns(econ, h)
+    full = np.concatenate([res.enterprise_output, res.gross_output[np.flatnonzero(~h.covered)]])
+    frame = res.product_frame(econ)
+    assert frame["product"].tolist() == [str(p) for p in econ.products]
+    np.testing.assert_allclose(frame["gross_output"], res.gross_output)
+    np.testing.assert_allclose(frame["net_output"], N @ full, rtol=1e-9, atol=1e-9 * float(np.abs(full).max()))
+    assert (frame["net_output"].to_numpy() >= res.objective * y - 1e-7 * (1 + y)).all()
+    written = {p.name for p in res.write(tmp_path / "with", economy=econ)}
+    assert "plan.csv" in written
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "with" / "plan.csv")["net_output"], frame["net_output"])
+    assert "plan.csv" not in {p.name for p in res.write(tmp_path / "without")}

@@ -920,26 +920,15 @@ def _plan_decomposed(
 def _write_decomposed_plan(result: Any, eco: Any, out: Path, fmt: str) -> list[str]:
     """The product-level plan and the breakdown (ministries, allocations) of a two-level plan.
 
-    ``coordination="aggregation"`` returns the centre's :class:`PlanResult` (``result.plan``);
-    ``"marginal"`` solves no LP, so it has only the gross output ``g`` (``result.gross_output``):
-    its plan table is ``g`` and the net output ``g - U 1``, with ``U`` the inputs the
-    enterprises' own techniques take for their targets (the breakdown's ``product_inputs``)."""
+    ``coordination="aggregation"``: the centre's plan table, written by ``result.write``;
+    ``"marginal"`` (no LP): :meth:`DecomposedPlan.product_frame`, from the breakdown written here."""
     if result.plan is None and result.gross_output is None:
         return []
     broken = result.breakdown(eco, allocations=True)
     written: list[str] = []
     if result.plan is None:
-        import numpy as np
-        import pandas as pd
-
-        gross = np.asarray(result.gross_output, dtype=float)
-        frame = pd.DataFrame({
-            "product": np.asarray(eco.products).astype(str),
-            "gross_output": gross,
-            "net_output": gross - np.asarray(broken.product_inputs.sum(axis=1)).ravel(),
-        })
         path = out / f"plan.{fmt}"
-        _write_frame(_named(frame, eco), path, fmt)
+        _write_frame(_named(result.product_frame(eco, breakdown=broken), eco), path, fmt)
         written.append(str(path))
     return written + [str(p) for p in broken.write(out / "breakdown", fmt)]
 

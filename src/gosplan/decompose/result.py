@@ -124,6 +124,24 @@ class DecomposedPlan:
             links=links, allocations=allocations, tol=1e-6,
         )
 
+    def product_frame(self, economy: Any, *, breakdown: Any = None) -> pd.DataFrame | None:
+        """One row per product: the centre's plan table (:meth:`PlanResult.to_frame`); under
+        ``coordination="marginal"`` (no LP, so no prices) the gross output ``g`` and the net
+        output ``g - U 1``, with ``U`` the inputs the enterprises' own techniques take for their
+        targets (``breakdown.product_inputs``; pass ``breakdown`` when it is already at hand).
+        ``None`` when there is no plan."""
+        if self.plan is not None:
+            return self.plan.to_frame()
+        if self.gross_output is None:
+            return None
+        broken = breakdown if breakdown is not None else self.breakdown(economy, allocations=False)
+        gross = np.asarray(self.gross_output, dtype=float)
+        return pd.DataFrame({
+            "product": np.asarray(economy.products).astype(str),
+            "gross_output": gross,
+            "net_output": gross - np.asarray(broken.product_inputs.sum(axis=1)).ravel(),
+        })
+
     def log(self) -> str:
         """The round log, one line per round."""
         return "\n".join(r.line(self.objective_kind) for r in self.rounds)
@@ -175,15 +193,17 @@ class DecomposedPlan:
             "log": [r.to_dict() for r in self.rounds],
         }
 
-    def write(self, out: str | Path, format: str = "csv") -> list[Path]:
+    def write(self, out: str | Path, format: str = "csv", economy: Any = None) -> list[Path]:
         """``plan`` (products), ``enterprises``, ``rounds`` tables and ``summary.json`` under ``out``
-        (the hierarchy's writers: :mod:`gosplan.hierarchy._io`)."""
+        (the hierarchy's writers: :mod:`gosplan.hierarchy._io`). A ``coordination="marginal"``
+        plan's product table needs the ``economy`` (:meth:`product_frame`); without it, none."""
         from gosplan.hierarchy._io import check_format, frame_writer, json_writer, write_files
 
         check_format(format)
         frames = {"enterprises": self.enterprise_frame(), "rounds": self.rounds_frame()}
-        if self.plan is not None:
-            frames["plan"] = self.plan.to_frame()
+        plan = self.product_frame(economy) if self.plan is not None or economy is not None else None
+        if plan is not None:
+            frames["plan"] = plan
         files = {f"{stem}.{format}": frame_writer(frame, format) for stem, frame in frames.items()}
         files["summary.json"] = json_writer(self.summary())
         return write_files(out, files)
