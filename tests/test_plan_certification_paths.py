@@ -22,7 +22,7 @@ from gosplan.multiyear import plan_years
 from gosplan.optim.check import farkas_margin
 from gosplan.optim.lp import LinearProgram, LPStatus
 from test_multiyear import check_constraints, literal, random_horizon
-from test_plan_reference import common_checks, plan, random_instance, ref_cost, ref_fulfilment, violation
+from test_plan_reference import common_checks, plan, random_instance, ref_cost, ref_fulfilment, ref_harmony, violation
 
 TOL = 1e-6
 
@@ -147,6 +147,30 @@ def test_continuing_at_tighter_tolerances_inside_plan(monkeypatch, method: str) 
     z_of = np.where(inst.klass > 0, z, 0.0)
     rows = common_checks(inst) + [(inst.N, z_of * inst.y, np.full(len(inst.y), np.inf))]
     assert violation(inst, res.activity_level, rows) <= 10 * TOL
+
+
+def test_a_harmony_answer_off_its_rows_is_continued(monkeypatch) -> None:
+    """PDHG's harmony answer is off by 0.1 % (every level scaled): it fails gosplan's check. A
+    harmony program is not linear (no exact re-solve, no polish), so PDHG goes on from it at
+    tighter tolerances; before, the plan ended as numerical_error. Judged against Clarabel."""
+    real = runner_mod.backend
+    calls = []
+
+    def off_at_first(lp, m, tol, *args, **kwargs):
+        sol = real(lp, m, tol, *args, **kwargs)
+        calls.append((m, tol))
+        if len(calls) == 1:
+            sol.v = sol.v * 1.001
+        return sol
+
+    monkeypatch.setattr(runner_mod, "backend", off_at_first)
+    inst = random_instance(4, classes=1)
+    res = plan(inst, "harmony", "pdhg")
+    assert res.status is Status.OPTIMAL, res.message
+    assert calls[0] == ("pdhg", TOL)
+    assert calls[1][0] == "pdhg" and calls[1][1] < TOL  # continued, tighter
+    assert res.max_violation <= 10 * TOL
+    assert res.objective == pytest.approx(ref_harmony(inst, np.ones(len(inst.y))), rel=1e-5, abs=1e-6)
 
 
 @pytest.mark.parametrize("method", ["pdhg", "highs-pdlp"])

@@ -142,7 +142,7 @@ class Runner:
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         first_order = is_first_order(sol.method)
-        if first_order and not redo and status is Status.OPTIMAL and check is not None and lp.is_linear:
+        if first_order and not redo and status is Status.OPTIMAL and check is not None:
             sol, status, check = self._tighten(lp, sol, check)
         message = sol.message
         need, prices_only = self._uncertified(lp, sol, status, check, exact, redo) if first_order else (None, False)
@@ -247,11 +247,13 @@ class Runner:
         feasibility when objective and prices pass, then continue PDHG at tighter tolerances.
 
         PDHG (and HiGHS' PDLP) stop on norms relative to all the bounds together; a row far
-        smaller than the largest bounds can still be off by more than the per-row check allows."""
+        smaller than the largest bounds can still be off by more than the per-row check allows.
+        Harmony programs (not linear: HiGHS cannot re-solve them exactly, and the polish is for
+        linear programs) are only continued."""
         status = STATUS[sol.status]
         if check.passes(self.tol * 10):
             return sol, status, check
-        if check.dual_residual <= self.tol * 10 and check.relative_gap <= self.tol * 10:
+        if lp.is_linear and check.dual_residual <= self.tol * 10 and check.relative_gap <= self.tol * 10:
             polished = self._polish(lp, sol, check)
             if polished is not None:
                 return polished[0], status, polished[1]
