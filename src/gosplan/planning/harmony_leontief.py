@@ -419,8 +419,22 @@ def solve_harmony(
     rounds = 0
     status = LPStatus.ITERATION_LIMIT
     x = s = pi = None
+    limit = min(_max_priced(n), MAX_PRICED_CAPACITIES)
     for rounds in range(1, MAX_ROUNDS + 1):
         theta = master.minimise(theta, deadline)
+        if rounds == 1 and st.capped.size > limit:
+            # Give up at once when the first plan (one choice, no capacity priced) exceeds
+            # several times the capacities the method can price: those that bind at the end
+            # are most of them (125 of the 122 + 8 priced at 2,000 products).
+            d1 = master.evaluate(master.pieces[0], theta)[3]
+            st.choice = master.pieces[0].choice.copy()
+            g1 = np.asarray(st.plans(d1)).reshape(-1)
+            exceeded = int((g1[st.capped] > problem.capacity[st.capped] * (1 + 1e-9) + 1e-12).sum())
+            if exceeded > 4 * limit:
+                raise NotApplicable(
+                    f"{exceeded:,} capacities are exceeded by the plan without them, far more than the "
+                    f"{limit} the method prices at {n:,} products"
+                )
         mu, kappa = prices(theta)
         pi = st.cheapest(_unit_costs(st, mu, kappa))
         true_D = (resp(pi)[0] + float(mu[st.limited] @ master.R)
@@ -479,10 +493,10 @@ def solve_harmony(
         if not over:
             status = LPStatus.OPTIMAL
             break
-        if len(master.caps) + len(over) > min(_max_priced(n), MAX_PRICED_CAPACITIES):
+        if len(master.caps) + len(over) > limit:
             raise NotApplicable(
                 f"{len(master.caps) + len(over)} capacities bind or are exceeded, more than the "
-                f"{min(_max_priced(n), MAX_PRICED_CAPACITIES)} the method prices at {n:,} products"
+                f"{limit} the method prices at {n:,} products"
             )
         keep = [master.pieces[k] for k in np.flatnonzero(lam > 0)]
         master.add_caps(over, keep)
