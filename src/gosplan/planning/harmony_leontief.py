@@ -315,16 +315,21 @@ class _Master:
             if lam_new.sum() > 0:
                 lam = lam_new / lam_new.sum()
             predicted = -(t_model + 0.5 * float(step @ H @ step))  # decrease of the model's max
-            if predicted <= 1e-15 * (1 + abs(top)) or not step.any():
+            if predicted <= 1e-14 * (1 + abs(top)) or not step.any():
                 break
-            alpha = 1.0
-            while alpha > 1e-12:
-                new = np.maximum(theta + alpha * step, 0.0)
-                if max(self.evaluate(pc, new)[0] for pc in pieces) <= top - 1e-4 * alpha * predicted:
+            # The step of the QP is taken whole when the maximum does not rise beyond rounding:
+            # near a kink Armijo on the maximum rejects full SQP steps (Maratos) and the search
+            # crawled, 100 steps of 1/2^k at 10^5 products (25 s of 27).
+            new = np.maximum(theta + step, 0.0)
+            if max(self.evaluate(pc, new)[0] for pc in pieces) > top + 1e-13 * (1 + abs(top)):
+                alpha = 0.5
+                while alpha > 1e-6:
+                    new = np.maximum(theta + alpha * step, 0.0)
+                    if max(self.evaluate(pc, new)[0] for pc in pieces) <= top - 1e-4 * alpha * predicted:
+                        break
+                    alpha *= 0.5
+                else:
                     break
-                alpha *= 0.5
-            else:
-                break
             theta = new
             if deadline is not None and time.perf_counter() > deadline:
                 break
