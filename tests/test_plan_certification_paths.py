@@ -39,6 +39,23 @@ def _lie(monkeypatch, change) -> None:
     monkeypatch.setattr(runner_mod, "backend", lying)
 
 
+def _off_at_first(monkeypatch) -> list[tuple[str, float]]:
+    """The first backend answer comes back with every level 0.1 % too high; returns the list
+    of ``(method, tol)`` of every backend call, filled as they happen."""
+    real = runner_mod.backend
+    calls: list[tuple[str, float]] = []
+
+    def off_at_first(lp, m, tol, *args, **kwargs):
+        sol = real(lp, m, tol, *args, **kwargs)
+        calls.append((m, tol))
+        if len(calls) == 1:
+            sol.v = sol.v * 1.001
+        return sol
+
+    monkeypatch.setattr(runner_mod, "backend", off_at_first)
+    return calls
+
+
 def _large_path(monkeypatch) -> None:
     """Programs of any size take the path of programs beyond HiGHS' size (no exact re-solve)."""
     monkeypatch.setattr(runner_mod, "HIGHS_FALLBACK_COLUMNS", 0)
@@ -124,17 +141,7 @@ def test_continuing_at_tighter_tolerances_inside_plan(monkeypatch, method: str) 
     in objective and rows alike, so it is not polished; PDHG goes on from it (from HiGHS' PDLP's
     point too) at tighter tolerances until the plan passes, and the plan is linprog's optimum."""
     _large_path(monkeypatch)
-    real = runner_mod.backend
-    calls = []
-
-    def off_at_first(lp, m, tol, *args, **kwargs):
-        sol = real(lp, m, tol, *args, **kwargs)
-        calls.append((m, tol))
-        if len(calls) == 1:
-            sol.v = sol.v * 1.001
-        return sol
-
-    monkeypatch.setattr(runner_mod, "backend", off_at_first)
+    calls = _off_at_first(monkeypatch)
     inst = random_instance(3, classes=1)
     res = plan(inst, "fulfilment", method)
     assert res.status is Status.OPTIMAL, res.message
@@ -153,17 +160,7 @@ def test_a_harmony_answer_off_its_rows_is_continued(monkeypatch) -> None:
     """PDHG's harmony answer is off by 0.1 % (every level scaled): it fails gosplan's check. A
     harmony program is not linear (no exact re-solve, no polish), so PDHG goes on from it at
     tighter tolerances; before, the plan ended as numerical_error. Judged against Clarabel."""
-    real = runner_mod.backend
-    calls = []
-
-    def off_at_first(lp, m, tol, *args, **kwargs):
-        sol = real(lp, m, tol, *args, **kwargs)
-        calls.append((m, tol))
-        if len(calls) == 1:
-            sol.v = sol.v * 1.001
-        return sol
-
-    monkeypatch.setattr(runner_mod, "backend", off_at_first)
+    calls = _off_at_first(monkeypatch)
     inst = random_instance(4, classes=1)
     res = plan(inst, "harmony", "pdhg")
     assert res.status is Status.OPTIMAL, res.message

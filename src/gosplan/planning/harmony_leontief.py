@@ -531,24 +531,8 @@ def solve_harmony(
     ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows]
     ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows]
     v = np.concatenate([x, s])
-    return LPSolution(
-        status=status,
-        v=v,
-        y=ydual,
-        d=lp.reduced_costs(v, ydual),
-        objective=lp.objective(v),
-        method="leontief",
-        iterations=st.solves,
-        seconds=time.perf_counter() - start,
-        message=(
-            f"Leontief harmony method: {info}, {st.policy_rounds} policy-iteration round(s), "
-            f"{st.solves} Leontief solves"
-        ),
-        detail={
-            "rounds": rounds,
-            "policy_rounds": st.policy_rounds,
-            "leontief_solves": st.solves,
-            "seconds_in_leontief_solves": st.seconds_solving,
-        },
+    return st.solution(
+        lp, v, ydual, status, start,
+        f"Leontief harmony method: {info}, {st.policy_rounds} policy-iteration round(s), {st.solves} Leontief solves",
+        rounds=rounds,
     )
-

@@ -187,6 +187,17 @@ class _Structure:
         """Gross output ``g = (I - A_B)^-1 d`` for each column of ``demands`` (current choice)."""
         return self._solve(demands, transpose=False)
 
+    def solution(self, lp: LinearProgram, v: np.ndarray, y: np.ndarray, status: LPStatus, start: float,
+                 message: str, **detail: object) -> LPSolution:
+        """The method's answer as the backends give theirs: levels ``v``, row duals ``y`` (the
+        prices), reduced costs, and the Leontief solves' count and time in ``detail``."""
+        return LPSolution(
+            status=status, v=v, y=y, d=lp.reduced_costs(v, y), objective=lp.objective(v), method="leontief",
+            iterations=self.solves, seconds=time.perf_counter() - start, message=message,
+            detail={**detail, "policy_rounds": self.policy_rounds, "leontief_solves": self.solves,
+                    "seconds_in_leontief_solves": self.seconds_solving},
+        )
+
 
 @dataclass
 class _Column:
@@ -461,28 +472,12 @@ def solve_stage(
     ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows] / scale
     ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows] / scale
     v = np.concatenate([x, [float(eta.sum())]]) if objective == "fulfilment" else x
-    return LPSolution(
-        status=status,
-        v=v,
-        y=ydual,
-        d=lp.reduced_costs(v, ydual),
-        objective=lp.objective(v),
-        method="leontief",
-        iterations=st.solves,
-        seconds=time.perf_counter() - start,
-        message=(
-            f"Leontief decomposition: {rounds} round(s), {st.policy_rounds} policy-iteration round(s), "
-            f"{st.solves} Leontief solves, {len(master.cap_rows)} capacity row(s); bound gap "
-            f"{abs(bound - value) / (1.0 + abs(value)):.1e}"
-        ),
-        detail={
-            "rounds": rounds,
-            "policy_rounds": st.policy_rounds,
-            "leontief_solves": st.solves,
-            "seconds_in_leontief_solves": st.seconds_solving,
-            "capacity_rows": len(master.cap_rows),
-            "columns": len(master.columns),
-        },
+    return st.solution(
+        lp, v, ydual, status, start,
+        f"Leontief decomposition: {rounds} round(s), {st.policy_rounds} policy-iteration round(s), "
+        f"{st.solves} Leontief solves, {len(master.cap_rows)} capacity row(s); bound gap "
+        f"{abs(bound - value) / (1.0 + abs(value)):.1e}",
+        rounds=rounds, capacity_rows=len(master.cap_rows), columns=len(master.columns),
     )
 
 
