@@ -149,11 +149,13 @@ def plan(
         )
     if costs is not None and objective != "cost":
         raise InvalidEconomyError(
-            f"costs weigh the 'cost' objective; give objective='cost' (the objective is {objective!r})"
+            f"costs weigh the 'cost' objective, not {objective!r}: plan with the cost objective "
+            "(--objective cost) or leave the costs out"
         )
     if weights is not None and objective != "harmony":
         raise InvalidEconomyError(
-            f"weights weigh the 'harmony' objective; give objective='harmony' (the objective is {objective!r})"
+            f"weights weigh the 'harmony' objective, not {objective!r}: plan with the harmony objective "
+            "(--objective harmony) or leave the weights out"
         )
     problem = planning_problem(
         economy,
