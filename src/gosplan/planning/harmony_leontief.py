@@ -399,6 +399,8 @@ def solve_harmony(
         raise NotApplicable("no limited resource and no capacity: the harmony is unbounded")
     if (problem.available[st.limited] <= 0).any():
         raise NotApplicable("a limited resource with nothing available")
+    if st.limited.size == 0:
+        raise NotApplicable("no limited resource (capacities alone)")
     master = _Master(st, resp)
     n_res = st.limited.size
     resources = problem.resources.size
@@ -416,15 +418,13 @@ def solve_harmony(
     mu, kappa = prices(theta)
     st.cheapest(_unit_costs(st, mu, kappa))
     first = master.add_piece(st.choice)
-    if n_res and (np.abs(first.W[resp.T]).max(axis=1) <= 0).any():
+    if (np.abs(first.W[resp.T]).max(axis=1) <= 0).any():
         # A targeted product that embodies no limited resource: only a capacity can limit it.
         raise NotApplicable("a targeted product uses no limited resource, directly or indirectly")
-    if n_res == 0:
-        raise NotApplicable("no limited resource (capacities alone)")
     rounds = 0
     status = LPStatus.ITERATION_LIMIT
     x = s = pi = None
-    limit = min(_max_priced(n), MAX_PRICED_CAPACITIES)
+    limit = _max_priced(n)
     for rounds in range(1, MAX_ROUNDS + 1):
         theta = master.minimise(theta, deadline)
         if rounds == 1 and st.capped.size > limit:
