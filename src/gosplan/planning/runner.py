@@ -23,11 +23,6 @@ __all__ = ["Runner", "STATUS", "backend", "FIRST_ORDER", "is_first_order", "HIGH
 #: first-order answer that cannot be certified is solved again by HiGHS up to this size.
 HIGHS_FALLBACK_COLUMNS = 20_000
 
-HARMONY_HIGHS_COLUMNS = 5_000
-"""A harmony program the Leontief method cannot solve goes to HiGHS (tangent cuts) up to this
-many columns, beyond to pdhg — as ``method="auto"`` chose for harmony before the Leontief method
-had it (BENCHMARKS.md, issue 3: at 10^4 products pdhg is the only solver that finishes harmony)."""
-
 FIRST_ORDER = ("pdhg", "highs-pdlp")
 """Backends whose answer is only as accurate as their tolerance (see :meth:`Runner.solve`)."""
 
@@ -72,8 +67,11 @@ def backend(
                 return solve_harmony(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
             return solve_stage(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
         except NotApplicable as exc:
-            # Harmony goes to HiGHS' tangent cuts only where auto would (slower than pdhg beyond).
-            exact_up_to = HIGHS_FALLBACK_COLUMNS if lp.is_linear else HARMONY_HIGHS_COLUMNS
+            # Harmony goes to HiGHS' tangent cuts only up to where method="auto" takes HiGHS
+            # (beyond, pdhg is faster: BENCHMARKS.md, issue 3).
+            from gosplan.planning.optimal import AUTO_HIGHS_MAX
+
+            exact_up_to = HIGHS_FALLBACK_COLUMNS if lp.is_linear else AUTO_HIGHS_MAX
             fallback = "highs" if lp.shape[1] <= exact_up_to else "pdhg"
             sol = backend(lp, fallback, tol, time_limit, v0)
             sol.message = f"Leontief method not applicable ({exc}); {sol.message}"
