@@ -140,3 +140,36 @@ def test_not_applicable_is_an_error_or_a_fallback() -> None:
     ref = _plan(small, "highs", resources=available, floors=floors)
     got = _plan(small, "auto", resources=available, floors=floors)
     assert got.status is Status.OPTIMAL and got.objective == pytest.approx(ref.objective, rel=1e-9)
+
+
+def test_iterative_solves_with_refilled_systems_match_highs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond DENSE_MAX the method writes each technique choice into one pattern and starts
+    every BiCGSTAB from the last solution: the plans must still be HiGHS' optimum."""
+    from gosplan.linalg import leontief
+
+    monkeypatch.setattr(leontief, "DENSE_MAX", 50)
+    inst = planning_instance(1500, seed=7)
+    for objective, targets in (("fulfilment", None), ("cost", 0.85 * inst.economy.y)):
+        kw = {"objective": objective, "resources": inst.resources, "capacities": inst.capacities, "targets": targets}
+        ref = _plan(inst.economy, "highs", **kw)
+        got = _plan(inst.economy, "leontief", **kw)
+        assert ref.status is got.status is Status.OPTIMAL
+        assert got.objective == pytest.approx(ref.objective, rel=1e-7)
+        assert "Leontief decomposition" in got.stages[0].message
+
+
+def test_technique_matrix_written_into_the_pattern() -> None:
+    """The coefficients of a choice written into the shared pattern, switch after switch,
+    equal ``U[:, B] / O_B`` built directly."""
+    from gosplan.planning.substitution import _Structure
+
+    econ, available, capacities = random_economy(5, 30, alt_share=0.6)
+    problem = planning_problem(econ, resources=available, capacities=capacities)
+    st_ = _Structure.build(problem, "fulfilment")
+    rng = np.random.default_rng(0)
+    makers = [problem.make.indices[problem.make.indptr[i] : problem.make.indptr[i + 1]] for i in range(problem.n)]
+    for _ in range(6):
+        st_.choice = np.array([rng.choice(m) for m in makers])
+        B = st_.choice
+        want = (st_.U[:, B] @ sp.diags_array(1.0 / st_.out[B])).toarray()
+        np.testing.assert_allclose(st_.system().A.toarray(), want, rtol=1e-15, atol=0)

@@ -206,11 +206,13 @@ def bicgstab_block(
 
 
 def solve_columns(
-    op: RowsOperator, B: np.ndarray, Z: np.ndarray, goal: np.ndarray, maxiter: int
+    op: RowsOperator, B: np.ndarray, Z: np.ndarray, goal: np.ndarray, maxiter: int, *,
+    jacobi_start: bool = True,
 ) -> tuple[int, bool]:
     """:func:`bicgstab_block` on the columns of ``B`` in groups of :data:`BLOCK_COLUMNS`
     (single columns alone, 2 or 3 padded to 4), writing ``Z`` (``size x k``; its values
-    off ``op.rows`` are kept and folded in). Returns ``(iterations, all converged)``."""
+    off ``op.rows`` are kept and folded in; without ``jacobi_start`` its values on
+    ``op.rows`` are the start). Returns ``(iterations, all converged)``."""
     k = B.shape[1]
     iterations, ok = 0, True
     for g0 in range(0, k, BLOCK_COLUMNS):
@@ -225,7 +227,7 @@ def solve_columns(
             Bg[:, : g1 - g0] = B[:, g0:g1]
         gg = np.zeros(width)
         gg[: g1 - g0] = goal[g0:g1]
-        its, done, _ = bicgstab_block(op, Bg, X, gg, maxiter)
+        its, done, _ = bicgstab_block(op, Bg, X, gg, maxiter, jacobi_start=jacobi_start)
         if X is not Z:
             Z[:, g0:g1] = X[:, : g1 - g0]
         iterations = max(iterations, its)

@@ -117,6 +117,7 @@ class LeontiefSystem:
     _levels: tuple[np.ndarray, int, np.ndarray, np.ndarray] | None = None
     _blocks: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    _positions: dict | None = None
 
     @property
     def n(self) -> int:
@@ -168,6 +169,101 @@ class LeontiefSystem:
             self.timings["levels"] = time.perf_counter() - t0
         return self._levels
 
+    def refill(self, data: np.ndarray, changed: np.ndarray | None = None) -> "LeontiefSystem":
+        """The system with the same pattern and new coefficients ``data`` (aligned with
+        ``A.indices``; explicit zeros allowed).
+
+        What depends on the pattern alone is kept: the trimming levels, the strongly
+        connected components, and the layout of the iterated block's copies ``R`` and
+        ``R^T``, whose values are gathered from ``data`` by stored positions instead of
+        extracted and transposed again. Levels and components of a pattern are valid for
+        any values on it (an explicit zero is an edge that carries nothing), so a sequence
+        of technique choices written into one pattern pays for them once. ``changed``
+        (positions into ``data`` where it differs from ``A.data``) lets the block copies be
+        copied and patched there instead of gathered whole. This system is left as it was.
+        """
+        data = np.ascontiguousarray(data, dtype=np.float64)
+        if data.shape != self.A.data.shape:
+            raise InvalidEconomyError(f"refill needs {self.A.data.size} coefficients, got {data.size}")
+        A = sp.csr_array((data, self.A.indices, self.A.indptr), shape=self.A.shape)
+        new = LeontiefSystem(A=A, labels=self.labels, _scc=self._scc, _levels=self._levels)
+        positions = self._block_positions()
+        for key in ("R", "RT"):
+            if key not in positions:
+                continue
+            ptr, ind, pos = positions[key]
+            if pos is None:
+                new._blocks[key] = (A.indptr, A.indices, A.data)
+                continue
+            where = None
+            if changed is not None and key in self._blocks and self._blocks[key][0] is ptr:
+                where = self._block_entries(key, np.asarray(changed))  # this block is laid out by pos
+            if where is None:
+                new._blocks[key] = (ptr, ind, data[pos])
+            else:
+                block = self._blocks[key][2].copy()
+                block[where] = data[pos[where]]
+                new._blocks[key] = (ptr, ind, block)
+        if "R_share" in self._blocks:
+            new._blocks["R_share"] = self._blocks["R_share"]
+        new._positions = positions  # shared along the sequence: one pattern, one layout
+        return new
+
+    def _block_entries(self, key: str, changed: np.ndarray) -> np.ndarray | None:
+        """Entries of block ``key`` holding the coefficients ``A.data[changed]`` (None: not
+        known cheaply, gather the block whole). ``R``'s positions ascend (rows in order,
+        entries in order), so a binary search finds them; ``R^T``'s follow through the
+        permutation from ``R`` to ``R^T``, built once."""
+        positions = self._positions
+        pos_r = positions["R"][2]
+        if pos_r is None:  # R is A itself: its entries are A's
+            pos_r = np.arange(self.A.nnz, dtype=_position_type(self.A.nnz))
+        if "R_sorted" not in positions:
+            positions["R_sorted"] = bool(pos_r.size < 2 or (np.diff(pos_r) > 0).all())
+        if not positions["R_sorted"]:
+            return None
+        at = np.searchsorted(pos_r, changed)
+        inside = at < pos_r.size
+        at = at[inside]
+        at = at[pos_r[at] == changed[inside]]
+        if key == "R":
+            return at
+        if "RT_of_R" not in positions:
+            rt_of_r = np.empty(pos_r.size, dtype=_position_type(pos_r.size))
+            rt_of_r[np.searchsorted(pos_r, positions["RT"][2])] = np.arange(pos_r.size)
+            positions["RT_of_R"] = rt_of_r
+        return positions["RT_of_R"][at]
+
+    def _block_positions(self) -> dict:
+        """``{key: (ptr, ind, positions into A.data)}`` for the block copies ``R`` and ``R^T``
+        this system holds (``None``: ``R`` is ``A`` itself), found by extracting (and
+        transposing) the positions ``0 .. nnz-1`` in place of the values; computed once
+        per pattern, the first time a block is there to be laid out."""
+        if self._positions is None:
+            self._positions = {}
+        positions = self._positions
+        if "R" in self._blocks and "R" not in positions and self._levels is not None:
+            A = self.A
+            if self._blocks["R"][2] is A.data:
+                positions["R"] = (A.indptr, A.indices, None)
+            else:
+                level, _, ptr, members = self._levels
+                rows = members[ptr[0] : ptr[1]]
+                local = np.full(self.n, -1, np.int32)
+                K.set_local(rows, local, True)
+                where = np.arange(A.nnz, dtype=np.float64)  # exact up to 2^53
+                dummy = np.empty((0, 0))
+                pptr, pind, pos = K.extract_block(A.indptr, A.indices, where, rows, local, dummy, dummy,
+                                                  np.empty((len(rows), 0)), False)
+                positions["R"] = (pptr, pind, pos.astype(_position_type(A.nnz)))
+        if "RT" in self._blocks and "RT" not in positions and "R" in positions:
+            pptr, pind, pos = positions["R"]
+            where = np.arange(self.A.nnz, dtype=np.float64) if pos is None else pos.astype(np.float64)
+            tptr, tind, tpos = K.transpose_csr_parallel(pptr, pind, where, self.n if pos is None else len(pptr) - 1,
+                                                        _threads())
+            positions["RT"] = (tptr, tind, tpos.astype(_position_type(self.A.nnz)))
+        return positions
+
     def lu(self) -> tuple[np.ndarray, np.ndarray]:
         if self._lu is None:
             t0 = time.perf_counter()
@@ -175,6 +271,10 @@ class LeontiefSystem:
             self._lu = la.lu_factor(M, check_finite=False)
             self.timings["factorize"] = time.perf_counter() - t0
         return self._lu
+
+
+def _position_type(nnz: int) -> type:
+    return np.int32 if nnz < 2**31 - 1 else np.int64
 
 
 def prepare(A: sp.csr_array | sp.spmatrix | np.ndarray, labels: object = None) -> LeontiefSystem:
@@ -310,8 +410,10 @@ def _iterate_local(
     maxiter: int,
     backwards: bool,
     progress: Callable[[int, float], None] | None,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, bool]:
-    """Solve ``(I - Mb) z = rhs`` for one large component held as a local CSR ``Mb``.
+    """Solve ``(I - Mb) z = rhs`` for one large component held as a local CSR ``Mb``
+    (BiCGSTAB from ``start`` when given).
 
     Stops when the block residual is below ``tol * ||B||`` (the block residual is the
     whole system's residual: every other row is solved exactly from these values).
@@ -319,7 +421,7 @@ def _iterate_local(
     s, k = rhs.shape
     method = method.removeprefix("scc-")
     if method == "bicgstab":
-        Z, its, ok = _bicgstab_local(ptr, ind, dat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter)
+        Z, its, ok = _bicgstab_local(ptr, ind, dat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter, start=start)
         if ok:
             return Z, its, ok
         # BiCGSTAB can break down (rho or omega vanishing); Gauss-Seidel converges on
@@ -364,9 +466,10 @@ def _bicgstab_local(
     tol: float,
     bnorm: np.ndarray,
     maxiter: int,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, bool]:
     """BiCGSTAB (fused numba kernel) on ``(I - Mb) z = rhs``, column by column, with
-    diagonal preconditioning and a Jacobi step as the start.
+    diagonal preconditioning, from ``start`` (``s x k``) or else a Jacobi step from zero.
 
     A Krylov method also converges for an unproductive ``Mb`` (to a solution with
     negative entries), so the caller must certify productivity: see
@@ -375,23 +478,36 @@ def _bicgstab_local(
     s, k = rhs.shape
     if k > 1:  # several right-hand sides: one pass over the matrix serves them all
         op = RowsOperator(ptr, ind, dat, np.arange(s, dtype=np.int64), s)
-        Z = np.zeros((s, k))
+        Z = np.zeros((s, k)) if start is None else np.array(start, dtype=np.float64, order="C")
         goal = 0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)
-        total_it, ok_all = solve_columns(op, np.ascontiguousarray(rhs), Z, goal, maxiter)
+        total_it, ok_all = solve_columns(op, np.ascontiguousarray(rhs), Z, goal, maxiter,
+                                         jacobi_start=start is None)
         return Z, total_it, ok_all
-    dinv = 1.0 / (1.0 - K.csr_diagonal(ptr, ind, dat))
+    dinv = _diagonal_inverse(ptr, ind, dat)
     Z = np.empty((s, k))
     total_it = 0
     ok_all = True
     for q in range(k):
         b = np.ascontiguousarray(rhs[:, q])
-        x = b * dinv
+        x = b * dinv if start is None else np.array(start[:, q], dtype=np.float64)
         goal = 0.5 * tol * (bnorm[q] if bnorm[q] > 0 else 1.0)
         its, ok, _ = K.bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter)
         Z[:, q] = x
         total_it = max(total_it, int(its))
         ok_all = ok_all and bool(ok)
     return Z, total_it, ok_all
+
+
+def _diagonal_inverse(ptr: np.ndarray, ind: np.ndarray, dat: np.ndarray) -> np.ndarray:
+    """``1 / (1 - M_ii)``: by the parallel kernel of the block solver for the index types it
+    is compiled for (no new specialisation), else by numpy; where ``1 - M_ii <= 0`` as it is,
+    for the productivity checks to see."""
+    s = ptr.shape[0] - 1
+    if ptr.dtype == np.int64 and ind.dtype == np.int32:
+        dinv = np.empty(s)
+        if not BK.diagonal_inverse(ptr, ind, dat, np.arange(s, dtype=np.int64), dinv):
+            return dinv
+    return 1.0 / (1.0 - K.csr_diagonal(ptr, ind, dat))
 
 
 def _certify_productive(
@@ -419,8 +535,10 @@ def _solve_whole(
     bnorm: np.ndarray,
     maxiter: int,
     verify: bool,
-) -> tuple[np.ndarray, int]:
-    """BiCGSTAB on the whole system; on failure, look for an unproductive component."""
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, bool]:
+    """BiCGSTAB on the whole system (from ``start`` when given); on failure, look for an
+    unproductive component. Returns ``(Z, iterations, converged)``."""
     A = system.A
     t0 = time.perf_counter()
     if transpose:
@@ -429,11 +547,11 @@ def _solve_whole(
     else:
         ptr, ind, dat = A.indptr, A.indices, A.data
     t1 = time.perf_counter()
-    Z, its, ok = _bicgstab_local(ptr, ind, dat, B2, tol=tol, bnorm=bnorm, maxiter=maxiter)
+    Z, its, ok = _bicgstab_local(ptr, ind, dat, B2, tol=tol, bnorm=bnorm, maxiter=maxiter, start=start)
     system.timings[f"{'values' if transpose else 'x'}_iterate"] = time.perf_counter() - t1
     if verify and not (ok and _certify_productive(ptr, ind, dat, B2, Z, tol)):
         _check_productive(system)
-    return Z, its
+    return Z, its, ok
 
 
 def _solve_trimmed(
@@ -448,6 +566,7 @@ def _solve_trimmed(
     verify: bool,
     progress: Callable[[int, float], None] | None,
     inplace_share: float = INPLACE_SHARE,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, int]:
     """Trimmed levels solved exactly, level by level; the remaining block ``R`` iterated.
 
@@ -460,7 +579,7 @@ def _solve_trimmed(
     (:func:`gosplan.linalg.inplace.solve_rows_inplace`; should that fail, on a copy),
     and the values, finding no copy of ``R``, transpose ``R`` straight from ``A``
     (one counting sort instead of a copy and its transpose).
-    Returns ``(Z, iterations, size of R)``.
+    Returns ``(Z, iterations, size of R, whether the iterations met the tolerance)``.
     """
     A = system.A
     indptr, indices, data = A.indptr, A.indices, A.data
@@ -517,7 +636,7 @@ def _solve_trimmed(
         timing["extract"] += t1 - t0
         Zb, its, ok = _iterate_local(
             bptr, bind, bdat, rhs, method=inner, tol=tol, bnorm=bnorm, maxiter=maxiter,
-            backwards=not transpose, progress=progress,
+            backwards=not transpose, progress=progress, start=None if start is None else start[rows],
         )
         if ok and verify and inner == "bicgstab" and not _certify_productive(bptr, bind, bdat, rhs, Zb, tol):
             ok = False
@@ -551,7 +670,7 @@ def _solve_trimmed(
     system.timings.update({f"{name}_{key}": val for key, val in timing.items()})
     if bad or not ok:
         _check_productive(system)  # raises, naming the group, when one cannot reproduce itself
-    return Z, iterations, len(rows)
+    return Z, iterations, len(rows), ok
 
 
 def _trimmed_block(
@@ -603,6 +722,8 @@ def solve(
     system_name: str | None = None,
     verify_productive: bool = True,
     inplace_share: float | None = None,
+    x0: np.ndarray | None = None,
+    check: bool = True,
 ) -> tuple[np.ndarray, SolveInfo]:
     """Solve ``(I - A) Z = B`` (or ``(I - A)^T Z = B`` with ``transpose=True``).
 
@@ -629,6 +750,18 @@ def solve(
         place when the rows of the cyclic block ``R`` hold at least this share of the
         coefficients (0: always, above 1: never). Default :data:`INPLACE_SHARE` (never:
         measured slower than the copy).
+    x0:
+        A starting point (same shape as ``B``) for the BiCGSTAB iterations of
+        ``bicgstab`` and of ``trim-bicgstab``'s block on a copy (``auto`` beyond
+        :data:`DENSE_MAX`); ignored by the other methods. A solution of a nearby system
+        (the previous prices or technique choice of an iterative planner) saves
+        iterations; the stopping test and the residual check are the same as from zero.
+    check:
+        Recompute the residual from scratch after the solve (one more pass over ``A``).
+        ``False`` skips it for the methods whose iterations stop on the true residual
+        (``trim-bicgstab``, ``bicgstab``; the dense LU is exact): ``converged`` is then their
+        own verdict and ``relative_residual`` is NaN. For callers that verify what they
+        build from the solution anyway (the Leontief planning method checks its plan).
 
     Returns
     -------
@@ -656,25 +789,36 @@ def solve(
     if method == "auto":
         chosen = "dense" if n <= DENSE_MAX else "trim-bicgstab"
     bnorm = np.sqrt(np.einsum("ij,ij->j", B2, B2))
+    start = None
+    if x0 is not None:
+        start, _ = _as_2d(x0)
+        if start.shape != B2.shape:
+            raise InvalidEconomyError(f"starting point has shape {start.shape}, the right-hand side {B2.shape}")
+        if not np.isfinite(start).all():
+            raise InvalidEconomyError("starting point holds NaN or infinity")
     iterations = 0
     ncomp, largest = 1, n
+    iterated_ok: bool | None = None  # the iterations' own verdict, where one exists
     if n == 0:
         Z = B2.copy()
     elif chosen == "dense":
         _dense_productive(system)
         Z = _solve_dense(system, B2, transpose)
         iterations = 1
+        iterated_ok = True
     elif chosen.startswith("trim-"):
-        Z, iterations, largest = _solve_trimmed(
+        Z, iterations, largest, iterated_ok = _solve_trimmed(
             system, B2, transpose, inner=chosen[5:], tol=tol, bnorm=bnorm, maxiter=maxiter,
             verify=verify_productive, progress=progress,
-            inplace_share=INPLACE_SHARE if inplace_share is None else float(inplace_share),
+            inplace_share=INPLACE_SHARE if inplace_share is None else float(inplace_share), start=start,
         )
         level, nlevels, _, _ = system.levels()
         ncomp = nlevels
+        if chosen != "trim-bicgstab":  # Gauss-Seidel and Jacobi stop on a sweep's estimate
+            iterated_ok = None
     elif chosen == "bicgstab":
-        Z, iterations = _solve_whole(
-            system, B2, transpose, tol=tol, bnorm=bnorm, maxiter=maxiter, verify=verify_productive
+        Z, iterations, iterated_ok = _solve_whole(
+            system, B2, transpose, tol=tol, bnorm=bnorm, maxiter=maxiter, verify=verify_productive, start=start
         )
         ncomp, largest = 0, 0
     else:
@@ -741,8 +885,12 @@ def solve(
                 raise _not_productive(system, nodes, rho)
     solve_seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
-    rel = relative_residuals(system, Z, B2, transpose=transpose) if n else np.zeros(B2.shape[1])
-    worst = float(rel.max()) if rel.size else 0.0
+    if check or iterated_ok is None:
+        rel = relative_residuals(system, Z, B2, transpose=transpose) if n else np.zeros(B2.shape[1])
+        worst = float(rel.max()) if rel.size else 0.0
+        converged = worst <= tol
+    else:
+        worst, converged = float("nan"), bool(iterated_ok)
     info = SolveInfo(
         system=name,
         method=chosen,
@@ -752,7 +900,7 @@ def solve(
         seconds=solve_seconds,
         components=int(ncomp),
         largest_component=int(largest),
-        converged=bool(worst <= tol),
+        converged=bool(converged),
         detail={
             "check_seconds": time.perf_counter() - t1,
             "right_hand_sides": int(B2.shape[1]),

@@ -109,7 +109,8 @@ class _Structure:
     seconds_solving: float = 0.0
     _system: object = None
     _system_choice: np.ndarray | None = None
-    _certified: bool = False
+    _pattern: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _last: dict = field(default_factory=dict)  # the last solution, by transpose flag
 
     @classmethod
     def build(cls, problem: PlanProblem, objective: str) -> "_Structure":
@@ -141,15 +142,66 @@ class _Structure:
         )
 
     # ----------------------------------------------------------------- Leontief solves
+    def pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(indptr, indices, slot)``: the CSR pattern of ``A_B`` for *every* choice ``B``
+        (entry ``(i, k)`` wherever some technique of product ``k`` uses ``i``) and the slot
+        of each coefficient of ``U`` (CSC order) in it. Built once per plan; a choice then
+        only writes its techniques' coefficients into the slots, and the Leontief system
+        keeps everything that depends on the pattern alone (trimming levels, the iterated
+        block's layout) from one choice to the next."""
+        if self._pattern is None:
+            n = self.problem.n
+            U = self.U
+            tech = np.repeat(np.arange(U.shape[1], dtype=np.int64), np.diff(U.indptr))
+            keys = U.indices.astype(np.int64) * n + self.product_of[tech]
+            del tech
+            unique, slot = np.unique(keys, return_inverse=True)
+            del keys
+            rows = unique // n
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+            index_type = np.int32 if n < 2**31 - 1 else np.int64
+            slot_type = np.int32 if unique.size < 2**31 - 1 else np.int64
+            self._pattern = (indptr, (unique - rows * n).astype(index_type), slot.astype(slot_type))
+        return self._pattern
+
+    def _write(self, data: np.ndarray, techniques: np.ndarray, on: bool) -> np.ndarray:
+        """Write the coefficients ``U_ij / O_j`` of ``techniques`` into their slots (``on``), or
+        zeros; returns the slots written."""
+        _, _, slot = self.pattern()
+        U = self.U
+        lo, hi = U.indptr[techniques], U.indptr[techniques + 1]
+        counts = hi - lo
+        entries = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        where = slot[entries]
+        if on:
+            data[where] = U.data[entries] / np.repeat(self.out[techniques], counts)
+        else:
+            data[where] = 0.0
+        return where
+
     def system(self):
+        """The prepared Leontief system of the current choice: the first one built in full,
+        each later one by rewriting the coefficients of the products that switched
+        (:meth:`gosplan.linalg.leontief.LeontiefSystem.refill`)."""
         from gosplan.linalg.leontief import prepare
 
-        if self._system is None or not np.array_equal(self._system_choice, self.choice):
-            B = self.choice
-            A = sp.csr_array(self.U[:, B] @ sp.diags_array(1.0 / self.out[B]))
-            self._system = prepare(A)
-            self._system_choice = B.copy()
-            self._certified = False
+        B = self.choice
+        if self._system is None:
+            indptr, indices, _ = self.pattern()
+            data = np.zeros(indices.size)
+            self._write(data, B, True)
+            n = self.problem.n
+            self._system = prepare(sp.csr_array((data, indices, indptr), shape=(n, n)))
+        elif not np.array_equal(self._system_choice, B):
+            switched = np.flatnonzero(B != self._system_choice)
+            data = self._system.A.data  # rewritten in place: the old system is dropped
+            left = self._write(data, self._system_choice[switched], False)  # zeros first: slots are shared
+            taken = self._write(data, B[switched], True)
+            self._system = self._system.refill(data, changed=np.concatenate([left, taken]))
+        else:
+            return self._system
+        self._system_choice = B.copy()
         return self._system
 
     def _solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
@@ -157,10 +209,22 @@ class _Structure:
 
         t0 = time.perf_counter()
         system = self.system()
-        # Productivity of a technique choice is certified on its first solve; later
-        # solves with the same choice need not repeat the certificate.
-        Z, _ = solve(system, rhs, transpose=transpose, tol=SOLVE_TOL, verify_productive=not self._certified)
-        self._certified = True
+        # Productivity is certified on the plan's first solve (the first technique choice):
+        # an economy that cannot reproduce itself is named there. Later choices are not
+        # certified one by one (a certificate can cost one more solve a choice, a third of
+        # the solves of a fulfilment plan): the plan and its prices are checked at the end,
+        # and weak duality, which certifies them, needs no productivity. The last solution
+        # of the same kind (prices, or plans) starts the iterations: prices and choices
+        # move little from one round to the next.
+        last = self._last.get(transpose)
+        start = last if last is not None and last.shape == np.shape(rhs) else None
+        # The residual is not recomputed after the solve: BiCGSTAB stops on the true residual
+        # and the plan built from these solutions is checked as a whole at the end.
+        Z, info = solve(system, rhs, transpose=transpose, tol=SOLVE_TOL, verify_productive=self.solves == 0,
+                        x0=start, check=False)
+        if not info.converged:
+            raise NotApplicable(f"a Leontief solve did not converge ({info.method}, {info.iterations} iterations)")
+        self._last[transpose] = Z
         self.solves += 1
         self.seconds_solving += time.perf_counter() - t0
         return Z
@@ -184,8 +248,21 @@ class _Structure:
         raise NotApplicable("policy iteration did not settle")
 
     def plans(self, demands: np.ndarray) -> np.ndarray:
-        """Gross output ``g = (I - A_B)^-1 d`` for each column of ``demands`` (current choice)."""
-        return self._solve(demands, transpose=False)
+        """Gross output ``g = (I - A_B)^-1 d`` for each column of ``demands`` (current choice).
+
+        Zero columns (the ``d`` part of a cost plan, the ``h`` part of a plan with nothing
+        held) are not solved: a block solve pads its columns to four, so one real column
+        alone costs half as much as one beside a zero."""
+        demands = np.asarray(demands, dtype=np.float64)
+        if demands.ndim == 1:
+            return self._solve(demands, transpose=False) if demands.any() else np.zeros(demands.shape)
+        live = [q for q in range(demands.shape[1]) if demands[:, q].any()]
+        G = np.zeros(demands.shape)
+        if len(live) == 1:
+            G[:, live[0]] = self._solve(np.ascontiguousarray(demands[:, live[0]]), transpose=False)
+        elif live:
+            G[:, live] = self._solve(np.ascontiguousarray(demands[:, live]), transpose=False)
+        return G
 
     def solution(self, lp: LinearProgram, v: np.ndarray, y: np.ndarray, status: LPStatus, start: float,
                  message: str, **detail: object) -> LPSolution:
@@ -270,7 +347,9 @@ def _column(st: _Structure, master: _Master, h: np.ndarray, d: np.ndarray) -> No
     G = st.plans(np.column_stack([h, d]))
     B = st.choice
     X = G / st.out[B][:, None]  # activity levels of the chosen techniques, by product
-    use = np.asarray(st.P_lim[:, B] @ X).T.reshape(2, st.limited.size)
+    levels = np.zeros((st.out.size, 2))
+    levels[B] = X  # activity levels of every technique (the unchosen at zero)
+    use = np.asarray(st.P_lim @ levels).T.reshape(2, st.limited.size)
     cost = st.base_cost[B] @ X
     master.columns.append(_Column(master.add_choice(B), use, G[st.capped].T.copy(), np.asarray(cost)))
     master.plans.add(G)
