@@ -133,7 +133,17 @@ def test_not_applicable_is_an_error_or_a_fallback() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         us = gosplan.load("us-2022")
-        assert "negative input" in applicable(planning_problem(us), "fulfilment")
+        why = applicable(planning_problem(us), "fulfilment")
+        assert "negative input" in why
+        # the entry is named, with its value (the most negative one) and how many more
+        problem = planning_problem(us)
+        use = sp.coo_array(problem.make - problem.net)
+        k = int(np.argmin(use.data))
+        code = problem.products[use.row[k]]
+        tech = problem.activities[use.col[k]]
+        assert (f"input of {code!r} ({us.name_of(code)}) by technique {tech!r} ({us.name_of(tech)}) "
+                f"is {use.data[k]:.6g}") in why
+        assert f"and {int((use.data < -1e-15).sum()) - 1} more" in why
     small, available, _ = random_economy(1, 5)
     floors = {"p1": -1.0}
     assert "negative floors" in applicable(planning_problem(small, resources=available, floors=floors), "cost")

@@ -97,6 +97,7 @@ class PlanProblem:
     units: str = "units"
     labour_unit: str = "labour"
     committed: np.ndarray | None = None
+    names: pd.Series | None = None  # the products' published names, where the economy has them
 
     @property
     def n(self) -> int:
@@ -121,6 +122,29 @@ class PlanProblem:
     def classes(self) -> list[int]:
         """Priority classes present among the targets, most urgent first."""
         return sorted(int(k) for k in np.unique(self.priority[self.target > 0]))
+
+    def negative_coefficient(self) -> str:
+        """Where the most negative input (``U = O - N``) or resource coefficient sits, in
+        words (``""`` when there is none), for messages that must name the entry."""
+        for what, M, rows in (("input", self.make - self.net, self.products), ("use", self.primary, self.resources)):
+            M = sp.coo_array(M)
+            bad = np.flatnonzero(M.data < -1e-15)
+            if bad.size:
+                k = bad[np.argmin(M.data[bad])]
+                more = f", and {bad.size - 1} more" if bad.size > 1 else ""
+                row = self._named(rows[M.row[k]]) if what == "input" else repr(rows[M.row[k]])
+                return (f"{'input of' if what == 'input' else 'use of'} {row} by technique "
+                        f"{self._named(self.activities[M.col[k]])} is {M.data[k]:.6g}{more}")
+        return ""
+
+    def _named(self, label: Any) -> str:
+        """``'code' (name)`` for a product label (or a technique labelled like its product)
+        that has a published name, else ``'code'``."""
+        if self.names is not None and label in self.products:
+            name = self.names.loc[label]
+            if not pd.isna(name) and str(name) != str(label):
+                return f"{label!r} ({name})"
+        return repr(label)
 
     @cached_property
     def _makers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -326,6 +350,7 @@ def planning_problem(
         units=economy.meta.units,
         labour_unit=economy.meta.labour_unit,
         committed=base,
+        names=economy.names,
     )
 
 

@@ -77,9 +77,9 @@ def applicable(problem: PlanProblem, objective: str) -> str:
         return "a technique with a non-positive output"
     if (np.diff(make.indptr) == 0).any():
         return "a product no technique makes"
-    use = problem.make - problem.net
-    if sp.csr_array(use).data.min(initial=0.0) < -1e-15 or problem.primary.data.min(initial=0.0) < 0:
-        return "negative input or resource coefficients"
+    negative = problem.negative_coefficient()
+    if negative:
+        return f"negative input or resource coefficients ({negative})"
     if np.isfinite(problem.ceiling).any():
         return "ceilings on net output"
     if (problem.floor < 0).any():
