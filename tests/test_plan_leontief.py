@@ -108,14 +108,25 @@ def test_substitution_theorem_one_resource() -> None:
     assert np.allclose(got.price_in_labour, v, rtol=1e-8)
 
 
-def test_synthetic_instance_matches_highs() -> None:
-    inst = planning_instance(2000, seed=3)
+@pytest.mark.parametrize(
+    ("dense_max", "n", "seed"), [(None, 2000, 3), (50, 1500, 7)], ids=["dense LU", "iterative, refilled, warm-started"]
+)
+def test_synthetic_instance_matches_highs(monkeypatch: pytest.MonkeyPatch, dense_max: int | None, n: int,
+                                          seed: int) -> None:
+    """Also beyond DENSE_MAX, where the method writes each technique choice into one pattern
+    and starts every BiCGSTAB from the last solution: the plans must still be HiGHS' optimum."""
+    from gosplan.linalg import leontief
+
+    if dense_max is not None:
+        monkeypatch.setattr(leontief, "DENSE_MAX", dense_max)
+    inst = planning_instance(n, seed=seed)
     for objective, targets in (("fulfilment", None), ("cost", 0.85 * inst.economy.y)):
         kw = {"objective": objective, "resources": inst.resources, "capacities": inst.capacities, "targets": targets}
         ref = _plan(inst.economy, "highs", **kw)
         got = _plan(inst.economy, "leontief", **kw)
         assert ref.status is got.status is Status.OPTIMAL
         assert got.objective == pytest.approx(ref.objective, rel=1e-7)
+        assert "Leontief decomposition" in got.stages[0].message
 
 
 def test_not_applicable_is_an_error_or_a_fallback() -> None:
@@ -150,22 +161,6 @@ def test_not_applicable_is_an_error_or_a_fallback() -> None:
     ref = _plan(small, "highs", resources=available, floors=floors)
     got = _plan(small, "auto", resources=available, floors=floors)
     assert got.status is Status.OPTIMAL and got.objective == pytest.approx(ref.objective, rel=1e-9)
-
-
-def test_iterative_solves_with_refilled_systems_match_highs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Beyond DENSE_MAX the method writes each technique choice into one pattern and starts
-    every BiCGSTAB from the last solution: the plans must still be HiGHS' optimum."""
-    from gosplan.linalg import leontief
-
-    monkeypatch.setattr(leontief, "DENSE_MAX", 50)
-    inst = planning_instance(1500, seed=7)
-    for objective, targets in (("fulfilment", None), ("cost", 0.85 * inst.economy.y)):
-        kw = {"objective": objective, "resources": inst.resources, "capacities": inst.capacities, "targets": targets}
-        ref = _plan(inst.economy, "highs", **kw)
-        got = _plan(inst.economy, "leontief", **kw)
-        assert ref.status is got.status is Status.OPTIMAL
-        assert got.objective == pytest.approx(ref.objective, rel=1e-7)
-        assert "Leontief decomposition" in got.stages[0].message
 
 
 def test_technique_matrix_written_into_the_pattern() -> None:
