@@ -140,3 +140,20 @@ def test_marginal_product_table_is_the_enterprises_net_output(tmp_path):
     assert "plan.csv" in written
     np.testing.assert_allclose(pd.read_csv(tmp_path / "with" / "plan.csv")["net_output"], frame["net_output"])
     assert "plan.csv" not in {p.name for p in res.write(tmp_path / "without")}
+
+
+def test_marginal_names_a_negative_coefficient():
+    import dataclasses
+    import warnings
+
+    import scipy.sparse as sp
+
+    econ = _economy(40, seed=2)
+    use = sp.csr_array(econ.use, copy=True)
+    use[3, 5] = -0.01  # scrap: product 3 comes back from making product 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bad = dataclasses.replace(econ, use=use)
+        product, technique = bad.products[3], bad.activities[5]
+        with pytest.raises(InvalidEconomyError, match=f"input of '{product}'.* by technique '{technique}'.* is -0.01"):
+            plan_decomposed(bad, coordination="marginal", resources={bad.labour: 1e9})

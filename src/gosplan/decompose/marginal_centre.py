@@ -43,8 +43,9 @@ def marginal_applicable(base: Any, objective: str, economy: Any, hierarchy: Any)
     h = _floors(base)
     if (h < 0).any():
         return "negative floors or committed demand (net imports)"
-    if sp.csr_array(economy.A).data.min(initial=0.0) < 0 or sp.csr_array(base.primary).data.min(initial=0.0) < 0:
-        return "negative input or resource coefficients"
+    negative = base.negative_coefficient()
+    if negative:
+        return f"negative input or resource coefficients ({negative})"
     if (hierarchy.input_factor < 0).any() or (hierarchy.labour_factor < 0).any():
         return "negative enterprise factors"
     if hierarchy.norms is not None and (
