@@ -44,6 +44,7 @@ KERNEL_MODULES = (
     "gosplan.linalg._block_kernels",
     "gosplan.optim._pdhg_kernels",
     "gosplan.hierarchy._kernels",
+    "gosplan.planning._kernels",
     "gosplan.consumers.market",
 )
 
@@ -106,6 +107,16 @@ def _linalg(economy: Path) -> None:
     solve(system, rng.random(system.n), method="trim-bicgstab", inplace_share=0.0, transpose=True)
 
 
+def _techniques() -> None:
+    """The Leontief method's policy iteration, which needs products with several techniques
+    (the issue-3 instances: second techniques for a tenth of the products)."""
+    import gosplan
+    from gosplan.synth.planning import planning_instance
+
+    inst = planning_instance(3000, 10, seed=5)
+    gosplan.plan(inst.economy, method="leontief", resources=inst.resources, capacities=inst.capacities)
+
+
 def _workloads(work: Path) -> list[tuple[str, Callable[[], None]]]:
     big, small, years, hh = work / "big", work / "small", work / "years", work / "hh"
     out = work / "out"
@@ -126,6 +137,7 @@ def _workloads(work: Path) -> list[tuple[str, Callable[[], None]]]:
             for objective in ("fulfilment", "harmony", "cost")
         ]),
         ("optimal plans (leontief)", lambda: _cli("plan", str(big), "-m", "leontief", "-o", str(out / "plan-l"))),
+        ("optimal plans (leontief, a choice of techniques)", _techniques),
         ("five-year plans", lambda: _cli("plan", str(years), "--years", "3", "-m", "pdhg", "--tol", "1e-4",
                                          "--time-limit", "60", "--no-html", "-o", str(out / "years"))),
         ("chain of command", lambda: (

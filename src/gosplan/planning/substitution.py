@@ -122,6 +122,10 @@ class _Structure:
         out[make.col] = make.data
         use = sp.csc_array(problem.make - problem.net)
         use.eliminate_zeros()
+        # one compiled specialisation of the kernels: int64 pointers, int32 (or int64) indices
+        use.indptr = use.indptr.astype(np.int64)
+        if use.indices.dtype != np.int32 and use.shape[0] < 2**31 - 1:
+            use.indices = use.indices.astype(np.int32)
         limited = np.flatnonzero(np.isfinite(problem.available))
         base = (
             np.asarray(problem.primary.T @ problem.cost, dtype=np.float64)
@@ -231,16 +235,24 @@ class _Structure:
 
     def cheapest(self, w: np.ndarray) -> np.ndarray:
         """Policy iteration: the cheapest technique per product at unit costs ``w``; returns prices ``pi``."""
-        several = bool((np.diff(self.problem.make.indptr) > 1).any())
+        from gosplan.planning._kernels import cheapest_techniques
+
+        make = self.problem.make
+        several = bool((np.diff(make.indptr) > 1).any())
+        make_ptr = make.indptr.astype(np.int64, copy=False)
+        make_tech = make.indices.astype(np.int64, copy=False)
+        n = self.problem.n
+        new, best, current = np.empty(n, np.int64), np.empty(n), np.empty(n)
+        w = np.ascontiguousarray(w, dtype=np.float64)
         for _ in range(MAX_POLICY_ROUNDS):
             B = self.choice
             pi = self._solve(w[B] / self.out[B], transpose=True)
             self.policy_rounds += 1
             if not several:
                 return pi
-            q = (w + self.U.T @ pi) / self.out  # unit cost of every technique at prices pi
-            new, best = self.problem.best_technique(q)
-            current = q[B]
+            # unit cost q_j = (w_j + U_j' pi) / O_j of every technique at prices pi; the cheapest per product
+            cheapest_techniques(make_ptr, make_tech, self.U.indptr, self.U.indices, self.U.data, w, self.out,
+                                np.ascontiguousarray(pi), B, new, best, current)
             better = best < current - 1e-10 * np.maximum(np.abs(current), 1e-300)
             if not better.any():
                 return pi
