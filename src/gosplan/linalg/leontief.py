@@ -570,7 +570,7 @@ def _solve_trimmed(
     progress: Callable[[int, float], None] | None,
     inplace_share: float = INPLACE_SHARE,
     start: np.ndarray | None = None,
-) -> tuple[np.ndarray, int, int]:
+) -> tuple[np.ndarray, int, int, bool]:
     """Trimmed levels solved exactly, level by level; the remaining block ``R`` iterated.
 
     Gross output: levels ``1, 2, ...`` in parallel within each level (pull along rows
