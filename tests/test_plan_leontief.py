@@ -178,3 +178,31 @@ def test_technique_matrix_written_into_the_pattern() -> None:
         B = st_.choice
         want = (st_.U[:, B] @ sp.diags_array(1.0 / st_.out[B])).toarray()
         np.testing.assert_allclose(st_.system().A.toarray(), want, rtol=1e-15, atol=0)
+
+
+def test_fallback_gets_only_the_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the Leontief method gives up, the fallback solver gets what is left of the plan's
+    time limit, not the whole limit again."""
+    import time
+
+    from gosplan.planning import runner, substitution
+
+    def gives_up_late(**_: object) -> None:
+        time.sleep(0.4)
+        raise substitution.NotApplicable("gave up at its limit")
+
+    limits: list[tuple[str, float | None]] = []
+    real = runner.backend
+
+    def spy(lp, method, tol, time_limit, *args, **kwargs):
+        limits.append((method, time_limit))
+        return real(lp, method, tol, time_limit, *args, **kwargs)
+
+    monkeypatch.setattr(substitution, "solve_stage", gives_up_late)
+    monkeypatch.setattr(runner, "backend", spy)
+    econ, available, capacities = random_economy(3, 12)
+    got = _plan(econ, "leontief", resources=available, capacities=capacities, time_limit=30.0)
+    first, fallback = limits[0], limits[1]
+    assert first == ("leontief", pytest.approx(30.0, abs=1.0))
+    assert fallback[0] == "highs" and fallback[1] <= first[1] - 0.4
+    assert "Leontief method not applicable (gave up at its limit)" in got.stages[0].message

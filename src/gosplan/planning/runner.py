@@ -60,6 +60,7 @@ def backend(
         from gosplan.planning.substitution import NotApplicable, solve_stage
 
         assert stage is not None
+        started = time.perf_counter()
         try:
             if stage.get("objective") == "harmony":
                 from gosplan.planning.harmony_leontief import solve_harmony
@@ -73,7 +74,10 @@ def backend(
 
             exact_up_to = HIGHS_FALLBACK_COLUMNS if lp.is_linear else AUTO_HIGHS_MAX
             fallback = "highs" if lp.shape[1] <= exact_up_to else "pdhg"
-            sol = backend(lp, fallback, tol, time_limit, v0)
+            # the fallback gets the time left, not the whole limit again (a method that gave up
+            # at its limit, as at 10^7 products, once doubled the plan's time)
+            left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
+            sol = backend(lp, fallback, tol, left, v0)
             sol.message = f"Leontief method not applicable ({exc}); {sol.message}"
             return sol
     if method.startswith("highs"):
