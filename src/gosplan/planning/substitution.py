@@ -103,6 +103,7 @@ class _Structure:
     P_lim: sp.csr_array  # their rows of P
     base_cost: np.ndarray  # c_j of the objective (cost) per activity
     capped: np.ndarray  # products with a capacity
+    makers: tuple[np.ndarray, np.ndarray]  # O's row pointers (int64) and techniques, by product
     choice: np.ndarray  # current technique of every product (warm start)
     solves: int = 0
     policy_rounds: int = 0
@@ -142,6 +143,7 @@ class _Structure:
             P_lim=sp.csr_array(problem.primary[limited]),
             base_cost=base,
             capped=np.flatnonzero(np.isfinite(problem.capacity)),
+            makers=(problem.make.indptr.astype(np.int64), problem.make.indices.astype(np.int64)),
             choice=first,
         )
 
@@ -237,10 +239,8 @@ class _Structure:
         """Policy iteration: the cheapest technique per product at unit costs ``w``; returns prices ``pi``."""
         from gosplan.planning._kernels import cheapest_techniques
 
-        make = self.problem.make
-        several = bool((np.diff(make.indptr) > 1).any())
-        make_ptr = make.indptr.astype(np.int64, copy=False)
-        make_tech = make.indices.astype(np.int64, copy=False)
+        make_ptr, make_tech = self.makers
+        several = bool((np.diff(make_ptr) > 1).any())
         n = self.problem.n
         new, best, current = np.empty(n, np.int64), np.empty(n), np.empty(n)
         w = np.ascontiguousarray(w, dtype=np.float64)
