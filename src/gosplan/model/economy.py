@@ -60,6 +60,15 @@ class EconomyMeta:
         }
 
 
+def published_name(names: pd.Series | None, products: pd.Index, label: Any) -> str | None:
+    """The published name of product ``label`` in ``names`` (indexed by ``products``), or ``None``."""
+    if names is not None and label in products:
+        name = names.loc[label]
+        if not pd.isna(name):
+            return str(name)
+    return None
+
+
 def _as_index(labels: Any, what: str) -> pd.Index:
     index = labels if isinstance(labels, pd.Index) else pd.Index(labels)
     if index.has_duplicates:
@@ -428,11 +437,8 @@ class Economy:
 
     def name_of(self, product: Any) -> str:
         """The name of product ``product`` (a label); the label itself when it has none."""
-        if self.names is not None and product in self.products:
-            name = self.names.loc[product]
-            if not pd.isna(name):
-                return str(name)
-        return str(product)
+        name = published_name(self.names, self.products, product)
+        return str(product) if name is None else name
 
     def names_of(self, labels: Any) -> list[str]:
         """The names of products ``labels`` (labels, in order), each label where there is no name."""

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
 from gosplan.io.keyed import align_keyed, read_keyed
-from gosplan.model.economy import Economy
+from gosplan.model.economy import Economy, published_name
 
 __all__ = ["PlanProblem", "planning_problem", "OBJECTIVES"]
 
@@ -140,11 +140,8 @@ class PlanProblem:
     def _named(self, label: Any) -> str:
         """``'code' (name)`` for a product label (or a technique labelled like its product)
         that has a published name, else ``'code'``."""
-        if self.names is not None and label in self.products:
-            name = self.names.loc[label]
-            if not pd.isna(name) and str(name) != str(label):
-                return f"{label!r} ({name})"
-        return repr(label)
+        name = published_name(self.names, self.products, label)
+        return f"{label!r} ({name})" if name is not None and name != str(label) else repr(label)
 
     @cached_property
     def _makers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
