@@ -20,11 +20,14 @@ from gosplan.results import Status
 __all__ = ["marginal_applicable", "run_marginal", "MAX_INNER_ROUNDS", "SOLVE_TOL"]
 
 MAX_INNER_ROUNDS = 60
+"""Rounds of prices and quantities for one ``z`` before the fixed point is given up."""
 SHORT_ROUNDS = 8
 """An inner fixed point with products short of capacity this many rounds running is given up (z too high)."""
 MAX_SCARCITY_PRICES = 64
 """At most this many products short of capacity are priced for the capacity bound at once."""
-"""Rounds of prices and quantities for one ``z`` before the fixed point is given up."""
+CYCLE_RETURNS = 2
+"""Roles that come back more than this many times at one ``z`` with the split infeasible freeze
+the prices (see ``inner`` in :func:`run_marginal`)."""
 SOLVE_TOL = 1e-12
 """Relative residual of the centre's Leontief solves."""
 
@@ -86,9 +89,15 @@ class _Centre:
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
 
-    def solve(self, req: dict[str, Any], d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def solve(self, req: dict[str, Any], d: np.ndarray, pinned: np.ndarray | None = None,
+              fixed: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, float, np.ndarray | None]:
         """Prices, the marginal enterprises' outputs, gross outputs and the labour used for the
-        reported roles."""
+        reported roles; and the pinned products' surplus (``None`` when none is pinned).
+
+        With ``pinned`` (a mask over the products) those products' marginal outputs are held
+        at ``fixed`` (their rows become inequalities: the product may be made in surplus), the
+        others solved from the Leontief system of the rest, ``(I - A_M)[U, U]``; no prices
+        are computed then (``None``)."""
         from gosplan.linalg.leontief import prepare, solve
 
         t0 = time.perf_counter()
@@ -105,16 +114,29 @@ class _Centre:
             own = req["m_own_inputs"].tocoo()
             A_M = A_M + sp.csc_array((own.data, (own.col, prod[own.row])), shape=(n, n))
             w_M[prod] += req["m_own_primary"] @ self.w
-        system = prepare(sp.csr_array(A_M))
-        pi, _ = solve(system, w_M, transpose=True, tol=SOLVE_TOL)
         rhs = d - req["S"] + self.A @ req["s_f"] + req["s_own_inputs"]
-        x, _ = solve(system, rhs, tol=SOLVE_TOL)
-        self.system = system
-        self.solves += 2
+        A_M = sp.csr_array(A_M)
+        surplus = None
+        if pinned is None or not pinned.any():
+            system = prepare(A_M)
+            pi, _ = solve(system, w_M, transpose=True, tol=SOLVE_TOL)
+            x, _ = solve(system, rhs, tol=SOLVE_TOL)
+            self.system = system
+            self.solves += 2
+        else:
+            pi = None
+            free = np.flatnonzero(~pinned)
+            x = np.where(pinned, fixed, 0.0)
+            inner = sp.csr_array(A_M[free][:, free])
+            x[free], _ = solve(prepare(inner), rhs[free] + A_M[free] @ x, tol=SOLVE_TOL)
+            self.solves += 1
+            # a pinned product's row as an inequality: made (x_j + S_j) at least what is used and wanted
+            surplus = np.full(n, np.inf)
+            surplus[pinned] = (x[pinned] - (A_M @ x)[pinned] - rhs[pinned]) / (1.0 + np.abs(d[pinned]))
         g = req["S"] + x
         labour = float(w_M @ x + unit @ req["s_h"] + req["s_own_primary"] @ self.w)
         self.seconds += time.perf_counter() - t0
-        return pi, x, g, labour
+        return pi, x, g, labour, surplus
 
     def direction(self, y: np.ndarray) -> np.ndarray:
         """``(I - A_M)^-1 y`` at the last roles: how gross outputs move with ``z``."""
@@ -166,10 +188,18 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
         nonlocal best_bound, best_pi, inner_total
         d = z_ * y + h
         order = SupplyOrder(pi=state["pi"], w=w, g=state["g"])
-        last = None  # (order that made the roles, x_M, g, labour, primal feasible)
+        last = None  # (order that made the roles, x_M, g, labour, primal feasible, made under frozen prices)
         point = _Point(z_, False)
         short_for = 0
         seen: list[tuple] = []
+        # Once the roles cycle with the split infeasible, the prices are frozen (the ordering no
+        # longer moves) and only quantities move: a product whose marginal output would be
+        # negative is *pinned*, made by its saturated enterprises alone (its gross output held
+        # at theirs, in surplus: a kink of its supply curve), and the rest solved around it.
+        frozen = False
+        pinned = np.zeros(n, dtype=bool)
+        held = np.zeros(n)
+        history: dict[tuple, int] = {}  # how often each role signature came at this z
         for it in range(MAX_INNER_ROUNDS):
             t1 = time.perf_counter()
             new_handles, reports = ex.step(supply_round, state["handles"], order)
@@ -183,25 +213,50 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
             inner_total += 1
             done = False
             if last is not None and last[4]:
-                made, x_m, g_, labour, _ = last
+                made, x_m, g_, labour, _, repaired = last
                 slope = float(order.pi @ y)
                 inner_dual = float(order.pi @ d) - req["rent"]
                 point = _Point(z_, True, labour=labour, slope=slope, pi=order.pi, g=g_, x_m=x_m, products=made)
-                # settled, or close enough, or cycling (roles of two rounds ago again: ties between
-                # enterprises; the plan is feasible, the outer search goes on from it)
-                done = (req["changed"] == 0 or labour - inner_dual <= 0.05 * tol * max(z_, 1e-12) * slope
-                        or req["signature"] in seen[:-1])
+                near = labour - inner_dual <= 0.05 * tol * max(z_, 1e-12) * slope
+                if repaired:
+                    # a plan made feasible under frozen prices (pinned products in surplus): final
+                    # when close enough; else kept as this z's plan while the prices move again
+                    done = near
+                    if not done:
+                        frozen = False
+                        pinned[:] = False
+                        history.clear()
+                else:
+                    # settled, or close enough, or cycling (roles of two rounds ago again: ties
+                    # between enterprises; the plan is feasible, the outer search goes on from it)
+                    done = req["changed"] == 0 or near or req["signature"] in seen[:-1]
             t2 = time.perf_counter()
             if not done:
-                pi_, x, g_, labour = centre.solve(req, d)
                 prod = req["products"]
+                fixed = None
+                if frozen and pinned.any():
+                    cap = np.zeros(n)
+                    cap[prod] = req["cap"]
+                    fixed = np.clip(held - req["S"], 0.0, cap)
+                pi_, x, g_, labour, surplus = centre.solve(req, d, pinned if fixed is not None else None, fixed)
                 x_m = x[prod]
                 scale = 1.0 + np.abs(x_m)
-                ok = req["short"] == 0 and bool((x_m >= -1e-9 * scale).all()) and bool(
-                    (x_m <= req["cap"] + 1e-9 * scale).all())
-                last = (order, x_m, g_, labour, ok)
+                below = x_m < -1e-9 * scale
+                ok = req["short"] == 0 and not below.any() and bool((x_m <= req["cap"] + 1e-9 * scale).all()) and (
+                    surplus is None or bool((surplus >= -1e-9).all()))
+                last = (order, x_m, g_, labour, ok, fixed is not None)
                 point.short = req["short_products"]
-                order = SupplyOrder(pi=pi_, w=w, g=np.maximum(g_, 0.0))
+                history[req["signature"]] = history.get(req["signature"], 0) + 1
+                if not ok and not frozen and history[req["signature"]] > CYCLE_RETURNS:
+                    frozen = True
+                    say(f"z = {z_:.10g}: the roles cycle with the split infeasible; prices frozen, quantities move")
+                if frozen:
+                    if surplus is not None:
+                        pinned &= surplus >= -1e-9  # short at the kink after all: free to grow again
+                    pinned[prod[below]] = True
+                    held[prod[below]] = req["S"][prod[below]]
+                    g_ = np.where(pinned, held, g_)
+                order = SupplyOrder(pi=order.pi if frozen else pi_, w=w, g=np.maximum(g_, 0.0))
             master_seconds = time.perf_counter() - t2
             rounds.append(Round(
                 number=len(rounds) + 1, groups=2 * n, objective=lo.z if lo is not None else math.nan,
