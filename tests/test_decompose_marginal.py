@@ -223,3 +223,25 @@ def test_cycling_roles_are_repaired_under_frozen_prices():
     assert res.bound >= opt * (1 - 1e-9) and abs(res.objective - opt) <= 1e-6 * opt
     _check_feasible(res, econ, y, available, L)
     assert len(res.rounds) < 184
+
+
+@pytest.mark.parametrize("n, seed, share, per", [(86, 8612, 1.3, 4.5), (25, 1479, 1.25, 6.0), (116, 2012, 1.4, 6.4)])
+def test_scarcity_rents_turn_users_away_from_a_short_product(monkeypatch, n, seed, share, per):
+    """Labour 1.25-1.4 times the table's use: the plan ray is stopped by capacities. A product
+    short of capacity gets a rent on its price, so that its users turn to enterprises needing
+    less of it: the plan reaches the optimum (HiGHS on the enterprise program) within tol.
+    Without rents (``KAPPA_START = 0``) the same economies end 3e-4 to 8e-3 from the bound."""
+    import gosplan.decompose.marginal_centre as mc
+
+    econ = _economy(n, seed=seed, per=per, M=3)
+    y = np.maximum(econ.y, 0)
+    L, available = _labour(econ, share)
+    opt, _, _ = ref.solve(econ, econ.hierarchy, targets=y, available=available)
+    res = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=1e-4)
+    assert res.status is Status.OPTIMAL, res.message
+    assert res.bound >= opt * (1 - 1e-9) and opt * (1 - 1e-4) <= res.objective <= opt * (1 + 1e-9)
+    _check_feasible(res, econ, y, available, L)
+    monkeypatch.setattr(mc, "KAPPA_START", 0.0)
+    without = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=1e-4)
+    assert without.status is Status.ITERATION_LIMIT and without.gap > 2e-4
+    assert without.bound >= opt * (1 - 1e-9) and without.objective <= opt * (1 + 1e-9)

@@ -27,6 +27,21 @@ When the ministries' choice no longer changes, every saturated enterprise costs 
 product's price and every idle one at least (dual feasible) and ``0 <= x_M <= C_M`` (primal
 feasible): the inner problem is solved, with ``L(z)`` and its slope ``pi . y``.
 
+Two things keep the fixed point from stalling at 10^5 products and more
+(:mod:`gosplan.decompose.marginal_centre`):
+
+* **scarcity rents**: a product whose enterprises cannot make ``g_i`` (*short*) has its
+  price raised by a rent ``kappa_i`` (``pi = (I - A_M)^-T (w_M + kappa)``; doubled while
+  short, then bisected), so that its users turn to enterprises that need less of it — the
+  capacity's price in the enterprise-level program;
+* **frozen prices at a cycle**: roles that come back with the split infeasible (a product's
+  demand sits at a kink of its supply curve, its marginal output flipping between just
+  above its capacity and just below zero) freeze the prices; only quantities move, and a
+  product whose marginal output would be negative is *pinned*: made by its saturated
+  enterprises alone, in surplus, the rest solved around it. The plan so made is feasible;
+  it ends the fixed point when its labour is within ``tol / 20`` of the bound, else the
+  prices move again from it.
+
 **The certificate.** For any prices ``pi >= 0`` with ``pi . y > 0`` (labour's price 1),
 
     z* <= D(pi) = (R + sum_e C_e (pi_i(e) - c_e)^+ - pi . h) / (pi . y)

@@ -25,6 +25,8 @@ SHORT_ROUNDS = 8
 """An inner fixed point with products short of capacity this many rounds running is given up (z too high)."""
 MAX_SCARCITY_PRICES = 64
 """At most this many products short of capacity are priced for the capacity bound at once."""
+KAPPA_START = 0.01
+"""A product short of capacity first has its price raised by this share (its scarcity rent)."""
 CYCLE_RETURNS = 2
 """Roles that come back more than this many times at one ``z`` with the split infeasible freeze
 the prices (see ``inner`` in :func:`run_marginal`)."""
@@ -88,11 +90,13 @@ class _Centre:
     solves: int = 0
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
+    w_M: np.ndarray | None = None  # the last roles' labour per unit of each product
 
     def solve(self, req: dict[str, Any], d: np.ndarray, pinned: np.ndarray | None = None,
-              fixed: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, float, np.ndarray | None]:
+              fixed: np.ndarray | None = None, kappa: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, float, np.ndarray | None]:
         """Prices, the marginal enterprises' outputs, gross outputs and the labour used for the
         reported roles; and the pinned products' surplus (``None`` when none is pinned).
+        The prices include the scarcity rents ``kappa`` when given (see :class:`_Rents`).
 
         With ``pinned`` (a mask over the products) those products' marginal outputs are held
         at ``fixed`` (their rows become inequalities: the product may be made in surplus), the
@@ -102,24 +106,13 @@ class _Centre:
 
         t0 = time.perf_counter()
         n = self.A.shape[0]
-        prod = req["products"]
-        fvec = np.ones(n)
-        fvec[prod] = req["f"]
-        hvec = np.ones(n)
-        hvec[prod] = req["h"]
-        A_M = self.A @ sp.diags_array(fvec)
-        unit = np.asarray(self.P.T @ self.w)  # P_i . w
-        w_M = hvec * unit
-        if req["m_own_inputs"] is not None:
-            own = req["m_own_inputs"].tocoo()
-            A_M = A_M + sp.csc_array((own.data, (own.col, prod[own.row])), shape=(n, n))
-            w_M[prod] += req["m_own_primary"] @ self.w
+        A_M, w_M, unit = self._marginal(req)
+        self.w_M = w_M
         rhs = d - req["S"] + self.A @ req["s_f"] + req["s_own_inputs"]
-        A_M = sp.csr_array(A_M)
         surplus = None
         if pinned is None or not pinned.any():
             system = prepare(A_M)
-            pi, _ = solve(system, w_M, transpose=True, tol=SOLVE_TOL)
+            pi, _ = solve(system, w_M if kappa is None else w_M + kappa, transpose=True, tol=SOLVE_TOL)
             x, _ = solve(system, rhs, tol=SOLVE_TOL)
             self.system = system
             self.solves += 2
@@ -138,6 +131,34 @@ class _Centre:
         self.seconds += time.perf_counter() - t0
         return pi, x, g, labour, surplus
 
+    def reprice(self, kappa: np.ndarray) -> np.ndarray:
+        """Prices at the last roles with the scarcity rents ``kappa`` added to the unit costs."""
+        from gosplan.linalg.leontief import solve
+
+        t0 = time.perf_counter()
+        pi, _ = solve(self.system, self.w_M + kappa, transpose=True, tol=SOLVE_TOL)
+        self.solves += 1
+        self.seconds += time.perf_counter() - t0
+        return pi
+
+    def _marginal(self, req: dict[str, Any]) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
+        """``A_M`` (the marginal techniques' inputs by column), their labour ``w_M`` and the
+        table's ``P_i . w``."""
+        n = self.A.shape[0]
+        prod = req["products"]
+        fvec = np.ones(n)
+        fvec[prod] = req["f"]
+        hvec = np.ones(n)
+        hvec[prod] = req["h"]
+        A_M = self.A @ sp.diags_array(fvec)
+        unit = np.asarray(self.P.T @ self.w)  # P_i . w
+        w_M = hvec * unit
+        if req["m_own_inputs"] is not None:
+            own = req["m_own_inputs"].tocoo()
+            A_M = A_M + sp.csc_array((own.data, (own.col, prod[own.row])), shape=(n, n))
+            w_M[prod] += req["m_own_primary"] @ self.w
+        return sp.csr_array(A_M), w_M, unit
+
     def direction(self, y: np.ndarray) -> np.ndarray:
         """``(I - A_M)^-1 y`` at the last roles: how gross outputs move with ``z``."""
         from gosplan.linalg.leontief import solve
@@ -147,6 +168,36 @@ class _Centre:
         self.solves += 1
         self.seconds += time.perf_counter() - t0
         return out
+
+
+class _Rents:
+    """Scarcity rents ``kappa`` on the prices of products short of capacity, so that their
+    users turn to enterprises that need less of them (``pi = (I - A_M)^-T (w_M + kappa)``).
+
+    A product short at a round gets ``KAPPA_START`` of its price, doubled while it stays
+    short; once a rent is known at which it is not short, the rent is bisected between the
+    largest one at which it was and the least one at which it was not (the rent at which
+    the product is exactly at capacity: its price in the enterprise-level program)."""
+
+    def __init__(self, kappa: np.ndarray) -> None:
+        self.kappa = kappa
+        self.lo = np.zeros(kappa.size)
+        self.hi = np.full(kappa.size, np.inf)
+
+    def update(self, short: np.ndarray, pi: np.ndarray) -> bool:
+        """One round's move (``short``: the products short at it); True when a rent changed."""
+        is_short = np.zeros(self.kappa.size, dtype=bool)
+        is_short[short] = True
+        k = self.kappa
+        self.lo[is_short] = np.maximum(self.lo[is_short], k[is_short])
+        eased = (k > 0) & ~is_short
+        self.hi[eased] = np.minimum(self.hi[eased], k[eased])
+        move = is_short | eased
+        start = np.where(k > 0, 2 * k, KAPPA_START * np.abs(pi))
+        new = np.where(move, np.where(np.isfinite(self.hi), 0.5 * (self.lo + self.hi), start), k)
+        changed = bool((new != k).any())
+        self.kappa = new
+        return changed
 
 
 def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadline, say, rounds: list[Round],
@@ -174,7 +225,7 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
     hi: _Point | None = None
     status, message = Status.ITERATION_LIMIT, ""
     inner_total = 0
-    state = {"handles": handles, "pi": pi, "g": g}
+    state = {"handles": handles, "pi": pi, "g": g, "kappa": np.zeros(n)}
 
     def bound_of(pi_: np.ndarray, rent: float) -> float:
         py = float(pi_ @ y)
@@ -200,6 +251,7 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
         pinned = np.zeros(n, dtype=bool)
         held = np.zeros(n)
         history: dict[tuple, int] = {}  # how often each role signature came at this z
+        rents = _Rents(state["kappa"])
         for it in range(MAX_INNER_ROUNDS):
             t1 = time.perf_counter()
             new_handles, reports = ex.step(supply_round, state["handles"], order)
@@ -238,7 +290,11 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
                     cap = np.zeros(n)
                     cap[prod] = req["cap"]
                     fixed = np.clip(held - req["S"], 0.0, cap)
-                pi_, x, g_, labour, surplus = centre.solve(req, d, pinned if fixed is not None else None, fixed)
+                pi_, x, g_, labour, surplus = centre.solve(req, d, pinned if fixed is not None else None, fixed,
+                                                           kappa=rents.kappa if rents.kappa.any() else None)
+                if not frozen and rents.update(req["short_products"], pi_):
+                    state["kappa"] = rents.kappa
+                    pi_ = centre.reprice(rents.kappa)
                 x_m = x[prod]
                 scale = 1.0 + np.abs(x_m)
                 below = x_m < -1e-9 * scale
