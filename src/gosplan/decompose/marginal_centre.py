@@ -27,6 +27,8 @@ MAX_SCARCITY_PRICES = 64
 """At most this many products short of capacity are priced for the capacity bound at once."""
 KAPPA_START = 0.01
 """A product short of capacity first has its price raised by this share (its scarcity rent)."""
+RENT_TOL = 0.02
+"""Relative bracket at which a scarcity rent's bisection settles on its upper end."""
 CYCLE_RETURNS = 2
 """Roles that come back more than this many times at one ``z`` with the split infeasible freeze
 the prices (see ``inner`` in :func:`run_marginal`)."""
@@ -174,29 +176,38 @@ class _Rents:
     """Scarcity rents ``kappa`` on the prices of products short of capacity, so that their
     users turn to enterprises that need less of them (``pi = (I - A_M)^-T (w_M + kappa)``).
 
-    A product short at a round gets ``KAPPA_START`` of its price, doubled while it stays
-    short; once a rent is known at which it is not short, the rent is bisected between the
-    largest one at which it was and the least one at which it was not (the rent at which
-    the product is exactly at capacity: its price in the enterprise-level program)."""
+    A product short at a round gets at least ``KAPPA_START`` of its price, doubled while it
+    stays short; once a rent is known at which it is not short, the rent is bisected between
+    the largest one at which it was and the least one at which it was not (the rent at which
+    the product is exactly at capacity: its price in the enterprise-level program), and
+    settles on the upper end when the bracket is within ``RENT_TOL``. A product still short at
+    that end rises again. While every short product is being bisected, the round does not
+    count towards ``SHORT_ROUNDS``."""
 
     def __init__(self, kappa: np.ndarray) -> None:
         self.kappa = kappa
         self.lo = np.zeros(kappa.size)
         self.hi = np.full(kappa.size, np.inf)
+        self.rising = False  # some short product's rent has not yet eased it
 
     def update(self, short: np.ndarray, pi: np.ndarray) -> bool:
         """One round's move (``short``: the products short at it); True when a rent changed."""
         is_short = np.zeros(self.kappa.size, dtype=bool)
         is_short[short] = True
         k = self.kappa
+        self.hi[is_short & (k >= self.hi)] = np.inf  # short even at the rent that had eased it: rise again
         self.lo[is_short] = np.maximum(self.lo[is_short], k[is_short])
         eased = (k > 0) & ~is_short
         self.hi[eased] = np.minimum(self.hi[eased], k[eased])
         move = is_short | eased
-        start = np.where(k > 0, 2 * k, KAPPA_START * np.abs(pi))
-        new = np.where(move, np.where(np.isfinite(self.hi), 0.5 * (self.lo + self.hi), start), k)
+        start = np.maximum(2 * k, KAPPA_START * np.abs(pi))
+        # bisection; once the bracket is within RENT_TOL, the rent at which it was not short
+        # (the roles then make a feasible plan; the exact rent needs two enterprises at the margin)
+        mid = np.where(self.hi - self.lo <= RENT_TOL * self.hi, self.hi, 0.5 * (self.lo + self.hi))
+        new = np.where(move, np.where(np.isfinite(self.hi), mid, start), k)
         changed = bool((new != k).any())
         self.kappa = new
+        self.rising = bool(np.isinf(self.hi[is_short]).any())
         return changed
 
 
@@ -326,7 +337,8 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
                 f"centre {master_seconds:.2f} s]")
             if done:
                 break
-            short_for = short_for + 1 if req["short"] else 0
+            # short rounds count while some rent still rises, not while rents are bisected
+            short_for = short_for + 1 if req["short"] and (rents.rising or frozen) else 0
             if short_for >= SHORT_ROUNDS:
                 break  # capacities cannot make d at these roles, round after round: infeasible z
             if deadline is not None and time.perf_counter() >= deadline:
