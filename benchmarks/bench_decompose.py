@@ -25,7 +25,10 @@ Rows, for each case:
 Columns: seconds (whole call), rounds, seconds at the centre and in the ministries' step
 (wall, summed over rounds), the objective ``z`` and its relative difference from the
 monolithic optimum (or, when that did not finish, from the in-process decomposed plan), the
-certified gap, the driver's peak RSS increase, the largest worker RSS at the end, the bytes of
+certified gap, the plan's check on the enterprise-level rows (``rows short``: the worst
+relative shortfall of a product's net output below ``z y``, computed from the hierarchy's
+fields, not by gosplan.decompose; ``labour - L``: its labour over the limit, relative; both
+must be <= ~1e-9), the driver's peak RSS increase, the largest worker RSS at the end, the bytes of
 prices sent down and reports sent up (pickled sizes), the largest ministry's state.
 """
 
@@ -62,6 +65,41 @@ def build(n: int, per: float, ministries: int, seed: int):
     return synth_enterprises(econ, per_product=per, ministries=ministries, seed=seed)
 
 
+def enterprise_check(econ, res) -> tuple[float, float]:
+    """The plan's worst relative shortfall on the enterprise-level rows, ``(z y - net) / (1 +
+    |made| + |used|)``, and its labour over the table's own use minus 1, computed sparsely from
+    the hierarchy's fields as tests/_enterprise_lp.py writes the program (not through
+    gosplan.decompose): every enterprise makes ``x_e`` of its product from ``f_e A_i x_e`` (plus
+    its own norms), a product no enterprise makes comes from its table column."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    import gosplan
+
+    h = econ.hierarchy
+    n = econ.n_products
+    x = np.asarray(res.enterprise_output)
+    prod = np.asarray(h.enterprise_product)
+    unc = np.flatnonzero(~h.covered)
+    gross_unc = res.gross_output[unc] if res.gross_output is not None else res.plan.gross_output[unc]
+    made = np.bincount(prod, weights=x, minlength=n)
+    F = np.bincount(prod, weights=h.input_factor * x, minlength=n)
+    H = np.bincount(prod, weights=h.labour_factor * x, minlength=n)
+    for v in (made, F, H):
+        v[unc] += gross_unc
+    used = sp.csr_array(econ.A) @ F
+    li = econ.resources.get_loc(econ.labour)
+    labour = float((sp.csr_array(econ.primary) @ H)[li])
+    if h.norms is not None:
+        xe = x[h.norms.enterprise]
+        used = used + h.norms.inputs.T @ xe
+        labour += float((h.norms.primary.T @ xe)[li])
+    y = np.maximum(econ.y, 0.0)
+    L = float(econ.l @ gosplan.balance(econ).gross_output)
+    shortfall = float(((res.objective * y - (made - used)) / (1.0 + np.abs(made) + np.abs(used))).max())
+    return shortfall, labour / L - 1.0
+
+
 def run_one(econ, label: str, limit: float, **kw) -> dict[str, Any]:
     from gosplan.decompose import plan_decomposed
 
@@ -74,6 +112,9 @@ def run_one(econ, label: str, limit: float, **kw) -> dict[str, Any]:
         seconds = time.perf_counter() - t
     s = res.summary()
     workers_rss = [v for k, v in res.memory.items() if k != "in-process"]
+    shortfall = labour = None
+    if math.isfinite(res.objective) and not kw.get("monolithic"):
+        shortfall, labour = enterprise_check(econ, res)
     return {
         "mode": label,
         "status": s["status"],
@@ -89,6 +130,8 @@ def run_one(econ, label: str, limit: float, **kw) -> dict[str, Any]:
         "bytes_up": s["bytes_up"],
         "state_max": s["ministry_state_bytes_max"],
         "executor": s["executor"],
+        "row_shortfall": shortfall,
+        "labour_vs_limit": labour,
     }
 
 
@@ -280,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     table = Table(
         "Two-level planning: monolithic vs decomposed",
         ["n", "enterprises", "ministries", "mode", "status", "s", "rounds", "centre s", "ministries s", "z", "vs ref",
-         "gap", "driver peak", "worker RSS", "down", "up", "state/ministry"],
-        align="rrrll" + "r" * 12,
+         "gap", "rows short", "labour - L", "driver peak", "worker RSS", "down", "up", "state/ministry"],
+        align="rrrll" + "r" * 14,
     )
     for r in rows:
         table.add(
@@ -290,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
              "" if r.get("objective") is None else f"{r['objective']:.8g}",
              "" if r.get("rel_diff") is None else f"{r['rel_diff']:.1e}",
              "" if r.get("gap") is None or not math.isfinite(r["gap"]) else f"{r['gap']:.1e}",
+             "" if r.get("row_shortfall") is None else f"{r['row_shortfall']:.1e}",
+             "" if r.get("labour_vs_limit") is None else f"{r['labour_vs_limit']:+.1e}",
              fmt_bytes(r.get("driver_peak")), fmt_bytes(r.get("worker_rss_max")), fmt_bytes(r.get("bytes_down")),
              fmt_bytes(r.get("bytes_up")), fmt_bytes(r.get("state_max"))]
         )
