@@ -245,3 +245,29 @@ def test_scarcity_rents_turn_users_away_from_a_short_product(monkeypatch, n, see
     without = plan_decomposed(econ, targets=y, resources={"labour": L}, coordination="marginal", tol=1e-4)
     assert without.status is Status.ITERATION_LIMIT and without.gap > 2e-4
     assert without.bound >= opt * (1 - 1e-9) and without.objective <= opt * (1 + 1e-9)
+
+
+def test_reduced_costs_of_several_price_systems_at_once():
+    """``reduced_costs`` with an ``n x k`` block of prices (the ministries' rents of many capacity
+    prices in one pass) equals ``k`` one-column calls, and both equal the enterprise program's
+    columns written out in tests/_enterprise_lp.py."""
+    import scipy.sparse as sp
+
+    from gosplan.decompose.ministry import Prices, ministry_data, reduced_costs
+
+    econ = _economy(60, seed=4, own=0.2)
+    h = econ.hierarchy
+    A, P = sp.csc_array(econ.A), sp.csc_array(econ.primary)
+    rng = np.random.default_rng(0)
+    Pi = rng.uniform(0, 2, (econ.n_products, 5))
+    W = rng.uniform(0, 1, (len(econ.resources), 5))
+    N, Pm, _ = ref.columns(econ, h)
+    for m in range(h.n_ministries):
+        data = ministry_data(m, h, A, P)
+        block = reduced_costs(data, Prices(pi=Pi, w=W, threshold=0.0))
+        for k in range(5):
+            one = reduced_costs(data, Prices(pi=Pi[:, k], w=W[:, k], threshold=0.0))
+            np.testing.assert_allclose(block[:, k], one, rtol=1e-13, atol=1e-13)
+            # d_e = -(o_e - a_e) . pi + p_e . w from the written-out columns
+            cols = data.enterprise
+            np.testing.assert_allclose(one, -(N[:, cols].T @ Pi[:, k]) + Pm[:, cols].T @ W[:, k], rtol=1e-10, atol=1e-12)

@@ -66,6 +66,9 @@ from gosplan.decompose.ministry import MinistryState, Prices, reduced_costs
 
 __all__ = ["SupplyOrder", "MarginalReport", "supply_round", "supply_levels", "requirements", "rents"]
 
+RENT_COLUMNS = 16
+"""Price systems whose rents :func:`rents` evaluates together (an ``enterprises x 16`` block)."""
+
 
 @dataclass(frozen=True, eq=False)
 class SupplyOrder:
@@ -218,7 +221,8 @@ def rents(state: MinistryState, prices: tuple[np.ndarray, np.ndarray]) -> np.nda
     Pi, W = prices
     data = state.data
     out = np.empty(Pi.shape[1])
-    for k in range(Pi.shape[1]):
-        d = reduced_costs(data, Prices(pi=Pi[:, k], w=W[:, k], threshold=0.0))
-        out[k] = float(-(data.capacity * np.minimum(d, 0.0)).sum())
+    for k in range(0, Pi.shape[1], RENT_COLUMNS):  # several price systems a pass, in bounded memory
+        part = slice(k, k + RENT_COLUMNS)
+        d = reduced_costs(data, Prices(pi=Pi[:, part], w=W[:, part], threshold=0.0))
+        out[part] = -(data.capacity[:, None] * np.minimum(d, 0.0)).sum(axis=0)
     return out

@@ -159,11 +159,16 @@ def first_report(state: MinistryState, _: Any = None) -> tuple[MinistryState, di
 
 
 def reduced_costs(data: MinistryData, prices: Prices) -> np.ndarray:
-    """``d_e = -pi_i(e) + f_e A_i . pi + h_e P_i . w + N_e . pi + Q_e . w`` for every enterprise."""
+    """``d_e = -pi_i(e) + f_e A_i . pi + h_e P_i . w + N_e . pi + Q_e . w`` for every enterprise
+    (``pi`` of shape ``n`` or ``n x k``, ``w`` ``r`` or ``r x k``: one column of ``d`` per
+    price system)."""
     alpha = data.table_inputs.T @ prices.pi  # A_i . pi for the ministry's products
     beta = data.table_primary.T @ prices.w
     local = np.searchsorted(data.products, data.product)
-    d = -prices.pi[data.product] + data.input_factor * alpha[local] + data.labour_factor * beta[local]
+    f, h = data.input_factor, data.labour_factor
+    if np.ndim(prices.pi) == 2:
+        f, h = f[:, None], h[:, None]
+    d = -prices.pi[data.product] + f * alpha[local] + h * beta[local]
     if data.own_inputs is not None:
         d += data.own_inputs @ prices.pi + data.own_primary @ prices.w
     return d
