@@ -246,7 +246,10 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
 
     def inner(z_: float) -> _Point:
         """The fixed point at ``z_``; stops when the roles settle or the plan's labour is within
-        ``tol / 20`` (in units of z) of the inner problem's Lagrangian bound at the new prices."""
+        ``tol / 20`` (in units of z) of the inner problem's Lagrangian bound at the new prices.
+        Products short of capacity get scarcity rents (:class:`_Rents`); roles that cycle with
+        the split infeasible freeze the prices until a feasible plan is found (module
+        :mod:`gosplan.decompose.marginal`)."""
         nonlocal best_bound, best_pi, inner_total
         d = z_ * y + h
         order = SupplyOrder(pi=state["pi"], w=w, g=state["g"])
