@@ -363,7 +363,7 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
         centre.seconds += time.perf_counter() - t0
         W = np.zeros((len(w), short.size))
         t1 = time.perf_counter()
-        parts = ex.map(rents, state["handles"], [(Pi, W)] * len(state["handles"]))
+        parts = ex.each(rents, state["handles"], (Pi, W))
         seconds = time.perf_counter() - t1
         rent = np.sum(parts, axis=0)
         py = y @ Pi
@@ -417,7 +417,7 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
     if lo is not None:
         order = lo.products  # the order whose roles made lo's plan
         # each ministry's marginal outputs, by its products
-        prods = ex.map(_products_of, state["handles"], [None] * len(state["handles"]))
+        prods = ex.each(_products_of, state["handles"], None)
         x_full = np.zeros(n)
         x_full[np.concatenate(prods)] = lo.x_m
         args = [(order, x_full[p]) for p in prods]
