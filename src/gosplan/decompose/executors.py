@@ -115,15 +115,22 @@ class DaskExecutor:
             warnings.filterwarnings("ignore", message=".*large graph.*")
             return [self.client.submit(build, *a, pure=False) for a in args]
 
-    def step(self, fn: Callable, handles: Sequence[Any], shared: Any) -> tuple[list[Any], list[Any]]:
+    def _with_shared(self, fn: Callable, handles: Sequence[Any], shared: Any) -> list[Any]:
+        """Futures of ``fn(handle, shared)``, ``shared`` sent once as a task they all read (not
+        once per ministry: a block of prices for every ministry of 10^6 products filled the
+        driver's memory)."""
         client = self.client
         import warnings
 
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Large object.*")
             warnings.filterwarnings("ignore", message=".*large graph.*")
-            prices = client.submit(_identity, shared, pure=False)
-            out = [client.submit(fn, h, prices, pure=False) for h in handles]
+            arg = client.submit(_identity, shared, pure=False)
+            return [client.submit(fn, h, arg, pure=False) for h in handles]
+
+    def step(self, fn: Callable, handles: Sequence[Any], shared: Any) -> tuple[list[Any], list[Any]]:
+        client = self.client
+        out = self._with_shared(fn, handles, shared)
         states = [client.submit(operator.getitem, o, 0, pure=False) for o in out]
         reports = client.gather([client.submit(operator.getitem, o, 1, pure=False) for o in out])
         if self.cluster is not None:
@@ -135,17 +142,8 @@ class DaskExecutor:
         return client.gather([client.submit(fn, h, a, pure=False) for h, a in zip(handles, args)])
 
     def each(self, fn: Callable, handles: Sequence[Any], shared: Any) -> list[Any]:
-        """As :meth:`map` with one argument for all, sent once as a task the ministries' tasks
-        share (not once per ministry: a block of prices for every ministry of 10^6 products
-        filled the driver's memory)."""
-        client = self.client
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Large object.*")
-            warnings.filterwarnings("ignore", message=".*large graph.*")
-            arg = client.submit(_identity, shared, pure=False)
-            return client.gather([client.submit(fn, h, arg, pure=False) for h in handles])
+        """As :meth:`map` with one argument for all, sent once (:meth:`_with_shared`)."""
+        return self.client.gather(self._with_shared(fn, handles, shared))
 
     def memory(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.client.run(_rss).items()}
