@@ -22,6 +22,8 @@ from gosplan.planning.formulate import harmony_lp
 from gosplan.planning.problem import planning_problem
 from gosplan.synth.planning import planning_instance
 
+import _clarabel as clarabel
+
 cp = pytest.importorskip("cvxpy")
 
 
@@ -40,23 +42,23 @@ def reference(econ, resources: dict, capacities: dict, *, weights=None, floors=N
     fl = np.zeros(n) if floors is None else np.array([floors.get(p, 0.0) for p in prod])
     w = np.ones(n) if weights is None else np.array([weights.get(p, 1.0) for p in prod])
     T = np.flatnonzero(y > 0)
-    x = cp.Variable(m, nonneg=True)
-    u = cp.Variable(T.size, nonpos=True)
-    v = cp.Variable(T.size, nonneg=True)
-    s = u + v
-    net = (O - U) @ x
-    cons = [s >= -1, net[T] >= b[T] + cp.multiply(y[T], 1 + s), net >= np.maximum(fl, b) * (y <= 0) + fl * (y > 0)]
-    for name, avail in resources.items():
-        cons.append(P[res.index(name)] @ x <= avail)
-    for name, cap in capacities.items():
-        cons.append(O[prod.index(name)] @ x <= cap)
-    obj = cp.Maximize(w[T] @ (u - 0.5 * cp.square(u) + cp.log(1 + v)))
-    prob = cp.Problem(obj, cons)
-    try:
-        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
-    except cp.error.SolverError:  # Clarabel stalls short of 1e-10 on a few: its defaults (1e-8)
-        prob.solve(solver=cp.CLARABEL)
-    assert prob.status == "optimal", prob.status
+
+    def program():
+        x = cp.Variable(m, nonneg=True)
+        u = cp.Variable(T.size, nonpos=True)
+        v = cp.Variable(T.size, nonneg=True)
+        s = u + v
+        net = (O - U) @ x
+        cons = [s >= -1, net[T] >= b[T] + cp.multiply(y[T], 1 + s),
+                net >= np.maximum(fl, b) * (y <= 0) + fl * (y > 0)]
+        for name, avail in resources.items():
+            cons.append(P[res.index(name)] @ x <= avail)
+        for name, cap in capacities.items():
+            cons.append(O[prod.index(name)] @ x <= cap)
+        obj = cp.Maximize(w[T] @ (u - 0.5 * cp.square(u) + cp.log(1 + v)))
+        return cp.Problem(obj, cons), s, x
+
+    prob, s, x = clarabel.solve(program)
     return float(prob.value), np.asarray(s.value), np.asarray(x.value)
 
 
