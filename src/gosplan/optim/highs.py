@@ -171,6 +171,8 @@ def solve_highs(
     progress: Progress | None = None,
     basis: tuple[np.ndarray, np.ndarray] | None = None,
     presolve: bool = True,
+    v0: np.ndarray | None = None,
+    objective_tol: float | None = None,
 ) -> LPSolution:
     """Solve ``lp`` with HiGHS; harmony terms by outer approximation (see the module).
 
@@ -180,7 +182,14 @@ def solve_highs(
     ``basis``: a starting basis ``(column statuses, row statuses)`` as HiGHS'
     ``HighsBasisStatus`` codes (0 lower, 1 basic, 2 upper, ...), e.g. a previous
     solution's ``detail["basis"]`` mapped onto this program (simplex only).
-    The optimal basis is returned in ``detail["basis"]``."""
+    The optimal basis is returned in ``detail["basis"]``.
+
+    ``v0``: a plan near the optimum (harmony only: the first tangent cuts are laid at its ``s``
+    and 5 % either side instead of on a grid, e.g. the last round's plan of two-level planning);
+    ignored for linear programs. ``objective_tol`` (harmony only; default ``tol``): the relative
+    accuracy of the objective at which the cuts stop, where HiGHS' own tolerances (``tol``)
+    must be tighter than the answer needs (two-level planning asks 1e-9 of HiGHS for a
+    centre solved to ``tol / 10``)."""
     highspy = _highspy()
     start = time.perf_counter()
     h = _new_highs(highspy)
@@ -223,7 +232,8 @@ def solve_highs(
             ray=ray,
             detail=detail,
         )
-    return _solve_outer_approximation(h, lp, highspy, method=method, tol=tol, start=start, progress=progress)
+    return _solve_outer_approximation(h, lp, highspy, method=method, tol=tol, start=start, progress=progress, v0=v0,
+                                      objective_tol=tol if objective_tol is None else max(objective_tol, tol))
 
 
 def _dual_ray(h, lp: LinearProgram) -> np.ndarray | None:
@@ -261,7 +271,8 @@ def _resolve_unbounded_or_infeasible(lp: LinearProgram, method: str, tol: float,
 
 
 def _solve_outer_approximation(
-    h, lp: LinearProgram, highspy, *, method: str, tol: float, start: float, progress: Progress | None
+    h, lp: LinearProgram, highspy, *, method: str, tol: float, start: float, progress: Progress | None,
+    v0: np.ndarray | None = None, objective_tol: float | None = None,
 ) -> LPSolution:
     """``min c'v - sum w t`` with tangent cuts ``t_j - H'(s) v_j <= H(s) - H'(s) s`` added per round."""
     inf = highspy.kHighsInf
@@ -287,6 +298,11 @@ def _solve_outer_approximation(
     lo = np.where(np.isfinite(lp.col_lower[cols]), lp.col_lower[cols], -1.0)
     grid = [-0.75, -0.5, -0.25, 0.0] + [2.0**k - 1.0 for k in range(1, 31, 2)]
     points = [np.maximum(lo, p) for p in grid]
+    if v0 is not None and v0.shape == (m,) and np.isfinite(v0[cols]).all():
+        # Near a known plan: tangents at its s and on either side of it, instead of the grid.
+        s0 = np.maximum(lo, v0[cols])
+        step = 0.05 * (1.0 + np.abs(s0))
+        points = [s0, np.maximum(lo, s0 - step), s0 + step]
     total_iterations = 0
     history: list[float] = []
     words = ""
@@ -311,13 +327,16 @@ def _solve_outer_approximation(
         total = float(w @ excess)
         if progress is not None:
             progress(rounds, total, 0.0, 0.0)
-        target = tol * (1.0 + abs(float(w @ h_now)))
+        target = (tol if objective_tol is None else objective_tol) * (1.0 + abs(float(w @ h_now)))
         if total <= 0.1 * target:
             break
         # Below HiGHS' own feasibility tolerance new cuts stop moving its solution: a
-        # total that no longer falls, yet is within the tolerance, is as good as it gets.
+        # total that no longer falls, yet is within the tolerance, is as good as it gets. So is
+        # one where every cut row is violated by no more than that tolerance (a sum of many such
+        # violations can exceed ``target``, and cuts at the same points change nothing).
         history.append(total)
-        if total <= target and len(history) >= 3 and history[-1] > 0.5 * history[-3]:
+        stalled = len(history) >= 3 and history[-1] > 0.5 * history[-3]
+        if stalled and (total <= target or (excess <= 10.0 * tol * (1.0 + np.abs(h_now))).all()):
             break
         bad = excess > 1e-3 * total / max(float(w.sum()), 1.0)
         idx = np.flatnonzero(bad)

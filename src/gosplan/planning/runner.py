@@ -55,6 +55,7 @@ def backend(
     basis: tuple[np.ndarray, np.ndarray] | None = None,
     max_iter: int | None = None,
     presolve: bool = True,
+    objective_tol: float | None = None,
 ) -> LPSolution:
     if method == "leontief":
         from gosplan.planning.substitution import NotApplicable, solve_stage
@@ -84,7 +85,8 @@ def backend(
         from gosplan.optim.highs import solve_highs
 
         kind = {"highs": "simplex", "highs-ipm": "ipm", "highs-pdlp": "pdlp"}[method]
-        return solve_highs(lp, method=kind, tol=tol, time_limit=time_limit, basis=basis, presolve=presolve)
+        return solve_highs(lp, method=kind, tol=tol, time_limit=time_limit, basis=basis, presolve=presolve, v0=v0,
+                           objective_tol=objective_tol)
     from gosplan.optim.pdhg import solve_pdhg
 
     return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0, max_iter=max_iter)
@@ -147,7 +149,7 @@ class Runner:
         limit = HIGHS_FALLBACK_COLUMNS if self.exact_columns is None else self.exact_columns
         redo = lp.is_linear and lp.shape[1] <= limit
         sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis,
-                      max_iter=FIRST_ORDER_BUDGET if redo else None)
+                      max_iter=FIRST_ORDER_BUDGET if redo else None, objective_tol=self.tol / 10)
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         first_order = is_first_order(sol.method)
