@@ -248,8 +248,8 @@ def test_errors():
     econ = _hand_economy()
     with pytest.raises(InvalidEconomyError, match="no hierarchy"):
         plan_decomposed(econ.with_hierarchy(None))
-    with pytest.raises(InvalidEconomyError, match="objectives"):
-        plan_decomposed(econ, objective="harmony")
+    with pytest.raises(InvalidEconomyError, match="objectives fulfilment, cost, harmony"):
+        plan_decomposed(econ, objective="welfare")
     with pytest.raises(InvalidEconomyError, match="capacity given for product 'a'"):
         plan_decomposed(econ, capacities={"a": 1.0})
     with pytest.raises(InvalidEconomyError, match="unknown method"):
@@ -375,7 +375,9 @@ def test_cli_plan_decompose(tmp_path):
     # Options that need --decompose, and objectives it does not take.
     done = runner.invoke(app, ["plan", str(economy), "--workers", "2"])
     assert done.exit_code == 2 and "--decompose" in done.output
-    done = runner.invoke(app, ["plan", str(economy), "--decompose", "--objective", "harmony"])
-    assert done.exit_code == 2
+    weights = tmp_path / "weights.csv"
+    weights.write_text("product,weight\n" + f"{_load(str(economy)).products[0]},2\n")
+    done = runner.invoke(app, ["plan", str(economy), "--decompose", "--weights", str(weights)])
+    assert done.exit_code == 2 and "harmony" in done.output
     done = runner.invoke(app, ["plan", "cockshott-example", "--decompose"])
     assert done.exit_code == 1 and "no hierarchy" in done.output

@@ -536,8 +536,9 @@ def plan(
             help="Two-level planning down to the enterprises (docs/decompose.md): the centre plans over "
             "the ministries' aggregated reports, the ministries price their enterprises and report "
             "back, until the plan is within --tol of the bound they certify. Needs ministries and "
-            "enterprises in the economy directory. Writes plan, enterprises, rounds, summary.json and "
-            "the breakdown (ministries, allocations) under DIR/breakdown.",
+            "enterprises in the economy directory. Objectives fulfilment, cost and harmony (--weights). "
+            "Writes plan, enterprises, rounds, summary.json and the breakdown (ministries, allocations) "
+            "under DIR/breakdown.",
         ),
     ] = False,
     workers: Annotated[
@@ -867,11 +868,12 @@ def _plan_decomposed(
     from gosplan.decompose.solve import OBJECTIVES
 
     if objective.value not in OBJECTIVES:
-        raise typer.BadParameter(f"two-level planning maximises {' or '.join(OBJECTIVES)}", param_hint="--objective")
+        raise typer.BadParameter(f"two-level planning plans the objectives {', '.join(OBJECTIVES)}",
+                                 param_hint="--objective")
     if method.value not in METHODS:
         raise typer.BadParameter(f"the centre's program is solved by {', '.join(METHODS)}", param_hint="--method")
-    if "weights" in inputs:
-        raise typer.BadParameter("not with --decompose (no harmony objective)", param_hint="--weights")
+    if "weights" in inputs and objective.value != "harmony":
+        raise typer.BadParameter("weights weigh the harmony objective (--objective harmony)", param_hint="--weights")
     if coordination == "marginal" and method.value != "auto":
         raise typer.BadParameter("not with --coordination marginal (the centre solves no LP)", param_hint="--method")
     if workers is not None and scheduler is not None:

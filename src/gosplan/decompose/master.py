@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from gosplan.decompose.ministry import GroupTable, Prices
 from gosplan.optim.lp import LinearProgram, LPSolution
-from gosplan.planning.formulate import Layout, cost_lp, fulfilment_lp
+from gosplan.planning.formulate import Layout, cost_lp, fulfilment_lp, harmony_lp
 from gosplan.planning.problem import PlanProblem
 
 __all__ = ["CentreProgram", "centre_program", "prices_from_duals"]
@@ -95,6 +95,8 @@ def centre_program(
             active = np.flatnonzero(base.target > 0)
         lp, layout = fulfilment_lp(problem, active, np.full(n, -np.inf) if held is None else held,
                                    z_lower=z_lower, z_upper=z_upper)
+    elif objective == "harmony":
+        lp, layout = harmony_lp(problem)
     else:
         lp, layout = cost_lp(problem)
     col_upper = lp.col_upper.copy()
@@ -107,8 +109,11 @@ def centre_program(
             return f"enterprise group {j} of {labels[product[j]]}"
         if j < m:
             return f"activity {labels[uncovered[j - G]]}"
+        if objective == "harmony":
+            return f"harmony s of {labels[targeted[j - m]]}"
         return "plan ray z"
 
+    targeted = np.flatnonzero(base.target > 0)
     lp.col_names = col_name
     return CentreProgram(problem, lp, layout, offsets, G, uncovered)
 

@@ -41,7 +41,7 @@ class Round:
     stage: str = ""  # the priority class ("class 2", "over-fulfilment"); "" for a plan of one stage
 
     def line(self, objective: str) -> str:
-        what = "z" if objective == "fulfilment" else "cost"
+        what = {"fulfilment": "z", "harmony": "harmony"}.get(objective, "cost")
         if self.master_method == "leontief":  # coordination="marginal": no groups, no LP
             return (
                 f"round {self.number} ({self.stage}): {self.earning:,} enterprises change role "

@@ -60,7 +60,7 @@ AUTO_HIGHS_MAX_COLUMNS = 50_000
 """``method="auto"``: the centre's program goes to HiGHS' dual simplex up to this many
 columns, to gosplan's PDHG beyond."""
 
-OBJECTIVES = ("fulfilment", "cost")
+OBJECTIVES = ("fulfilment", "cost", "harmony")
 COORDINATIONS = ("aggregation", "marginal")
 """How the centre and the ministries coordinate: ``aggregation`` — the centre solves the LP over
 the ministries' groups each round (Dantzig–Wolfe with disaggregated proposals); ``marginal`` —
@@ -80,10 +80,13 @@ def _levels(state: MinistryState, level: np.ndarray) -> tuple[np.ndarray, np.nda
     return enterprise_levels(state, level)
 
 
-def _relative_gap(primal: float, dual: float) -> float:
+def _relative_gap(primal: float, dual: float, objective: str = "fulfilment") -> float:
+    """``(P - D) / max(|P|, |D|)``; for harmony, whose optimum can be 0 (over- and
+    under-fulfilment balancing), ``/ max(|P|, |D|, 1)``: absolute below 1."""
     if not (math.isfinite(primal) and math.isfinite(dual)):
         return math.inf
-    return max(primal - dual, 0.0) / max(abs(primal), abs(dual), 1e-12)
+    floor = 1.0 if objective == "harmony" else 1e-12
+    return max(primal - dual, 0.0) / max(abs(primal), abs(dual), floor)
 
 
 def plan_decomposed(
@@ -98,6 +101,7 @@ def plan_decomposed(
     capacities: Any = None,
     costs: Any = None,
     priorities: Any = None,
+    weights: Any = None,
     coordination: str = "aggregation",
     method: str = "auto",
     tol: float = 1e-6,
@@ -119,9 +123,14 @@ def plan_decomposed(
         (``economy.hierarchy``, or give ``hierarchy``).
     objective:
         ``"fulfilment"`` (Kantorovich's plan ray: the largest ``z`` with every target
-        ``z y_i`` met; one priority class) or ``"cost"`` (targets met at least cost).
+        ``z y_i`` met), ``"cost"`` (targets met at least cost) or ``"harmony"``
+        (Cockshott's ``max sum_i w_i H(s_i)`` with net output ``y_i (1 + s_i)``; the centre
+        solves the harmony program over its groups, the bound is its Lagrangian dual; the
+        gap is relative to ``max(|P|, |D|, 1)``, docs/decompose.md "Harmony").
     targets, resources, floors, ceilings, costs:
         As for :func:`gosplan.plan`.
+    weights:
+        Harmony weights ``w_i`` (``harmony`` only; default 1), as for :func:`gosplan.plan`.
     priorities:
         Priority classes of the targets (``fulfilment`` only), as for :func:`gosplan.plan`:
         class 1's ``z_1`` is maximised first (up to 1) and held, then class 2's, ...; each
@@ -187,9 +196,14 @@ def plan_decomposed(
         raise InvalidEconomyError(
             f"priority classes apply to the 'fulfilment' objective, not {objective!r}"
         )
+    if weights is not None and objective != "harmony":
+        raise InvalidEconomyError(
+            f"weights weigh the 'harmony' objective, not {objective!r}: plan with objective='harmony' "
+            "or leave the weights out"
+        )
     base = planning_problem(
         economy, targets=targets, resources=resources, capacities=capacities, floors=floors,
-        ceilings=ceilings, costs=costs, priorities=priorities,
+        ceilings=ceilings, costs=costs, priorities=priorities, weights=weights,
     )
     capped = np.flatnonzero(np.isfinite(base.capacity) & hierarchy.covered)
     if capped.size:
@@ -198,7 +212,7 @@ def plan_decomposed(
             f"capacity given for product {base.products[i]!r}, which enterprises make: their capacities "
             "bound it (give capacities only for products no enterprise makes)"
         )
-    if objective == "fulfilment" and not (base.target > 0).any():
+    if objective in ("fulfilment", "harmony") and not (base.target > 0).any():
         raise InvalidEconomyError("the plan has no targets: every target is zero")
     if coordination == "marginal":
         from gosplan.decompose.marginal_centre import marginal_applicable
@@ -450,7 +464,7 @@ def _stage_rounds(stage: _Stage, handles: list, tables: list, *, base, objective
         ministry_seconds = time.perf_counter() - t1
         lagrangian = float(sum(r["lagrangian"] for r in reports))
         dual = check.dual_objective - hidden_by_centre + lagrangian
-        gap = _relative_gap(primal, dual)
+        gap = _relative_gap(primal, dual, objective)
         split = int(sum(r["split"] for r in reports))
         down = payload_bytes(prices) * len(reports)
         up = sum(payload_bytes(r) for r in reports)
@@ -520,5 +534,6 @@ def _carry_basis(basis: tuple[np.ndarray, np.ndarray], old: CentreProgram, new: 
 
 
 def _sense(objective: str, value: float) -> float:
-    """The objective in its own sense: ``z`` for fulfilment (the program minimises ``-z``)."""
-    return -value if objective == "fulfilment" else value
+    """The objective in its own sense: ``z`` for fulfilment, ``sum w H(s)`` for harmony (the
+    program minimises their negative)."""
+    return -value if objective in ("fulfilment", "harmony") else value
