@@ -204,3 +204,29 @@ def test_cli(tmp_path):
     with pytest.warns(DataQualityWarning, match="negative final demand"):
         unweighted = plan_decomposed(econ, objective="harmony")
     assert unweighted.objective != pytest.approx(api.objective, rel=1e-3)  # the weights were read
+
+
+def test_highs_cut_basis_round_trip():
+    """solve_highs on a harmony program returns its binding cuts with the basis; solving the same
+    program again from them starts at the optimum (no cut round adds anything, next to no simplex
+    iterations) and ends at the same harmony; a start v0 or a looser objective_tol reaches it too."""
+    from gosplan.optim.check import verify
+    from gosplan.optim.highs import solve_highs
+    from gosplan.planning.formulate import harmony_lp
+    from gosplan.planning.problem import planning_problem
+
+    econ = _random_economy(8, 3)
+    problem = planning_problem(econ, resources={"labour": float(econ.l @ gosplan.balance(econ).gross_output) * 0.8})
+    lp, _ = harmony_lp(problem)
+    cold = solve_highs(lp, tol=1e-9)
+    assert cold.status.value == "optimal"
+    cols, rows, (which, at) = cold.detail["basis"]
+    assert cols.size == lp.shape[1] + lp.harmony_columns.size and rows.size == lp.shape[0] + which.size
+    assert which.size >= lp.harmony_columns.size  # every t_j sits on at least one cut
+    warm = solve_highs(lp, tol=1e-9, basis=cold.detail["basis"])
+    assert warm.status.value == "optimal", warm.message
+    assert warm.iterations <= 0.1 * cold.iterations, (warm.iterations, cold.iterations)
+    assert warm.objective == pytest.approx(cold.objective, abs=1e-9)
+    for sol in (warm, solve_highs(lp, tol=1e-9, v0=cold.v), solve_highs(lp, tol=1e-9, objective_tol=1e-6)):
+        check = verify(lp, sol.v, sol.y)
+        assert check.passes(1e-5) and sol.objective == pytest.approx(cold.objective, abs=1e-5)

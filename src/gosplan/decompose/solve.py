@@ -434,7 +434,7 @@ def _stage_rounds(stage: _Stage, handles: list, tables: list, *, base, objective
             v0 = _carry_columns(sol.v, previous, program).astype(np.float64)
             v0 = np.clip(v0, program.lp.col_lower, program.lp.col_upper)
             y0 = sol.y
-        if v0 is None and objective == "harmony":
+        if v0 is None and basis is None and objective == "harmony":
             # Round 1 of a harmony plan: the first cuts at s = 0 (targets met exactly) and 5 % either
             # side instead of HiGHS' 19-point grid (n = 3,000: 5.0 s instead of 8.4 s).
             v0 = np.zeros(program.lp.shape[1])
@@ -523,8 +523,9 @@ def _stage_rounds(stage: _Stage, handles: list, tables: list, *, base, objective
 def _carry_columns(values: np.ndarray, old: CentreProgram, new: CentreProgram) -> np.ndarray:
     """Last round's per-column ``values`` on this round's program: a group keeps its value (a
     split group's stayers included), the groups split off get 0; the columns after the groups
-    (products without enterprises, ``z``) keep theirs."""
-    out = np.zeros(new.lp.shape[1], dtype=values.dtype)
+    (products without enterprises, ``z`` or harmony's ``s``, and the cuts' ``t`` of a harmony
+    basis) keep theirs."""
+    out = np.zeros(values.size - old.groups + new.groups, dtype=values.dtype)
     for k in range(old.offsets.size - 1):
         a, b = old.offsets[k], old.offsets[k + 1]
         out[new.offsets[k]:new.offsets[k] + (b - a)] = values[a:b]
@@ -532,10 +533,11 @@ def _carry_columns(values: np.ndarray, old: CentreProgram, new: CentreProgram) -
     return out
 
 
-def _carry_basis(basis: tuple[np.ndarray, np.ndarray], old: CentreProgram, new: CentreProgram) -> tuple[np.ndarray, np.ndarray]:
-    """Last round's optimal basis on this round's program (split-off groups nonbasic at 0)."""
-    cols, rows = basis
-    return _carry_columns(cols, old, new), rows
+def _carry_basis(basis: tuple, old: CentreProgram, new: CentreProgram) -> tuple:
+    """Last round's optimal basis on this round's program (split-off groups nonbasic at 0); a
+    harmony basis keeps its cuts (the rows after the program's own)."""
+    cols, rows, *cuts = basis
+    return (_carry_columns(cols, old, new), rows, *cuts)
 
 
 def _sense(objective: str, value: float) -> float:

@@ -184,6 +184,11 @@ def solve_highs(
     solution's ``detail["basis"]`` mapped onto this program (simplex only).
     The optimal basis is returned in ``detail["basis"]``.
 
+    For a program with harmony columns the basis is that of the program with its cuts, and comes
+    with them: ``(column statuses, row statuses, (which, points))``, the cuts still binding at the
+    optimum (harmony column ``which[q]`` cut at ``s = points[q]``), in row order; given back, they
+    are laid first and the basis set on them (two-level planning carries it from round to round).
+
     ``v0``: a plan near the optimum (harmony only: the first tangent cuts are laid at its ``s``
     and 5 % either side instead of on a grid, e.g. the last round's plan of two-level planning);
     ignored for linear programs. ``objective_tol`` (harmony only; default ``tol``): the relative
@@ -233,7 +238,8 @@ def solve_highs(
             detail=detail,
         )
     return _solve_outer_approximation(h, lp, highspy, method=method, tol=tol, start=start, progress=progress, v0=v0,
-                                      objective_tol=tol if objective_tol is None else max(objective_tol, tol))
+                                      objective_tol=tol if objective_tol is None else max(objective_tol, tol),
+                                      basis=basis if method == "simplex" else None)
 
 
 def _dual_ray(h, lp: LinearProgram) -> np.ndarray | None:
@@ -272,7 +278,7 @@ def _resolve_unbounded_or_infeasible(lp: LinearProgram, method: str, tol: float,
 
 def _solve_outer_approximation(
     h, lp: LinearProgram, highspy, *, method: str, tol: float, start: float, progress: Progress | None,
-    v0: np.ndarray | None = None, objective_tol: float | None = None,
+    v0: np.ndarray | None = None, objective_tol: float | None = None, basis: tuple | None = None,
 ) -> LPSolution:
     """``min c'v - sum w t`` with tangent cuts ``t_j - H'(s) v_j <= H(s) - H'(s) s`` added per round."""
     inf = highspy.kHighsInf
@@ -303,6 +309,20 @@ def _solve_outer_approximation(
         s0 = np.maximum(lo, v0[cols])
         step = 0.05 * (1.0 + np.abs(s0))
         points = [s0, np.maximum(lo, s0 - step), s0 + step]
+    laid_which: list[np.ndarray] = []  # every cut, in row order
+    laid_points: list[np.ndarray] = []
+
+    def lay(which: np.ndarray, at: np.ndarray) -> None:
+        _add_cuts(h, cols, m, which, at, inf)
+        laid_which.append(which)
+        laid_points.append(np.asarray(at, dtype=np.float64))
+
+    if basis is not None and len(basis) == 3:
+        b_cols, b_rows, (which, at) = basis
+        if b_cols.size == m + nh and b_rows.size == k + which.size:
+            lay(np.asarray(which, dtype=np.int64), at)
+            _set_basis(h, highspy, b_cols, b_rows)
+            points = points if v0 is not None else []
     total_iterations = 0
     history: list[float] = []
     words = ""
@@ -310,7 +330,7 @@ def _solve_outer_approximation(
     v = np.full(m, np.nan)
     for rounds in range(1, MAX_CUT_ROUNDS + 1):
         for s in points:
-            _add_cuts(h, cols, m, np.arange(nh), s, inf)
+            lay(np.arange(nh), s)
         h.run()
         total_iterations += _iterations(h)
         name = str(h.getModelStatus()).split(".")[-1]
@@ -341,14 +361,23 @@ def _solve_outer_approximation(
         bad = excess > 1e-3 * total / max(float(w.sum()), 1.0)
         idx = np.flatnonzero(bad)
         points = []
-        _add_cuts(h, cols, m, idx, s_now[idx], inf)
+        lay(idx, s_now[idx])
     else:
         status = LPStatus.ITERATION_LIMIT
     sol = h.getSolution()
     y = np.asarray(sol.row_dual, dtype=np.float64)[:k] if sol.dual_valid else np.full(k, np.nan)
+    detail: dict = {"cut_rounds": rounds}
     if status is LPStatus.OPTIMAL:
         # In the original program the harmony gradient sits in the reduced cost of v.
         d = lp.reduced_costs(v, y)
+        found = h.getBasis()
+        if found.valid and method == "simplex" and laid_which:
+            col_status = np.array([int(x) for x in found.col_status], dtype=np.int8)
+            row_status = np.array([int(x) for x in found.row_status], dtype=np.int8)
+            binding = np.flatnonzero(row_status[k:] != 1)  # a basic cut row is slack: dropped
+            which = np.concatenate(laid_which)[binding]
+            at = np.concatenate(laid_points)[binding]
+            detail["basis"] = (col_status, np.concatenate([row_status[:k], row_status[k:][binding]]), (which, at))
     elif sol.dual_valid:
         d = np.asarray(sol.col_dual, dtype=np.float64)[:m]
     else:
@@ -363,7 +392,7 @@ def _solve_outer_approximation(
         iterations=total_iterations,
         seconds=time.perf_counter() - start,
         message=f"HiGHS: {words} after {rounds} round(s) of tangent cuts",
-        detail={"cut_rounds": rounds},
+        detail=detail,
     )
 
 
