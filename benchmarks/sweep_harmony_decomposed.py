@@ -34,10 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tol", type=float, default=1e-6)
     args = ap.parse_args(argv)
 
-    from test_decompose import _random_economy, _with_random_enterprises
-    from test_decompose_harmony import plan_harmony, reference
+    from test_decompose_harmony import plan_harmony, random_case, reference
 
-    import gosplan
     from gosplan.decompose import plan_decomposed
 
     draw = np.random.default_rng(args.seed)
@@ -48,14 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         own, uncovered, untargeted = (float(draw.choice([0.0, 0.3])), float(draw.choice([0.0, 0.25])),
                                       float(draw.choice([0.0, 0.3])))
         weighted, slack = bool(draw.integers(0, 2)), float(draw.choice([0.6, 1.0, 1.5]))
-        econ = _with_random_enterprises(_random_economy(n, seed), seed=seed, M=M, own_share=own,
-                                        uncovered_share=uncovered)
-        rng = np.random.default_rng(seed + 1)
-        y = np.where(rng.random(n) < untargeted, 0.0, econ.y)
-        if not (y > 0).any():
-            y[0] = 1.0
-        w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
-        labour = float(econ.l @ gosplan.balance(econ).gross_output) * slack
+        econ, y, w, labour = random_case(n, seed, M, own, uncovered, untargeted, weighted, slack)
         best = reference(econ, econ.hierarchy, targets=y, labour=labour, weights=w)
         res = plan_decomposed(econ, objective="harmony", targets=y, resources={"labour": labour}, tol=args.tol,
                               weights=dict(zip(econ.products, w)) if weighted else None)

@@ -96,6 +96,20 @@ def test_hand_solved():
     assert res.plan.resource_price[0] == pytest.approx(1 / 1.8, rel=1e-4)  # H'(s_b) / 1: labour makes b
 
 
+def random_case(n, seed, M, own_share, uncovered, untargeted, weighted, slack):
+    """A random economy with enterprises (tests/test_decompose.py), targets (a share
+    ``untargeted`` of products without), weights (uniform 0.5-2 or 1) and labour ``slack`` times
+    the table's own use: ``(economy, y, w, labour)``."""
+    econ = _with_random_enterprises(_random_economy(n, seed), seed=seed, M=M, own_share=own_share,
+                                    uncovered_share=uncovered)
+    rng = np.random.default_rng(seed + 1)
+    y = np.where(rng.random(n) < untargeted, 0.0, econ.y)
+    if not (y > 0).any():
+        y[0] = 1.0
+    w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    return econ, y, w, float(econ.l @ gosplan.balance(econ).gross_output) * slack
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(2, 10),
@@ -111,15 +125,8 @@ def test_random_economies_match_the_enterprise_program(n, seed, M, own_share, un
                                                         slack):
     """The optimum, a bound above it every round, and a feasible plan that attains it; with labour
     scarce (``slack`` 0.6: targets underfulfilled, ``s < 0``) or plentiful (capacities bind)."""
-    econ = _with_random_enterprises(_random_economy(n, seed), seed=seed, M=M, own_share=own_share,
-                                    uncovered_share=uncovered)
-    rng = np.random.default_rng(seed + 1)
+    econ, y, w, labour = random_case(n, seed, M, own_share, uncovered, untargeted, weighted, slack)
     hier = econ.hierarchy
-    y = np.where(rng.random(n) < untargeted, 0.0, econ.y)
-    if not (y > 0).any():
-        y[0] = 1.0
-    w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
-    labour = float(econ.l @ gosplan.balance(econ).gross_output) * slack
     best = reference(econ, hier, targets=y, labour=labour, weights=w)
     res = plan_decomposed(econ, objective="harmony", targets=y, resources={"labour": labour}, tol=1e-8,
                           weights=dict(zip(econ.products, w)) if weighted else None)

@@ -169,7 +169,7 @@ def solve_highs(
     time_limit: float | None = None,
     threads: int | None = None,
     progress: Progress | None = None,
-    basis: tuple[np.ndarray, np.ndarray] | None = None,
+    basis: tuple | None = None,
     presolve: bool = True,
     v0: np.ndarray | None = None,
     objective_tol: float | None = None,

@@ -52,7 +52,7 @@ def backend(
     stage: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     y0: np.ndarray | None = None,
-    basis: tuple[np.ndarray, np.ndarray] | None = None,
+    basis: tuple | None = None,
     max_iter: int | None = None,
     presolve: bool = True,
     objective_tol: float | None = None,
@@ -129,7 +129,7 @@ class Runner:
 
     def solve(
         self, name: str, lp: LinearProgram, v0: np.ndarray | None = None, stage: dict[str, Any] | None = None,
-        basis: tuple[np.ndarray, np.ndarray] | None = None, y0: np.ndarray | None = None, exact: bool = False,
+        basis: tuple | None = None, y0: np.ndarray | None = None, exact: bool = False,
     ) -> tuple[LPSolution, Status, str]:
         """Solve ``lp``, check the answer, and certify a first-order one.
 
