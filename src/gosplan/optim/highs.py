@@ -356,7 +356,7 @@ def _solve_outer_approximation(
         # violations can exceed ``target``, and cuts at the same points change nothing).
         history.append(total)
         stalled = len(history) >= 3 and history[-1] > 0.5 * history[-3]
-        if stalled and (total <= target or (excess <= 10.0 * tol * (1.0 + np.abs(h_now))).all()):
+        if stalled and (total <= target or (excess <= min(tol, 1e-7) * (1.0 + np.abs(h_now))).all()):
             break
         bad = excess > 1e-3 * total / max(float(w.sum()), 1.0)
         idx = np.flatnonzero(bad)
