@@ -205,6 +205,12 @@ def test_cli(tmp_path):
     assert summary["status"] == "optimal" and summary["objective_kind"] == "harmony" and summary["gap"] <= 1e-6
     for name in ("plan.csv", "enterprises.csv", "rounds.csv", "summary.json", "breakdown/ministries.csv"):
         assert (out / name).exists(), name
+    # Names beside the codes in the product and enterprise tables.
+    names = econ.product_names
+    for name in ("plan.csv", "enterprises.csv"):
+        table = pd.read_csv(out / name, dtype={"product": str})
+        assert list(table.columns[:3]).index("name") == list(table.columns).index("product") + 1, name
+        assert (table["name"] == names.reindex(table["product"]).to_numpy()).all(), name
     with pytest.warns(DataQualityWarning, match="negative final demand"):
         api = plan_decomposed(econ, objective="harmony", weights=weights)
     assert summary["objective"] == pytest.approx(api.objective, rel=1e-9)

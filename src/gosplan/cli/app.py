@@ -922,16 +922,17 @@ def _plan_decomposed(
 def _write_decomposed_plan(result: Any, eco: Any, out: Path, fmt: str) -> list[str]:
     """The product-level plan and the breakdown (ministries, allocations) of a two-level plan.
 
-    ``coordination="aggregation"``: the centre's plan table, written by ``result.write``;
-    ``"marginal"`` (no LP): :meth:`DecomposedPlan.product_frame`, from the breakdown written here."""
+    ``coordination="aggregation"``: the centre's plan table; ``"marginal"`` (no LP):
+    :meth:`DecomposedPlan.product_frame`, from the breakdown written here. Both, and the
+    enterprise targets, with the products' names."""
     if result.plan is None and result.gross_output is None:
         return []
     broken = result.breakdown(eco, allocations=True)
-    written: list[str] = []
-    if result.plan is None:
-        path = out / f"plan.{fmt}"
-        _write_frame(_named(result.product_frame(eco, breakdown=broken), eco), path, fmt)
-        written.append(str(path))
+    # The product and enterprise tables again, with the products' names beside their codes.
+    path = out / f"plan.{fmt}"
+    _write_frame(_named(result.product_frame(eco, breakdown=broken), eco), path, fmt)
+    _write_frame(_named(result.enterprise_frame(), eco), out / f"enterprises.{fmt}", fmt)
+    written = [] if result.plan is not None else [str(path)]  # result.write listed them already
     return written + [str(p) for p in broken.write(out / "breakdown", fmt)]
 
 
