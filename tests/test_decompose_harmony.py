@@ -205,6 +205,10 @@ def test_cli(tmp_path):
     assert summary["status"] == "optimal" and summary["objective_kind"] == "harmony" and summary["gap"] <= 1e-6
     for name in ("plan.csv", "enterprises.csv", "rounds.csv", "summary.json", "breakdown/ministries.csv"):
         assert (out / name).exists(), name
+    done = runner.invoke(app, ["plan", str(economy), "--decompose", "--objective", "harmony"])
+    assert done.exit_code == 0, done.output
+    panel = done.output.split("reports up")[0]
+    assert "harmony" in panel and "cost" not in panel  # the summary names the objective it planned
     # Names beside the codes in the product and enterprise tables.
     names = econ.product_names
     for name in ("plan.csv", "enterprises.csv"):

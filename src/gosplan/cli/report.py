@@ -517,8 +517,10 @@ class Activity:
 
 def decomposed_report(summary: Mapping[str, Any], log: Sequence[str], *, written: Sequence[str] = ()) -> Group:
     """A rich renderable of a two-level plan: status, the round log, the files written."""
+    from gosplan.decompose.result import objective_label
+
     ok = str(summary.get("status")) == "optimal"
-    what = "z" if summary.get("objective_kind") == "fulfilment" else "cost"
+    what = objective_label(str(summary.get("objective_kind")))
     rows = [
         ("economy", str(summary.get("economy"))),
         ("coordination", str(summary.get("coordination", "aggregation"))),

@@ -21,6 +21,11 @@ def _fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else f"{x:.8g}"
 
 
+def objective_label(objective: str) -> str:
+    """What the round log and the summary call a two-level plan's objective value."""
+    return {"fulfilment": "z", "harmony": "harmony"}.get(objective, "cost")
+
+
 @dataclass(frozen=True)
 class Round:
     """One round: the centre's plan and prices down, the ministries' reports up."""
@@ -41,7 +46,7 @@ class Round:
     stage: str = ""  # the priority class ("class 2", "over-fulfilment"); "" for a plan of one stage
 
     def line(self, objective: str) -> str:
-        what = {"fulfilment": "z", "harmony": "harmony"}.get(objective, "cost")
+        what = objective_label(objective)
         if self.master_method == "leontief":  # coordination="marginal": no groups, no LP
             return (
                 f"round {self.number} ({self.stage}): {self.earning:,} enterprises change role "
