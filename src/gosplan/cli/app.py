@@ -182,18 +182,10 @@ def _load(source: str, activity: Any, allow_negative_value_added: bool = False) 
 
 
 def _named(frame: Any, economy: Any) -> Any:
-    """``frame`` with a ``name`` column after ``product`` when the economy names its products
-    (the label where a product has none); the frame itself otherwise."""
-    import pandas as pd
+    """:func:`gosplan.model.economy.with_product_names` (imported when a command writes)."""
+    from gosplan.model.economy import with_product_names
 
-    if frame is None or economy.names is None or "product" not in frame.columns or "name" in frame.columns:
-        return frame
-    codes = frame["product"]
-    names = economy.product_names.reindex(pd.Index(codes)).to_numpy(dtype=object, na_value=None)
-    names = [str(c) if n is None else n for n, c in zip(names, codes)]
-    out = frame.copy()
-    out.insert(int(frame.columns.get_loc("product")) + 1, "name", names)
-    return out
+    return with_product_names(frame, economy)
 
 
 def _write_frame(frame: Any, path: Path, fmt: str) -> None:
@@ -909,31 +901,20 @@ def _plan_decomposed(
         written: list[str] = []
         if out is not None:
             with activity.step(f"writing {out}"):
-                written = [str(p) for p in result.write(out, fmt.value)]
-                if result.status.value in ("optimal", "iteration_limit", "time_limit"):
-                    written += _write_decomposed_plan(result, eco, out, fmt.value)
+                # A usable plan is written with its products' names and its breakdown (ministries,
+                # allocations); the product table of a marginal plan comes from that breakdown.
+                usable = result.status.value in ("optimal", "iteration_limit", "time_limit") and (
+                    result.plan is not None or result.gross_output is not None)
+                broken = result.breakdown(eco, allocations=True) if usable else None
+                written = [str(p) for p in result.write(out, fmt.value, economy=eco if usable else None,
+                                                         breakdown=broken)]
+                if broken is not None:
+                    written += [str(p) for p in broken.write(out / "breakdown", fmt.value)]
                 text = _dumps(summary) + "\n"  # the library's summary.json plus the run's options
                 (out / SUMMARY_NAME).write_text(text, encoding="utf-8")
     from gosplan.cli.report import decomposed_report
 
     _finish_plan(result, summary, as_json, lambda: decomposed_report(summary, log, written=written))
-
-
-def _write_decomposed_plan(result: Any, eco: Any, out: Path, fmt: str) -> list[str]:
-    """The product-level plan and the breakdown (ministries, allocations) of a two-level plan.
-
-    ``coordination="aggregation"``: the centre's plan table; ``"marginal"`` (no LP):
-    :meth:`DecomposedPlan.product_frame`, from the breakdown written here. Both, and the
-    enterprise targets, with the products' names."""
-    if result.plan is None and result.gross_output is None:
-        return []
-    broken = result.breakdown(eco, allocations=True)
-    # The product and enterprise tables again, with the products' names beside their codes.
-    path = out / f"plan.{fmt}"
-    _write_frame(_named(result.product_frame(eco, breakdown=broken), eco), path, fmt)
-    _write_frame(_named(result.enterprise_frame(), eco), out / f"enterprises.{fmt}", fmt)
-    written = [] if result.plan is not None else [str(path)]  # result.write listed them already
-    return written + [str(p) for p in broken.write(out / "breakdown", fmt)]
 
 
 def result_is_square(result: Any) -> bool:

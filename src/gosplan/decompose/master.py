@@ -103,6 +103,7 @@ def centre_program(
     col_upper[:G] = cap
     lp.col_upper = col_upper
     labels = base.products
+    targeted = np.flatnonzero(base.target > 0)
 
     def col_name(j: int) -> str:
         if j < G:
@@ -113,7 +114,6 @@ def centre_program(
             return f"harmony s of {labels[targeted[j - m]]}"
         return "plan ray z"
 
-    targeted = np.flatnonzero(base.target > 0)
     lp.col_names = col_name
     return CentreProgram(problem, lp, layout, offsets, G, uncovered)
 

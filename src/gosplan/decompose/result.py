@@ -198,17 +198,25 @@ class DecomposedPlan:
             "log": [r.to_dict() for r in self.rounds],
         }
 
-    def write(self, out: str | Path, format: str = "csv", economy: Any = None) -> list[Path]:
+    def write(self, out: str | Path, format: str = "csv", economy: Any = None, *, breakdown: Any = None) -> list[Path]:
         """``plan`` (products), ``enterprises``, ``rounds`` tables and ``summary.json`` under ``out``
         (the hierarchy's writers: :mod:`gosplan.hierarchy._io`). A ``coordination="marginal"``
-        plan's product table needs the ``economy`` (:meth:`product_frame`); without it, none."""
+        plan's product table needs the ``economy`` (:meth:`product_frame`; ``breakdown`` if it is
+        at hand); without it, none. With the ``economy`` the product and enterprise tables name
+        the products beside their codes."""
         from gosplan.hierarchy._io import check_format, frame_writer, json_writer, write_files
+        from gosplan.model.economy import with_product_names
 
         check_format(format)
         frames = {"enterprises": self.enterprise_frame(), "rounds": self.rounds_frame()}
-        plan = self.product_frame(economy) if self.plan is not None or economy is not None else None
+        plan = (self.product_frame(economy, breakdown=breakdown) if self.plan is not None or economy is not None
+                else None)
         if plan is not None:
             frames["plan"] = plan
+        if economy is not None:
+            for stem in ("enterprises", "plan"):
+                if stem in frames:
+                    frames[stem] = with_product_names(frames[stem], economy)
         files = {f"{stem}.{format}": frame_writer(frame, format) for stem, frame in frames.items()}
         files["summary.json"] = json_writer(self.summary())
         return write_files(out, files)

@@ -69,6 +69,19 @@ def published_name(names: pd.Series | None, products: pd.Index, label: Any) -> s
     return None
 
 
+def with_product_names(frame: pd.DataFrame | None, economy: Any) -> pd.DataFrame | None:
+    """``frame`` with a ``name`` column after ``product`` when ``economy`` names its products
+    (the label where a product has none); the frame itself otherwise."""
+    if frame is None or economy.names is None or "product" not in frame.columns or "name" in frame.columns:
+        return frame
+    codes = frame["product"]
+    names = economy.product_names.reindex(pd.Index(codes)).to_numpy(dtype=object, na_value=None)
+    names = [str(c) if n is None else n for n, c in zip(names, codes)]
+    out = frame.copy()
+    out.insert(int(frame.columns.get_loc("product")) + 1, "name", names)
+    return out
+
+
 def _as_index(labels: Any, what: str) -> pd.Index:
     index = labels if isinstance(labels, pd.Index) else pd.Index(labels)
     if index.has_duplicates:
