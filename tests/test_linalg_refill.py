@@ -76,7 +76,9 @@ def test_refill_keeps_the_pattern_work_and_regathers_the_blocks() -> None:
     system = prepare(sp.csr_array((first, pattern.indices, pattern.indptr), shape=(n, n)))
     solve(system, np.ones(n), method="trim-bicgstab")
     solve(system, np.ones(n), transpose=True, method="trim-bicgstab")
-    assert "R" in system._blocks and "RT" in system._blocks
+    assert "R" in system._blocks and "RT" not in system._blocks  # one column: R^T z scattered along R
+    solve(system, np.ones((n, 2)), transpose=True, method="trim-bicgstab")  # two: the block solver's R^T
+    assert "RT" in system._blocks
     refilled = system.refill(second)
     assert refilled._levels is system._levels  # structure only: not recomputed
     fresh = prepare(sp.csr_array((second, pattern.indices, pattern.indptr), shape=(n, n)))
@@ -95,7 +97,7 @@ def test_refill_patching_the_changed_entries_equals_a_fresh_extraction(fringe: b
     data = _values(pattern, 14)
     system = prepare(sp.csr_array((data, pattern.indices, pattern.indptr), shape=(n, n)))
     solve(system, np.ones(n), method="trim-bicgstab")
-    solve(system, np.ones(n), transpose=True, method="trim-bicgstab")
+    solve(system, np.ones((n, 2)), transpose=True, method="trim-bicgstab")  # builds R^T too
     system = system.refill(data.copy())  # blocks now laid out by stored positions
     rng = np.random.default_rng(15)
     for _ in range(3):

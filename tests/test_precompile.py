@@ -17,6 +17,7 @@ import textwrap
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gosplan import _jit, precompile
@@ -59,10 +60,10 @@ def test_precompile_reaches_every_kernel(tmp_path):
 def test_large_paths_are_restored():
     from gosplan.linalg import leontief
 
-    before = leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN
+    before = leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN, leontief.SCATTER_ACCUMULATORS
     with precompile._large_paths():
-        assert (leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN) == (0, 0)
-    assert (leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN) == before
+        assert (leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN, leontief.SCATTER_ACCUMULATORS) == (0, 0, np.inf)
+    assert (leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN, leontief.SCATTER_ACCUMULATORS) == before
 
 
 _KERNEL_MODULE = textwrap.dedent(

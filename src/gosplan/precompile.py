@@ -18,8 +18,8 @@ Run it yourself after installing a wheel built elsewhere, or into ``NUMBA_CACHE_
 
     python -m gosplan.precompile            # prints one line per workload and the kernel count
 
-The workloads lower two size thresholds (the dense-solve limit and the parallel residual
-check) for the duration of the run, so that the code paths of large economies are taken
+The workloads lower three size thresholds (the dense-solve limit, the parallel residual
+check and the scattered values solve's) for the duration of the run, so that the code paths of large economies are taken
 at a few thousand products.
 """
 
@@ -66,12 +66,13 @@ def _large_paths() -> Iterator[None]:
     """Take the code paths of large economies at small sizes (restored on exit)."""
     from gosplan.linalg import leontief
 
-    saved = leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN
-    leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN = 0, 0
+    saved = leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN, leontief.SCATTER_ACCUMULATORS
+    # the scattered values solve whatever the build machine's thread count
+    leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN, leontief.SCATTER_ACCUMULATORS = 0, 0, float("inf")
     try:
         yield
     finally:
-        leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN = saved
+        leontief.DENSE_MAX, leontief.PARALLEL_CHECK_MIN, leontief.SCATTER_ACCUMULATORS = saved
 
 
 def _cli(*argv: str) -> None:

@@ -608,24 +608,64 @@ def transpose_csr_parallel(
 
 
 @njit(parallel=True)
-def _true_residual(ptr, ind, dat, x, b, r):  # pragma: no cover - compiled
+def _minus_product(ptr, ind, dat, parts, ACC, z, out, weight, transposed):  # pragma: no cover - compiled
+    """``out = z - M z``, gathered along the rows of ``M``; or, ``transposed``,
+    ``out = z - M^T z``, scattered along the rows (``ACC``: one accumulator of ``len(z)``
+    per part of the rows, ``parts`` their bounds), so that no transpose of ``M`` is needed.
+    Returns ``weight' out``."""
+    s = z.shape[0]
+    dot = 0.0
+    if not transposed:
+        for i in prange(s):
+            acc = z[i]
+            e = np.uint64(ptr[i])
+            e_end = np.uint64(ptr[i + 1])
+            while e < e_end:
+                acc -= dat[e] * z[np.uint32(ind[e])]
+                e += np.uint64(1)
+            out[i] = acc
+            dot += weight[i] * acc
+        return dot
+    nparts = parts.shape[0] - 1
+    for c in prange(nparts):
+        acc_c = ACC[c]
+        for j in range(s):
+            acc_c[j] = 0.0
+        for i in range(parts[c], parts[c + 1]):
+            zi = z[i]
+            if zi != 0.0:
+                e = np.uint64(ptr[i])
+                e_end = np.uint64(ptr[i + 1])
+                while e < e_end:
+                    acc_c[np.uint32(ind[e])] += dat[e] * zi
+                    e += np.uint64(1)
+    for j in prange(s):
+        tot = 0.0
+        for c in range(nparts):
+            tot += ACC[c, j]
+        v = z[j] - tot
+        out[j] = v
+        dot += weight[j] * v
+    return dot
+
+
+@njit(parallel=True)
+def _true_residual(ptr, ind, dat, parts, ACC, x, b, r, transposed):  # pragma: no cover - compiled
+    """``r = b - (I - M) x`` (or ``(I - M)^T x``); returns ``||r||_2``."""
+    _minus_product(ptr, ind, dat, parts, ACC, x, r, b, transposed)
     rr = 0.0
     for i in prange(b.shape[0]):
-        acc = x[i]
-        e = np.uint64(ptr[i])
-        e_end = np.uint64(ptr[i + 1])
-        while e < e_end:
-            acc -= dat[e] * x[np.uint32(ind[e])]
-            e += np.uint64(1)
-        r[i] = b[i] - acc
+        r[i] = b[i] - r[i]
         rr += r[i] * r[i]
     return np.sqrt(rr)
 
 
 @njit(parallel=True)
-def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - compiled
-    """BiCGSTAB (van der Vorst 1992) for ``(I - M) x = b``, right-preconditioned by
-    ``D^-1 = diag(dinv)``, every vector operation fused into parallel loops.
+def bicgstab(ptr, ind, dat, parts, ACC, dinv, b, x, goal, maxiter, transposed):  # pragma: no cover - compiled
+    """BiCGSTAB (van der Vorst 1992) for ``(I - M) x = b``, or with ``transposed`` for
+    ``(I - M)^T x = b`` (``M^T z`` scattered along the rows of ``M``: ``parts``, ``ACC`` as in
+    :func:`_minus_product`; unused otherwise), right-preconditioned by ``D^-1 = diag(dinv)``,
+    every vector operation fused into parallel loops.
 
     ``x`` holds the start and receives the solution. Stops when the *true*
     residual ``||b - (I - M) x||_2 <= goal`` (the recurrence's residual is checked
@@ -641,7 +681,7 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
     sv = np.empty(s)
     shat = np.empty(s)
     t = np.empty(s)
-    res = _true_residual(ptr, ind, dat, x, b, r)
+    res = _true_residual(ptr, ind, dat, parts, ACC, x, b, r, transposed)
     it = 0
     restarts = 0
     while res > goal and it < maxiter and restarts < 5:
@@ -664,16 +704,7 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
             for i in prange(s):
                 p[i] = r[i] + beta * (p[i] - omega * v[i])
                 phat[i] = p[i] * dinv[i]
-            rv = 0.0
-            for i in prange(s):
-                acc = phat[i]
-                e = np.uint64(ptr[i])
-                e_end = np.uint64(ptr[i + 1])
-                while e < e_end:
-                    acc -= dat[e] * phat[np.uint32(ind[e])]
-                    e += np.uint64(1)
-                v[i] = acc
-                rv += rhat[i] * acc
+            rv = _minus_product(ptr, ind, dat, parts, ACC, phat, v, rhat, transposed)
             if rv == 0.0:
                 break
             alpha = rho / rv
@@ -686,18 +717,10 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
                 for i in prange(s):
                     x[i] += alpha * phat[i]
                 break
+            ts = _minus_product(ptr, ind, dat, parts, ACC, shat, t, sv, transposed)
             tt = 0.0
-            ts = 0.0
             for i in prange(s):
-                acc = shat[i]
-                e = np.uint64(ptr[i])
-                e_end = np.uint64(ptr[i + 1])
-                while e < e_end:
-                    acc -= dat[e] * shat[np.uint32(ind[e])]
-                    e += np.uint64(1)
-                t[i] = acc
-                tt += acc * acc
-                ts += acc * sv[i]
+                tt += t[i] * t[i]
             omega = ts / tt if tt > 0.0 else 0.0
             rr = 0.0
             for i in prange(s):
@@ -707,7 +730,7 @@ def bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter):  # pragma: no cover - co
             rho_old = rho
             if omega == 0.0 or not np.isfinite(rr) or np.sqrt(rr) <= goal:
                 break
-        res = _true_residual(ptr, ind, dat, x, b, r)
+        res = _true_residual(ptr, ind, dat, parts, ACC, x, b, r, transposed)
         if not np.isfinite(res):
             break
     return it, res <= goal, res

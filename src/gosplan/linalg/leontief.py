@@ -87,6 +87,9 @@ TRIM_STOP_SHARE = 5e-3
 
 #: Largest ``n`` solved by a dense LU under ``method="auto"``.
 DENSE_MAX = 2500
+#: The values of one right-hand side scatter ``A_R^T z`` along the rows of ``R`` (no transpose
+#: built) while the per-thread accumulators hold at most this share of ``R``'s coefficients.
+SCATTER_ACCUMULATORS = 0.5
 #: ``trim-bicgstab`` iterates gross output on ``A`` in place (no copy of ``R``) when the
 #: rows of ``R`` hold at least this share of ``A``'s coefficients; below, on a compact
 #: copy of ``R``. Off by default (2 > any share): measured slower everywhere, because
@@ -204,8 +207,9 @@ class LeontiefSystem:
                 block = self._blocks[key][2].copy()
                 block[where] = data[pos[where]]
                 new._blocks[key] = (ptr, ind, block)
-        if "R_share" in self._blocks:
-            new._blocks["R_share"] = self._blocks["R_share"]
+        for key in ("R_share", "values_solves"):
+            if key in self._blocks:
+                new._blocks[key] = self._blocks[key]
         new._positions = positions  # shared along the sequence: one pattern, one layout
         return new
 
@@ -494,11 +498,54 @@ def _bicgstab_local(
         b = np.ascontiguousarray(rhs[:, q])
         x = b * dinv if start is None else np.array(start[:, q], dtype=np.float64)
         goal = 0.5 * tol * (bnorm[q] if bnorm[q] > 0 else 1.0)
-        its, ok, _ = K.bicgstab(ptr, ind, dat, dinv, b, x, goal, maxiter)
+        its, ok, _ = K.bicgstab(ptr, ind, dat, _NO_PARTS, _NO_ACC, dinv, b, x, goal, maxiter, False)
         Z[:, q] = x
         total_it = max(total_it, int(its))
         ok_all = ok_all and bool(ok)
     return Z, total_it, ok_all
+
+
+_NO_PARTS = np.zeros(1, dtype=np.int64)  # the gathering BiCGSTAB needs no parts or accumulators
+_NO_ACC = np.zeros((0, 0))
+
+
+def _scatter_pays(ptr: np.ndarray) -> bool:
+    """Whether scattering ``Mb^T z`` along the rows beats building ``Mb^T``: each product
+    zeroes and sums one accumulator of ``s`` entries per thread besides the ``nnz``
+    coefficients, so it is used while ``threads * s <= SCATTER_ACCUMULATORS * nnz``
+    (measured on 2 threads, where it is as fast per product as the gather along a
+    transpose; with many threads and few coefficients a row the accumulators would dominate)."""
+    s = ptr.shape[0] - 1
+    return s > 0 and _threads() * s <= SCATTER_ACCUMULATORS * float(ptr[-1])
+
+
+def _bicgstab_scatter(
+    ptr: np.ndarray,
+    ind: np.ndarray,
+    dat: np.ndarray,
+    rhs: np.ndarray,
+    *,
+    tol: float,
+    bnorm: np.ndarray,
+    maxiter: int,
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, bool]:
+    """BiCGSTAB on the *transposed* system ``(I - Mb)^T z = rhs`` (one column) with ``Mb``
+    given by its rows: each product ``Mb^T z`` is scattered along the rows
+    (:func:`gosplan.linalg.kernels.bicgstab` with ``transposed``), so no transpose of ``Mb`` is built
+    (at 10^6 products with 30 inputs the transpose took longer than the whole solve)."""
+    s = rhs.shape[0]
+    ptr = np.asarray(ptr, dtype=np.int64)  # one compiled specialisation (R's copy has int64 offsets)
+    dinv = _diagonal_inverse(ptr, ind, dat)  # the diagonal of Mb^T is Mb's
+    threads = _threads()
+    parts = np.searchsorted(ptr, np.linspace(0, ptr[-1], threads + 1)).astype(np.int64)
+    parts[0], parts[-1] = 0, s
+    acc = np.zeros((threads, s))
+    b = np.ascontiguousarray(rhs[:, 0], dtype=np.float64)
+    x = b * dinv if start is None else np.array(start[:, 0], dtype=np.float64)
+    goal = 0.5 * tol * (bnorm[0] if bnorm[0] > 0 else 1.0)
+    its, ok, _ = K.bicgstab(ptr, ind, dat, parts, acc, dinv, b, x, goal, maxiter, True)
+    return x[:, None], int(its), bool(ok)
 
 
 def _diagonal_inverse(ptr: np.ndarray, ind: np.ndarray, dat: np.ndarray) -> np.ndarray:
@@ -544,6 +591,13 @@ def _solve_whole(
     unproductive component. Returns ``(Z, iterations, converged)``."""
     A = system.A
     t0 = time.perf_counter()
+    if transpose and B2.shape[1] == 1 and _scatter_pays(A.indptr):  # scattered along A's rows: no transpose
+        Z, its, ok = _bicgstab_scatter(A.indptr, A.indices, A.data, B2, tol=tol, bnorm=bnorm, maxiter=maxiter,
+                                       start=start)
+        system.timings["values_iterate"] = time.perf_counter() - t0
+        if ok and (not verify or _certify_productive(A.indptr, A.indices, A.data, B2, Z, tol)):
+            return Z, its, ok
+        t0 = time.perf_counter()
     if transpose:
         ptr, ind, dat = K.transpose_csr_parallel(A.indptr, A.indices, A.data, system.n, _threads())
         system.timings["transpose"] = time.perf_counter() - t0
@@ -613,7 +667,37 @@ def _solve_trimmed(
         timing["inplace"] = 1.0
         return its, ok_
 
+    def solve_scattered() -> tuple[np.ndarray, int, bool] | None:
+        """Values of one column on the rows of ``R``'s copy (shared with gross output),
+        scattering ``R^T z`` instead of building ``R^T``, on a pattern's first values solve;
+        ``None``: use the transpose."""
+        # a pattern whose values are solved again (a plan's rounds, refilled) pays for R^T once
+        # and refill patches it; a single solve (a balance) scatters and builds nothing
+        again = system._blocks.get("values_solves", 0)
+        system._blocks["values_solves"] = again + 1
+        if again or not (inner == "bicgstab" and k == 1 and "RT" not in system._blocks
+                         and ("R" in system._blocks or not inplace or len(rows) == n)):
+            return None
+        t0 = time.perf_counter()
+        bptr, bind, bdat = _trimmed_block(system, rows, False)
+        if not _scatter_pays(bptr):
+            return None
+        rhs = np.empty((len(rows), k))
+        K.gather_rows(rows, B2, rhs)
+        t1 = time.perf_counter()
+        timing["extract"] += t1 - t0
+        Zb, its, ok = _bicgstab_scatter(bptr, bind, bdat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter,
+                                        start=None if start is None else start[rows])
+        if ok and verify and not _certify_productive(bptr, bind, bdat, rhs, Zb, tol):
+            ok = False
+        timing["iterate"] += time.perf_counter() - t1
+        return (Zb, its, ok) if ok else None
+
     def solve_block(fold: bool) -> tuple[np.ndarray, int, bool]:
+        if transpose:
+            done = solve_scattered()
+            if done is not None:
+                return done
         t0 = time.perf_counter()
         rhs = np.empty((len(rows), k))
         if transpose and "R" not in system._blocks and len(rows) < n:
