@@ -474,9 +474,13 @@ def _bicgstab_local(
     bnorm: np.ndarray,
     maxiter: int,
     start: np.ndarray | None = None,
+    transposed: bool = False,
 ) -> tuple[np.ndarray, int, bool]:
-    """BiCGSTAB (fused numba kernel) on ``(I - Mb) z = rhs``, column by column, with
-    diagonal preconditioning, from ``start`` (``s x k``) or else a Jacobi step from zero.
+    """BiCGSTAB (fused numba kernel) on ``(I - Mb) z = rhs`` with diagonal preconditioning,
+    from ``start`` (``s x k``) or else a Jacobi step from zero; several columns by the block
+    solver. With ``transposed`` (one column) on ``(I - Mb)^T z = rhs``, each product ``Mb^T z``
+    scattered along the rows of ``Mb``, so no transpose is built (at 10^6 products with 30
+    inputs the transpose took longer than the whole solve).
 
     A Krylov method also converges for an unproductive ``Mb`` (to a solution with
     negative entries), so the caller must certify productivity: see
@@ -484,25 +488,29 @@ def _bicgstab_local(
     """
     s, k = rhs.shape
     if k > 1:  # several right-hand sides: one pass over the matrix serves them all
+        if transposed:
+            raise ValueError("the scattered (transposed) BiCGSTAB solves one right-hand side")
         op = RowsOperator(ptr, ind, dat, np.arange(s, dtype=np.int64), s)
         Z = np.zeros((s, k)) if start is None else np.array(start, dtype=np.float64, order="C")
         goal = 0.5 * tol * np.where(bnorm > 0, bnorm, 1.0)
         total_it, ok_all = solve_columns(op, np.ascontiguousarray(rhs), Z, goal, maxiter,
                                          jacobi_start=start is None)
         return Z, total_it, ok_all
-    dinv = _diagonal_inverse(ptr, ind, dat)
-    Z = np.empty((s, k))
-    total_it = 0
-    ok_all = True
-    for q in range(k):
-        b = np.ascontiguousarray(rhs[:, q])
-        x = b * dinv if start is None else np.array(start[:, q], dtype=np.float64)
-        goal = 0.5 * tol * (bnorm[q] if bnorm[q] > 0 else 1.0)
-        its, ok, _ = K.bicgstab(ptr, ind, dat, _NO_PARTS, _NO_ACC, dinv, b, x, goal, maxiter, False)
-        Z[:, q] = x
-        total_it = max(total_it, int(its))
-        ok_all = ok_all and bool(ok)
-    return Z, total_it, ok_all
+    if k == 0:
+        return np.zeros((s, 0)), 0, True
+    parts, acc = _NO_PARTS, _NO_ACC
+    if transposed:  # one accumulator per thread, each over rows holding an equal share of the coefficients
+        ptr = np.asarray(ptr, dtype=np.int64)  # one compiled specialisation (R's copy has int64 offsets)
+        threads = _threads()
+        parts = np.searchsorted(ptr, np.linspace(0, ptr[-1], threads + 1)).astype(np.int64)
+        parts[0], parts[-1] = 0, s
+        acc = np.zeros((threads, s))
+    dinv = _diagonal_inverse(ptr, ind, dat)  # Mb^T's diagonal is Mb's
+    b = np.ascontiguousarray(rhs[:, 0], dtype=np.float64)
+    x = b * dinv if start is None else np.array(start[:, 0], dtype=np.float64)
+    goal = 0.5 * tol * (bnorm[0] if bnorm[0] > 0 else 1.0)
+    its, ok, _ = K.bicgstab(ptr, ind, dat, parts, acc, dinv, b, x, goal, maxiter, transposed)
+    return x[:, None], int(its), bool(ok)
 
 
 _NO_PARTS = np.zeros(1, dtype=np.int64)  # the gathering BiCGSTAB needs no parts or accumulators
@@ -517,35 +525,6 @@ def _scatter_pays(ptr: np.ndarray) -> bool:
     transpose; with many threads and few coefficients a row the accumulators would dominate)."""
     s = ptr.shape[0] - 1
     return s > 0 and _threads() * s <= SCATTER_ACCUMULATORS * float(ptr[-1])
-
-
-def _bicgstab_scatter(
-    ptr: np.ndarray,
-    ind: np.ndarray,
-    dat: np.ndarray,
-    rhs: np.ndarray,
-    *,
-    tol: float,
-    bnorm: np.ndarray,
-    maxiter: int,
-    start: np.ndarray | None = None,
-) -> tuple[np.ndarray, int, bool]:
-    """BiCGSTAB on the *transposed* system ``(I - Mb)^T z = rhs`` (one column) with ``Mb``
-    given by its rows: each product ``Mb^T z`` is scattered along the rows
-    (:func:`gosplan.linalg.kernels.bicgstab` with ``transposed``), so no transpose of ``Mb`` is built
-    (at 10^6 products with 30 inputs the transpose took longer than the whole solve)."""
-    s = rhs.shape[0]
-    ptr = np.asarray(ptr, dtype=np.int64)  # one compiled specialisation (R's copy has int64 offsets)
-    dinv = _diagonal_inverse(ptr, ind, dat)  # the diagonal of Mb^T is Mb's
-    threads = _threads()
-    parts = np.searchsorted(ptr, np.linspace(0, ptr[-1], threads + 1)).astype(np.int64)
-    parts[0], parts[-1] = 0, s
-    acc = np.zeros((threads, s))
-    b = np.ascontiguousarray(rhs[:, 0], dtype=np.float64)
-    x = b * dinv if start is None else np.array(start[:, 0], dtype=np.float64)
-    goal = 0.5 * tol * (bnorm[0] if bnorm[0] > 0 else 1.0)
-    its, ok, _ = K.bicgstab(ptr, ind, dat, parts, acc, dinv, b, x, goal, maxiter, True)
-    return x[:, None], int(its), bool(ok)
 
 
 def _diagonal_inverse(ptr: np.ndarray, ind: np.ndarray, dat: np.ndarray) -> np.ndarray:
@@ -592,8 +571,8 @@ def _solve_whole(
     A = system.A
     t0 = time.perf_counter()
     if transpose and B2.shape[1] == 1 and _scatter_pays(A.indptr):  # scattered along A's rows: no transpose
-        Z, its, ok = _bicgstab_scatter(A.indptr, A.indices, A.data, B2, tol=tol, bnorm=bnorm, maxiter=maxiter,
-                                       start=start)
+        Z, its, ok = _bicgstab_local(A.indptr, A.indices, A.data, B2, tol=tol, bnorm=bnorm, maxiter=maxiter,
+                                     start=start, transposed=True)
         system.timings["values_iterate"] = time.perf_counter() - t0
         if ok and (not verify or _certify_productive(A.indptr, A.indices, A.data, B2, Z, tol)):
             return Z, its, ok
@@ -686,8 +665,8 @@ def _solve_trimmed(
         K.gather_rows(rows, B2, rhs)
         t1 = time.perf_counter()
         timing["extract"] += t1 - t0
-        Zb, its, ok = _bicgstab_scatter(bptr, bind, bdat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter,
-                                        start=None if start is None else start[rows])
+        Zb, its, ok = _bicgstab_local(bptr, bind, bdat, rhs, tol=tol, bnorm=bnorm, maxiter=maxiter,
+                                      start=None if start is None else start[rows], transposed=True)
         if ok and verify and not _certify_productive(bptr, bind, bdat, rhs, Zb, tol):
             ok = False
         timing["iterate"] += time.perf_counter() - t1
