@@ -103,7 +103,7 @@ def test_a_pattern_solved_again_builds_the_transpose_once() -> None:
     for round_ in range(3):
         l = rng.uniform(0.1, 1, n)
         v, info = solve(system, l, transpose=True, method="trim-bicgstab", tol=1e-12)
-        dense = np.eye(n) - sp.csr_array((system.A.data, system.A.indices, system.A.indptr), shape=(n, n)).toarray()
+        dense = np.eye(n) - system.A.toarray()
         np.testing.assert_allclose(v, np.linalg.solve(dense.T, l), rtol=1e-9)
         assert ("RT" in system._blocks) == (round_ > 0)
         system = system.refill(system.A.data * rng.uniform(0.9, 1.1, system.A.nnz))

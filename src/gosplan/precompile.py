@@ -19,8 +19,8 @@ Run it yourself after installing a wheel built elsewhere, or into ``NUMBA_CACHE_
     python -m gosplan.precompile            # prints one line per workload and the kernel count
 
 The workloads lower three size thresholds (the dense-solve limit, the parallel residual
-check and the scattered values solve's) for the duration of the run, so that the code paths of large economies are taken
-at a few thousand products.
+check and the scattered values solve's) for the duration of the run, so that the code
+paths of large economies are taken at a few thousand products.
 """
 
 from __future__ import annotations
