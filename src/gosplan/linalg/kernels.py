@@ -652,7 +652,7 @@ def _minus_product(ptr, ind, dat, parts, ACC, z, out, weight, transposed):  # pr
 @njit(parallel=True)
 def _true_residual(ptr, ind, dat, parts, ACC, x, b, r, transposed):  # pragma: no cover - compiled
     """``r = b - (I - M) x`` (or ``(I - M)^T x``); returns ``||r||_2``."""
-    _minus_product(ptr, ind, dat, parts, ACC, x, r, b, transposed)
+    _minus_product(ptr, ind, dat, parts, ACC, x, r, b, transposed)  # its dot with b is not needed
     rr = 0.0
     for i in prange(b.shape[0]):
         r[i] = b[i] - r[i]

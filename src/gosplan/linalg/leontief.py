@@ -464,6 +464,10 @@ def _iterate_local(
     return Z, maxiter, False
 
 
+_NO_PARTS = np.zeros(1, dtype=np.int64)  # the gathering BiCGSTAB needs no parts or accumulators
+_NO_ACC = np.zeros((0, 0))
+
+
 def _bicgstab_local(
     ptr: np.ndarray,
     ind: np.ndarray,
@@ -504,17 +508,13 @@ def _bicgstab_local(
         threads = _threads()
         parts = np.searchsorted(ptr, np.linspace(0, ptr[-1], threads + 1)).astype(np.int64)
         parts[0], parts[-1] = 0, s
-        acc = np.zeros((threads, s))
+        acc = np.empty((threads, s))  # each product zeroes its accumulators first
     dinv = _diagonal_inverse(ptr, ind, dat)  # Mb^T's diagonal is Mb's
     b = np.ascontiguousarray(rhs[:, 0], dtype=np.float64)
     x = b * dinv if start is None else np.array(start[:, 0], dtype=np.float64)
     goal = 0.5 * tol * (bnorm[0] if bnorm[0] > 0 else 1.0)
     its, ok, _ = K.bicgstab(ptr, ind, dat, parts, acc, dinv, b, x, goal, maxiter, transposed)
     return x[:, None], int(its), bool(ok)
-
-
-_NO_PARTS = np.zeros(1, dtype=np.int64)  # the gathering BiCGSTAB needs no parts or accumulators
-_NO_ACC = np.zeros((0, 0))
 
 
 def _scatter_pays(ptr: np.ndarray) -> bool:
