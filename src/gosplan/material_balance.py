@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gosplan.errors import InvalidEconomyError, Location
+from gosplan.linalg.both import solve_both
 from gosplan.linalg.leontief import Method, prepare, solve
 from gosplan.model.economy import Economy
 from gosplan.results import BalanceResult, Status
@@ -142,37 +143,43 @@ def balance(
             return None
         return lambda it, r: progress(name, it, r)
 
-    will_solve_values = values and (len(economy.resources) > 0 or multipliers)
-    x, info_x = solve(
-        system, y, method=method, tol=tol, maxiter=maxiter, progress=cb("x"), system_name="x",
-        verify_productive=not will_solve_values,  # the values solve certifies it once
-    )
-    solves = [info_x]
     r = len(economy.resources)
     P = economy.primary_coefficients if r else np.zeros((0, economy.n_products))
-    primary_totals = P @ x if r else np.zeros(0)
-    labour_values = primary_multipliers = output_multipliers = None
+    labour_k = economy.resources.get_loc(economy.labour) if economy.labour is not None else None
+    rows: list[np.ndarray] = []  # right-hand sides of the values system
     if values and (r or multipliers):
         rows = [P[k] for k in range(r)] if multipliers else []
-        labour_k = economy.resources.get_loc(economy.labour) if economy.labour is not None else None
         if not multipliers and labour_k is not None:
             rows = [P[labour_k]]
         if multipliers:
             rows.append(np.ones(economy.n_products))
+    V = info_v = None
+    if len(rows) == 1 and method in ("auto", "trim-bicgstab"):
+        # gross output and one column of values: iterated together where both take the
+        # trimmed BiCGSTAB (one pass over R's rows a product for both), else one after the other
+        x, info_x, v, info_v = solve_both(system, y, rows[0], method=method, tol=tol, maxiter=maxiter)
+        V = v[:, None]
+    else:
+        x, info_x = solve(
+            system, y, method=method, tol=tol, maxiter=maxiter, progress=cb("x"), system_name="x",
+            verify_productive=not rows,  # the values solve certifies it once
+        )
         if rows:
-            rhs = np.column_stack(rows)
             V, info_v = solve(
-                system, rhs, transpose=True, method=method, tol=tol, maxiter=maxiter,
+                system, np.column_stack(rows), transpose=True, method=method, tol=tol, maxiter=maxiter,
                 progress=cb("values"), system_name="values",
             )
-            solves.append(info_v)
-            if multipliers:
-                primary_multipliers = V[:, :r].T.copy()
-                output_multipliers = V[:, r].copy()
-                if labour_k is not None:
-                    labour_values = primary_multipliers[labour_k].copy()
-            elif labour_k is not None:
-                labour_values = V[:, 0].copy()
+    solves = [info_x] if info_v is None else [info_x, info_v]
+    primary_totals = P @ x if r else np.zeros(0)
+    labour_values = primary_multipliers = output_multipliers = None
+    if V is not None:
+        if multipliers:
+            primary_multipliers = V[:, :r].T.copy()
+            output_multipliers = V[:, r].copy()
+            if labour_k is not None:
+                labour_values = primary_multipliers[labour_k].copy()
+        elif labour_k is not None:
+            labour_values = V[:, 0].copy()
     ok = all(s.converged for s in solves)
     worst = max(s.relative_residual for s in solves)
     if ok:

@@ -92,6 +92,7 @@ def _linalg(economy: Path) -> None:
     import numpy as np
 
     import gosplan
+    from gosplan.linalg.both import solve_both
     from gosplan.linalg.leontief import METHODS, prepare, solve
 
     econ = gosplan.load(economy)
@@ -106,6 +107,7 @@ def _linalg(economy: Path) -> None:
                 solve(system, rhs, transpose=transpose, method=method, tol=1e-8)
     solve(system, rng.random(system.n), method="trim-bicgstab", inplace_share=0.0)
     solve(system, rng.random(system.n), method="trim-bicgstab", inplace_share=0.0, transpose=True)
+    solve_both(prepare(econ.A), rng.random(system.n), rng.random(system.n), method="trim-bicgstab")
 
 
 def _techniques() -> None:

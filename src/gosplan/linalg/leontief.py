@@ -260,8 +260,8 @@ class LeontiefSystem:
                 K.set_local(rows, local, True)
                 where = np.arange(A.nnz, dtype=np.float64)  # exact up to 2^53
                 dummy = np.empty((0, 0))
-                pptr, pind, pos = K.extract_block(A.indptr, A.indices, where, rows, local, dummy, dummy,
-                                                  np.empty((len(rows), 0)), False)
+                pptr, pind, pos = K.extract_block(A.indptr, A.indices, where, rows, _subset_parts(A.indptr, rows),
+                                                  local, dummy, dummy, np.empty((len(rows), 0)), False)
                 positions["R"] = (pptr, pind, pos.astype(_position_type(A.nnz)))
         if "RT" in self._blocks and "RT" not in positions and "R" in positions:
             pptr, pind, pos = positions["R"]
@@ -329,7 +329,7 @@ def relative_residuals(
     else:
         R = np.empty_like(Z2)
         indptr, indices, data = system.A.indptr, system.A.indices, system.A.data
-        K.leontief_residual(indptr, indices, data, Z2, B2, R)
+        K.leontief_residual(indptr, indices, data, _row_parts(indptr), Z2, B2, R)
     num = np.sqrt(np.einsum("ij,ij->j", R, R))
     den = np.sqrt(np.einsum("ij,ij->j", B2, B2))
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), num)
@@ -464,8 +464,22 @@ def _iterate_local(
     return Z, maxiter, False
 
 
-_NO_PARTS = np.zeros(1, dtype=np.int64)  # the gathering BiCGSTAB needs no parts or accumulators
-_NO_ACC = np.zeros((0, 0))
+_NO_ACC = np.zeros((0, 0))  # the gathering BiCGSTAB needs no accumulators
+
+
+def _subset_parts(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """:func:`_row_parts` of the rows ``rows`` of a CSR: bounds of positions in ``rows``."""
+    ends = np.cumsum(indptr[rows + 1] - indptr[rows], dtype=np.int64)
+    return _row_parts(np.concatenate([np.zeros(1, np.int64), ends]))
+
+
+def _row_parts(ptr: np.ndarray) -> np.ndarray:
+    """Bounds of one part of the rows a thread, each holding an equal share of the
+    coefficients (a row is never split)."""
+    s = ptr.shape[0] - 1
+    parts = np.searchsorted(ptr, np.linspace(0, ptr[-1], _threads() + 1)).astype(np.int64)
+    parts[0], parts[-1] = 0, s
+    return parts
 
 
 def _bicgstab_local(
@@ -502,13 +516,10 @@ def _bicgstab_local(
         return Z, total_it, ok_all
     if k == 0:
         return np.zeros((s, 0)), 0, True
-    parts, acc = _NO_PARTS, _NO_ACC
-    if transposed:  # one accumulator per thread, each over rows holding an equal share of the coefficients
-        ptr = np.asarray(ptr, dtype=np.int64)  # one compiled specialisation (R's copy has int64 offsets)
-        threads = _threads()
-        parts = np.searchsorted(ptr, np.linspace(0, ptr[-1], threads + 1)).astype(np.int64)
-        parts[0], parts[-1] = 0, s
-        acc = np.empty((threads, s))  # each product zeroes its accumulators first
+    ptr = np.asarray(ptr, dtype=np.int64)  # one compiled specialisation (R's copy has int64 offsets)
+    parts = _row_parts(ptr)  # each thread's rows hold an equal share of the coefficients
+    # scattered: one accumulator per thread, each product zeroes them first
+    acc = np.empty((len(parts) - 1, s)) if transposed else _NO_ACC
     dinv = _diagonal_inverse(ptr, ind, dat)  # Mb^T's diagonal is Mb's
     b = np.ascontiguousarray(rhs[:, 0], dtype=np.float64)
     x = b * dinv if start is None else np.array(start[:, 0], dtype=np.float64)
@@ -712,8 +723,7 @@ def _solve_trimmed(
     t_start = time.perf_counter()
     ok = True
     if not transpose:
-        for t in range(1, nlevels + 1):
-            bad += int(K.solve_level_pull(indptr, indices, data, members[ptr[t] : ptr[t + 1]], Z, B2))
+        bad += _pull_levels(system, Z, B2)
         timing["sweep"] += time.perf_counter() - t_start
         if inplace:
             iterations, ok = solve_inplace()
@@ -724,19 +734,40 @@ def _solve_trimmed(
         if len(rows):
             Zb, iterations, ok = solve_block(False)
             K.scatter_rows(rows, Zb, Z)
-        ACC = np.zeros((_threads(), n, k))  # one accumulator per thread: no write conflicts
         t0 = time.perf_counter()
-        K.push_level_parallel(indptr, indices, data, rows, level, Z, B2, ACC, False)
-        for t in range(nlevels, 0, -1):
-            bad += int(
-                K.push_level_parallel(indptr, indices, data, members[ptr[t] : ptr[t + 1]], level, Z, B2, ACC, True)
-            )
-        del ACC
+        bad += _push_levels(system, Z, B2)
         timing["sweep"] += time.perf_counter() - t0
     system.timings.update({f"{name}_{key}": val for key, val in timing.items()})
     if bad or not ok:
         _check_productive(system)  # raises, naming the group, when one cannot reproduce itself
     return Z, iterations, len(rows), ok
+
+
+def _pull_levels(system: LeontiefSystem, Z: np.ndarray, B2: np.ndarray) -> int:
+    """Gross output of the trimmed levels ``1, 2, ...`` (each in parallel, pulling along the
+    rows of ``A``: a level's users are solved already). Returns the number of products
+    with ``1 - A_ii <= 0``."""
+    A = system.A
+    level, nlevels, ptr, members = system.levels()
+    bad = 0
+    for t in range(1, nlevels + 1):
+        bad += int(K.solve_level_pull(A.indptr, A.indices, A.data, members[ptr[t] : ptr[t + 1]], Z, B2))
+    return bad
+
+
+def _push_levels(system: LeontiefSystem, Z: np.ndarray, B2: np.ndarray) -> int:
+    """Values of the trimmed levels once ``Z[R]`` is solved: ``R``'s values pushed along its
+    rows to their trimmed users, then the levels from the top down, each value pushed to
+    its users. Returns the number of products with ``1 - A_ii <= 0``."""
+    A = system.A
+    level, nlevels, ptr, members = system.levels()
+    ACC = np.zeros((_threads(), system.n, Z.shape[1]))  # one accumulator per thread: no write conflicts
+    bad = 0
+    for t in (0, *range(nlevels, 0, -1)):  # R (pushing only), then the levels from the top down
+        nodes = members[ptr[t] : ptr[t + 1]]
+        bad += int(K.push_level_parallel(A.indptr, A.indices, A.data, nodes, _subset_parts(A.indptr, nodes), level,
+                                         Z, B2, ACC, t > 0))
+    return bad
 
 
 def _trimmed_block(
@@ -764,7 +795,8 @@ def _extract(
     A = system.A
     local = np.full(system.n, -1, np.int32)
     K.set_local(rows, local, True)
-    return K.extract_block(A.indptr, A.indices, A.data, rows, local, Z, B2, rhs, fold)
+    return K.extract_block(A.indptr, A.indices, A.data, rows, _subset_parts(A.indptr, rows), local, Z, B2, rhs,
+                           fold)
 
 
 def _threads() -> int:
@@ -914,7 +946,8 @@ def solve(
             t_blk = time.perf_counter()
             K.set_local(rows, local, True)
             rhs = np.empty((len(rows), B2.shape[1]))
-            bptr, bind, bdat = K.extract_block(indptr, indices, data, rows, local, Z, B2, rhs, not transpose)
+            bptr, bind, bdat = K.extract_block(indptr, indices, data, rows, _subset_parts(indptr, rows), local, Z,
+                                               B2, rhs, not transpose)
             K.set_local(rows, local, False)
             if transpose:
                 acc = np.empty_like(rhs)
