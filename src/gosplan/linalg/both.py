@@ -156,6 +156,7 @@ def _together(
     s = len(rows)
     if s == 0 or system._blocks.get("values_solves", 0):
         return None  # nothing to iterate; or a pattern solved again (keeps R^T: see _solve_trimmed)
+    t_levels = time.perf_counter()
     Y, L = y.reshape(-1, 1), l.reshape(-1, 1)
     X = np.zeros((n, 1))
     V = np.zeros((n, 1))
@@ -207,7 +208,7 @@ def _together(
     else:
         rx = rv = float("nan")
     t_check = time.perf_counter()
-    timings = {"x_sweep": t_sweep - t0, "x_extract": t_extract - t_sweep, "both_iterate": t_iterate - t_extract,
+    timings = {"x_sweep": t_sweep - t_levels, "x_extract": t_extract - t_sweep, "both_iterate": t_iterate - t_extract,
                "values_sweep": t_push - t_values, "both_check_seconds": t_check - t_push}
     system.timings.update(timings)
 

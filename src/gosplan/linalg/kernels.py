@@ -619,11 +619,23 @@ def _minus_product(ptr, ind, dat, parts, ACC, z, out, weight, transposed):  # pr
     per part of the rows), so that no transpose of ``M`` is needed. ``parts`` bounds the
     parts of the rows, each holding an equal share of the coefficients: a product's rows
     are far from equal (a universal input has a user in every row), and the gather over
-    equal numbers of rows a thread was 1.3x slower (184 M coefficients, 2 threads).
+    equal numbers of rows a thread was 1.3x slower (184 M coefficients, 2 threads). The
+    gather without parts (``parts`` of length 1) leaves the split of the rows to numba.
     Returns ``weight' out``."""
     s = z.shape[0]
     nparts = parts.shape[0] - 1
     dot = 0.0
+    if not transposed and nparts == 0:  # no parts given: numba's split of the rows
+        for i in prange(s):
+            acc = z[i]
+            e = np.uint64(ptr[i])
+            e_end = np.uint64(ptr[i + 1])
+            while e < e_end:
+                acc -= dat[e] * z[np.uint32(ind[e])]
+                e += np.uint64(1)
+            out[i] = acc
+            dot += weight[i] * acc
+        return dot
     if not transposed:
         for c in prange(nparts):
             dc = 0.0
