@@ -938,6 +938,31 @@ def _linalg_xv(A: sp.csr_array, y: np.ndarray, l: np.ndarray, share: float) -> d
     return out
 
 
+def _linalg_both(A: sp.csr_array, y: np.ndarray, l: np.ndarray) -> dict:
+    """x and labour values iterated together (``solve_both``: what ``balance(multipliers=False)``
+    runs), one fresh prepared system."""
+    from gosplan.linalg.both import solve_both
+    from gosplan.linalg.leontief import prepare
+
+    out: dict = {"solver": "gosplan", "method": "trim-bicgstab, x and v together (solve_both)"}
+    gc.collect()
+    with MemoryWatch() as mw:
+        t = now()
+        x, ix, v, iv = solve_both(prepare(A), y, l, tol=TOL)
+        out["seconds"] = now() - t
+    out["peak_increase"] = mw.increase
+    if not ix.detail.get("iterated_together"):
+        out["method"] = "solve_both, fell back to single solves"
+    out["x_seconds"], out["v_seconds"] = ix.seconds, iv.seconds
+    out["x_iterations"], out["v_iterations"] = ix.iterations, iv.iterations
+    out["x_residual"] = residual(A, x, y, False)
+    out["v_residual"] = residual(A, v, l, True)
+    out["check_seconds"] = ix.detail["check_seconds"] + iv.detail["check_seconds"]
+    out["timings"] = {k: val for k, val in ix.detail.items() if k != "right_hand_sides"}
+    del x, v
+    return out
+
+
 def _linalg_multi(A: sp.csr_array, y: np.ndarray, B: np.ndarray) -> list[dict]:
     """The values system with ``k`` right-hand sides: one block solve against ``k``
     one-column solves (same prepared system, gross output solved first as in
@@ -1039,6 +1064,10 @@ def bench_linalg(n: int, k: float, args: argparse.Namespace, record: Callable[[]
             except Exception as exc:  # noqa: BLE001
                 add({"solver": "gosplan", "inplace_share": share, "error": error_text(exc)})
         try:
+            add(_linalg_both(A, y, l))
+        except Exception as exc:  # noqa: BLE001
+            add({"solver": "gosplan", "method": "solve_both", "error": error_text(exc)})
+        try:
             add(scipy_iterative_case(A, y, l, "bicgstab", args.time_limit, 1))
         except Exception as exc:  # noqa: BLE001
             add({"solver": "scipy", "method": "bicgstab", "error": error_text(exc)})
@@ -1069,7 +1098,7 @@ def bench_linalg(n: int, k: float, args: argparse.Namespace, record: Callable[[]
 
 
 def linalg_tables(entries: list) -> list[Table]:
-    t1 = Table("x and labour values to 1e-10: R in place, R copied, scipy (seconds)",
+    t1 = Table("x and labour values to 1e-10: R in place, R copied, both iterated together, scipy (seconds)",
                ["economy", "R share", "solver", "x+v s", "x s / it", "v s / it", "x res", "v res",
                 "check s", "peak +RSS / A", "scipy / this"])
     t2 = Table("values system with every multiplier's right-hand side (seconds)",
