@@ -612,6 +612,18 @@ def transpose_csr_parallel(
 # ----------------------------------------------------------------------------- BiCGSTAB
 
 
+@njit(inline="always")
+def _minus_row(ptr, ind, dat, z, i):  # pragma: no cover - compiled
+    """``z_i - sum_j M_ij z_j`` along row ``i`` of ``M``."""
+    acc = z[i]
+    e = np.uint64(ptr[i])
+    e_end = np.uint64(ptr[i + 1])
+    while e < e_end:
+        acc -= dat[e] * z[np.uint32(ind[e])]
+        e += np.uint64(1)
+    return acc
+
+
 @njit(parallel=True)
 def _minus_product(ptr, ind, dat, parts, ACC, z, out, weight, transposed):  # pragma: no cover - compiled
     """``out = z - M z``, gathered along the rows of ``M``; or, ``transposed``,
@@ -627,12 +639,7 @@ def _minus_product(ptr, ind, dat, parts, ACC, z, out, weight, transposed):  # pr
     dot = 0.0
     if not transposed and nparts == 0:  # no parts given: numba's split of the rows
         for i in prange(s):
-            acc = z[i]
-            e = np.uint64(ptr[i])
-            e_end = np.uint64(ptr[i + 1])
-            while e < e_end:
-                acc -= dat[e] * z[np.uint32(ind[e])]
-                e += np.uint64(1)
+            acc = _minus_row(ptr, ind, dat, z, i)
             out[i] = acc
             dot += weight[i] * acc
         return dot
@@ -640,12 +647,7 @@ def _minus_product(ptr, ind, dat, parts, ACC, z, out, weight, transposed):  # pr
         for c in prange(nparts):
             dc = 0.0
             for i in range(parts[c], parts[c + 1]):
-                acc = z[i]
-                e = np.uint64(ptr[i])
-                e_end = np.uint64(ptr[i + 1])
-                while e < e_end:
-                    acc -= dat[e] * z[np.uint32(ind[e])]
-                    e += np.uint64(1)
+                acc = _minus_row(ptr, ind, dat, z, i)
                 out[i] = acc
                 dc += weight[i] * acc
             dot += dc
