@@ -928,14 +928,20 @@ def _linalg_xv(A: sp.csr_array, y: np.ndarray, l: np.ndarray, share: float) -> d
         out["seconds"] = now() - t
     out["peak_increase"] = mw.increase
     out["method"] = "trim-bicgstab " + ("x in place" if ix.detail.get("x_inplace") else "copy of R")
+    _xv_figures(out, A, y, l, x, ix, v, iv)
+    del system, x, v
+    return out
+
+
+def _xv_figures(out: dict, A: sp.csr_array, y: np.ndarray, l: np.ndarray, x: np.ndarray, ix: Any, v: np.ndarray,
+                iv: Any) -> None:
+    """Seconds, iterations, residuals (recomputed here) and gosplan's timings of an x-and-v case."""
     out["x_seconds"], out["v_seconds"] = ix.seconds, iv.seconds
     out["x_iterations"], out["v_iterations"] = ix.iterations, iv.iterations
     out["x_residual"] = residual(A, x, y, False)
     out["v_residual"] = residual(A, v, l, True)
     out["check_seconds"] = ix.detail["check_seconds"] + iv.detail["check_seconds"]
     out["timings"] = {k: val for k, val in iv.detail.items() if k != "right_hand_sides"}
-    del system, x, v
-    return out
 
 
 def _linalg_both(A: sp.csr_array, y: np.ndarray, l: np.ndarray) -> dict:
@@ -953,12 +959,7 @@ def _linalg_both(A: sp.csr_array, y: np.ndarray, l: np.ndarray) -> dict:
     out["peak_increase"] = mw.increase
     if not ix.detail.get("iterated_together"):
         out["method"] = "solve_both, fell back to single solves"
-    out["x_seconds"], out["v_seconds"] = ix.seconds, iv.seconds
-    out["x_iterations"], out["v_iterations"] = ix.iterations, iv.iterations
-    out["x_residual"] = residual(A, x, y, False)
-    out["v_residual"] = residual(A, v, l, True)
-    out["check_seconds"] = ix.detail["check_seconds"] + iv.detail["check_seconds"]
-    out["timings"] = {k: val for k, val in ix.detail.items() if k != "right_hand_sides"}
+    _xv_figures(out, A, y, l, x, ix, v, iv)
     del x, v
     return out
 

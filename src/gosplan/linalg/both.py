@@ -30,13 +30,12 @@ from gosplan.linalg.leontief import (
     _certify_productive,
     _check_productive,
     _diagonal_inverse,
-    _extract,
+    _folded_block,
     _pull_levels,
     _push_levels,
     _row_parts,
     _scatter_pays,
     _threads,
-    _trimmed_block,
     relative_residuals,
     solve,
 )
@@ -151,7 +150,7 @@ def _together(
     then solves each system alone, with Gauss–Seidel to finish a BiCGSTAB breakdown)."""
     t0 = time.perf_counter()
     n = system.n
-    level, nlevels, ptr, members = system.levels()
+    _, nlevels, ptr, members = system.levels()
     rows = members[ptr[0] : ptr[1]]
     s = len(rows)
     if s == 0 or system._blocks.get("values_solves", 0):
@@ -163,15 +162,7 @@ def _together(
     bad = _pull_levels(system, X, Y)
     t_sweep = time.perf_counter()
     rhs = np.empty((s, 1))
-    if "R" not in system._blocks and s < n:  # one pass: R's copy and the folded right-hand side
-        system._blocks["R"] = _extract(system, rows, X, Y, rhs, True)
-        bptr, bind, bdat = system._blocks["R"]
-    else:
-        bptr, bind, bdat = _trimmed_block(system, rows, False)
-        if s < n:
-            K.block_rhs(system.A.indptr, system.A.indices, system.A.data, rows, level, 0, X, Y, rhs)
-        else:
-            rhs[:] = Y
+    bptr, bind, bdat = _folded_block(system, rows, X, Y, rhs)
     if not _scatter_pays(bptr):
         return None
     bptr = np.asarray(bptr, dtype=np.int64)
@@ -183,7 +174,7 @@ def _together(
     t_extract = time.perf_counter()
     dinv = _diagonal_inverse(bptr, bind, bdat)
     Zb = B * dinv  # a Jacobi step from zero, as the single solves start
-    norms = np.sqrt(np.einsum("ij,ij->i", np.stack([y, l]), np.stack([y, l])))
+    norms = np.array([np.linalg.norm(y), np.linalg.norm(l)])
     goal = 0.5 * tol * np.where(norms > 0, norms, 1.0)
     its, ok, _ = K.bicgstab_both(bptr, bind, bdat, _row_parts(bptr), np.empty((_threads(), s, 2)), dinv, B, Zb,
                                  goal, maxiter)

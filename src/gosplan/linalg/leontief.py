@@ -714,16 +714,11 @@ def _solve_trimmed(
                 del local
             bptr, bind, bdat = system._blocks["RT"]
             K.gather_rows(rows, B2, rhs)
-        elif fold and "R" not in system._blocks and len(rows) < n:
-            # one pass: extract the block and fold the solved users outside R into rhs
-            system._blocks["R"] = _extract(system, rows, Z, B2, rhs, True)
-            bptr, bind, bdat = system._blocks["R"]
+        elif fold:
+            bptr, bind, bdat = _folded_block(system, rows, Z, B2, rhs)
         else:
             bptr, bind, bdat = _trimmed_block(system, rows, transpose)
-            if fold and len(rows) < n:
-                K.block_rhs(indptr, indices, data, rows, level, 0, Z, B2, rhs)
-            else:
-                K.gather_rows(rows, B2, rhs)
+            K.gather_rows(rows, B2, rhs)
         t1 = time.perf_counter()
         timing["extract"] += t1 - t0
         Zb, its, ok = _iterate_local(
@@ -756,6 +751,23 @@ def _solve_trimmed(
     if bad or not ok:
         _check_productive(system)  # raises, naming the group, when one cannot reproduce itself
     return Z, iterations, len(rows), ok
+
+
+def _folded_block(
+    system: LeontiefSystem, rows: np.ndarray, Z: np.ndarray, B2: np.ndarray, rhs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``R``'s copy, and in ``rhs`` gross output's right-hand side of ``R`` with the solved
+    users outside ``R`` folded in (``Z`` holds them): one pass over ``R``'s rows of ``A``
+    when the copy is not made yet."""
+    A = system.A
+    if len(rows) == system.n:  # nothing trimmed: R is A, nothing to fold
+        K.gather_rows(rows, B2, rhs)
+        return _trimmed_block(system, rows, False)
+    if "R" not in system._blocks:
+        system._blocks["R"] = _extract(system, rows, Z, B2, rhs, True)
+        return system._blocks["R"]
+    K.block_rhs(A.indptr, A.indices, A.data, rows, system.levels()[0], 0, Z, B2, rhs)
+    return system._blocks["R"]
 
 
 def _pull_levels(system: LeontiefSystem, Z: np.ndarray, B2: np.ndarray) -> int:
