@@ -205,4 +205,5 @@ def balance(
         seconds=time.perf_counter() - t0,
         labour_unit=economy.meta.labour_unit,
         units=economy.meta.units,
+        resource_texts=economy.meta.resource_texts(economy.resources),
     )

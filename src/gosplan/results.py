@@ -129,6 +129,8 @@ class BalanceResult:
     seconds: float
     labour_unit: str = "labour"
     units: str = "units"
+    #: the economy's names and units of its resources (:meth:`EconomyMeta.resource_texts`)
+    resource_texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- convenience
     @property
@@ -201,5 +203,6 @@ class BalanceResult:
             "total_final_demand": float(self.final_demand.sum()),
             "total_gross_output": float(self.gross_output.sum()),
             "primary_totals": {str(r): float(t) for r, t in zip(self.resources, self.primary_totals)},
+            **self.resource_texts,
             "solves": [s.to_dict() for s in self.solves],
         }

@@ -55,7 +55,7 @@ FLOWS = [("AGR", "AGR", 10.0), ("AGR", "IND", 40.0), ("AGR", "SRV", 5.0),
          ("IND", "AGR", 20.0), ("IND", "IND", 60.0), ("IND", "SRV", 30.0),
          ("SRV", "AGR", 8.0), ("SRV", "IND", 15.0), ("SRV", "SRV", 0.0)]
 RESOURCES = [{"resource": "labour", "available": 1000.0, "used": 1000.0, "price": 0.8, "binding": True},
-             {"resource": "capital", "available": 500.0, "used": 300.0, "price": 0.0, "binding": False},
+             {"resource": "capital", "name": "Fixed capital", "unit": "machine-hours", "available": 500.0, "used": 300.0, "price": 0.0, "binding": False},
              {"resource": "land", "available": None, "used": 50.0, "price": None, "binding": False}]
 #          enterprise  period version output  capacity
 REPORTS = [("kolkhoz-7", 1, 1, 68.0, 90.0), ("kolkhoz-9", 1, 1, 49.0, 60.0), ("zavod-1", 1, 1, 110.0, 150.0),
@@ -250,7 +250,7 @@ def test_fulfilment_resources_and_prices() -> None:
     assert fig["data"][0]["x"] == pytest.approx([120.0, 100 * 135 / 145, 100 * 110 / 120])
 
     res = figures.resources_figure(RESOURCES)["data"][0]
-    assert res["x"] == ["labour", "capital"]  # land is unlimited
+    assert res["x"] == ["labour", "Fixed capital"]  # by name where the row has one; land is unlimited
     assert res["y"] == pytest.approx([100.0, 60.0])
     assert [c[2] for c in res["customdata"]] == [0.8, 0.0]
 
@@ -353,6 +353,7 @@ def test_planner_sees_the_whole_plan_and_every_ministry(sqlite_bureau: Any, seed
     assert len(ratio["data"]) == 3
     assert "Primary metals" in html and "Farms" in html  # prices by name, not bare codes
     assert "million roubles" in html and "1,000" in html  # units, formatted numbers
+    assert "Fixed capital" in html and "machine-hours" in html  # resources by name, with their unit
     assert html.count("Acknowledge</button>") == 4
     # an older version by ?version=, a missing one is 404
     v1 = _get(sqlite_bureau, f"/dashboard/economies/{eid}?version=1", "centre", seeded)

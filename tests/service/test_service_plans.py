@@ -48,6 +48,9 @@ def test_plan_equals_the_library(bureau: Any) -> None:
     resources = bureau.client.get(f"{API}/economies/{eco['id']}/versions/latest/resources",
                                   headers=bureau.viewer).json()
     assert [r["resource"] for r in resources] == [str(r) for r in economy.resources]
+    assert [r["name"] for r in resources] == [economy.meta.resource_name(r) for r in economy.resources]
+    assert resources[2]["name"] == "Gross operating surplus" and resources[2]["unit"] == "million USD"
+    assert resources[0]["unit"] == economy.meta.labour_unit
     np.testing.assert_allclose([r["used"] for r in resources], economy.primary @ x,
                                rtol=1e-6, atol=1e-6 * np.abs(economy.primary @ x).max())
     # ministries: BEA's grouping, the gross output of their products

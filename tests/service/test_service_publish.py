@@ -46,7 +46,8 @@ def hand_payload(bureau: Any, economy_id: int) -> dict[str, Any]:
     return {
         "kind": "plan", "status": "solved", "message": "hand-made", "summary": {"objective": "fulfilment"},
         "products": list(products.values()),
-        "resources": [{"resource": "labour", "available": None, "used": 1.0, "price": 0.0, "binding": False}],
+        "resources": [{"resource": "labour", "name": "Compensation of employees", "unit": "million USD of compensation",
+                       "available": None, "used": 1.0, "price": 0.0, "binding": False}],
         "ministries": [{"ministry": d["ministry"], "gross_output": d["gross_output"], "labour": 1.0,
                         "n_products": len(d["products"]), "n_enterprises": len(d["enterprises"])} for d in directives],
         "flows": [{"source": ministries[0], "target": ministries[-1], "value": 2.5}],

@@ -746,6 +746,7 @@ def _plan_years(
                 (("priorities", priorities), ("resources", resources), ("costs", costs), ("growth", growth))
                 if path is not None
             },
+            "economy_metadata": dict(eco.summary()),
             "gosplan_version": __version__,
         }
         has_plan = result.status not in (Status.INFEASIBLE, Status.UNBOUNDED)

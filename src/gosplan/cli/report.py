@@ -22,6 +22,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from gosplan.report.labels import resource_label, resource_name, resource_unit
+
 if TYPE_CHECKING:  # pragma: no cover  (numpy and pandas load where a report needs them)
     import pandas as pd
 
@@ -86,32 +88,58 @@ def _kv_table(rows: Sequence[tuple[str, Any]]) -> Table:
 def _top_table(
     frame: pd.DataFrame, by: str, columns: Sequence[tuple[str, str]], title: str, k: int = 10
 ) -> Group:
-    table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("product", overflow="fold")
-    for _, header in columns:
-        table.add_column(header, justify="right")
+    """The top ``k`` rows of ``frame`` by column ``by``: rank, product (its name and code
+    where the frame names products), then ``columns`` (numbers are never cut; a long name
+    wraps instead)."""
     import numpy as np
 
     values = frame[by].to_numpy(dtype=float)
     finite = np.where(np.isfinite(values), values, -np.inf)
     k = min(k, len(frame))
-    heading = Text("\n" + title, style="bold")
-    if k == 0:
-        return Group(heading, table)
     top = np.argpartition(-finite, k - 1)[:k] if len(frame) > k else np.arange(len(frame))
     top = top[np.argsort(-finite[top], kind="stable")]
     products = [str(p) for p in frame["product"].to_numpy()[top]]
     names = [str(n) for n in frame["name"].to_numpy()[top]] if "name" in frame.columns else products
-    if names != products:  # named products: the name, and the code in a column of its own
-        table.columns[1].header = "product"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("#", justify="right", style="dim", no_wrap=True)
+    table.add_column("product", overflow="fold", min_width=10)
+    named = names != products  # named products: the name, and the code in a column of its own
+    if named:
         table.add_column("code", style="dim", no_wrap=True)
-        order = [0, 1, len(table.columns) - 1] + list(range(2, len(table.columns) - 1))
-        table.columns[:] = [table.columns[i] for i in order]
+    for _, header in columns:
+        table.add_column(header, justify="right", no_wrap=True)
     for rank, i in enumerate(top, start=1):
-        code_cell = [products[rank - 1]] if names != products else []
+        code_cell = [products[rank - 1]] if named else []
         table.add_row(str(rank), names[rank - 1], *code_cell, *(fmt_number(frame[c].iat[i]) for c, _ in columns))
-    return Group(heading, table)
+    return Group(Text("\n" + title, style="bold"), table)
+
+
+def _resource_table(
+    summary: Mapping[str, Any], resources: Sequence[Any], columns: Sequence[str], *, title: str | None = None
+) -> Table:
+    """A table of ``resources``: their name, their code where a name differs from it, their
+    unit where one is known, then ``columns`` (right-aligned but ``year``)."""
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
+    table.add_column("resource")
+    if any(resource_name(r, summary) != str(r) for r in resources):
+        table.add_column("code")
+    if any(resource_unit(r, summary) for r in resources):
+        table.add_column("unit")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "year" else "right", no_wrap=True)
+    return table
+
+
+def _resource_cells(resource: Any, summary: Mapping[str, Any], table: Table, *, style: str = "") -> list[Any]:
+    """The leading cells of ``resource``'s row in a :func:`_resource_table`."""
+    code = str(resource)
+    headers = [c.header for c in table.columns]
+    cells: list[Any] = [Text(resource_name(code, summary), style=style)]
+    if "code" in headers:
+        cells.append(code)
+    if "unit" in headers:
+        cells.append(resource_unit(code, summary) or "—")
+    return cells
 
 
 # ------------------------------------------------------------------------- reports
@@ -168,12 +196,9 @@ def balance_report(
 
     primary = dict(summary.get("primary_totals") or {})
     if len(primary) > 1 or (primary and "labour" not in primary):
-        table = Table(box=box.SIMPLE_HEAD)
-        table.add_column("primary input")
-        table.add_column("used by the plan", justify="right")
+        table = _resource_table(summary, list(primary), ("used by the plan",))
         for resource, total in primary.items():
-            unit = f" {labour_unit}" if resource == "labour" else ""
-            table.add_row(str(resource), fmt_number(total) + unit)
+            table.add_row(*_resource_cells(resource, summary, table), fmt_number(total))
         parts.append(table)
 
     has_values = "labour_value" in frame and bool(np.isfinite(frame["labour_value"].to_numpy(dtype=float)).any())
@@ -253,7 +278,6 @@ def plan_report(
     """A rich renderable of an optimal plan: status and checks, fulfilment per class, the
     binding resources and capacities, the top products by shadow price, the files written."""
     units = summary.get("units") or "units"
-    labour_unit = summary.get("labour_unit") or "labour"
     ok = str(summary.get("status")) == "optimal"
     rows = _solve_rows(summary, [("fulfilment, class " + str(k), z) for k, z in (summary.get("fulfilment") or {}).items()])
     parts: list[Any] = [
@@ -269,29 +293,33 @@ def plan_report(
         parts.append(conflict)
     resources = summary.get("resources") or {}
     if resources:
-        table = Table(box=box.SIMPLE_HEAD, title="Resources", title_justify="left")
-        for col in ("resource", "used", "available", "shadow price"):
-            table.add_column(col, justify="left" if col == "resource" else "right")
+        table = _resource_table(summary, list(resources), ("used", "available", "shadow price"), title="Resources")
         for name, rec in resources.items():
             binding = (rec.get("shadow_price") or 0) > 0
-            unit = f" {labour_unit}" if name == "labour" else ""
             table.add_row(
-                Text(str(name), style="bold" if binding else ""),
-                fmt_number(rec.get("used")) + unit if rec.get("used") is not None else "—",
-                fmt_number(rec.get("available")) + unit if rec.get("available") is not None else "unlimited",
+                *_resource_cells(name, summary, table, style="bold" if binding else ""),
+                fmt_number(rec.get("used")) if rec.get("used") is not None else "—",
+                fmt_number(rec.get("available")) if rec.get("available") is not None else "unlimited",
                 fmt_number(rec.get("shadow_price")) if rec.get("shadow_price") is not None else "—",
             )
         parts.append(table)
     capacities = summary.get("binding_capacities") or []
     if capacities:
         count = summary.get("binding_capacities_count", len(capacities))
-        shown = ", ".join(map(str, capacities[:10]))
+        named: Mapping[str, Any] = {}
+        if frame is not None and {"product", "name"} <= set(frame.columns):
+            named = dict(zip(frame["product"].astype(str), frame["name"]))
+        shown = ", ".join(
+            f"{named[c]} ({c})" if named.get(c) not in (None, c) else c for c in map(str, capacities[:10])
+        )
         more = f" and {count - 10} more" if count > 10 else ""
         parts.append(Text(f"binding capacities ({count}): {shown}{more}"))
     if frame is not None and ok and len(frame):
         columns = [("shadow_price", "shadow price"), ("price_in_labour", "in labour"),
-                   ("gross_output", f"gross output ({units})"), ("fulfilment", "fulfilment")]
-        parts.append(_top_table(frame, "shadow_price", columns, "Top 10 products by shadow price"))
+                   ("gross_output", "gross output"), ("fulfilment", "fulfilment")]
+        parts.append(
+            _top_table(frame, "shadow_price", columns, f"Top 10 products by shadow price (gross output in {units})")
+        )
     if written:
         parts.append(Text("wrote " + ", ".join(written), style="dim"))
     return Group(*parts)
@@ -332,13 +360,12 @@ def multiyear_report(summary: Mapping[str, Any], *, written: Sequence[str] = ())
         parts.append(table)
     resources = summary.get("resources") or {}
     if resources:
-        table = Table(box=box.SIMPLE_HEAD, title="Other resources", title_justify="left")
-        for col in ("resource", "year", "available", "used", "price"):
-            table.add_column(col, justify="left" if col in ("resource", "year") else "right")
+        table = _resource_table(summary, list(resources), ("year", "available", "used", "price"), title="Other resources")
         for name, by_year in resources.items():
+            cells = _resource_cells(name, summary, table)
             for year, rec in (by_year or {}).items():
                 table.add_row(
-                    str(name), str(year), fmt_number(rec.get("supply")), fmt_number(rec.get("used")),
+                    *cells, str(year), fmt_number(rec.get("supply")), fmt_number(rec.get("used")),
                     fmt_number(rec.get("price")),
                 )
         parts.append(table)
@@ -364,7 +391,7 @@ def economy_report(info: Mapping[str, Any]) -> Group:
     if info.get("negative_coefficients"):
         rows.append(("negative coefficients", fmt_number(int(info["negative_coefficients"]))))
     resources = info.get("resources") or []
-    rows.append(("primary inputs", ", ".join(resources) if resources else "—"))
+    rows.append(("primary inputs", ", ".join(resource_label(r, info) for r in resources) if resources else "—"))
     rows.append(("labour", info.get("labour") or "—"))
     categories = info.get("categories") or []
     shown = ", ".join(categories[:8]) + (f", … ({len(categories)} in all)" if len(categories) > 8 else "")
@@ -406,7 +433,7 @@ def economy_report(info: Mapping[str, Any]) -> Group:
 
 def _ministry_table(rows: Sequence[Mapping[str, Any]], k: int = 25) -> Group:
     """The ministries of ``gosplan info``: sector, products, enterprises (the first ``k``)."""
-    table = Table(box=box.SIMPLE_HEAD)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     with_sector = any(r.get("sector") is not None for r in rows)
     table.add_column("ministry", overflow="fold")
     if with_sector:

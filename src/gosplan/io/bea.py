@@ -42,7 +42,10 @@ Names: a ``commodity_codes`` table in the directory (column 1 the code, column 2
 name, as BEA's code lists and the bundled detail table have it) gives
 :attr:`Economy.names`; codes it does not name take BEA's published names bundled with
 gosplan (the 402 detail commodities of 2017 and the 73 summary commodities,
-``gosplan/datasets/bea_crosswalk/PROVENANCE.md``).
+``gosplan/datasets/bea_crosswalk/PROVENANCE.md``). The resources are named the same
+way (:attr:`EconomyMeta.resource_names`): a ``value_added_codes`` table in the
+directory first, then BEA's names of the detail (``V00100``..) and summary (``V001``..)
+value-added rows; all but labour are in million USD (:attr:`EconomyMeta.resource_units`).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from gosplan.model.economy import Economy, EconomyMeta
 __all__ = ["read_bea", "find_bea_files", "bea_names"]
 
 LABOUR_UNIT = "million USD of compensation"
+MONEY_UNIT = "million USD"
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,37 @@ def bea_names(codes: Any, directory: str | Path | None = None) -> dict[str, str]
             for code, name in _code_names(source).items():
                 if code in wanted and name:
                     out.setdefault(code, name)
+    return out
+
+
+#: BEA's names of the summary tables' value-added rows (the detail rows' names are the
+#: bundled ``value_added_codes`` table).
+SUMMARY_VALUE_ADDED_NAMES = {
+    "V001": "Compensation of employees",
+    "V002": "Taxes on production and imports, less subsidies",
+    "V003": "Gross operating surplus",
+}
+
+
+def value_added_names(codes: Any, directory: str | Path | None = None) -> dict[str, str]:
+    """BEA's names of value-added ``codes``: the directory's own ``value_added_codes``
+    table first, then the detail names bundled with gosplan, then the summary ones."""
+    from gosplan.datasets import DATA_DIR
+
+    wanted = {str(c) for c in codes}
+    sources: list[Path] = []
+    if directory is not None:
+        sources += sorted(Path(directory).glob("value_added_codes.csv*"))
+    sources.append(DATA_DIR / "us_bea_detail_2017" / "value_added_codes.csv.gz")
+    out: dict[str, str] = {}
+    for source in sources:
+        if source.is_file():
+            for code, name in _code_names(source).items():
+                if code in wanted and name:
+                    out.setdefault(code, name)
+    for code, name in SUMMARY_VALUE_ADDED_NAMES.items():
+        if code in wanted:
+            out.setdefault(code, name)
     return out
 
 
@@ -396,7 +431,20 @@ def read_bea(
             source=f"U.S. Bureau of Economic Analysis, Input-Output Accounts ({directory})",
             licence="public domain (US federal government work, 17 U.S.C. 105)",
         )
-    meta = EconomyMeta(**{**meta.to_dict(), "notes": tuple(meta.notes) + tuple(notes)})
+    # resources by name and unit; the compensation row becomes "labour" (labour_unit)
+    resource_names = {
+        ("labour" if code == lay.compensation_row else code): name
+        for code, name in value_added_names(resources, directory).items()
+    }
+    resource_units = {r: MONEY_UNIT for r in resources if r != lay.compensation_row}
+    if domestic:
+        resource_names["imports"] = "Imported intermediate inputs"
+    meta = EconomyMeta(**{
+        **meta.to_dict(),
+        "notes": tuple(meta.notes) + tuple(notes),
+        "resource_names": {**resource_names, **meta.resource_names},
+        "resource_units": {**resource_units, **meta.resource_units},
+    })
     products = pd.Index([str(c) for c in commodities], dtype=object)
     Z = pd.DataFrame(Zc, index=products, columns=products)
     Y = pd.DataFrame(Y_use, index=products, columns=[str(c) for c in categories])

@@ -632,7 +632,7 @@ def _load_toml(directory: Path) -> dict[str, Any]:
 _TOP_KEYS = {
     "format_version": int, "name": str, "year": int, "units": str, "labour_unit": str,
     "source": str, "licence": str, "notes": (str, list), "labour_resource": str,
-    "tables": dict, "synthetic": dict,
+    "tables": dict, "synthetic": dict, "resource_names": dict, "resource_units": dict,
 }
 _TABLE_KEYS = {"format": str, "keys": str, "resources": list, "categories": list}
 
@@ -683,6 +683,11 @@ def _settings(directory: Path) -> tuple[EconomyMeta, dict[str, Any], str]:
             )
     notes = doc.get("notes", ())
     notes = (notes,) if isinstance(notes, str) else tuple(str(v) for v in notes)
+    for key in ("resource_names", "resource_units"):
+        bad = {k: v for k, v in doc.get(key, {}).items() if not isinstance(v, str)}
+        if bad:
+            k, v = next(iter(bad.items()))
+            raise TableFormatError(f"{key}.{k} must be a string, got {v!r}", Location(file=path))
     meta = EconomyMeta(
         name=doc.get("name", directory.resolve().name),
         year=doc.get("year"),
@@ -691,6 +696,8 @@ def _settings(directory: Path) -> tuple[EconomyMeta, dict[str, Any], str]:
         source=doc.get("source", ""),
         licence=doc.get("licence", ""),
         notes=notes,
+        resource_names=doc.get("resource_names", {}),
+        resource_units=doc.get("resource_units", {}),
     )
     return meta, tables, doc.get("labour_resource", LABOUR)
 
@@ -1048,6 +1055,11 @@ def toml_document(
         "resources": [str(r) for r in resources],
         "categories": [str(c) for c in categories],
     }
+    for key in ("resource_names", "resource_units"):
+        wanted = {str(r) for r in resources}
+        texts = {k: v for k, v in getattr(meta, key).items() if k in wanted}
+        if texts:
+            doc[key] = texts
     if extra:
         doc.update(extra)
     return tomli_w.dumps(doc)

@@ -221,7 +221,13 @@ def read_uk_ons(
             source=f"Office for National Statistics, UK input-output analytical tables 2015 ({file})",
             licence="Open Government Licence v3.0",
         )
-    meta = EconomyMeta(**{**meta.to_dict(), "notes": tuple(meta.notes) + tuple(notes)})
+    # the primary-input rows are labelled by name; all but labour are in million GBP
+    money = {str(r): "million GBP" for r in F.index if str(r) != LABOUR_ROW}
+    meta = EconomyMeta(**{
+        **meta.to_dict(),
+        "notes": tuple(meta.notes) + tuple(notes),
+        "resource_units": {**money, **meta.resource_units},
+    })
     return economy_from_flows(
         Z, Y, xs, F, labour=LABOUR_ROW, meta=meta, source=str(file),
         allow_negative_value_added=allow_negative_value_added,

@@ -44,7 +44,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -172,10 +172,19 @@ def _extension_label(ext: str, index: pd.Index) -> list[str]:
     return [f"{ext}:{v}" for v in flat]
 
 
-def _collect_extensions(directory: Path) -> tuple[list[tuple[str, pd.DataFrame]], list[str]]:
-    """``(name, F)`` of every extension in ``directory`` and notes on what was left out."""
+def _collect_extensions(
+    directory: Path,
+) -> tuple[list[tuple[str, pd.DataFrame]], list[str], dict[str, str]]:
+    """``(name, F)`` of every extension in ``directory``, notes on what was left out,
+    and the units of the extensions' rows (by resource label) where a ``unit`` table gives them."""
     exts: list[tuple[str, pd.DataFrame]] = []
     notes: list[str] = []
+    units: dict[str, str] = {}
+
+    def add_units(name: str, f: Path | None) -> None:
+        for label, unit in ((_unit_table(f) if f is not None else None) or {}).items():
+            units[_extension_label(name, pd.Index([label]))[0]] = unit
+
     for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
         params = _params(sub)
         if params is not None:
@@ -183,12 +192,15 @@ def _collect_extensions(directory: Path) -> tuple[list[tuple[str, pd.DataFrame]]
             if F is None:
                 continue
             exts.append((sub.name, F))
+            entry = params.get("files", {}).get("unit")
+            add_units(sub.name, sub / entry["name"] if entry else None)
             if "F_Y" in params.get("files", {}):
                 notes.append(f"extension {sub.name!r}: F_Y (final-demand accounts) left out")
         else:
             f = find_table(sub, "F", required=False)
             if f is not None:
                 exts.append((sub.name, _read(f)))
+                add_units(sub.name, find_table(sub, "unit", required=False))
     seen = {name for name, _ in exts}
     for f in sorted(directory.iterdir()):
         if not f.is_file():
@@ -205,10 +217,11 @@ def _collect_extensions(directory: Path) -> tuple[list[tuple[str, pd.DataFrame]]
         elif stem.endswith("_F") and stem[:-2] not in seen:
             exts.append((stem[:-2], _read(f)))
             seen.add(stem[:-2])
+            add_units(stem[:-2], find_table(directory, f"{stem[:-2]}_unit", required=False))
         elif stem == _VA_RESIDUAL:
             exts.append((_VA_RESIDUAL, _read(f)))
             seen.add(_VA_RESIDUAL)
-    return exts, notes
+    return exts, notes, units
 
 
 def _factors(exts: list[tuple[str, pd.DataFrame]], source: Any, products: pd.Index) -> pd.DataFrame | None:
@@ -315,19 +328,39 @@ def read_pymrio(
     _check_colon(Y.columns, "region or category", Y.attrs.get("file"))
     notes: list[str] = []
     factors = None
+    resource_units: dict[str, str] = {}
     if extensions:
-        exts, notes = _collect_extensions(directory)
+        exts, notes, resource_units = _collect_extensions(directory)
         factors = _factors(exts, directory, Z.index)
     if meta is None:
         meta = EconomyMeta(name=directory.name, units=_units(directory), source=str(directory))
     if isinstance(Z.index, pd.MultiIndex):
         notes.append("products are 'region:sector' (gosplan.io.pymrio_layout.split_labels)")
-    meta = EconomyMeta(**{**meta.to_dict(), "notes": tuple(meta.notes) + tuple(notes)})
+    meta = _with_resource_texts(meta, factors, resource_units, notes)
     return economy_from_flows(
         Z, Y, x, factors, labour=labour, meta=meta, source=str(directory),
         allow_negative_value_added=allow_negative_value_added,
         names=_names(Z.index, _sector_names(directory)), product_units=_product_units(directory),
     )
+
+
+def _with_resource_texts(
+    meta: EconomyMeta, factors: pd.DataFrame | None, units: Mapping[str, str], notes: list[str]
+) -> EconomyMeta:
+    """``meta`` with ``notes`` added and its resources' units (the extensions' ``unit``
+    tables; the value-added residual in the table's money unit) and names where missing."""
+    labels = [] if factors is None else [str(r) for r in factors.index]
+    names: dict[str, str] = {}
+    units = {r: u for r, u in units.items() if r in labels}
+    if _VA_RESIDUAL in labels:
+        names[_VA_RESIDUAL] = "Value added, residual (x minus the column sums of Z)"
+        units.setdefault(_VA_RESIDUAL, meta.units)
+    return EconomyMeta(**{
+        **meta.to_dict(),
+        "notes": tuple(meta.notes) + tuple(notes),
+        "resource_names": {**names, **meta.resource_names},
+        "resource_units": {**units, **meta.resource_units},
+    })
 
 
 def _csv_rows(f: Path) -> list[list[str]]:
@@ -365,8 +398,11 @@ def _names(index: pd.Index, sectors: dict[str, str]) -> list[str] | None:
 def _product_units(directory: Path) -> dict[str, str] | None:
     """``{"region:sector": unit}`` from pymrio's ``unit`` table (last column the unit)."""
     f = find_table(directory, "unit", required=False)
-    if f is None:
-        return None
+    return None if f is None else _unit_table(f)
+
+
+def _unit_table(f: Path) -> dict[str, str] | None:
+    """``{"a:b": unit}`` of a pymrio ``unit`` table: its label columns joined by ``:``, the last the unit."""
     if _suffixes(f)[0] == ".parquet":
         frame = pd.read_parquet(f)
         rows = [[*map(str, k), str(u)] for k, u in zip(frame.index, frame.iloc[:, -1])] if frame.shape[1] else []
@@ -426,6 +462,14 @@ def from_iosystem(
             name = str(getattr(ext, "name", "extension"))
             exts.append((name.lower().replace(" ", "_"), F))
     factors = _factors(exts, "IOSystem", Z.index)
+    resource_units: dict[str, str] = {}
+    if extensions:
+        for ext in io_system.get_extensions(data=True):
+            unit = getattr(ext, "unit", None)
+            if isinstance(unit, pd.DataFrame) and unit.shape[1] >= 1:
+                name = str(getattr(ext, "name", "extension")).lower().replace(" ", "_")
+                for label, u in zip(_extension_label(name, unit.index), unit.iloc[:, -1]):
+                    resource_units[label] = str(u)
     if meta is None:
         unit = getattr(io_system, "unit", None)
         units = "units"
@@ -433,6 +477,7 @@ def from_iosystem(
             vals = set(map(str, unit.iloc[:, 0]))
             units = vals.pop() if len(vals) == 1 else "units"
         meta = EconomyMeta(name=str(getattr(io_system, "name", None) or "pymrio"), units=units, source="pymrio IOSystem")
+    meta = _with_resource_texts(meta, factors, resource_units, [])
     unit = getattr(io_system, "unit", None)
     units_by_product = None
     if isinstance(unit, pd.DataFrame) and unit.shape[1] >= 1 and len(unit) == len(Z.index):

@@ -47,6 +47,42 @@ class EconomyMeta:
     source: str = ""
     licence: str = ""
     notes: tuple[str, ...] = ()
+    #: Published names of primary resources by label (``{"V00200": "Taxes on production
+    #: and imports, less subsidies"}``); a label without one is shown as it is.
+    resource_names: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: Units of primary resources by label; labour's is :attr:`labour_unit`, and a
+    #: resource without one is shown without a unit.
+    resource_units: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        for key in ("resource_names", "resource_units"):
+            value = getattr(self, key)
+            if not isinstance(value, Mapping):
+                raise TypeError(f"EconomyMeta.{key} must map resource labels to texts, got {type(value).__name__}")
+            object.__setattr__(self, key, {str(k): str(v) for k, v in value.items() if v is not None and str(v)})
+
+    def resource_name(self, resource: Any) -> str:
+        """The published name of ``resource``, or its label where there is none."""
+        return self.resource_names.get(str(resource), str(resource))
+
+    def resource_unit(self, resource: Any, labour: Any = "labour") -> str | None:
+        """The unit of ``resource`` (``labour_unit`` for the labour resource ``labour``), or ``None``."""
+        if labour is not None and str(resource) == str(labour) and str(resource) not in self.resource_units:
+            return self.labour_unit
+        return self.resource_units.get(str(resource))
+
+    def resource_texts(self, resources: Any) -> dict[str, dict[str, str]]:
+        """``{"resource_names": {..}, "resource_units": {..}}`` of ``resources`` (labels),
+        each left out where empty: what a result's summary carries so that reports name
+        its resources."""
+        wanted = [str(r) for r in resources]
+        out = {}
+        for key in ("resource_names", "resource_units"):
+            texts = getattr(self, key)
+            picked = {r: texts[r] for r in wanted if r in texts}
+            if picked:
+                out[key] = picked
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +93,8 @@ class EconomyMeta:
             "source": self.source,
             "licence": self.licence,
             "notes": list(self.notes),
+            "resource_names": dict(self.resource_names),
+            "resource_units": dict(self.resource_units),
         }
 
 

@@ -77,6 +77,8 @@ class MultiYearPlanResult:
     units: str = "units"
     labour_unit: str = "labour"
     detail: dict[str, Any] = field(default_factory=dict)
+    #: the economy's names and units of its resources (:meth:`EconomyMeta.resource_texts`)
+    resource_texts: dict[str, dict[str, str]] = field(default_factory=dict)
     resources: pd.Index = field(default_factory=lambda: pd.Index([], name="resource"))
     resource_use: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # P_r x_t, r' x T
     resource_supply: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # R_{r,t}
@@ -200,6 +202,7 @@ class MultiYearPlanResult:
             "notes": list(self.notes),
             "units": self.units,
             "labour_unit": self.labour_unit,
+            **self.resource_texts,
             **({"detail": self.detail} if self.detail else {}),
         }
 

@@ -298,6 +298,7 @@ def _result(
         notes=h.notes,
         units=eco.meta.units,
         labour_unit=eco.meta.labour_unit,
+        resource_texts=eco.meta.resource_texts(eco.resources),
         detail={
             "rows": lp.shape[0], "columns": lp.shape[1], "nonzeros": int(lp.K.nnz),
             "discount": problem.discount, "terminal": problem.terminal,

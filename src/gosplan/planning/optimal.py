@@ -366,6 +366,7 @@ def _result(
         conflict=conflict,
         units=problem.units,
         labour_unit=problem.labour_unit,
+        resource_texts=problem.resource_texts,
         labour=problem.labour,
         detail=detail,
     )

@@ -13,7 +13,7 @@ net output ``f = (O - U) x``, gross output ``g = O x``, resource use ``P x``.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -97,6 +97,7 @@ class PlanProblem:
     units: str = "units"
     labour_unit: str = "labour"
     committed: np.ndarray | None = None
+    resource_texts: dict[str, dict[str, str]] = field(default_factory=dict)
     names: pd.Series | None = None  # the products' published names, where the economy has them
 
     @property
@@ -347,6 +348,7 @@ def planning_problem(
         units=economy.meta.units,
         labour_unit=economy.meta.labour_unit,
         committed=base,
+        resource_texts=economy.meta.resource_texts(economy.resources),
         names=economy.names,
     )
 

@@ -143,6 +143,8 @@ class PlanResult:
     labour_unit: str = "labour"
     labour: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    #: the economy's names and units of its resources (:meth:`EconomyMeta.resource_texts`)
+    resource_texts: dict[str, dict[str, str]] = field(default_factory=dict)
     committed: np.ndarray | None = None
 
     # ------------------------------------------------------------------ convenience
@@ -271,5 +273,6 @@ class PlanResult:
             "stages": [s.to_dict() for s in self.stages],
             "units": self.units,
             "labour_unit": self.labour_unit,
+            **self.resource_texts,
             **({"detail": self.detail} if self.detail else {}),
         }

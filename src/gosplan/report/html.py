@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from gosplan._version import __version__
+from gosplan.report.labels import resource_label
 from gosplan.report.svg import (
     INK,
     OTHER,
@@ -467,7 +468,7 @@ def _classes_and_resources(summary: dict, labels: list[str]) -> str:
     resources = summary.get("resources") or {}
     if resources:
         rows = [
-            f"<td>{_e(r)}</td><td>{_e(what)}</td>"
+            f"<td>{_e(resource_label(r, summary))}</td><td>{_e(what)}</td>"
             + "".join(_num((per.get(y) or {}).get(key)) for y in labels)
             for r, per in resources.items()
             for what, key in (("available", "supply"), ("used", "used"), ("price", "price"))

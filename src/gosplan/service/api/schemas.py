@@ -201,6 +201,8 @@ class ProductRowOut(_Row):
 
 class ResourceRowOut(_Row):
     resource: str
+    name: str | None = Field(None, description="the resource's published name (its label where it has none)")
+    unit: str | None = Field(None, description="the resource's unit, where the economy gives one")
     available: float | None
     used: float
     price: float | None

@@ -120,7 +120,7 @@ def resources_figure(resources: Sequence[Mapping[str, Any]], *, units: str = "")
     Unlimited resources (``available`` None) are left out. The shadow price is in the hover.
     """
     rows = [r for r in resources if _finite(r.get("available")) and r["available"] > 0]
-    labels = [str(r["resource"]) for r in rows]
+    labels = [str(r.get("name") or r["resource"]) for r in rows]
     pct = [100.0 * float(r.get("used") or 0.0) / float(r["available"]) for r in rows]
     colours = [RED if r.get("binding") else BLUE for r in rows]
     custom = [[float(r.get("used") or 0.0), float(r["available"]),

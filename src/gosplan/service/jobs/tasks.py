@@ -137,10 +137,13 @@ def _product_rows(economy: Any, h: Any, gross: np.ndarray, final: np.ndarray, ta
 
 
 def _resource_rows(result: Any) -> list[dict[str, Any]]:
+    from gosplan.report.labels import resource_name, resource_unit
+
     binding = set(result.binding_resources())
+    texts = {**result.resource_texts, "labour_unit": result.labour_unit}
     return [
-        {"resource": str(r), "available": _num(a), "used": _num(u) or 0.0, "price": _num(p),
-         "binding": str(r) in binding}
+        {"resource": str(r), "name": resource_name(r, texts), "unit": resource_unit(r, texts),
+         "available": _num(a), "used": _num(u) or 0.0, "price": _num(p), "binding": str(r) in binding}
         for r, a, u, p in zip(result.resources, result.available, result.resource_use, result.resource_price)
     ]
 
