@@ -241,6 +241,10 @@ def test_write(tmp_path):
 
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["rounds"] == 2 and summary["status"] == "optimal"
+    # a caller's summary (the CLI's, with its run's options) in place of the library's, in one write
+    res.write(tmp_path / "cli", summary={**res.summary(), "tolerance": 1e-6, "coordination": "marginal"})
+    cli = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    assert cli["tolerance"] == 1e-6 and cli["coordination"] == "marginal" and cli["rounds"] == 2
 
 
 # ------------------------------------------------------------------ errors

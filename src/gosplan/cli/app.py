@@ -907,12 +907,11 @@ def _plan_decomposed(
                 usable = result.status.value in ("optimal", "iteration_limit", "time_limit") and (
                     result.plan is not None or result.gross_output is not None)
                 broken = result.breakdown(eco, allocations=True) if usable else None
+                # summary.json: the library's summary plus the run's options, written once
                 written = [str(p) for p in result.write(out, fmt.value, economy=eco if usable else None,
-                                                         breakdown=broken)]
+                                                         breakdown=broken, summary=summary)]
                 if broken is not None:
                     written += [str(p) for p in broken.write(out / "breakdown", fmt.value)]
-                text = _dumps(summary) + "\n"  # the library's summary.json plus the run's options
-                (out / SUMMARY_NAME).write_text(text, encoding="utf-8")
     from gosplan.cli.report import decomposed_report
 
     _finish_plan(result, summary, as_json, lambda: decomposed_report(summary, log, written=written))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -198,12 +198,14 @@ class DecomposedPlan:
             "log": [r.to_dict() for r in self.rounds],
         }
 
-    def write(self, out: str | Path, format: str = "csv", economy: Any = None, *, breakdown: Any = None) -> list[Path]:
+    def write(self, out: str | Path, format: str = "csv", economy: Any = None, *, breakdown: Any = None,
+              summary: Mapping[str, Any] | None = None) -> list[Path]:
         """``plan`` (products), ``enterprises``, ``rounds`` tables and ``summary.json`` under ``out``
         (the hierarchy's writers: :mod:`gosplan.hierarchy._io`). A ``coordination="marginal"``
         plan's product table needs the ``economy`` (:meth:`product_frame`; ``breakdown`` if it is
         at hand); without it, none. With the ``economy`` the product and enterprise tables name
-        the products beside their codes."""
+        the products beside their codes. ``summary``: what ``summary.json`` holds instead of
+        :meth:`summary` (the CLI's, with the run's options)."""
         from gosplan.hierarchy._io import check_format, frame_writer, json_writer, write_files
         from gosplan.model.economy import with_product_names
 
@@ -218,7 +220,7 @@ class DecomposedPlan:
                 if stem in frames:
                     frames[stem] = with_product_names(frames[stem], economy)
         files = {f"{stem}.{format}": frame_writer(frame, format) for stem, frame in frames.items()}
-        files["summary.json"] = json_writer(self.summary())
+        files["summary.json"] = json_writer(self.summary() if summary is None else dict(summary))
         return write_files(out, files)
 
     def __repr__(self) -> str:
