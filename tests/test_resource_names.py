@@ -116,19 +116,10 @@ def test_labels_read_a_summary_or_its_economy_metadata() -> None:
 
 
 # ----------------------------------------------------------------------------- the reports
-def _runner():
-    from typer.testing import CliRunner
-
-    try:
-        return CliRunner(mix_stderr=False)
-    except TypeError:
-        return CliRunner()
-
-
-def test_cli_balance_names_the_primary_inputs_and_their_units(tmp_path) -> None:
+def test_cli_balance_names_the_primary_inputs_and_their_units(tmp_path, runner) -> None:
     from gosplan.cli.app import app
 
-    result = _runner().invoke(app, ["balance", "us-2017", "--out", str(tmp_path / "o")], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["balance", "us-2017", "--out", str(tmp_path / "o")], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     row = next(line for line in lines if "V00300" in line)
@@ -140,14 +131,14 @@ def test_cli_balance_names_the_primary_inputs_and_their_units(tmp_path) -> None:
     assert f"{total:,.0f}" in row  # the figure on the named row is that resource's
 
 
-def test_cli_plan_names_resources_and_binding_capacities(tmp_path) -> None:
+def test_cli_plan_names_resources_and_binding_capacities(tmp_path, runner) -> None:
     from gosplan.cli.app import app
 
     eco = _load("us-2017")
     labour = float(eco.l @ eco.recorded_output)
     (tmp_path / "r.csv").write_text(f"resource,available\nlabour,{labour}\nV00300,{0.9 * labour}\n")
     (tmp_path / "c.csv").write_text("product,capacity\n531HSO,1000000\n")
-    result = _runner().invoke(
+    result = runner.invoke(
         app,
         ["plan", "us-2017", "--resources", str(tmp_path / "r.csv"), "--capacities", str(tmp_path / "c.csv"),
          "--out", str(tmp_path / "o")],
