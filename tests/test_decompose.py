@@ -108,6 +108,20 @@ def test_hand_solved():
     np.testing.assert_allclose(frame["utilisation"], [1.0, 0.3, 0.8])
 
 
+@pytest.mark.parametrize("objective", ["fulfilment", "cost", "harmony"])
+def test_gap_is_absolute_below_one_as_the_check_measures_it(objective):
+    """An optimum at (or near) 0 certifies once the bound is within tol of it, for every objective
+    (a plan ray stopped at z = 0, a cost plan with almost nothing to pay); above 1 the gap is
+    relative. Worked by hand: (P - D) / max(|P|, |D|, 1)."""
+    from gosplan.decompose.solve import _relative_gap
+
+    assert _relative_gap(0.0, -5e-7, objective) == pytest.approx(5e-7, rel=1e-12)
+    assert _relative_gap(2e-9, 1e-9, objective) == pytest.approx(1e-9, rel=1e-12)
+    assert _relative_gap(-200.0, -200.0002, objective) == pytest.approx(0.0002 / 200.0002, rel=1e-9)
+    assert _relative_gap(1.0, 2.0, objective) == 0.0  # a bound past the plan: no gap
+    assert _relative_gap(float("nan"), 0.0, objective) == float("inf")
+
+
 def test_bound_is_a_bound_every_round():
     """Each round's bound is above the enterprise-level optimum and the centre's plan below it."""
     econ = _load("us-2022")

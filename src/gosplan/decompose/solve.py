@@ -81,12 +81,15 @@ def _levels(state: MinistryState, level: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _relative_gap(primal: float, dual: float, objective: str = "fulfilment") -> float:
-    """``(P - D) / max(|P|, |D|)``; for harmony, whose optimum can be 0 (over- and
-    under-fulfilment balancing), ``/ max(|P|, |D|, 1)``: absolute below 1."""
+    """``(P - D) / max(|P|, |D|, 1)``: relative, and absolute below 1, as gosplan's check
+    measures a gap. Every objective's optimum can be 0 or near it: a harmony whose over- and
+    under-fulfilment balance, a plan ray stopped at ``z = 0`` by a target nothing can make, a
+    cost plan with (almost) nothing to pay; a purely relative gap would then ask for digits
+    no solver has, and the rounds would run to their limit. (``objective`` is kept for
+    callers that name it.)"""
     if not (math.isfinite(primal) and math.isfinite(dual)):
         return math.inf
-    floor = 1.0 if objective == "harmony" else 1e-12
-    return max(primal - dual, 0.0) / max(abs(primal), abs(dual), floor)
+    return max(primal - dual, 0.0) / max(abs(primal), abs(dual), 1.0)
 
 
 def plan_decomposed(
