@@ -90,8 +90,9 @@ def test_refill_keeps_the_pattern_work_and_regathers_the_blocks() -> None:
         np.testing.assert_array_equal(block[1], block[0])
 
 
+@pytest.mark.parametrize("in_place", [False, True], ids=["copied", "in place"])
 @pytest.mark.parametrize("fringe", [True, False], ids=["R inside A", "R is A"])
-def test_refill_patching_the_changed_entries_equals_a_fresh_extraction(fringe: bool) -> None:
+def test_refill_patching_the_changed_entries_equals_a_fresh_extraction(fringe: bool, in_place: bool) -> None:
     n = 800
     pattern = _pattern(n, 13, fringe=fringe)
     data = _values(pattern, 14)
@@ -104,7 +105,16 @@ def test_refill_patching_the_changed_entries_equals_a_fresh_extraction(fringe: b
         changed = rng.choice(pattern.nnz, size=pattern.nnz // 20, replace=False)
         new = system.A.data.copy()
         new[changed] = rng.uniform(0, 0.05, size=changed.size) * (rng.random(changed.size) < 0.7)
-        patched = system.refill(new, changed=changed)
+        before = {key: system._blocks[key][2] for key in ("R", "RT")}
+        kept = {key: block.copy() for key, block in before.items()}
+        patched = system.refill(new, changed=changed, in_place=in_place)
+        for key in ("R", "RT"):
+            if before[key] is system.A.data:  # R is A itself: nothing copied either way
+                continue
+            # in place: the old system's copies were patched and handed on; else left as they were
+            assert (patched._blocks[key][2] is before[key]) == in_place
+            if not in_place:
+                np.testing.assert_array_equal(system._blocks[key][2], kept[key])
         fresh = prepare(sp.csr_array((new, pattern.indices, pattern.indptr), shape=(n, n)))
         level, _, ptr, members = fresh.levels()
         rows = members[ptr[0] : ptr[1]]

@@ -204,7 +204,7 @@ class _Structure:
             data = self._system.A.data  # rewritten in place: the old system is dropped
             left = self._write(data, self._system_choice[switched], False)  # zeros first: slots are shared
             taken = self._write(data, B[switched], True)
-            self._system = self._system.refill(data, changed=np.concatenate([left, taken]))
+            self._system = self._system.refill(data, changed=np.concatenate([left, taken]), in_place=True)
         else:
             return self._system
         self._system_choice = B.copy()
