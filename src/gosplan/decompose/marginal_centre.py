@@ -133,16 +133,6 @@ class _Centre:
         self.seconds += time.perf_counter() - t0
         return pi, x, g, labour, surplus
 
-    def reprice(self, kappa: np.ndarray) -> np.ndarray:
-        """Prices at the last roles with the scarcity rents ``kappa`` added to the unit costs."""
-        from gosplan.linalg.leontief import solve
-
-        t0 = time.perf_counter()
-        pi, _ = solve(self.system, self.w_M + kappa, transpose=True, tol=SOLVE_TOL)
-        self.solves += 1
-        self.seconds += time.perf_counter() - t0
-        return pi
-
     def _marginal(self, req: dict[str, Any]) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
         """``A_M`` (the marginal techniques' inputs by column), their labour ``w_M`` and the
         table's ``P_i . w``."""
@@ -304,11 +294,12 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
                     cap = np.zeros(n)
                     cap[prod] = req["cap"]
                     fixed = np.clip(held - req["S"], 0.0, cap)
+                # The rents move first, from the prices sent down this round (a new rent starts at
+                # a share of them), so that the centre prices once, with the rents it reports.
+                if not frozen and rents.update(req["short_products"], order.pi):
+                    state["kappa"] = rents.kappa
                 pi_, x, g_, labour, surplus = centre.solve(req, d, pinned if fixed is not None else None, fixed,
                                                            kappa=rents.kappa if rents.kappa.any() else None)
-                if not frozen and rents.update(req["short_products"], pi_):
-                    state["kappa"] = rents.kappa
-                    pi_ = centre.reprice(rents.kappa)
                 x_m = x[prod]
                 scale = 1.0 + np.abs(x_m)
                 below = x_m < -1e-9 * scale
