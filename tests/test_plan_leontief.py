@@ -92,6 +92,35 @@ def test_priorities_and_over_fulfilment_match_highs() -> None:
             assert got.class_fulfilment[k] == pytest.approx(z, rel=1e-6, abs=1e-9)
 
 
+def test_three_priority_classes_of_a_synthetic_instance_match_highs() -> None:
+    """Issue 15's instances plan fulfilment by three classes. Here class 1's first master stops
+    at z <= 1 with nothing priced, so its prices are 0: they were solved from the last prices
+    (rounding of 1e-12), a bound of 0 was taken from them and the class stalled for 2,000 rounds.
+    Zero costs now have the prices 0, such prices bound z by 1, and a bound below the master's
+    own plan is refused."""
+    inst = planning_instance(5000, seed=20240601, classes=3)
+    kw = {"resources": inst.resources, "capacities": inst.capacities, "priorities": inst.priorities}
+    ref = _plan(inst.economy, "highs", **kw)
+    got = _plan(inst.economy, "leontief", **kw)
+    assert ref.status is got.status is Status.OPTIMAL, got.message
+    assert all("Leontief decomposition" in stage.message for stage in got.stages)
+    assert set(got.class_fulfilment) == set(ref.class_fulfilment) == {1, 2, 3}
+    for k, z in ref.class_fulfilment.items():  # class 3 is left with z ~ 0: within the gap, 1e-6 of 1
+        assert got.class_fulfilment[k] == pytest.approx(z, rel=1e-6, abs=2e-6)
+    assert got.max_violation <= 1e-7
+
+
+def test_bound_of_prices_that_value_nothing_is_z_upper() -> None:
+    from gosplan.planning.substitution import _bound
+
+    pi, h, d = np.zeros(4), np.array([0.0, 1.0, 0.0, 0.0]), np.array([1.0, 0.0, 2.0, 0.0])
+    assert _bound("fulfilment", pi, h, d, 0.0, 1.0) == 1.0  # z <= 1 is all that is left
+    assert _bound("fulfilment", pi, h, d, 0.0, np.inf) == np.inf
+    pi = np.array([0.5, 0.25, 0.25, 1.0])  # (rent - pi'h) / pi'd = (3 - 0.25) / 1
+    assert _bound("fulfilment", pi, h, d, 3.0, 5.0) == pytest.approx(2.75)
+    assert _bound("fulfilment", pi, h, d, 3.0, 2.0) == 2.0
+
+
 def test_substitution_theorem_one_resource() -> None:
     """With labour the only scarce resource, the plan uses the techniques with the least labour value."""
     econ, available, _ = random_economy(3, 25, resources=1)

@@ -213,6 +213,12 @@ class _Structure:
     def _solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
         from gosplan.linalg.leontief import solve
 
+        if not np.any(rhs):
+            # Zero unit costs (every resource and capacity unpriced: the master's plan stopped
+            # by z <= 1 alone) have the prices 0 exactly. A solve warm-started from the last
+            # prices returns rounding instead (1e-12), and a bound divided by pi'd of that size
+            # was taken for 0: a class of 10^4 products stalled for 2,000 rounds.
+            return np.zeros(np.shape(rhs))
         t0 = time.perf_counter()
         system = self.system()
         # Productivity is certified on the plan's first solve (the first technique choice):
@@ -517,6 +523,11 @@ def solve_stage(
         pi = st.cheapest(w)
         _column(st, master, h, d)
         candidate = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
+        if artificial <= 1e-9 and (candidate < value - 1e-9 * (1 + abs(value)) if objective == "fulfilment"
+                                   else candidate > value + 1e-9 * (1 + abs(value))):
+            # A bound that cuts off the master's own plan is no bound: prices off by more than
+            # their size (weak duality fails only through rounding). Not kept.
+            candidate = np.inf if objective == "fulfilment" else -np.inf
         if np.isfinite(candidate) and (
             not np.isfinite(bound) or (candidate < bound if objective == "fulfilment" else candidate > bound)
         ):
@@ -612,7 +623,11 @@ def _bound(objective: str, pi: np.ndarray, h: np.ndarray, d: np.ndarray, rent: f
     """Lagrangian bound: ``z <= (rent - pi'h) / pi'd`` (fulfilment), ``cost >= pi'h - rent``."""
     if objective == "fulfilment":
         pd_ = float(pi @ d)
-        return min((rent - float(pi @ h)) / pd_, z_upper) if pd_ > 0 else np.inf
+        if pd_ > 0:
+            return min((rent - float(pi @ h)) / pd_, z_upper)
+        # prices that give the targets no value bound z by z <= z_upper alone (the Lagrangian
+        # at multiplier 0), when they leave what is held affordable
+        return z_upper if rent - float(pi @ h) >= 0 else np.inf
     return float(pi @ h) - rent
 
 

@@ -8,7 +8,10 @@ Starting from :func:`gosplan.synth.generate` (square, labour plus other resource
   so that techniques trade one resource against another and against inputs;
 * each resource is limited to a share of what the table's own plan ``x̂ = (I − A)⁻¹ y``
   uses (labour 100 %, then 95 %, 90 %, ...), so that several bind;
-* a share of the products get a capacity of ``U(0.97, 1.4) x̂_i``.
+* a share of the products get a capacity of ``U(0.97, 1.4) x̂_i``;
+* the targeted products (``y_i > 0``) fall into ``classes`` priority classes at random, in
+  equal shares (class 1 the most urgent), for ``fulfilment`` plans by class
+  (``gosplan.plan(..., priorities=instance.priorities)``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class PlanningInstance:
     resources: pd.Series
     capacities: pd.Series
     base_output: np.ndarray
+    priorities: pd.Series | None = None  # priority class of each targeted product (1 most urgent)
 
 
 def planning_instance(
@@ -42,6 +46,7 @@ def planning_instance(
     technique_share: float = 0.1,
     capacity_share: float = 0.1,
     resources: tuple[str, ...] = ("land", "co2"),
+    classes: int = 3,
 ) -> PlanningInstance:
     """A synthetic planning problem (see the module); the same arguments give the same problem."""
     from gosplan.material_balance import balance
@@ -84,4 +89,9 @@ def planning_instance(
     c = int(round(capacity_share * n))
     capped = np.sort(rng.choice(n, size=c, replace=False)) if c else np.zeros(0, dtype=np.int64)
     capacities = pd.Series(x_hat[capped] * rng.uniform(0.97, 1.4, size=c), index=labels[capped])
-    return PlanningInstance(economy=economy, resources=available, capacities=capacities, base_output=x_hat)
+    priorities = None
+    if classes > 0:  # drawn last: the rest of the instance is the same with or without classes
+        targeted = np.flatnonzero(np.asarray(base.y) > 0)
+        priorities = pd.Series(1 + rng.permutation(targeted.size) % classes, index=labels[targeted], name="class")
+    return PlanningInstance(economy=economy, resources=available, capacities=capacities, base_output=x_hat,
+                            priorities=priorities)
