@@ -523,10 +523,12 @@ def solve_stage(
         pi = st.cheapest(w)
         _column(st, master, h, d)
         candidate = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
-        if artificial <= 1e-9 and (candidate < value - 1e-9 * (1 + abs(value)) if objective == "fulfilment"
-                                   else candidate > value + 1e-9 * (1 + abs(value))):
-            # A bound that cuts off the master's own plan is no bound: prices off by more than
-            # their size (weak duality fails only through rounding). Not kept.
+        off = tol * (1 + abs(value))
+        if artificial <= 1e-9 and (candidate < value - off if objective == "fulfilment" else candidate > value + off):
+            # A bound that cuts off the master's own plan by more than the tolerance is no bound:
+            # prices off by more than their size (weak duality fails only through rounding, and
+            # a bound 2e-8 below the plan, as the rounding of 1,371 capacity rents gives at 10^6
+            # products, certifies it). Not kept.
             candidate = np.inf if objective == "fulfilment" else -np.inf
         if np.isfinite(candidate) and (
             not np.isfinite(bound) or (candidate < bound if objective == "fulfilment" else candidate > bound)
