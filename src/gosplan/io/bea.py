@@ -439,12 +439,7 @@ def read_bea(
     resource_units = {r: MONEY_UNIT for r in resources if r != lay.compensation_row}
     if domestic:
         resource_names["imports"] = "Imported intermediate inputs"
-    meta = EconomyMeta(**{
-        **meta.to_dict(),
-        "notes": tuple(meta.notes) + tuple(notes),
-        "resource_names": {**resource_names, **meta.resource_names},
-        "resource_units": {**resource_units, **meta.resource_units},
-    })
+    meta = meta.amended(notes, resource_names=resource_names, resource_units=resource_units)
     products = pd.Index([str(c) for c in commodities], dtype=object)
     Z = pd.DataFrame(Zc, index=products, columns=products)
     Y = pd.DataFrame(Y_use, index=products, columns=[str(c) for c in categories])

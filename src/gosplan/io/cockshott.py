@@ -113,7 +113,7 @@ def read_cockshott(path: str | Path, *, target_year: str = "year1", meta: Econom
             labour_unit="labour (units of flows.csv)",
             source=f"Cockshott five-year-plan format ({directory})",
         )
-    meta = EconomyMeta(**{**meta.to_dict(), "notes": tuple(meta.notes) + tuple(notes)})
+    meta = meta.amended(notes)
     xs = x.to_frame("output")
     xs.attrs = {"file": str(file), "lines": [row_line(table, k_out) or -1] * len(xs)}
     return economy_from_flows(

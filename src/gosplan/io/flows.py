@@ -238,7 +238,7 @@ def economy_from_flows(
                 f"accepted: {shown}"
             )
             warnings.warn(message, DataQualityWarning, stacklevel=3)
-            meta = EconomyMeta(**{**meta.to_dict(), "notes": (*meta.notes, message)})
+            meta = meta.amended([message])
         elif bad.size:
             j = int(bad[0])
             raise InvalidEconomyError(

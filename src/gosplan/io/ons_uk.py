@@ -223,11 +223,7 @@ def read_uk_ons(
         )
     # the primary-input rows are labelled by name; all but labour are in million GBP
     money = {str(r): "million GBP" for r in F.index if str(r) != LABOUR_ROW}
-    meta = EconomyMeta(**{
-        **meta.to_dict(),
-        "notes": tuple(meta.notes) + tuple(notes),
-        "resource_units": {**money, **meta.resource_units},
-    })
+    meta = meta.amended(notes, resource_units=money)
     return economy_from_flows(
         Z, Y, xs, F, labour=LABOUR_ROW, meta=meta, source=str(file),
         allow_negative_value_added=allow_negative_value_added,

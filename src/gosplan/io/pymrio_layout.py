@@ -355,12 +355,7 @@ def _with_resource_texts(
     if _VA_RESIDUAL in labels:
         names[_VA_RESIDUAL] = "Value added, residual (x minus the column sums of Z)"
         units.setdefault(_VA_RESIDUAL, meta.units)
-    return EconomyMeta(**{
-        **meta.to_dict(),
-        "notes": tuple(meta.notes) + tuple(notes),
-        "resource_names": {**names, **meta.resource_names},
-        "resource_units": {**units, **meta.resource_units},
-    })
+    return meta.amended(notes, resource_names=names, resource_units=units)
 
 
 def _csv_rows(f: Path) -> list[list[str]]:

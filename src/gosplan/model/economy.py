@@ -84,6 +84,19 @@ class EconomyMeta:
                 out[key] = picked
         return out
 
+    def amended(
+        self, notes: Any = (), *, resource_names: Mapping[str, str] | None = None,
+        resource_units: Mapping[str, str] | None = None,
+    ) -> "EconomyMeta":
+        """A copy with ``notes`` added and the resources' names and units a reader found,
+        where this metadata gives none (what it gives wins)."""
+        return replace(
+            self,
+            notes=(*self.notes, *notes),
+            resource_names={**(resource_names or {}), **self.resource_names},
+            resource_units={**(resource_units or {}), **self.resource_units},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
