@@ -120,7 +120,10 @@ def _resource_table(
     """A table of ``resources``: their name, their code where a name differs from it, their
     unit where one is known, then ``columns`` (right-aligned but ``year``)."""
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
-    table.add_column("resource")
+    # wide enough for the longest word of a name, so that a narrow terminal wraps names
+    # between words ("Compensation / of employees") instead of cutting one ("Compensati…")
+    words = [w for r in resources for w in resource_name(r, summary).split()]
+    table.add_column("resource", min_width=min(max(map(len, words), default=8), 20))
     if any(resource_name(r, summary) != str(r) for r in resources):
         table.add_column("code")
     if any(resource_unit(r, summary) for r in resources):
