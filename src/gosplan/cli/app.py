@@ -556,6 +556,15 @@ def plan(
             "class, one limited resource; docs/decompose.md).",
         ),
     ] = None,
+    vertex: Annotated[
+        bool,
+        typer.Option(
+            "--vertex",
+            help="With the Leontief method (--method leontief, or auto beyond HiGHS' size): end each stage "
+            "with the restricted program on the techniques the master mixes, an optimal vertex whose prices "
+            "are certified row by row (slower on large plans; docs/planning.md).",
+        ),
+    ] = False,
     allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Optimal plan: Kantorovich's linear programs, Cockshott's harmony, least cost; with prices.
@@ -575,6 +584,8 @@ def plan(
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
         "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
     }
+    if vertex and (decompose or years is not None):
+        raise typer.BadParameter("only for a single-year plan solved whole", param_hint="--vertex")
     if decompose:
         if years is not None:
             raise typer.BadParameter("two-level planning is for single-year plans", param_hint="--decompose")
@@ -617,7 +628,7 @@ def plan(
         with activity.step(f"planning {eco.n_products:,} products ({objective.value})") as step:
             result = solve_plan(
                 eco, objective=objective.value, method=method.value, tol=tol, time_limit=time_limit,
-                progress=lambda text: step.update(detail=text, force=True), **inputs,
+                progress=lambda text: step.update(detail=text, force=True), vertex=vertex, **inputs,
             )
         summary: dict[str, Any] = {
             **result.summary(),

@@ -71,6 +71,7 @@ def plan(
     time_limit: float | None = None,
     explain: bool = True,
     progress: Progress | None = None,
+    vertex: bool = False,
 ) -> PlanResult:
     """Compute an optimal plan for ``economy``.
 
@@ -125,6 +126,13 @@ def plan(
         infeasible subset from HiGHS, or the Farkas ray on large plans).
     progress:
         Called with one line of text per stage.
+    vertex:
+        With the Leontief method: end each stage with the restricted program on the
+        techniques its master mixes (:mod:`gosplan.planning.substitution_finish`), once
+        they are few enough: an optimal vertex whose prices are certified row by row,
+        where Dantzig–Wolfe alone stops within ``tol/2`` of the bound with prices certified
+        by the duality gap only. Slower on large plans (docs/planning.md). Other methods
+        ignore it (HiGHS' simplex gives a vertex anyway).
 
     Returns
     -------
@@ -170,7 +178,7 @@ def plan(
         committed=committed,
     )
     return solve_problem(problem, objective=objective, method=method, tol=tol, time_limit=time_limit,
-                         explain=explain, progress=progress, start=start)
+                         explain=explain, progress=progress, start=start, vertex=vertex)
 
 
 def solve_problem(
@@ -183,13 +191,14 @@ def solve_problem(
     explain: bool = True,
     progress: Progress | None = None,
     start: float | None = None,
+    vertex: bool = False,
 ) -> PlanResult:
     """:func:`plan` on an already checked :class:`PlanProblem`."""
     start = time.perf_counter() if start is None else start
     backend = _choose_method(method, problem, objective)
     runner = _Runner(backend, tol, time_limit, progress)
     class_z: dict[int, float] = {}
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"finish": vertex}  # carried by the Leontief method's stages
     if objective == "fulfilment":
         sol, status, message, lp, layout = _fulfilment(problem, runner, class_z, state)
     elif objective == "harmony":

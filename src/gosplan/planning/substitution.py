@@ -58,6 +58,11 @@ MAX_CAPACITY_ROWS = 20_000
 SOLVE_TOL = 1e-11
 #: Bytes of the columns' gross outputs kept in memory; the rest go to temporary files.
 PLAN_MEMORY = 2 * 2**30
+#: Once the gap is below FINISH_FROM_GAP, each round whose master mixes few enough techniques
+#: tries the restricted program of :mod:`gosplan.planning.substitution_finish` (while such
+#: programs have cost at most half of the stage's Leontief solves).
+FINISH = False
+FINISH_FROM_GAP = 1e-3
 #: Wentges' dual smoothing: the share of the best bound's prices in the prices a round uses.
 SMOOTHING = 0.5
 
@@ -454,6 +459,7 @@ def solve_stage(
     state: dict | None = None,
     progress=None,
     smoothing: float | None = None,
+    finish: bool | None = None,
 ) -> LPSolution:
     """One stage (a priority class, over-fulfilment, or the cost plan) by decomposition.
 
@@ -462,7 +468,10 @@ def solve_stage(
     in HiGHS' convention, so that gosplan's check and prices treat it like any
     backend's answer. ``state`` carries the technique choice between stages.
     ``smoothing`` (default :data:`SMOOTHING`): the weight of the best bound's prices
-    in the prices each round uses (Wentges); ``0`` is plain Dantzig–Wolfe.
+    in the prices each round uses (Wentges); ``0`` is plain Dantzig–Wolfe. ``finish``
+    (default ``state["finish"]``, :func:`gosplan.plan`'s ``vertex``, else :data:`FINISH`):
+    try the restricted program of :mod:`gosplan.planning.substitution_finish` once the gap
+    is below :data:`FINISH_FROM_GAP`.
     """
     start = time.perf_counter()
     n = problem.n
@@ -504,6 +513,11 @@ def solve_stage(
         st.cheapest(_unit_costs(st, mu0, None))
         _column(st, master, h, d)
     rent_of = _rent(st)
+    if finish is None:
+        finish = (state or {}).get("finish")
+    use_finish = FINISH if finish is None else bool(finish)
+    finished = None  # (value, x): the restricted program's plan, once it is certified
+    finish_solves, finishes, stage_solves = 0, 0, st.solves
     best = None  # (mu, kappa, pi): the prices of the best Lagrangian bound so far
     prev_value = None
     smoothing = SMOOTHING if smoothing is None else smoothing
@@ -550,6 +564,24 @@ def solve_stage(
         if artificial <= 1e-9 and gap <= tol / 2:
             status = LPStatus.OPTIMAL
             break
+        if use_finish and artificial <= 1e-9 and gap <= FINISH_FROM_GAP and 2 * finish_solves <= st.solves - stage_solves:
+            # The restricted program on the techniques the master mixes (at most half of the
+            # stage's solves go to it): optimal when the bound from its prices meets its plan.
+            before = st.solves
+            found = _finish(st, master, lam, eta, h, d, objective, z_lower, z_upper, rent_of, tol)
+            if found is not None:
+                finish_solves += st.solves - before
+                finishes += 1
+                (f_value, f_x), f_best = found
+                if f_best is not None and (f_best[0] < bound if objective == "fulfilment" else f_best[0] > bound):
+                    bound, best = f_best
+                if progress is not None:
+                    progress(f"round {rounds}: restricted program {f_value:.10g}, bound {bound:.10g}, "
+                             f"{st.solves} Leontief solves")
+                if abs(bound - f_value) / (1.0 + abs(f_value)) <= tol / 2:
+                    finished = (f_value, f_x)
+                    status = LPStatus.OPTIMAL
+                    break
         if rounds >= TAILING_ROUNDS and lp.shape[1] <= TAILING_COLUMNS:
             raise NotApplicable(
                 f"tailing off: {rounds} rounds left a gap of {gap:.1e} on a program of {lp.shape[1]} columns"
@@ -562,6 +594,9 @@ def solve_stage(
         raise NotApplicable("the master problem needs its artificial variables (infeasible?)")
     # The plan: the master's combination of the columns' plans.
     x = _plan(st, master, lam, eta)
+    z = float(eta.sum()) if objective == "fulfilment" else np.nan
+    if finished is not None:
+        (value, x), z = finished, finished[0]
     master.plans.close()
     # Row duals in HiGHS' convention for lp (see the module of gosplan.optim.lp): the
     # prices of the best bound, which certify the plan's optimality.
@@ -575,14 +610,43 @@ def solve_stage(
     ydual[:n] = pi / scale
     ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows] / scale
     ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows] / scale
-    v = np.concatenate([x, [float(eta.sum())]]) if objective == "fulfilment" else x
+    v = np.concatenate([x, [z]]) if objective == "fulfilment" else x
     return st.solution(
         lp, v, ydual, status, start,
         f"Leontief decomposition: {rounds} round(s), {st.policy_rounds} policy-iteration round(s), "
-        f"{st.solves} Leontief solves, {len(master.cap_rows)} capacity row(s); bound gap "
-        f"{abs(bound - value) / (1.0 + abs(value)):.1e}",
+        f"{st.solves} Leontief solves, {len(master.cap_rows)} capacity row(s)"
+        + (f", {finishes} restricted program(s) ({finish_solves} solves"
+           + (", the last one's plan" if finished is not None else "") + ")" if finishes else "")
+        + f"; bound gap {abs(bound - value) / (1.0 + abs(value)):.1e}",
         rounds=rounds, capacity_rows=len(master.cap_rows), columns=len(master.columns),
+        restricted_programs=finishes, restricted_solves=finish_solves, restricted_plan=finished is not None,
     )
+
+
+def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h: np.ndarray, d: np.ndarray,
+            objective: str, z_lower: float, z_upper: float, rent_of, tol: float):
+    """The restricted program (:mod:`gosplan.planning.substitution_finish`) on the techniques the
+    master mixes: ``((value, x), bound)`` with ``bound = (b, (mu, kappa, pi))`` from its prices,
+    or ``None`` for prices that cut off its own plan; ``None`` (no solve) when the master mixes
+    nothing or more techniques than :func:`substitution_limit` allows, or the program fails."""
+    from gosplan.planning.substitution_finish import mixed_techniques, restricted_plan, substitution_limit
+
+    weights = np.zeros(len(master.columns))
+    weights[: lam.size] += lam
+    weights[: eta.size] += eta
+    ref, J = mixed_techniques(master, weights)
+    if J.size == 0 or J.size > substitution_limit(st.problem.n):
+        return None
+    found = restricted_plan(st, master, ref, J, h, d, objective, z_lower, z_upper)
+    if found is None:
+        return None
+    value, x, mu, kappa = found
+    pi = st.cheapest(_unit_costs(st, mu, kappa))
+    b = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
+    off = tol * (1 + abs(value))
+    if not np.isfinite(b) or (b < value - off if objective == "fulfilment" else b > value + off):
+        return (value, x), None
+    return (value, x), (b, (mu, kappa, pi))
 
 
 def _plan(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray) -> np.ndarray:
