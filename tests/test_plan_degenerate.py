@@ -32,3 +32,20 @@ def test_degenerate_plan_is_certified():
     assert res.success, res.message
     assert res.duality_gap <= 1e-6 and res.detail["prices_certified"]
     assert "solved again at tolerance" in res.stages[0].message
+
+
+def test_infeasible_cost_plan_is_infeasible_where_the_simplex_gives_up() -> None:
+    """95 % of the table's final demand is more than the resources of this synthetic economy
+    make: its fulfilment plan (certified) reaches z < 1, so no plan meets every target and the
+    cost plan is infeasible. HiGHS' dual simplex ended "Unknown" on it (reported as a numerical
+    error); its interior-point method decides it."""
+    from gosplan.synth.planning import planning_instance
+
+    inst = planning_instance(4000, seed=1)
+    kw = {"resources": inst.resources, "capacities": inst.capacities, "targets": 0.95 * inst.economy.y}
+    ray = gosplan.plan(inst.economy, objective="fulfilment", **kw)
+    assert ray.status is gosplan.Status.OPTIMAL
+    assert ray.objective < 1 - 1e-3
+    cost = gosplan.plan(inst.economy, objective="cost", **kw)
+    assert cost.status is gosplan.Status.INFEASIBLE, cost.message
+    assert cost.conflict  # HiGHS' IIS names the constraints here

@@ -150,6 +150,18 @@ class Runner:
         redo = lp.is_linear and lp.shape[1] <= limit
         sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis,
                       max_iter=FIRST_ORDER_BUDGET if redo else None, objective_tol=self.tol / 10)
+        if (sol.status is LPStatus.NUMERICAL and sol.method == "highs-simplex" and lp.is_linear
+                and self.remaining() != 0.0):
+            # HiGHS' dual simplex can end "Unknown" (or "Solve error", "Postsolve error") on an
+            # infeasible program, with or without presolve (a cost plan of 4,000 products asked
+            # for more than its resources make); its interior-point method decides it (0.4 s).
+            again = backend(lp, "highs-ipm", self.solver_tol, self.remaining(), None)
+            if again.status in (LPStatus.OPTIMAL, LPStatus.INFEASIBLE, LPStatus.UNBOUNDED):
+                again.method = f"{sol.method}+{again.method}"
+                again.iterations += sol.iterations
+                again.seconds += sol.seconds
+                again.message = f"{sol.message} (dual simplex); solved again by its interior-point method: {again.message}"
+                sol = again
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         first_order = is_first_order(sol.method)
