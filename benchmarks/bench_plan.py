@@ -44,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_balance import MemoryWatch  # noqa: E402
 
 SOLVERS = ("leontief", "pdhg", "highs", "highs-ipm", "highs-pdlp", "ortools-pdlp")
+#: Also accepted by --solvers (not run by default): the Leontief method with its vertex finish.
+EXTRA_SOLVERS = ("leontief-vertex",)
 TOL = 1e-6
 
 
@@ -102,13 +104,16 @@ def run_case(name: str, economy, objective: str, solver: str, kwargs: dict[str, 
                     iterations=iters,
                 )
             else:
-                result = gosplan.plan(economy, objective=objective, method=solver, tol=TOL, time_limit=limit, **kwargs)
+                method, vertex = ("leontief", True) if solver == "leontief-vertex" else (solver, False)
+                result = gosplan.plan(economy, objective=objective, method=method, tol=TOL, time_limit=limit,
+                                      vertex=vertex, **kwargs)
                 rec.update(
                     status=result.status.value,
                     objective_value=result.objective,
                     max_violation=result.max_violation,
                     duality_gap=result.duality_gap,
                     iterations=result.iterations,
+                    price_error=max((st.price_error for st in result.stages), default=float("nan")),
                     stages=[f"{st.name}: {st.method}, {st.seconds:.1f} s, {st.message}" for st in result.stages],
                 )
             rec["seconds"] = time.perf_counter() - start
@@ -139,14 +144,15 @@ def markdown(records: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']:.0f} GiB; "
         f"{machine['date']}; command `{machine['command']}`.",
         "",
-        "| case | objective | solver | status | seconds | × fastest HiGHS | objective | rel. diff. vs reference | violation | gap | iterations | peak MB |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | objective | solver | status | seconds | × fastest HiGHS | objective | rel. diff. vs reference | violation | gap | price error | iterations | peak MB |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in records:
         lines.append(
             f"| {r['case']} | {r['objective']} | {r['solver']} | {r.get('status')} | {_fmt(r.get('seconds'), '.2f')} | "
             f"{_fmt(r.get('speedup'), '.1f')} | {_fmt(r.get('objective_value'), '.8g')} | {_fmt(r.get('rel_diff'), '.1e')} | "
-            f"{_fmt(r.get('max_violation'), '.1e')} | {_fmt(r.get('duality_gap'), '.1e')} | {r.get('iterations', '—')} | "
+            f"{_fmt(r.get('max_violation'), '.1e')} | {_fmt(r.get('duality_gap'), '.1e')} | "
+            f"{_fmt(r.get('price_error'), '.1e')} | {r.get('iterations', '—')} | "
             f"{_fmt(r.get('peak_mb'), '.0f')} |"
         )
     return "\n".join(lines) + "\n"
@@ -189,6 +195,9 @@ def main() -> None:
         sizes, limit = [s for s in sizes if s <= 10_000] or [1000], min(limit, 120.0)
     objectives = args.objectives.split(",")
     solvers = args.solvers.split(",")
+    unknown = sorted(set(solvers) - set(SOLVERS) - set(EXTRA_SOLVERS))
+    if unknown:
+        ap.error(f"unknown solver(s) {', '.join(unknown)}; known: {', '.join(SOLVERS + EXTRA_SOLVERS)}")
     machine = {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
