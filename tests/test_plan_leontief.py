@@ -235,3 +235,41 @@ def test_fallback_gets_only_the_time_left(monkeypatch: pytest.MonkeyPatch) -> No
     assert first == ("leontief", pytest.approx(30.0, abs=1.0))
     assert fallback[0] == "highs" and fallback[1] <= first[1] - 0.4
     assert "Leontief method not applicable (gave up at its limit)" in got.stages[0].message
+
+
+def test_infeasible_cost_plan_is_certified_by_the_method() -> None:
+    """97 % of final demand is more than this economy of 20,000 products makes: its fulfilment
+    plan (optimal, certified) reaches z < 1, so the cost plan is infeasible. The master needs its
+    artificial variables, and their prices are a Farkas certificate that gosplan's own check
+    verifies; the Leontief method said so after 2,000 rounds and a PDHG fallback at 10^5
+    products before (a time limit, not 'infeasible')."""
+    inst = planning_instance(20_000, seed=1)
+    kw = {"resources": inst.resources, "capacities": inst.capacities, "targets": 0.97 * inst.economy.y}
+    ray = _plan(inst.economy, "leontief", objective="fulfilment", **kw)
+    assert ray.status is Status.OPTIMAL
+    assert ray.objective < 1 - 1e-3
+    got = _plan(inst.economy, "leontief", objective="cost", **kw)
+    assert got.status is Status.INFEASIBLE, got.message
+    assert "Farkas certificate" in got.stages[0].message
+    assert got.conflict and any(line.startswith("resource") for line in got.conflict)
+    small = planning_instance(4000, seed=1)  # HiGHS' verdict beside it
+    kw = {"resources": small.resources, "capacities": small.capacities, "targets": 0.95 * small.economy.y}
+    ref = _plan(small.economy, "highs", objective="cost", **kw)
+    got = _plan(small.economy, "leontief", objective="cost", **kw)
+    assert ref.status is got.status is Status.INFEASIBLE
+    assert "Farkas certificate" in got.stages[0].message
+
+
+def test_farkas_of_a_feasible_stage_is_none() -> None:
+    """Prices that do not make h cost more than the resources are worth prove nothing."""
+    from gosplan.planning import substitution as S
+    from gosplan.planning.formulate import cost_lp
+
+    inst = planning_instance(500, seed=2)
+    problem = planning_problem(inst.economy, resources=inst.resources, capacities=inst.capacities,
+                               targets=0.5 * inst.economy.y)
+    lp, layout = cost_lp(problem)
+    st_ = S._Structure.build(problem, "cost")
+    h = np.maximum(problem.target + problem.base, problem.floor)
+    mu = np.where(np.isfinite(problem.available), 1.0, 0.0)
+    assert S._farkas(st_, lp, layout, mu, np.zeros(problem.n), None, h, 1e-6) is None

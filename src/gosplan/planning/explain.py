@@ -6,7 +6,8 @@ weighted sum of the constraints that says ``0 > 0``. The constraints with nonzer
 weight are the ones that conflict, with the column bounds that ``g = K' y`` leans on
 (an upper bound where ``g_j > 0``, a lower one where ``g_j < 0``). HiGHS' irreducible infeasible subset (IIS) is
 the smallest such set (drop any one and the rest can hold); it is used when the
-program is small enough, the Farkas ray's support otherwise.
+program is small enough (and, when the solver gave a Farkas ray, at most
+:data:`IIS_WITH_RAY_MAX_COLUMNS` columns), the Farkas ray's support otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from gosplan.planning.problem import PlanProblem
 __all__ = ["describe_conflict"]
 
 MAX_LISTED = 25
+#: Beyond this many columns a solution's own Farkas ray names the conflict, not HiGHS' IIS:
+#: HiGHS' IIS of a 110,000-column infeasible cost plan ran for minutes past its time limit
+#: (the time limit holds its LP solve, not the IIS search after it).
+IIS_WITH_RAY_MAX_COLUMNS = 20_000
 
 
 def _row_words(lp: LinearProgram, i: int, bound: str) -> str:
@@ -78,7 +83,8 @@ def describe_conflict(
     """
     lines: list[str] = []
     iis = None
-    if lp.shape[1] <= iis_max_columns:
+    has_ray = sol.farkas is not None and np.isfinite(sol.farkas).all()
+    if lp.shape[1] <= (min(iis_max_columns, IIS_WITH_RAY_MAX_COLUMNS) if has_ray else iis_max_columns):
         from gosplan.optim.highs import irreducible_infeasible_subset
 
         iis = irreducible_infeasible_subset(lp)
@@ -89,7 +95,7 @@ def describe_conflict(
             words = col_words(lp, int(j), b)
             if words:
                 lines.append(words)
-    elif sol.farkas is not None and np.isfinite(sol.farkas).all():
+    elif has_ray:
         ray = sol.farkas
         scale = np.abs(ray).max(initial=0.0)
         support = np.flatnonzero(np.abs(ray) > 1e-9 * scale) if scale > 0 else []

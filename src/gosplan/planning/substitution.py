@@ -63,6 +63,8 @@ PLAN_MEMORY = 2 * 2**30
 #: programs have cost at most half of the stage's Leontief solves).
 FINISH = False
 FINISH_FROM_GAP = 1e-3
+#: Rounds between the tests for a Farkas certificate while the master needs its artificial variables.
+INFEASIBLE_EVERY = 5
 #: Wentges' dual smoothing: the share of the best bound's prices in the prices a round uses.
 SMOOTHING = 0.5
 
@@ -560,6 +562,21 @@ def solve_stage(
             if len(master.cap_rows) > MAX_CAPACITY_ROWS:
                 raise NotApplicable(f"more than {MAX_CAPACITY_ROWS} capacities bind")
             continue
+        if artificial > 1e-9 and rounds % INFEASIBLE_EVERY == 0:
+            # The master still needs its artificial variables: its duals (their big cost) may
+            # price a Farkas certificate that h cannot be made at all.
+            ray = _farkas(st, lp, layout, mu, kappa, pi if objective == "fulfilment" else None, h, tol)
+            if ray is not None:
+                master.plans.close()
+                return LPSolution(
+                    status=LPStatus.INFEASIBLE, v=np.full(lp.shape[1], np.nan), y=np.zeros(lp.shape[0]),
+                    d=np.zeros(lp.shape[1]), objective=np.nan, method="leontief", iterations=st.solves,
+                    seconds=time.perf_counter() - start, farkas=ray,
+                    message=(f"Leontief decomposition: infeasible after {rounds} round(s): at the master's "
+                             f"prices making what is asked costs more than the resources and capacities are worth "
+                             f"(a Farkas certificate, {st.solves} Leontief solves)"),
+                    detail={"rounds": rounds, "leontief_solves": st.solves},
+                )
         gap = abs(bound - value) / (1.0 + abs(value))
         if artificial <= 1e-9 and gap <= tol / 2:
             status = LPStatus.OPTIMAL
@@ -647,6 +664,32 @@ def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h
     if not np.isfinite(b) or (b < value - off if objective == "fulfilment" else b > value + off):
         return (value, x), None
     return (value, x), (b, (mu, kappa, pi))
+
+
+def _farkas(st: _Structure, lp: LinearProgram, layout: Layout, mu: np.ndarray, kappa: np.ndarray,
+            pi: np.ndarray | None, h: np.ndarray, tol: float) -> np.ndarray | None:
+    """Row multipliers proving the stage infeasible, or ``None``.
+
+    With ``pi0`` the cheapest prices at unit costs ``w0_j = mu'P_j + kappa_i O_ij`` (no objective
+    cost), ``N'pi0 <= w0``, so any plan ``x`` making ``h`` has ``pi0'h <= pi0'N x <= w0'x <=
+    mu'R + kappa'cap``: when ``pi0'h`` exceeds that, no plan makes ``h``. The multipliers are
+    ``pi0`` on the balance rows, ``-mu`` and ``-kappa`` on the resource and capacity rows, and
+    :func:`gosplan.optim.check.farkas_margin` must verify them on the stage's own program (at
+    ``tol``). ``pi``: prices already solved at ``w0`` (a fulfilment stage has no objective cost)."""
+    from gosplan.optim.check import farkas_margin
+
+    if pi is None:
+        pi = st.cheapest(_unit_costs(st, mu, kappa) - st.base_cost)
+    rent = float(mu[st.limited] @ st.problem.available[st.limited])
+    if st.capped.size:
+        rent += float(kappa[st.capped] @ st.problem.capacity[st.capped])
+    if not float(pi @ h) > rent * (1 + tol):
+        return None
+    ray = np.zeros(lp.shape[0])
+    ray[: st.problem.n] = pi
+    ray[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows]
+    ray[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows]
+    return ray if farkas_margin(lp, ray, tol) > 0 else None
 
 
 def _plan(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray) -> np.ndarray:
