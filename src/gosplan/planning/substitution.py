@@ -598,6 +598,10 @@ def solve_stage(
                 if abs(bound - f_value) / (1.0 + abs(f_value)) <= tol / 2:
                     finished = (f_value, f_x)
                     status = LPStatus.OPTIMAL
+                    if f_best is not None and abs(f_best[0] - f_value) / (1.0 + abs(f_value)) <= tol / 2:
+                        # its own prices certify it: report them (exact duals of the vertex), not
+                        # the decomposition's best bound's, which certify it by the gap alone
+                        bound, best = f_best
                     break
         if rounds >= TAILING_ROUNDS and lp.shape[1] <= TAILING_COLUMNS:
             raise NotApplicable(
@@ -645,25 +649,39 @@ def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h
     """The restricted program (:mod:`gosplan.planning.substitution_finish`) on the techniques the
     master mixes: ``((value, x), bound)`` with ``bound = (b, (mu, kappa, pi))`` from its prices,
     or ``None`` for prices that cut off its own plan; ``None`` (no solve) when the master mixes
-    nothing or more techniques than :func:`substitution_limit` allows, or the program fails."""
-    from gosplan.planning.substitution_finish import mixed_techniques, restricted_plan, substitution_limit
+    nothing or more techniques than :func:`substitution_limit` allows, or the program fails.
+    While its own bound misses its plan by more than ``EXACT``, the techniques the policy
+    iteration picks at its prices beyond ``B ∪ J`` join ``J`` and it is solved again."""
+    from gosplan.planning.substitution_finish import (
+        EXACT, PASSES, mixed_techniques, restricted_plan, substitution_limit,
+    )
 
     weights = np.zeros(len(master.columns))
     weights[: lam.size] += lam
     weights[: eta.size] += eta
     ref, J = mixed_techniques(master, weights)
-    if J.size == 0 or J.size > substitution_limit(st.problem.n):
+    limit = substitution_limit(st.problem.n)
+    if J.size == 0 or J.size > limit:
         return None
-    found = restricted_plan(st, master, ref, J, h, d, objective, z_lower, z_upper)
-    if found is None:
-        return None
-    value, x, mu, kappa = found
-    pi = st.cheapest(_unit_costs(st, mu, kappa))
-    b = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
-    off = tol * (1 + abs(value))
-    if not np.isfinite(b) or (b < value - off if objective == "fulfilment" else b > value + off):
-        return (value, x), None
-    return (value, x), (b, (mu, kappa, pi))
+    B = master.choice(master.columns[ref].base)
+    directions: dict = {}
+    out = None
+    for _ in range(PASSES):
+        found = restricted_plan(st, master, ref, J, h, d, objective, z_lower, z_upper, directions)
+        if found is None:
+            return out
+        value, x, mu, kappa = found
+        pi = st.cheapest(_unit_costs(st, mu, kappa))
+        b = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
+        off = tol * (1 + abs(value))
+        if not np.isfinite(b) or (b < value - off if objective == "fulfilment" else b > value + off):
+            return (value, x), None
+        out = (value, x), (b, (mu, kappa, pi))
+        more = np.setdiff1d(st.choice[st.choice != B], J)
+        if abs(b - value) <= EXACT * (1 + abs(value)) or more.size == 0 or J.size + more.size > limit:
+            return out
+        J = np.union1d(J, more)
+    return out
 
 
 def _farkas(st: _Structure, lp: LinearProgram, layout: Layout, mu: np.ndarray, kappa: np.ndarray,

@@ -43,6 +43,11 @@ MEMORY = 2 * 2**30
 BLOCK = 8
 #: Rounds of lazily added rows before the restricted program is given up.
 MAX_ROW_ROUNDS = 20
+#: Restricted programs at most in one finish: after each, the techniques the policy iteration
+#: picks at its prices beyond ``B ∪ J`` join ``J``, until its own bound meets its plan to
+#: :data:`EXACT` (its prices then certified row by row).
+PASSES = 3
+EXACT = 1e-9
 
 
 def substitution_limit(n: int) -> int:
@@ -61,10 +66,11 @@ def _techniques_at(master, k: int, products: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def mixed_techniques(master, weights: np.ndarray) -> tuple[int, np.ndarray]:
-    """The heaviest column and the techniques the other weighted columns run in its place,
-    from the columns' changes against the first choice (no full choice is built)."""
-    live = np.flatnonzero(weights > 0)
+def mixed_techniques(master, weights: np.ndarray, share: float = 0.0) -> tuple[int, np.ndarray]:
+    """The heaviest column and the techniques the other columns of weight above ``share`` of
+    the heaviest's run in its place, from the columns' changes against the first choice (no
+    full choice is built)."""
+    live = np.flatnonzero(weights > share * weights.max(initial=0.0))
     ref = int(live[np.argmax(weights[live])])
     ref_where = master.changes[master.columns[ref].base][0]
     found = []
@@ -80,10 +86,12 @@ def mixed_techniques(master, weights: np.ndarray) -> tuple[int, np.ndarray]:
 
 
 def restricted_plan(st, master, ref: int, J: np.ndarray, h: np.ndarray, d: np.ndarray, objective: str,
-                    z_lower: float, z_upper: float):
+                    z_lower: float, z_upper: float, directions: dict | None = None):
     """The restricted program around column ``ref`` with substitutions ``J``: ``(value, x, mu,
     kappa)`` (``x``: activity levels of every technique; ``mu``, ``kappa``: the duals of its
-    resource and capacity rows), or ``None`` when the program fails or keeps breaking rows."""
+    resource and capacity rows), or ``None`` when the program fails or keeps breaking rows.
+    ``directions``: technique -> its direction around ``ref``'s choice, solved only where missing
+    (and kept there for the next program around the same column)."""
     from scipy.optimize import OptimizeWarning, linprog
 
     p = st.problem
@@ -93,15 +101,22 @@ def restricted_plan(st, master, ref: int, J: np.ndarray, h: np.ndarray, d: np.nd
     g0, Gd = G[:, 0], G[:, 1]
     fulfil = objective == "fulfilment"
     # directions (I - A_B)^{-1} a_j, a_j = O_j e_i(j) - U_j
-    saved = st.choice
-    st.choice = B
-    try:
-        net_J = sp.csc_array(p.net[:, J])
-        GJ = np.empty((n, nj))
-        for lo in range(0, nj, BLOCK):
-            GJ[:, lo : lo + BLOCK] = st.plans(net_J[:, lo : lo + BLOCK].toarray())
-    finally:
-        st.choice = saved
+    directions = {} if directions is None else directions
+    missing = np.array([j for j in J.tolist() if j not in directions], dtype=np.int64)
+    if missing.size:
+        saved = st.choice
+        st.choice = B
+        try:
+            net = sp.csc_array(p.net[:, missing])
+            for lo in range(0, missing.size, BLOCK):
+                block = st.plans(net[:, lo : lo + BLOCK].toarray())
+                for q, j in enumerate(missing[lo : lo + BLOCK].tolist()):
+                    directions[j] = block[:, q].copy()
+        finally:
+            st.choice = saved
+    GJ = np.empty((n, nj))
+    for q, j in enumerate(J.tolist()):
+        GJ[:, q] = directions[j]
     nz = 1 if fulfil else 0
 
     def dg(rows) -> np.ndarray:
@@ -143,7 +158,8 @@ def restricted_plan(st, master, ref: int, J: np.ndarray, h: np.ndarray, d: np.nd
             # HiGHS drops coefficients below small_matrix_value (1e-9 by default); here they are a
             # substitution's effect on a resource row, times levels of 10^2 and more (1.6e-7 off).
             res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs-ds",
-                          options={"small_matrix_value": 1e-12})
+                          options={"small_matrix_value": 1e-12, "primal_feasibility_tolerance": 1e-10,
+                                   "dual_feasibility_tolerance": 1e-10})
         if res.status != 0:
             return None
         v = res.x
