@@ -680,7 +680,7 @@ def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h
         more = np.setdiff1d(st.choice[st.choice != B], J)
         if abs(b - value) <= EXACT * (1 + abs(value)) or more.size == 0 or J.size + more.size > limit:
             return out
-        J = np.union1d(J, more)
+        J = np.concatenate([J, more])  # the solved directions stay in J's order
     return out
 
 

@@ -20,7 +20,9 @@ variables; ``t`` alone for a cost plan) keeps the resource rows, and the capacit
 ``g >= 0`` where its plan breaks them (added lazily, starting from the master's capacity
 rows). It contains the master's plan (which mixes the same techniques), so its optimum is at
 least as good; its duals on the resource and capacity rows are prices, whose Lagrangian bound
-the method takes like any round's. A plan that meets the bound within the tolerance is optimal.
+the method takes like any round's. A plan that meets the bound within the tolerance is optimal;
+while the bound misses it by more than :data:`EXACT`, the techniques the policy iteration picks
+at its prices beyond ``B ∪ J`` join ``J`` and the program is solved again (:data:`PASSES`).
 
 The finish needs ``n |J|`` floats for the directions, so it waits until the master's columns
 differ in few enough techniques (:data:`MAX_SUBSTITUTIONS`, :data:`MEMORY`).
@@ -90,8 +92,8 @@ def restricted_plan(st, master, ref: int, J: np.ndarray, h: np.ndarray, d: np.nd
     """The restricted program around column ``ref`` with substitutions ``J``: ``(value, x, mu,
     kappa)`` (``x``: activity levels of every technique; ``mu``, ``kappa``: the duals of its
     resource and capacity rows), or ``None`` when the program fails or keeps breaking rows.
-    ``directions``: technique -> its direction around ``ref``'s choice, solved only where missing
-    (and kept there for the next program around the same column)."""
+    ``directions``: the directions already solved around ``ref``'s choice (``{"G": n x k}`` for
+    ``J[:k]``), extended in place with those of the rest of ``J``."""
     from scipy.optimize import OptimizeWarning, linprog
 
     p = st.problem
@@ -100,23 +102,24 @@ def restricted_plan(st, master, ref: int, J: np.ndarray, h: np.ndarray, d: np.nd
     G = np.asarray(master.plans.get(ref))
     g0, Gd = G[:, 0], G[:, 1]
     fulfil = objective == "fulfilment"
-    # directions (I - A_B)^{-1} a_j, a_j = O_j e_i(j) - U_j
+    # directions (I - A_B)^{-1} a_j, a_j = O_j e_i(j) - U_j, for the techniques of J not yet
+    # solved (J extends the last program's J, in order)
     directions = {} if directions is None else directions
-    missing = np.array([j for j in J.tolist() if j not in directions], dtype=np.int64)
+    done = directions.get("G", np.zeros((n, 0)))
+    missing = J[done.shape[1] :]
     if missing.size:
         saved = st.choice
         st.choice = B
         try:
             net = sp.csc_array(p.net[:, missing])
+            fresh = np.empty((n, missing.size))
             for lo in range(0, missing.size, BLOCK):
-                block = st.plans(net[:, lo : lo + BLOCK].toarray())
-                for q, j in enumerate(missing[lo : lo + BLOCK].tolist()):
-                    directions[j] = block[:, q].copy()
+                fresh[:, lo : lo + BLOCK] = st.plans(net[:, lo : lo + BLOCK].toarray())
         finally:
             st.choice = saved
-    GJ = np.empty((n, nj))
-    for q, j in enumerate(J.tolist()):
-        GJ[:, q] = directions[j]
+        done = fresh if done.shape[1] == 0 else np.hstack([done, fresh])
+        directions["G"] = done
+    GJ = done
     nz = 1 if fulfil else 0
 
     def dg(rows) -> np.ndarray:
