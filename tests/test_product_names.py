@@ -191,3 +191,18 @@ def test_html_report_shows_names() -> None:
     html = plan_html(summary, years, products, activities, stocks, names={first: "Oilseed farming"})
     assert "Oilseed farming" in html
     assert "Oilseed farming" not in plan_html(summary, years, products, activities, stocks)
+
+
+def test_conflicts_of_an_infeasible_plan_name_the_products() -> None:
+    """A cost plan of us-2022 with $1 billion of labour is infeasible; the conflicting balances
+    carry the BEA's names beside the codes ('balance of 493' told a planner nothing)."""
+    import gosplan
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = gosplan.plan(_load("us-2022"), objective="cost", resources={"labour": 1000.0})
+    assert res.status is gosplan.Status.INFEASIBLE
+    assert res.conflict[0] == "resource labour: use <= 1000"
+    balances = [line for line in res.conflict if line.startswith("balance of ")]
+    assert balances and all(" (" in line.split(":")[0] for line in balances)
+    assert any(line.startswith("balance of 493 (Warehousing and storage): ") for line in balances)

@@ -53,7 +53,7 @@ def plan_col_words(problem: PlanProblem, lp: LinearProgram, j: int, bound: str) 
         return None  # "activity >= 0" is part of every plan; not worth a line
     if bound in ("upper", "both") and j < problem.m and np.isfinite(lp.col_upper[j]):
         made = problem.make[:, [j]].tocoo()
-        product = problem.products[made.row[0]] if made.nnz else lp.name_col(j)
+        product = problem.product_words(problem.products[made.row[0]]) if made.nnz else lp.name_col(j)
         return f"capacity of {product}: gross output <= {problem.capacity[made.row[0]]:.6g}"
     return bound_words(lp, j, bound)
 

@@ -128,20 +128,24 @@ def _assemble(
     )
     products, activities, resources = problem.products, problem.activities, problem.resources
 
+    def product(i: int) -> str:
+        """``code (published name)`` where the economy names its products, else the code."""
+        return problem.product_words(products[i])
+
     def row_name(i: int) -> str:
         if i < n:
-            return f"balance of {products[i]}"
+            return f"balance of {product(i)}"
         if i < layout.capacity_start:
             return f"resource {resources[limited[i - n]]}"
         if i < layout.bound_start:
-            return f"capacity of {products[cap_row_products[i - layout.capacity_start]]}"
-        return f"floor/ceiling of {products[bound_products[i - layout.bound_start]]}"
+            return f"capacity of {product(cap_row_products[i - layout.capacity_start])}"
+        return f"floor/ceiling of {product(bound_products[i - layout.bound_start])}"
 
     def col_name(j: int) -> str:
         if j < m:
             return f"activity {activities[j]}"
         e = extra[j - m]
-        return "plan ray z" if e < 0 else f"deviation of {products[e]}"
+        return "plan ray z" if e < 0 else f"deviation of {product(e)}"
 
     c = np.concatenate([np.zeros(m) if c_x is None else c_x, c_extra])
     # The rows gosplan's check judges against the user's own number (a target, a held

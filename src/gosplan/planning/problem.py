@@ -138,6 +138,11 @@ class PlanProblem:
                         f"{self._named(self.activities[M.col[k]])} is {M.data[k]:.6g}{more}")
         return ""
 
+    def product_words(self, label: Any) -> str:
+        """``code (name)`` for a product label that has a published name, else the code."""
+        name = published_name(self.names, self.products, label)
+        return f"{label} ({name})" if name is not None and name != str(label) else str(label)
+
     def _named(self, label: Any) -> str:
         """``'code' (name)`` for a product label (or a technique labelled like its product)
         that has a published name, else ``'code'``."""
