@@ -272,4 +272,4 @@ def test_farkas_of_a_feasible_stage_is_none() -> None:
     st_ = S._Structure.build(problem, "cost")
     h = np.maximum(problem.target + problem.base, problem.floor)
     mu = np.where(np.isfinite(problem.available), 1.0, 0.0)
-    assert S._farkas(st_, lp, layout, mu, np.zeros(problem.n), None, h, 1e-6) is None
+    assert S._farkas(st_, lp, layout, mu, np.zeros(problem.n), None, h, S._rent(st_), 1e-6) is None

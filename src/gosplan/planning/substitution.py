@@ -565,7 +565,7 @@ def solve_stage(
         if artificial > 1e-9 and rounds % INFEASIBLE_EVERY == 0:
             # The master still needs its artificial variables: its duals (their big cost) may
             # price a Farkas certificate that h cannot be made at all.
-            ray = _farkas(st, lp, layout, mu, kappa, pi if objective == "fulfilment" else None, h, tol)
+            ray = _farkas(st, lp, layout, mu, kappa, pi if objective == "fulfilment" else None, h, rent_of, tol)
             if ray is not None:
                 master.plans.close()
                 return LPSolution(
@@ -627,10 +627,7 @@ def solve_stage(
     scale = float(pi @ d) if objective == "fulfilment" else 1.0
     if not scale > 0:
         raise NotApplicable("the targets being maximised have no value at the final prices")
-    ydual = np.zeros(lp.shape[0])
-    ydual[:n] = pi / scale
-    ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows] / scale
-    ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows] / scale
+    ydual = _row_multipliers(lp, layout, pi, mu, kappa) / scale
     v = np.concatenate([x, [z]]) if objective == "fulfilment" else x
     return st.solution(
         lp, v, ydual, status, start,
@@ -684,8 +681,18 @@ def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h
     return out
 
 
+def _row_multipliers(lp: LinearProgram, layout: Layout, pi: np.ndarray, mu: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """Multipliers of ``lp``'s rows in HiGHS' convention: ``pi`` on the balances, ``-mu`` on
+    the resources, ``-kappa`` on the capacities, 0 elsewhere."""
+    y = np.zeros(lp.shape[0])
+    y[: pi.size] = pi
+    y[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows]
+    y[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows]
+    return y
+
+
 def _farkas(st: _Structure, lp: LinearProgram, layout: Layout, mu: np.ndarray, kappa: np.ndarray,
-            pi: np.ndarray | None, h: np.ndarray, tol: float) -> np.ndarray | None:
+            pi: np.ndarray | None, h: np.ndarray, rent_of, tol: float) -> np.ndarray | None:
     """Row multipliers proving the stage infeasible, or ``None``.
 
     With ``pi0`` the cheapest prices at unit costs ``w0_j = mu'P_j + kappa_i O_ij`` (no objective
@@ -698,15 +705,9 @@ def _farkas(st: _Structure, lp: LinearProgram, layout: Layout, mu: np.ndarray, k
 
     if pi is None:
         pi = st.cheapest(_unit_costs(st, mu, kappa) - st.base_cost)
-    rent = float(mu[st.limited] @ st.problem.available[st.limited])
-    if st.capped.size:
-        rent += float(kappa[st.capped] @ st.problem.capacity[st.capped])
-    if not float(pi @ h) > rent * (1 + tol):
+    if not float(pi @ h) > rent_of(mu, kappa) * (1 + tol):
         return None
-    ray = np.zeros(lp.shape[0])
-    ray[: st.problem.n] = pi
-    ray[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows]
-    ray[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows]
+    ray = _row_multipliers(lp, layout, pi, mu, kappa)
     return ray if farkas_margin(lp, ray, tol) > 0 else None
 
 

@@ -68,11 +68,10 @@ def _techniques_at(master, k: int, products: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def mixed_techniques(master, weights: np.ndarray, share: float = 0.0) -> tuple[int, np.ndarray]:
-    """The heaviest column and the techniques the other columns of weight above ``share`` of
-    the heaviest's run in its place, from the columns' changes against the first choice (no
-    full choice is built)."""
-    live = np.flatnonzero(weights > share * weights.max(initial=0.0))
+def mixed_techniques(master, weights: np.ndarray) -> tuple[int, np.ndarray]:
+    """The heaviest column and the techniques the other weighted columns run in its place,
+    from the columns' changes against the first choice (no full choice is built)."""
+    live = np.flatnonzero(weights > 0)
     ref = int(live[np.argmax(weights[live])])
     ref_where = master.changes[master.columns[ref].base][0]
     found = []
