@@ -29,6 +29,11 @@ For a solution ``(v, y)`` of a :class:`~gosplan.optim.lp.LinearProgram`:
   violation; |y_i| / max|y|)``. A price error ``e`` says that ``(v, y)`` is an
   exact optimal pair of a program whose every bound and cost differ from this one's
   by at most ``e`` relative: the prices are the exact prices of a neighbouring plan.
+  Prices are known only to a solver's accuracy relative to the largest, as rows judge
+  them (``|y_i| / max|y|``): a column's reduced cost within
+  ``PRICE_NOISE max|y| sum_i |K_ij|`` of zero (what prices off by ``1e-9`` of the
+  largest can make of it) counts as zero, so that an activity whose every input and
+  output is priced at rounding level (``1e-15``) is not judged by its own rounding.
 
 A backend's "optimal" is believed only when violation, dual residual and gap are
 within tolerance; its prices are reported as certified only when the price error is.
@@ -47,6 +52,8 @@ __all__ = ["Verification", "verify", "row_sizes", "farkas_margin"]
 
 DUAL_BOUND_RESIDUAL = 1e-3
 """Above this dual residual the prices bound nothing and the gap is reported infinite."""
+PRICE_NOISE = 1e-9
+"""Prices within this share of the largest price are rounding for the price error (see the module)."""
 
 
 @dataclass(frozen=True)
@@ -120,15 +127,16 @@ def _price_error(lp: LinearProgram, v: np.ndarray, y: np.ndarray, a: np.ndarray,
     grad = lp.gradient(v)
     d = grad - (lp.c - a)  # grad - K'y
     turnover = np.abs(grad) + abs(lp.K.T) @ np.abs(y)
+    ymax = float(np.abs(y).max(initial=0.0))
+    noise = PRICE_NOISE * ymax * (abs(lp.K).T @ np.ones(lp.K.shape[0]))
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel_d = np.where(turnover > 0, np.abs(d) / turnover, 0.0)
+        rel_d = np.where(turnover > 0, np.maximum(np.abs(d) - noise, 0.0) / turnover, 0.0)
         lo, hi = lp.col_lower, lp.col_upper
         dist_lo = np.where(np.isfinite(lo), (v - lo) / (1.0 + np.abs(v) + np.abs(lo)), np.inf)
         dist_hi = np.where(np.isfinite(hi), (hi - v) / (1.0 + np.abs(v) + np.abs(hi)), np.inf)
         # d_j > 0 pushes v_j to its lower bound: wrong sign without one, else complementary slackness.
         col = np.where(d > 0, np.minimum(np.maximum(dist_lo, 0.0), rel_d), np.minimum(np.maximum(dist_hi, 0.0), rel_d))
         col = np.where(d == 0, 0.0, col)
-        ymax = float(np.abs(y).max(initial=0.0))
         rel_y = np.abs(y) / ymax if ymax > 0 else np.zeros_like(y)
         slack_lo, slack_hi = _scaled_gaps(Kv, lp.row_lower, lp.row_upper, size)
         slack_lo = np.where(np.isfinite(lp.row_lower), np.maximum(-slack_lo, 0.0), np.inf)

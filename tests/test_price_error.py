@@ -1,0 +1,66 @@
+"""gosplan's price error (gosplan.optim.check): prices row by row, with rounding-level prices
+counted as zero, checked on a program solved by hand and on a plan that used to be flagged."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import gosplan
+from gosplan.optim.check import PRICE_NOISE, verify
+from gosplan.optim.lp import LinearProgram
+from gosplan.synth.planning import planning_instance
+
+
+def _program() -> LinearProgram:
+    """``max z`` s.t. ``x1 - z >= 0`` (the target), ``x2 >= 0.5`` (a floor of a product nothing
+    else needs, free to make), ``x1 <= 1`` (a capacity); ``v = (x1, x2, z)``. By hand: ``x1 = z =
+    1``, ``x2 = 0.5``; prices ``y = (1, 0, -1)``, every reduced cost ``0``."""
+    K = sp.csr_array(np.array([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
+    return LinearProgram(
+        c=np.array([0.0, 0.0, -1.0]), K=K,
+        row_lower=np.array([0.0, 0.5, -np.inf]), row_upper=np.array([np.inf, np.inf, 1.0]),
+        col_lower=np.zeros(3), col_upper=np.full(3, np.inf),
+    )
+
+
+def test_hand_solved_prices_are_exact() -> None:
+    check = verify(_program(), np.array([1.0, 0.5, 1.0]), np.array([1.0, 0.0, -1.0]))
+    assert check.max_violation == 0.0 and check.relative_gap == 0.0
+    assert check.price_error == 0.0
+
+
+@pytest.mark.parametrize("price", [1e-15, 1e-12, 0.1 * PRICE_NOISE])
+def test_a_rounding_level_price_is_not_an_error(price: float) -> None:
+    """The free product's balance priced at rounding level: its activity's reduced cost is all
+    of its turnover (a relative error of 1 before), but within what prices known to
+    ``PRICE_NOISE`` of the largest can make."""
+    check = verify(_program(), np.array([1.0, 0.5, 1.0]), np.array([1.0, price, -1.0]))
+    assert check.price_error <= 1e-9
+
+
+@pytest.mark.parametrize("price", [1e-6, 1e-3])
+def test_a_price_above_rounding_is_still_an_error(price: float) -> None:
+    """The same price well above rounding: the activity would gain ``price`` a unit at these
+    prices, which no neighbouring program's optimum allows: flagged, relative to its turnover."""
+    check = verify(_program(), np.array([1.0, 0.5, 1.0]), np.array([1.0, price, -1.0]))
+    assert check.price_error >= 0.99
+
+
+def test_plan_with_rounding_level_prices_is_certified() -> None:
+    """A synthetic plan of 10,000 products whose only binding row is one capacity: the Leontief
+    method's prices were flagged "not certified, 1.00e+00" by an activity whose every price is
+    ~1e-15 (of the largest price 0.6). They are HiGHS' prices up to that rounding."""
+    inst = planning_instance(10_000, 10, seed=20240601)
+    kw = {"resources": inst.resources, "capacities": inst.capacities}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = gosplan.plan(inst.economy, method="leontief", **kw)
+        ref = gosplan.plan(inst.economy, method="highs", **kw)
+    assert got.detail["prices_certified"], got.detail.get("prices_note")
+    assert got.objective == pytest.approx(ref.objective, rel=1e-6)
+    scale = float(np.abs(ref.shadow_price).max())
+    assert np.abs(got.shadow_price - ref.shadow_price).max() <= 1e-6 * scale
