@@ -44,8 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_balance import MemoryWatch  # noqa: E402
 
 SOLVERS = ("leontief", "pdhg", "highs", "highs-ipm", "highs-pdlp", "ortools-pdlp")
-#: Also accepted by --solvers (not run by default): the Leontief method with its vertex finish.
-EXTRA_SOLVERS = ("leontief-vertex",)
+#: Also accepted by --solvers (not run by default): the Leontief method with its vertex finish
+#: always, or never (``leontief`` is gosplan's default: the finish up to FINISH_AUTO_MAX products).
+EXTRA_SOLVERS = ("leontief-vertex", "leontief-plain")
+VERTEX = {"leontief-vertex": True, "leontief-plain": False}
 TOL = 1e-6
 
 
@@ -104,7 +106,8 @@ def run_case(name: str, economy, objective: str, solver: str, kwargs: dict[str, 
                     iterations=iters,
                 )
             else:
-                method, vertex = ("leontief", True) if solver == "leontief-vertex" else (solver, False)
+                method = "leontief" if solver in VERTEX else solver
+                vertex = VERTEX.get(solver)  # None: gosplan's default
                 result = gosplan.plan(economy, objective=objective, method=method, tol=TOL, time_limit=limit,
                                       vertex=vertex, **kwargs)
                 rec.update(

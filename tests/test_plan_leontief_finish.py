@@ -67,7 +67,7 @@ def test_vertex_gives_the_exact_optimum(objective: str, seed: int) -> None:
         kw["targets"] = 0.85 * inst.economy.y
     ref = _plan(inst.economy, "highs", **kw)
     got = _plan(inst.economy, "leontief", vertex=True, **kw)
-    plain = _plan(inst.economy, "leontief", **kw)
+    plain = _plan(inst.economy, "leontief", vertex=False, **kw)
     assert ref.status is got.status is plain.status is Status.OPTIMAL, got.message
     stage = got.stages[0]
     assert "the last one's plan" in stage.message, stage.message
@@ -79,6 +79,22 @@ def test_vertex_gives_the_exact_optimum(objective: str, seed: int) -> None:
     assert plain.objective == pytest.approx(ref.objective, rel=1e-6)
     rounds = [int(r.stages[0].message.split(" round(s)")[0].rsplit(" ", 1)[-1]) for r in (got, plain)]
     assert rounds[0] < rounds[1]
+
+
+def test_vertex_by_default_up_to_its_size(monkeypatch) -> None:
+    """``vertex=None`` (the default) finishes plans of at most ``FINISH_AUTO_MAX`` products
+    and leaves larger ones to Dantzig–Wolfe alone: the same stages as ``True`` / ``False``."""
+    inst = planning_instance(4000, seed=11)
+    kw = {"resources": inst.resources, "capacities": inst.capacities}
+    default = _plan(inst.economy, "leontief", **kw)
+    assert "the last one's plan" in default.stages[0].message, default.stages[0].message
+    assert default.summary()["detail"]["prices_certified"] is True
+    monkeypatch.setattr(substitution, "FINISH_AUTO_MAX", 3999)
+    above = _plan(inst.economy, "leontief", **kw)
+    plain = _plan(inst.economy, "leontief", vertex=False, **kw)
+    assert "restricted" not in above.stages[0].message
+    assert above.stages[0].message == plain.stages[0].message
+    assert above.objective == plain.objective
 
 
 def test_vertex_finishes_the_last_priority_class() -> None:
@@ -97,7 +113,8 @@ def test_vertex_finishes_the_last_priority_class() -> None:
 
 
 def test_cli_vertex(runner, tmp_path) -> None:
-    """``gosplan plan --vertex`` reaches the API's option; with --years or --decompose it is refused."""
+    """``gosplan plan --vertex`` / ``--no-vertex`` reach the API's option; with --years or --decompose
+    either is refused."""
     import json
 
     from gosplan.cli.app import app
@@ -115,7 +132,11 @@ def test_cli_vertex(runner, tmp_path) -> None:
     assert "the last one's plan" in summary["stages"][0]["message"]
     ref = _plan(inst.economy, "highs", resources=inst.resources, capacities=inst.capacities)
     assert summary["objective"] == pytest.approx(ref.objective, rel=1e-9)
+    off = runner.invoke(app, [*args, "--no-vertex"])
+    assert off.exit_code == 0, off.output
+    assert "restricted" not in json.loads(off.stdout)["stages"][0]["message"]
     for extra in (["--years", "2"], ["--decompose"]):
-        refused = runner.invoke(app, [*args, "--vertex", *extra])
-        assert refused.exit_code == 2
-        assert "--vertex" in refused.stderr
+        for flag in ("--vertex", "--no-vertex"):
+            refused = runner.invoke(app, [*args, flag, *extra])
+            assert refused.exit_code == 2
+            assert "--vertex" in refused.stderr

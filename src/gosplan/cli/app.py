@@ -557,14 +557,16 @@ def plan(
         ),
     ] = None,
     vertex: Annotated[
-        bool,
+        Optional[bool],
         typer.Option(
-            "--vertex",
+            "--vertex/--no-vertex",
             help="With the Leontief method (--method leontief, or auto beyond HiGHS' size): end each stage "
             "with the restricted program on the techniques the master mixes, an optimal vertex whose prices "
-            "are certified row by row (slower on large plans; docs/planning.md).",
+            "are certified row by row. Default: on up to 200,000 products, off beyond, where it is slower "
+            "(docs/planning.md).",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     allow_negative_value_added: AllowNegativeValueAdded = False,
 ) -> None:
     """Optimal plan: Kantorovich's linear programs, Cockshott's harmony, least cost; with prices.
@@ -584,7 +586,7 @@ def plan(
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
         "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
     }
-    if vertex and (decompose or years is not None):
+    if vertex is not None and (decompose or years is not None):
         raise typer.BadParameter("only for a single-year plan solved whole", param_hint="--vertex")
     if decompose:
         if years is not None:

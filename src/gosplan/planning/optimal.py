@@ -71,7 +71,7 @@ def plan(
     time_limit: float | None = None,
     explain: bool = True,
     progress: Progress | None = None,
-    vertex: bool = False,
+    vertex: bool | None = None,
 ) -> PlanResult:
     """Compute an optimal plan for ``economy``.
 
@@ -131,7 +131,9 @@ def plan(
         techniques its master mixes (:mod:`gosplan.planning.substitution_finish`), once
         they are few enough: an optimal vertex whose prices are certified row by row,
         where Dantzig–Wolfe alone stops within ``tol/2`` of the bound with prices certified
-        by the duality gap only. Slower on large plans (docs/planning.md). Other methods
+        by the duality gap only. ``None`` (default): on up to
+        :data:`~gosplan.planning.substitution.FINISH_AUTO_MAX` products (200,000), where it
+        costs no time, off beyond, where it is slower (docs/planning.md). Other methods
         ignore it (HiGHS' simplex gives a vertex anyway).
 
     Returns
@@ -191,7 +193,7 @@ def solve_problem(
     explain: bool = True,
     progress: Progress | None = None,
     start: float | None = None,
-    vertex: bool = False,
+    vertex: bool | None = None,
 ) -> PlanResult:
     """:func:`plan` on an already checked :class:`PlanProblem`."""
     start = time.perf_counter() if start is None else start

@@ -60,8 +60,10 @@ SOLVE_TOL = 1e-11
 PLAN_MEMORY = 2 * 2**30
 #: Once the gap is below FINISH_FROM_GAP, each round whose master mixes few enough techniques
 #: tries the restricted program of :mod:`gosplan.planning.substitution_finish` (while such
-#: programs have cost at most half of the stage's Leontief solves).
-FINISH = False
+#: programs have cost at most half of the stage's Leontief solves). By default (``finish=None``)
+#: on plans of at most FINISH_AUTO_MAX products, where its directions cost less than the rounds
+#: it saves; off beyond (at 10^6 products it is 4-24 % slower: BENCHMARKS.md, runs P16 and P17).
+FINISH_AUTO_MAX = 200_000
 FINISH_FROM_GAP = 1e-3
 #: Rounds between the tests for a Farkas certificate while the master needs its artificial variables.
 INFEASIBLE_EVERY = 5
@@ -471,9 +473,9 @@ def solve_stage(
     backend's answer. ``state`` carries the technique choice between stages.
     ``smoothing`` (default :data:`SMOOTHING`): the weight of the best bound's prices
     in the prices each round uses (Wentges); ``0`` is plain Dantzig–Wolfe. ``finish``
-    (default ``state["finish"]``, :func:`gosplan.plan`'s ``vertex``, else :data:`FINISH`):
-    try the restricted program of :mod:`gosplan.planning.substitution_finish` once the gap
-    is below :data:`FINISH_FROM_GAP`.
+    (default ``state["finish"]``, :func:`gosplan.plan`'s ``vertex``; ``None``: on up to
+    :data:`FINISH_AUTO_MAX` products): try the restricted program of
+    :mod:`gosplan.planning.substitution_finish` once the gap is below :data:`FINISH_FROM_GAP`.
     """
     start = time.perf_counter()
     n = problem.n
@@ -517,7 +519,7 @@ def solve_stage(
     rent_of = _rent(st)
     if finish is None:
         finish = (state or {}).get("finish")
-    use_finish = FINISH if finish is None else bool(finish)
+    use_finish = n <= FINISH_AUTO_MAX if finish is None else bool(finish)
     finished = None  # (value, x): the restricted program's plan, once it is certified
     finish_solves, finishes, stage_solves = 0, 0, st.solves
     best = None  # (mu, kappa, pi): the prices of the best Lagrangian bound so far
@@ -585,7 +587,10 @@ def solve_stage(
             # The restricted program on the techniques the master mixes (at most half of the
             # stage's solves go to it): optimal when the bound from its prices meets its plan.
             before = st.solves
-            found = _finish(st, master, lam, eta, h, d, objective, z_lower, z_upper, rent_of, tol)
+            # a direction costs about one Leontief solve (solved eight at a time): the finish
+            # substitutes at most as many techniques as half the stage's solves so far pay for
+            affordable = (st.solves - stage_solves) // 2 - finish_solves
+            found = _finish(st, master, lam, eta, h, d, objective, z_lower, z_upper, rent_of, tol, affordable)
             if found is not None:
                 finish_solves += st.solves - before
                 finishes += 1
@@ -642,11 +647,12 @@ def solve_stage(
 
 
 def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h: np.ndarray, d: np.ndarray,
-            objective: str, z_lower: float, z_upper: float, rent_of, tol: float):
+            objective: str, z_lower: float, z_upper: float, rent_of, tol: float, affordable: int):
     """The restricted program (:mod:`gosplan.planning.substitution_finish`) on the techniques the
     master mixes: ``((value, x), bound)`` with ``bound = (b, (mu, kappa, pi))`` from its prices,
     or ``None`` for prices that cut off its own plan; ``None`` (no solve) when the master mixes
-    nothing or more techniques than :func:`substitution_limit` allows, or the program fails.
+    nothing or more techniques than :func:`substitution_limit` or ``affordable`` allow, or the
+    program fails.
     While its own bound misses its plan by more than ``EXACT``, the techniques the policy
     iteration picks at its prices beyond ``B ∪ J`` join ``J`` and it is solved again."""
     from gosplan.planning.substitution_finish import (
@@ -657,7 +663,7 @@ def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h
     weights[: lam.size] += lam
     weights[: eta.size] += eta
     ref, J = mixed_techniques(master, weights)
-    limit = substitution_limit(st.problem.n)
+    limit = min(substitution_limit(st.problem.n), affordable)
     if J.size == 0 or J.size > limit:
         return None
     B = master.choice(master.columns[ref].base)
