@@ -531,3 +531,43 @@ def test_polishing_reports_an_unreachable_bound() -> None:
     status, opt, *_ = highs(lp)
     found = polish_feasibility(lp, np.zeros(lp.shape[1]), opt - 1.0, 0.0, time_limit=5)
     assert found.status is not LPStatus.OPTIMAL
+
+
+def test_a_caller_criterion_stops_the_solve() -> None:
+    """``accept`` sees every checked iterate in original units, within its bounds; ``True`` stops
+    the solve there as optimal (the criterion is the caller's, not ``tol``)."""
+    lp = random_lp(3)
+    seen: list[np.ndarray] = []
+
+    def accept(v: np.ndarray) -> bool:
+        assert v.shape == (lp.shape[1],)
+        assert (v >= lp.col_lower).all() and (v <= lp.col_upper).all()
+        seen.append(v.copy())
+        return len(seen) == 3
+
+    s = solve_pdhg(lp, tol=1e-14, accept=accept)
+    assert s.status is LPStatus.OPTIMAL
+    assert s.iterations == 3 * CHECK_EVERY
+    assert "caller" in s.message
+    np.testing.assert_array_equal(s.v, seen[-1])
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_polishing_stops_once_every_row_passes(seed: int) -> None:
+    """With ``row_tol`` the polish stops as soon as gosplan's per-row check passes within it (and
+    the objective within its cap): never later than on the norms, and the point is as good."""
+    from gosplan.optim.check import max_violation, verify
+    from gosplan.optim.polish import polish_feasibility
+
+    lp = random_lp(seed)
+    status, opt, *_ = highs(lp)
+    loose = solve_pdhg(lp, tol=1e-3)
+    bound = verify(lp, loose.v, loose.y).dual_objective
+    slack = 1e-2 * (1 + abs(bound))
+    on_norms = polish_feasibility(lp, loose.v, bound, slack, time_limit=30)
+    on_rows = polish_feasibility(lp, loose.v, bound, slack, time_limit=30, row_tol=1e-7)
+    assert on_rows.status is LPStatus.OPTIMAL
+    assert on_rows.iterations <= on_norms.iterations
+    assert max_violation(lp, on_rows.v) <= 1e-7
+    assert violation(lp, on_rows.v) <= 1e-7  # the test's own measure
+    assert opt - 1e-7 <= lp.objective(on_rows.v) <= bound + slack + 1e-9

@@ -48,7 +48,7 @@ import numpy as np
 
 from gosplan.optim.lp import LinearProgram, harmony
 
-__all__ = ["Verification", "verify", "row_sizes", "farkas_margin"]
+__all__ = ["Verification", "verify", "max_violation", "row_sizes", "farkas_margin"]
 
 DUAL_BOUND_RESIDUAL = 1e-3
 """Above this dual residual the prices bound nothing and the gap is reported infinite."""
@@ -169,6 +169,22 @@ def _harmony_inner_min(a: np.ndarray, w: np.ndarray, lower: np.ndarray, upper: n
     return out
 
 
+def _violation(lp: LinearProgram, v: np.ndarray, Kv: np.ndarray, size: np.ndarray) -> float:
+    return max(
+        _worst(*_scaled_gaps(Kv, lp.row_lower, lp.row_upper, size)),
+        _worst(*_scaled_gaps(v, lp.col_lower, lp.col_upper)),
+    )
+
+
+def max_violation(lp: LinearProgram, v: np.ndarray) -> float:
+    """The violation of :func:`verify` alone (no prices): each row and column bound that ``v``
+    breaks, relative to the number it is judged against."""
+    v = np.asarray(v, dtype=np.float64)
+    if not np.isfinite(v).all():
+        return math.inf
+    return _violation(lp, v, lp.K @ v, row_sizes(lp, v))
+
+
 def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
     """Measure ``(v, y)`` on ``lp`` (see the module)."""
     v = np.asarray(v, dtype=np.float64)
@@ -177,10 +193,7 @@ def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
         return Verification(math.inf, math.inf, math.nan, math.nan, math.inf)
     Kv = lp.K @ v
     size = row_sizes(lp, v)
-    violation = max(
-        _worst(*_scaled_gaps(Kv, lp.row_lower, lp.row_upper, size)),
-        _worst(*_scaled_gaps(v, lp.col_lower, lp.col_upper)),
-    )
+    violation = _violation(lp, v, Kv, size)
     primal = lp.objective(v)
     Kty = lp.K.T @ y
     row_value, row_wrong = _bound_term(y, lp.row_lower, lp.row_upper)

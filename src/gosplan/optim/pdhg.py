@@ -48,6 +48,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numba
 import numpy as np
@@ -261,6 +262,7 @@ class _Solver:
         time_limit: float | None,
         progress: Progress | None,
         t0: float,
+        accept: Callable[[np.ndarray], bool] | None = None,
     ) -> LPSolution:
         """PDLP's outer loop: blocks of :data:`CHECK_EVERY` iterations, then termination,
         certificate and restart checks."""
@@ -350,6 +352,8 @@ class _Solver:
             if progress is not None:
                 best = min((ev_cur, ev_avg), key=self.worst)
                 progress(k, *best.relative(self.bnorm, self.cnorm))
+            if accept is not None and accept(np.clip(X[cur] * self.col_scale, self.lp.col_lower, self.lp.col_upper)):
+                return finish(LPStatus.OPTIMAL, ev_cur, message="accepted by the caller's criterion")
             if self.worst(ev_cur) <= tol:
                 return finish(LPStatus.OPTIMAL, ev_cur)
             if self.worst(ev_avg) <= tol:
@@ -393,6 +397,7 @@ def solve_pdhg(
     y0: np.ndarray | None = None,
     progress: Progress | None = None,
     threads: int | None = None,
+    accept: Callable[[np.ndarray], bool] | None = None,
 ) -> LPSolution:
     """Solve ``lp`` with PDLP's restarted primal-dual hybrid gradient (see the module).
 
@@ -415,6 +420,11 @@ def solve_pdhg(
         the relative quantities the criterion compares with ``tol``.
     threads:
         Numba threads for the solve (default: numba's current setting).
+    accept:
+        Called at every check with the current primal iterate ``v`` (original units, within
+        its bounds); when it returns ``True`` the solve stops there as
+        :attr:`LPStatus.OPTIMAL`, whatever ``tol`` says. A caller's own criterion, e.g.
+        feasibility polishing stopping once every row passes gosplan's per-row check.
 
     Returns
     -------
@@ -434,6 +444,6 @@ def solve_pdhg(
     try:
         solver = _Solver(lp)
         solver.warm_start(v0, y0)
-        return solver.run(tol, max_iter, time_limit, progress, t0)
+        return solver.run(tol, max_iter, time_limit, progress, t0, accept)
     finally:
         numba.set_num_threads(previous)

@@ -28,9 +28,14 @@ __all__ = ["polish_feasibility"]
 
 def polish_feasibility(
     lp: LinearProgram, v: np.ndarray, bound: float, slack: float, *, tol: float = 1e-9,
-    time_limit: float | None = None, max_iter: int | None = None,
+    time_limit: float | None = None, max_iter: int | None = None, row_tol: float | None = None,
 ) -> LPSolution:
     """A point of ``lp`` meeting every row with ``c'v + c0 <= bound + slack`` (see the module).
+
+    PDHG stops at ``tol`` on its norms, or, with ``row_tol``, as soon as its iterate passes
+    gosplan's per-row check within ``row_tol`` (:func:`gosplan.optim.check.max_violation`)
+    with its objective within the cap: the check the caller applies, often thousands of
+    iterations before the norms (each row judged against its own size, not all together).
 
     Returns the PDHG solution of the feasibility problem; its ``v`` has the columns of
     ``lp`` (the objective row is dropped from ``y``). ``status`` is ``OPTIMAL`` when a point
@@ -50,7 +55,17 @@ def polish_feasibility(
         col_lower=lp.col_lower,
         col_upper=lp.col_upper,
     )
-    sol = solve_pdhg(feas, tol=tol, time_limit=time_limit, max_iter=max_iter, v0=v, y0=np.zeros(K.shape[0]))
+    accept = None
+    if row_tol is not None:
+        from gosplan.optim.check import max_violation
+
+        cap = bound + slack
+
+        def accept(point: np.ndarray) -> bool:
+            return lp.objective(point) <= cap and max_violation(lp, point) <= row_tol
+
+    sol = solve_pdhg(feas, tol=tol, time_limit=time_limit, max_iter=max_iter, v0=v, y0=np.zeros(K.shape[0]),
+                     accept=accept)
     sol.y = sol.y[:-1]
     sol.objective = lp.objective(sol.v) if sol.status is LPStatus.OPTIMAL else float("nan")
     sol.method = "pdhg-polish"

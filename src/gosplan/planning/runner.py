@@ -104,6 +104,11 @@ class held at ``1 - tol/10``) can take PDHG millions of iterations where the sim
 takes milliseconds."""
 
 
+POLISH_ROWS = 5.0
+"""Feasibility polishing stops once every row passes gosplan's check within this many ``tol``
+(half of the ``10 tol`` the answer is then judged at), rather than on PDHG's norms."""
+
+
 class Runner:
     """Solves a sequence of programs (the stages) and keeps their record."""
 
@@ -299,15 +304,15 @@ class Runner:
 
     def _polish(self, lp: LinearProgram, sol: LPSolution, check: Verification) -> tuple[LPSolution, Verification] | None:
         """PDHG's objective and prices pass but some rows do not: look for a feasible point within
-        ``9 tol`` of its dual bound (:mod:`gosplan.optim.polish`), in at most as many iterations as
-        the solve took (at least 1,000). An iteration budget, not a time budget, so that the same
+        ``9 tol`` of its dual bound (:mod:`gosplan.optim.polish`), every row within
+        :data:`POLISH_ROWS` ``tol``, in at most as many iterations as the solve took (at least 1,000). An iteration budget, not a time budget, so that the same
         program gives the same plan on a busy machine; the plan's own time limit still applies."""
         from gosplan.optim.polish import polish_feasibility
 
         bound = check.dual_objective
         found = polish_feasibility(
             lp, sol.v, bound, 9 * self.tol * (1.0 + abs(bound)), time_limit=self.remaining(),
-            max_iter=max(sol.iterations, 1000),
+            max_iter=max(sol.iterations, 1000), row_tol=POLISH_ROWS * self.tol,
         )
         if found.status is not LPStatus.OPTIMAL:
             return None
