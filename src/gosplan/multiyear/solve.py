@@ -29,6 +29,10 @@ IIS_MAX_COLUMNS = 50_000
 #: First-order methods run at ``tol / FIRST_ORDER_MARGIN`` so that the plan gosplan's check
 #: accepts (rows and gap within ten times the runner's tolerance) is within ``tol``.
 FIRST_ORDER_MARGIN = 10.0
+#: Feasibility polishing of a first-order plan stops once every row passes gosplan's check
+#: within this share of ``tol`` (rather than on PDHG's norms at 1e-9): at 10,000 industries
+#: 1,984 iterations instead of 12,736 (BENCHMARKS.md, issue 15, run I5).
+POLISH_ROWS = 0.5
 
 
 def _choose(method: str, lp: LinearProgram) -> str:
@@ -159,7 +163,7 @@ def plan_years(
     chosen = _choose(method, lp)
     first_order = chosen in ("pdhg", "highs-pdlp")
     runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, time_limit, progress,
-                    exact_columns=AUTO_EXACT_MAX_COLUMNS)
+                    exact_columns=AUTO_EXACT_MAX_COLUMNS, polish_rows=POLISH_ROWS * tol)
     classes = problem.priority is not None and len(_classes(problem)) > 1
     held: list[float] = []
     if classes:

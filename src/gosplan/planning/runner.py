@@ -104,17 +104,12 @@ class held at ``1 - tol/10``) can take PDHG millions of iterations where the sim
 takes milliseconds."""
 
 
-POLISH_ROWS = 5.0
-"""Feasibility polishing stops once every row passes gosplan's check within this many ``tol``
-(half of the ``10 tol`` the answer is then judged at), rather than on PDHG's norms."""
-
-
 class Runner:
     """Solves a sequence of programs (the stages) and keeps their record."""
 
     def __init__(
         self, method: str, tol: float, time_limit: float | None, progress: Callable[[str], None] | None,
-        solver_tol: float | None = None, exact_columns: int | None = None,
+        solver_tol: float | None = None, exact_columns: int | None = None, polish_rows: float | None = None,
     ):
         self.method = method
         self.tol = tol
@@ -124,6 +119,9 @@ class Runner:
         # Up to this many columns an uncertified first-order answer is solved again by HiGHS
         # (default HIGHS_FALLBACK_COLUMNS; five-year plans, hard for the simplex, give less).
         self.exact_columns = exact_columns
+        # Feasibility polishing stops once every row passes gosplan's check within this
+        # (None: on PDHG's norms at 1e-9, which leaves rows at about 0).
+        self.polish_rows = polish_rows
         self.deadline = None if time_limit is None else time.perf_counter() + time_limit
         self.progress = progress
         self.stages: list[Stage] = []
@@ -304,15 +302,16 @@ class Runner:
 
     def _polish(self, lp: LinearProgram, sol: LPSolution, check: Verification) -> tuple[LPSolution, Verification] | None:
         """PDHG's objective and prices pass but some rows do not: look for a feasible point within
-        ``9 tol`` of its dual bound (:mod:`gosplan.optim.polish`), every row within
-        :data:`POLISH_ROWS` ``tol``, in at most as many iterations as the solve took (at least 1,000). An iteration budget, not a time budget, so that the same
-        program gives the same plan on a busy machine; the plan's own time limit still applies."""
+        ``9 tol`` of its dual bound (:mod:`gosplan.optim.polish`), stopped once every row is within
+        ``polish_rows`` if given, in at most as many iterations as the solve took (at least 1,000).
+        An iteration budget, not a time budget, so that the same program gives the same plan on a
+        busy machine; the plan's own time limit still applies."""
         from gosplan.optim.polish import polish_feasibility
 
         bound = check.dual_objective
         found = polish_feasibility(
             lp, sol.v, bound, 9 * self.tol * (1.0 + abs(bound)), time_limit=self.remaining(),
-            max_iter=max(sol.iterations, 1000), row_tol=POLISH_ROWS * self.tol,
+            max_iter=max(sol.iterations, 1000), row_tol=self.polish_rows,
         )
         if found.status is not LPStatus.OPTIMAL:
             return None
