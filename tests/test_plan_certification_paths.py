@@ -181,6 +181,7 @@ def test_polishing_inside_plan_years(monkeypatch, method: str) -> None:
     assert res.stages[-1].method == f"{method}+polish"
     assert res.objective == pytest.approx(literal(h), rel=3e-6)
     check_constraints(res, h, tol=1e-6)
+    assert res.max_violation <= multiyear_solve.POLISH_ROWS * 1e-6  # where the polish stops
 
 
 @pytest.mark.parametrize("seed", [1, 3])
