@@ -116,6 +116,32 @@ def test_a_five_year_plan_over_its_labour_is_numerical_error(monkeypatch, method
     assert over.max() > 10 * TOL
 
 
+@pytest.mark.parametrize("exact_columns", [None, 0])
+def test_time_out_before_the_rows_pass_is_a_time_limit(monkeypatch, exact_columns) -> None:
+    """PDHG says optimal but its rows fail the check, and the plan's time is gone before they
+    can be solved again exactly (small programs) or polished and continued (``exact_columns=0``,
+    the path of large ones): ``time_limit`` with the figures, not ``numerical_error``."""
+    import time
+
+    import gosplan.multiyear.solve as multiyear_solve
+
+    if exact_columns is not None:
+        monkeypatch.setattr(multiyear_solve, "AUTO_EXACT_MAX_COLUMNS", exact_columns)
+    h = random_horizon(3, 8, 4)
+    limit = 5.0
+
+    def late_and_off(lp, sol) -> None:
+        if sol.status is LPStatus.OPTIMAL:
+            sol.v = sol.v * 1.05
+            time.sleep(limit + 0.1)
+
+    _lie(monkeypatch, late_and_off)
+    res = plan_years(h, method="pdhg", time_limit=limit)
+    assert res.status is Status.TIME_LIMIT, res.message
+    assert "the time limit was reached before its answer passed gosplan's check" in res.message
+    assert res.max_violation > 10 * TOL
+
+
 # ------------------------------------------------------------------ polishing and continuing
 @pytest.mark.parametrize("seed", [15, 20])
 def test_polishing_inside_plan(monkeypatch, seed: int) -> None:

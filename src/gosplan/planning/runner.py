@@ -210,7 +210,15 @@ class Runner:
                     break
         if status is Status.OPTIMAL:
             assert check is not None
-            if not check.passes(self.tol * 10):
+            if not check.passes(self.tol * 10) and first_order and self.remaining() == 0.0:
+                # the time ran out before the answer could be polished, continued or solved again
+                status = Status.TIME_LIMIT
+                message = (
+                    f"{sol.method} stopped at its tolerance, but the time limit was reached before its answer "
+                    f"passed gosplan's check: violation {check.max_violation:.2e}, duality gap "
+                    f"{check.relative_gap:.2e}, dual residual {check.dual_residual:.2e} (tolerance {self.tol * 10:.0e})"
+                )
+            elif not check.passes(self.tol * 10):
                 status = Status.NUMERICAL_ERROR
                 message = (
                     f"{sol.method} reported optimal but gosplan's check failed: violation "
