@@ -126,9 +126,10 @@ def _price_error(lp: LinearProgram, v: np.ndarray, y: np.ndarray, a: np.ndarray,
     """Row-by-row and column-by-column error of the prices ``y`` (see the module)."""
     grad = lp.gradient(v)
     d = grad - (lp.c - a)  # grad - K'y
-    turnover = np.abs(grad) + abs(lp.K.T) @ np.abs(y)
+    abs_kt = abs(lp.K).T
+    turnover = np.abs(grad) + abs_kt @ np.abs(y)
     ymax = float(np.abs(y).max(initial=0.0))
-    noise = PRICE_NOISE * ymax * (abs(lp.K).T @ np.ones(lp.K.shape[0]))
+    noise = PRICE_NOISE * ymax * (abs_kt @ np.ones(lp.K.shape[0]))
     with np.errstate(invalid="ignore", divide="ignore"):
         rel_d = np.where(turnover > 0, np.maximum(np.abs(d) - noise, 0.0) / turnover, 0.0)
         lo, hi = lp.col_lower, lp.col_upper

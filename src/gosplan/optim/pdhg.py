@@ -221,12 +221,16 @@ class _Solver:
 
     # ------------------------------------------------------------------ solution
 
+    def primal(self, x: np.ndarray) -> np.ndarray:
+        """A scaled primal iterate in original units, within its bounds."""
+        return np.clip(x * self.col_scale, self.lp.col_lower, self.lp.col_upper)
+
     def solution(
         self, status: LPStatus, x: np.ndarray, y: np.ndarray, kty: np.ndarray, **kw
     ) -> LPSolution:
         """Unscale ``(x, y)`` into an :class:`LPSolution` (HiGHS' sign convention)."""
         lp = self.lp
-        v = np.clip(x * self.col_scale, lp.col_lower, lp.col_upper)
+        v = self.primal(x)
         d = lp.gradient(v) - kty / self.col_scale
         y = y * self.row_scale
         return LPSolution(status, v, y, d, objective=lp.objective(v), method="pdhg", **kw)
@@ -352,7 +356,7 @@ class _Solver:
             if progress is not None:
                 best = min((ev_cur, ev_avg), key=self.worst)
                 progress(k, *best.relative(self.bnorm, self.cnorm))
-            if accept is not None and accept(np.clip(X[cur] * self.col_scale, self.lp.col_lower, self.lp.col_upper)):
+            if accept is not None and accept(self.primal(X[cur])):
                 return finish(LPStatus.OPTIMAL, ev_cur, message="accepted by the caller's criterion")
             if self.worst(ev_cur) <= tol:
                 return finish(LPStatus.OPTIMAL, ev_cur)

@@ -583,13 +583,12 @@ def solve_stage(
         if artificial <= 1e-9 and gap <= tol / 2:
             status = LPStatus.OPTIMAL
             break
-        if use_finish and artificial <= 1e-9 and gap <= FINISH_FROM_GAP and 2 * finish_solves <= st.solves - stage_solves:
-            # The restricted program on the techniques the master mixes (at most half of the
-            # stage's solves go to it): optimal when the bound from its prices meets its plan.
+        # The restricted program on the techniques the master mixes: optimal when the bound from
+        # its prices meets its plan. At most half of the stage's solves go to it; a direction costs
+        # about one Leontief solve (eight at a time), so it substitutes at most that many techniques.
+        affordable = (st.solves - stage_solves) // 2 - finish_solves
+        if use_finish and artificial <= 1e-9 and gap <= FINISH_FROM_GAP and affordable > 0:
             before = st.solves
-            # a direction costs about one Leontief solve (solved eight at a time): the finish
-            # substitutes at most as many techniques as half the stage's solves so far pay for
-            affordable = (st.solves - stage_solves) // 2 - finish_solves
             found = _finish(st, master, lam, eta, h, d, objective, z_lower, z_upper, rent_of, tol, affordable)
             if found is not None:
                 finish_solves += st.solves - before
