@@ -65,6 +65,9 @@ PLAN_MEMORY = 2 * 2**30
 #: it saves; off beyond (at 10^6 products it is 4-24 % slower: BENCHMARKS.md, runs P16 and P17).
 FINISH_AUTO_MAX = 200_000
 FINISH_FROM_GAP = 1e-3
+#: Directions the restricted program may always take on the round the decomposition converges
+#: (one block solve: eight right-hand sides at a time), when no round has certified a plan.
+FINISH_LAST_DIRECTIONS = 8
 #: Rounds between the tests for a Farkas certificate while the master needs its artificial variables.
 INFEASIBLE_EVERY = 5
 #: Wentges' dual smoothing: the share of the best bound's prices in the prices a round uses.
@@ -580,13 +583,17 @@ def solve_stage(
                     detail={"rounds": rounds, "leontief_solves": st.solves},
                 )
         gap = abs(bound - value) / (1.0 + abs(value))
-        if artificial <= 1e-9 and gap <= tol / 2:
-            status = LPStatus.OPTIMAL
-            break
+        converged = artificial <= 1e-9 and gap <= tol / 2
         # The restricted program on the techniques the master mixes: optimal when the bound from
         # its prices meets its plan. At most half of the stage's solves go to it; a direction costs
         # about one Leontief solve (eight at a time), so it substitutes at most that many techniques.
+        # Tried on the round that converges too, if none has certified a plan yet: the best bound's
+        # prices certify the master's mix by the gap, not row by row (an activity the mix runs a
+        # little of can keep a positive reduced cost), the restricted program's own prices do.
+        # That last try may always take one block of directions.
         affordable = (st.solves - stage_solves) // 2 - finish_solves
+        if converged and finished is None:
+            affordable = max(affordable, FINISH_LAST_DIRECTIONS)
         if use_finish and artificial <= 1e-9 and gap <= FINISH_FROM_GAP and affordable > 0:
             before = st.solves
             found = _finish(st, master, lam, eta, h, d, objective, z_lower, z_upper, rent_of, tol, affordable)
@@ -607,6 +614,9 @@ def solve_stage(
                         # the decomposition's best bound's, which certify it by the gap alone
                         bound, best = f_best
                     break
+        if converged:
+            status = LPStatus.OPTIMAL
+            break
         if rounds >= TAILING_ROUNDS and lp.shape[1] <= TAILING_COLUMNS:
             raise NotApplicable(
                 f"tailing off: {rounds} rounds left a gap of {gap:.1e} on a program of {lp.shape[1]} columns"
