@@ -587,7 +587,9 @@ def plan(
         "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
     }
     if vertex is not None and (decompose or years is not None):
-        raise typer.BadParameter("only for a single-year plan solved whole", param_hint="--vertex")
+        raise typer.BadParameter(
+            "only for a single-year plan solved whole", param_hint="--vertex" if vertex else "--no-vertex"
+        )
     if decompose:
         if years is not None:
             raise typer.BadParameter("two-level planning is for single-year plans", param_hint="--decompose")
