@@ -193,7 +193,23 @@ def test_priorities_only_with_fulfilment(runner, cockshott, tmp_path: Path, obje
         gosplan.plan(cockshott, objective=objective, priorities={"bread": 1})
     path = _write(tmp_path / "priorities.csv", "product,class\nbread,1\n")
     result = runner.invoke(app, ["plan", "cockshott-example", "--objective", objective, "--priorities", str(path)])
-    assert result.exit_code == 1 and "priority classes" in result.stderr
+    assert result.exit_code == 2 and "priority classes" in result.stderr  # a usage error, as with --years
+
+
+@pytest.mark.parametrize(
+    ("option", "objective", "text"),
+    [("--costs", "fulfilment", "weighs the cost objective"), ("--weights", "cost", "weigh the harmony objective"),
+     ("--priorities", "harmony", "priority classes apply")],
+)
+@pytest.mark.parametrize("extra", [[], ["--years", "2"], ["--decompose"]])
+def test_inputs_of_another_objective_are_usage_errors(runner, tmp_path: Path, option: str, objective: str,
+                                                       text: str, extra: list[str]) -> None:
+    """An input that weighs another objective than the one planned exits 2 (usage) naming the
+    option, whether the plan is for one year, several or two levels (it exited 1 for one year)."""
+    path = _write(tmp_path / "input.csv", "product,value\nbread,1\n")
+    result = runner.invoke(app, ["plan", "cockshott-example", "--objective", objective, option, str(path), *extra])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {option}" in result.stderr and text in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -214,7 +230,7 @@ def test_objective_weights_only_with_their_objective(
         gosplan.plan(cockshott, objective=objective, **{option: {key: float(value)}})
     path = _write(tmp_path / f"{option}.csv", f"{header}\n{row}\n")
     result = runner.invoke(app, ["plan", "cockshott-example", "--objective", objective, f"--{option}", str(path)])
-    assert result.exit_code == 1 and message in result.stderr
+    assert result.exit_code == 2 and f"Invalid value for --{option}" in result.stderr  # the CLI: a usage error
 
 
 def test_fractional_priority_class_is_refused(runner, tmp_path: Path) -> None:

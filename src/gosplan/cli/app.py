@@ -586,6 +586,7 @@ def plan(
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
         "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
     }
+    _objective_inputs(objective, costs=costs, priorities=priorities, weights=weights)
     if vertex is not None and (decompose or years is not None):
         raise typer.BadParameter(
             "only for a single-year plan solved whole", param_hint="--vertex" if vertex else "--no-vertex"
@@ -669,6 +670,27 @@ def plan(
     _finish_plan(result, summary, as_json, lambda: plan_report(summary, frame, written=written))
 
 
+def _objective_inputs(objective: Objective, *, costs: Optional[Path], priorities: Optional[Path],
+                      weights: Optional[Path]) -> None:
+    """Refuse, as a usage error (exit 2), the inputs that weigh another objective than the one
+    planned: the same for single-year, multi-year and two-level plans."""
+    if costs is not None and objective.value != "cost":
+        raise typer.BadParameter(
+            f"weighs the cost objective; give --objective cost (the objective is {objective.value!r})",
+            param_hint="--costs",
+        )
+    if priorities is not None and objective.value != "fulfilment":
+        raise typer.BadParameter(
+            f"priority classes apply to --objective fulfilment, not {objective.value!r}; for harmony give "
+            "--weights", param_hint="--priorities",
+        )
+    if weights is not None and objective.value != "harmony":
+        raise typer.BadParameter(
+            f"weights weigh the harmony objective; give --objective harmony (the objective is {objective.value!r})",
+            param_hint="--weights",
+        )
+
+
 def _finish_plan(result: Any, summary: Mapping[str, Any], as_json: bool, render: Any) -> None:
     """Print the summary (JSON) or ``render()`` (rich), then exit with the plan's code:
     0 optimal, 3 infeasible, 4 unbounded, 1 otherwise."""
@@ -706,14 +728,6 @@ def _plan_years(
     if objective.value not in MULTIYEAR_OBJECTIVES:
         raise typer.BadParameter(
             "a multi-year plan maximises 'fulfilment' or 'harmony', or minimises 'cost'", param_hint="--objective"
-        )
-    if costs is not None and objective.value != "cost":
-        raise typer.BadParameter(
-            f"weighs the cost objective; give --objective cost (the objective is {objective.value!r})", param_hint="--costs"
-        )
-    if priorities is not None and objective.value != "fulfilment":
-        raise typer.BadParameter(
-            f"priority classes apply to --objective fulfilment, not {objective.value!r}", param_hint="--priorities"
         )
     if method.value not in METHODS:
         raise typer.BadParameter(f"a multi-year plan is solved by {', '.join(METHODS)}", param_hint="--method")
@@ -880,8 +894,6 @@ def _plan_decomposed(
                                  param_hint="--objective")
     if method.value not in METHODS:
         raise typer.BadParameter(f"the centre's program is solved by {', '.join(METHODS)}", param_hint="--method")
-    if "weights" in inputs and objective.value != "harmony":
-        raise typer.BadParameter("weights weigh the harmony objective (--objective harmony)", param_hint="--weights")
     if coordination == "marginal" and method.value != "auto":
         raise typer.BadParameter("not with --coordination marginal (the centre solves no LP)", param_hint="--method")
     if workers is not None and scheduler is not None:
