@@ -99,8 +99,23 @@ def test_unbounded_when_a_product_needs_no_limited_resource() -> None:
     )
     res = gosplan.plan(eco, targets={"p1": 1.0}, resources={"labour": 5.0}, method="highs")
     assert res.status is Status.UNBOUNDED
+    assert "in 1 targeted product(s)" in res.message and ": p1;" in res.message, res.message
     bounded = gosplan.plan(eco, targets={"p1": 1.0}, resources={"labour": 5.0, "land": 1.8}, method="highs")
     assert bounded.status is Status.OPTIMAL and bounded.objective == pytest.approx(1.8 * 0.9, rel=1e-9)
+
+
+def test_unbounded_harmony_names_the_products_nothing_limits(us2017) -> None:
+    """US 2017 with labour limited: harmony is unbounded because customs duties (4200ID) take no
+    labour, directly or through their inputs (their labour value is 0 in the table's balance,
+    the independent check); the message names that product, not "nothing limits" in general."""
+    res = gosplan.plan(us2017, objective="harmony")
+    assert res.status is Status.UNBOUNDED
+    assert "4200ID (Customs duties)" in res.message, res.message
+    values = pd.Series(gosplan.balance(us2017).labour_values, index=us2017.products)
+    named = [p for p in us2017.products if f"{p} (" in res.message or f": {p};" in res.message]
+    assert named and all(abs(values[p]) <= 1e-12 for p in named), named
+    bounded = gosplan.plan(us2017, objective="harmony", capacities={p: 1e6 for p in named})
+    assert bounded.status is not Status.UNBOUNDED
 
 
 def test_unbounded_cli_exit_4(runner, tmp_path: Path) -> None:

@@ -334,10 +334,9 @@ def _result(
             "; these conflict: " + "; ".join(conflict) if conflict else ""
         )
     elif status is Status.UNBOUNDED:
-        message = (
-            f"unbounded: nothing limits the {objective} objective; limit a resource the plan uses "
-            "(resource,available) or give capacities"
-        )
+        from gosplan.planning.unbounded import unbounded_message
+
+        message = unbounded_message(problem, objective)
     elif status is Status.OPTIMAL:
         message = "optimal plan" + (
             f"; fulfilment {', '.join(f'class {k}: {z:.6g}' for k, z in class_z.items())}" if class_z else ""
