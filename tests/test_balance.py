@@ -297,3 +297,27 @@ def test_bicgstab_breakdown_falls_back_to_gauss_seidel(monkeypatch: pytest.Monke
                     inplace_share=2.0)  # on the copy of R (in place: tests/test_linalg_block.py)
     np.testing.assert_allclose(x, np.linalg.solve(np.eye(len(A)) - A, y), rtol=1e-9)
     assert info.converged
+
+
+# ----------------------------------------------------------------------------- negative gross output
+
+
+def test_negative_gross_output_is_named() -> None:
+    """A final demand of -5 for a product the economy uses 0.1 x_1 of: the balance is exact (a
+    dense solve), its gross output is negative, and the result and a DataQualityWarning say so,
+    by name; a demand that leaves every output >= 0 says nothing."""
+    A = np.array([[0.2, 0.0], [0.1, 0.0]])
+    names = pd.Series(["Wheat", "Used goods"], index=["w", "u"])
+    eco = Economy.from_coefficients(A, y=[10.0, -5.0], l=[1.0, 0.5], products=["w", "u"]).with_names(names)
+    with pytest.warns(gosplan.errors.DataQualityWarning, match=r"u \(Used goods\) -3\.75 \(final demand -5\)"):
+        res = gosplan.balance(eco)
+    x_ref, _ = dense_reference(A, np.array([10.0, -5.0]), np.array([1.0, 0.5]))
+    np.testing.assert_allclose(res.gross_output, x_ref, rtol=1e-12)
+    assert x_ref[1] == pytest.approx(-3.75)
+    assert res.status is Status.SOLVED and "1 product(s) have a negative gross output" in res.message
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", gosplan.errors.DataQualityWarning)
+        fine = gosplan.balance(eco, [10.0, -0.5])
+    assert "negative gross output" not in fine.message

@@ -9,12 +9,13 @@ the primary-input multipliers ``p_r (I - A)^-1`` and the output multipliers
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from gosplan.errors import InvalidEconomyError, Location
+from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
 from gosplan.linalg.both import solve_both
 from gosplan.linalg.leontief import Method, prepare, solve
 from gosplan.model.economy import Economy
@@ -75,6 +76,35 @@ def demand_vector(economy: Economy, demand: Any = None, *, source: str | None = 
         k = int(np.flatnonzero(~np.isfinite(y))[0])
         raise InvalidEconomyError(f"demand is {y[k]}", Location(product=str(economy.products[k])))
     return y
+
+
+NEGATIVE_SHOWN = 3
+"""Products named in the note on negative gross outputs."""
+
+
+def _negative_outputs(economy: Economy, x: np.ndarray, y: np.ndarray, tol: float) -> str:
+    """A note (also a :class:`~gosplan.errors.DataQualityWarning`) naming the products whose gross
+    output comes out negative, ``""`` where none does. ``(I - A)^-1 >= 0``, so only a negative final
+    demand (net imports, sales of used goods) larger than what the economy uses of a product makes
+    its gross output negative: the balance is exact, but no production plan has such a figure."""
+    floor = tol * max(float(np.abs(x).max(initial=0.0)), 1.0)
+    neg = np.flatnonzero(x < -floor)
+    if neg.size == 0:
+        return ""
+    order = neg[np.argsort(x[neg])][:NEGATIVE_SHOWN]
+    words = ", ".join(
+        f"{economy.products[i]} ({economy.name_of(economy.products[i])}) {x[i]:.6g} (final demand {y[i]:.6g})"
+        if economy.name_of(economy.products[i]) != str(economy.products[i])
+        else f"{economy.products[i]} {x[i]:.6g} (final demand {y[i]:.6g})"
+        for i in order
+    )
+    more = f" and {neg.size - order.size} more" if neg.size > order.size else ""
+    note = (
+        f"{neg.size} product(s) have a negative gross output, from a negative final demand larger than "
+        f"the economy uses of them (net imports, sales of used goods): {words}{more}"
+    )
+    warnings.warn(f"{economy.meta.name}: {note}", DataQualityWarning, stacklevel=3)
+    return note
 
 
 def balance(
@@ -182,8 +212,9 @@ def balance(
             labour_values = V[:, 0].copy()
     ok = all(s.converged for s in solves)
     worst = max(s.relative_residual for s in solves)
+    negative = _negative_outputs(economy, x, y, tol)
     if ok:
-        message = f"solved: relative residual {worst:.2e} <= {tol:.0e}"
+        message = f"solved: relative residual {worst:.2e} <= {tol:.0e}" + (f"; {negative}" if negative else "")
     else:
         message = (
             f"not converged: relative residual {worst:.2e} > tolerance {tol:.0e} "
