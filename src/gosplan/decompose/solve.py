@@ -178,6 +178,18 @@ def plan_decomposed(
     from gosplan.hierarchy._techniques import resolve_hierarchy
 
     hierarchy = resolve_hierarchy(economy, hierarchy)
+    if hierarchy.n_enterprises == 0:
+        # A grouping of products into ministries without enterprises (the BEA tables carry BEA's
+        # summary codes and sectors as ministries): the ministries would have nothing to price or
+        # split and the centre would plan every product by the table's technique, the one-level
+        # plan, reported as a two-level plan of 0 enterprises.
+        name = economy.meta.name
+        raise InvalidEconomyError(
+            f"economy {name!r} has a hierarchy of {hierarchy.n_ministries} ministries but no enterprises: "
+            "two-level planning plans enterprises. Pass hierarchy= with enterprises, or attach synthetic "
+            "ones with gosplan.synth.enterprises.synth_enterprises(economy) (CLI: gosplan synth --base "
+            f"{name} --enterprises E --out DIR); gosplan.plan plans its products without them"
+        )
     if objective not in OBJECTIVES:
         raise InvalidEconomyError(
             f"two-level planning supports the objectives {', '.join(OBJECTIVES)}, not {objective!r}"
@@ -251,14 +263,30 @@ def _solver_tols(backend: str, tol: float) -> tuple[float, ...]:
 
 
 def _solve_centre(backend: str, centre_tol: float, remaining: float | None, number: int, lp: LinearProgram,
-                  v0: np.ndarray | None, basis: Any, y0: np.ndarray | None) -> tuple[Runner, LPSolution, Status, str]:
+                  v0: np.ndarray | None, basis: Any, y0: np.ndarray | None,
+                  guess: bool = False) -> tuple[Runner, LPSolution, Status, str]:
     """One round's centre solve: warm (last round's basis, or plan and prices), then from scratch
-    when the warm answer fails gosplan's check, then at the looser solver tolerance."""
+    when the warm answer fails gosplan's check, then at the looser solver tolerance.
+
+    ``guess``: ``v0`` is round 1's guess for a harmony program (``s = 0``, the targets met
+    exactly), where HiGHS lays its first tangent cuts at ``s = 0`` and 5 % either side. Where the
+    optimum lies far from the targets (us-2022 with capacities far above what its targets need, or
+    products without enterprises and so without capacities: some products over-fulfilled
+    thousands of times) those cuts are a poor start, one more cut per product and round approaches ``H``
+    too slowly, and HiGHS' cut rounds run out (``iteration_limit``); the program is then solved
+    again from the cuts a cold harmony solve starts from (a grid over both branches of ``H``
+    up to ``s = 2^29``), as a one-level plan is."""
     runner = sol = lp_status = lp_message = None
+    started = time.perf_counter()
     for k, solver_tol in enumerate(_solver_tols(backend, centre_tol)):
         runner = Runner(backend, centre_tol, remaining, None, solver_tol=solver_tol)
         label = f"centre, round {number}" + ("" if k == 0 else f" (solver tol {solver_tol:g})")
         sol, lp_status, lp_message = runner.solve(label, lp, v0, basis=basis, y0=y0)
+        if guess and lp_status is Status.ITERATION_LIMIT and "cut_rounds" in sol.detail:
+            left = None if remaining is None else max(remaining - (time.perf_counter() - started), 0.0)
+            if left != 0.0:
+                runner = Runner(backend, centre_tol, left, None, solver_tol=solver_tol)
+                sol, lp_status, lp_message = runner.solve(f"{label} (cuts on a grid)", lp)
         if basis is not None and (lp_status is not Status.OPTIMAL or runner.verifications[-1].relative_gap > centre_tol):
             # A warm start can end "optimal" with dual infeasibilities HiGHS tolerates and
             # gosplan's check does not: solve the round's program again from scratch.
@@ -437,19 +465,27 @@ def _stage_rounds(stage: _Stage, handles: list, tables: list, *, base, objective
             v0 = _carry_columns(sol.v, previous, program).astype(np.float64)
             v0 = np.clip(v0, program.lp.col_lower, program.lp.col_upper)
             y0 = sol.y
-        if v0 is None and basis is None and objective == "harmony":
+        guess = v0 is None and basis is None and objective == "harmony"
+        if guess:
             # Round 1 of a harmony plan: the first cuts at s = 0 (targets met exactly) and 5 % either
-            # side instead of HiGHS' 19-point grid (n = 3,000: 5.0 s instead of 8.4 s).
+            # side instead of HiGHS' 19-point grid (n = 3,000: 5.0 s instead of 8.4 s); solved again
+            # from the grid where these cuts do not converge (_solve_centre).
             v0 = np.zeros(program.lp.shape[1])
         backend = method
         if method == "auto":
             backend = "highs" if program.lp.shape[1] <= AUTO_HIGHS_MAX_COLUMNS else "pdhg"
         remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
         runner, sol, lp_status, lp_message = _solve_centre(backend, centre_tol, remaining, number, program.lp, v0,
-                                                           basis, y0)
+                                                           basis, y0, guess=guess)
         master_seconds = time.perf_counter() - t0
         if lp_status is not Status.OPTIMAL:
             status, message = lp_status, f"the centre's program in round {number}: {lp_message}"
+            if lp_status is Status.ITERATION_LIMIT and "cut_rounds" in sol.detail:
+                # HiGHS' message names the status of the last cut program it solved ("Optimal"),
+                # not that the cuts ran out before approximating H to tolerance.
+                message = (f"the centre's harmony program in round {number}: {sol.detail['cut_rounds']} round(s) of "
+                           "tangent cuts did not approximate its harmony to tolerance (each cut program was "
+                           "solved; the cuts did not converge)")
             rounds.append(Round(len(rounds) + 1, program.groups, math.nan, math.nan, math.inf, master_seconds,
                                 sol.method, 0.0, 0, 0, 0, 0, 0, stage=stage.name))
             say(prefix + rounds[-1].line(objective))
