@@ -528,7 +528,8 @@ def plan(
             help="Two-level planning down to the enterprises (docs/decompose.md): the centre plans over "
             "the ministries' aggregated reports, the ministries price their enterprises and report "
             "back, until the plan is within --tol of the bound they certify. Needs ministries and "
-            "enterprises in the economy directory. Objectives fulfilment, cost and harmony (--weights). "
+            "enterprises in the economy directory (the bundled BEA tables have ministries only: add "
+            "enterprises with gosplan synth --base NAME --enterprises E --out DIR). Objectives fulfilment, cost and harmony (--weights). "
             "Writes plan, enterprises, rounds, summary.json and the breakdown (ministries, allocations) "
             "under DIR/breakdown.",
         ),
