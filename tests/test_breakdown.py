@@ -653,3 +653,16 @@ def test_cli_breakdown_errors(runner, toy_dir: Path, tmp_path: Path) -> None:
     assert res.exit_code == 1 and "line 3" in res.stderr and "'flour'" in res.stderr
     res = _cli(runner, "breakdown", toy_dir, "--rule", "cheapest")
     assert res.exit_code == 2
+
+
+def test_cli_aggregate_refuses_ministries_without_enterprises(runner) -> None:
+    """us-2022 carries BEA's grouping of products as 17 ministries and no enterprises: aggregate
+    printed capacity 0 everywhere and a Python None; it now refuses with the synth hint, while
+    breakdown still breaks the balance down to those ministries."""
+    with pytest.warns(Warning):
+        eco = gosplan.load("us-2022")
+    assert eco.hierarchy is not None and eco.hierarchy.n_ministries == 17 and eco.hierarchy.n_enterprises == 0
+    res = _cli(runner, "aggregate", "us-2022")
+    assert res.exit_code == 1
+    assert "17 ministries but no enterprises" in res.stderr and "gosplan synth --base us-2022" in res.stderr
+    assert _cli(runner, "breakdown", "us-2022", "--no-allocations").exit_code == 0

@@ -196,6 +196,15 @@ def aggregate(
         from gosplan.hierarchy import aggregate as run_aggregate
 
         n_ent = eco.hierarchy.n_enterprises if eco.hierarchy is not None else 0
+        if eco.hierarchy is not None and n_ent == 0:
+            from gosplan.errors import InvalidEconomyError
+
+            # BEA's tables carry its grouping of products as ministries, without enterprises:
+            # every capacity would read 0 (gosplan breakdown still breaks a plan down to them).
+            raise InvalidEconomyError(
+                f"economy {economy!r} has {eco.hierarchy.n_ministries} ministries but no enterprises: nothing "
+                f"to aggregate; add enterprises with gosplan synth --base {economy} --enterprises E --out DIR"
+            )
         with activity.step(f"aggregating {n_ent:,} enterprises"):
             result = run_aggregate(eco)
         extra = {"load_seconds": load_seconds, "source": economy, "gosplan_version": __version__}
