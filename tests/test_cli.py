@@ -394,3 +394,14 @@ def test_installed_entry_point(toy: Path, tmp_path: Path) -> None:
     usage = subprocess.run([str(exe), "balance"], capture_output=True, text=True, timeout=300,
                            stdin=subprocess.DEVNULL)
     assert usage.returncode == 2
+
+
+def test_warnings_name_bundled_files_without_the_install_path(runner: CliRunner) -> None:
+    """The bundled UK table's data-quirk warnings named each file by the absolute path of the
+    install (site-packages/...); they name it from the datasets folder."""
+    from gosplan.cli.app import _BUNDLED
+
+    done = runner.invoke(app, ["balance", "uk-2015", "--json"])
+    assert done.exit_code == 0, done.output
+    assert "warning: bundled uk_ons_2015/domesticiot.csv.gz:" in done.stderr
+    assert _BUNDLED not in done.stderr and _BUNDLED.rstrip("/") not in done.stderr

@@ -102,8 +102,14 @@ app = typer.Typer(
 
 
 # --------------------------------------------------------------------------- helpers
+_BUNDLED = str(Path(__file__).resolve().parents[1] / "datasets") + os.sep
+
+
 def _one_line(text: str) -> str:
-    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+    """``text`` on one line; a bundled dataset's files named from the datasets folder
+    (``bundled uk_ons_2015/...``), not by the install's absolute path."""
+    text = str(text).replace(_BUNDLED, "bundled ")
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
