@@ -405,3 +405,16 @@ def test_warnings_name_bundled_files_without_the_install_path(runner: CliRunner)
     assert done.exit_code == 0, done.output
     assert "warning: bundled uk_ons_2015/domesticiot.csv.gz:" in done.stderr
     assert _BUNDLED not in done.stderr and _BUNDLED.rstrip("/") not in done.stderr
+
+
+def test_cost_plan_says_what_it_weighs(runner: CliRunner) -> None:
+    """pymrio's test MRIO has no labour: the cost objective weighs its first resource, Value
+    Added, by default. The result and the report say so; the objective is that resource's use."""
+    eco = gosplan.load("pymrio-test")
+    res = gosplan.plan(eco, objective="cost")
+    assert res.detail["cost_weights"] == {"Value Added": 1.0}
+    used = dict(zip(map(str, res.resources), res.resource_use))
+    assert res.objective == pytest.approx(used["Value Added"], rel=1e-9)
+    done = runner.invoke(app, ["plan", "pymrio-test", "--objective", "cost"], env={"COLUMNS": "120"})
+    assert done.exit_code == 0, done.output
+    assert "cost: 1 × Value Added" in done.stdout

@@ -225,6 +225,15 @@ def balance_report(
     return Group(*parts)
 
 
+def _objective_text(summary: Mapping[str, Any]) -> str:
+    """The objective's kind; for ``cost``, what it weighs (``cost: 1 × Value Added``)."""
+    kind = str(summary.get("objective_kind"))
+    weights = (summary.get("detail") or {}).get("cost_weights")
+    if kind != "cost" or not weights:
+        return kind
+    return "cost: " + " + ".join(f"{fmt_number(w)} × {r}" for r, w in weights.items())
+
+
 def _solve_rows(summary: Mapping[str, Any], fulfilment: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """The headline rows of a plan report: economy, objective, status, gosplan's checks, method, times."""
     status = str(summary.get("status"))
@@ -233,7 +242,7 @@ def _solve_rows(summary: Mapping[str, Any], fulfilment: Sequence[tuple[str, Any]
     rows: list[tuple[str, Any]] = [
         ("economy", str(summary.get("economy"))),
         ("products / activities", f"{fmt_number(summary.get('products'))} / {fmt_number(summary.get('activities'))}"),
-        ("objective", str(summary.get("objective_kind"))),
+        ("objective", _objective_text(summary)),
         ("status", status_text),
     ]
     if summary.get("objective") is not None:

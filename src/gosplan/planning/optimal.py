@@ -314,6 +314,9 @@ def _result(
         p, mu, kappa, reduced = nan_n, np.full(r, np.nan), nan_n.copy(), np.full(m, np.nan)
         bound = nan_n.copy()
     values, cost_prices = nan_n.copy(), nan_n.copy()
+    if objective == "cost":
+        # what is minimised, said where a default chose it (labour, else the first resource)
+        detail["cost_weights"] = {str(problem.resources[k]): float(problem.cost[k]) for k in np.flatnonzero(problem.cost)}
     last = runner.verifications[-1] if runner.verifications else None
     if status is Status.OPTIMAL and last is not None:
         # The prices are the final stage's: certified row by row (optim.check), or said not to be.
