@@ -118,6 +118,15 @@ def test_unbounded_harmony_names_the_products_nothing_limits(us2017) -> None:
     assert bounded.status is not Status.UNBOUNDED
 
 
+def test_report_title_says_optimal_only_for_an_optimal_plan(runner) -> None:
+    """The panel of an unbounded plan was titled "optimal plan"."""
+    unbounded = runner.invoke(app, ["plan", "us-2017", "--objective", "harmony"])
+    assert unbounded.exit_code == 4
+    assert "gosplan · plan" in unbounded.stdout and "optimal plan" not in unbounded.stdout
+    optimal = runner.invoke(app, ["plan", "cockshott-example"])
+    assert optimal.exit_code == 0 and "gosplan · optimal plan" in optimal.stdout
+
+
 def test_unbounded_cli_exit_4(runner, tmp_path: Path) -> None:
     resources = _write(tmp_path / "resources.csv", "resource,available\n")
     out = tmp_path / "out"

@@ -293,7 +293,8 @@ def plan_report(
     ok = str(summary.get("status")) == "optimal"
     rows = _solve_rows(summary, [("fulfilment, class " + str(k), z) for k, z in (summary.get("fulfilment") or {}).items()])
     parts: list[Any] = [
-        Panel(_kv_table(rows), title="[bold]gosplan · optimal plan", title_align="left", expand=False)
+        Panel(_kv_table(rows), title="[bold]gosplan · " + ("optimal plan" if ok else "plan"), title_align="left",
+              expand=False)
     ]
     if not ok:
         parts.append(Text(str(summary.get("message", "")), style="red"))
