@@ -330,6 +330,9 @@ def plan_report(
     if frame is not None and ok and len(frame):
         columns = [("shadow_price", "shadow price"), ("price_in_labour", "in labour"),
                    ("gross_output", "gross output"), ("fulfilment", "fulfilment")]
+        # a column with nothing in it (prices in labour of an economy without labour) only takes
+        # the width the products' names need
+        columns = [(c, t) for c, t in columns if c not in frame.columns or frame[c].notna().any()]
         parts.append(
             _top_table(frame, "shadow_price", columns, f"Top 10 products by shadow price (gross output in {units})")
         )
