@@ -233,6 +233,8 @@ def test_scenario_three_regimes_same_shocks(runner: CliRunner, tmp_path: Path, e
                                rtol=1e-12)
     settings = json.loads((out / "scenario.json").read_text())
     assert settings["periods"] == 4 and settings["seed"] == 7
+    assert settings["files"]["scenario"] == "scenario.json"
+    assert "scenario.json" in result.stdout.replace("\n", "")  # listed among the files written (it was not)
     assert settings["shocks"] == {"kind": "random", "rate": 0.1, "depth": 0.5, "persistence": 0.6, "seed": 7}
     assert [r["regime"] for r in settings["runs"]] == ["command", "liberman", "optimal"]
     assert settings["runs"][0]["behaviour"]["reporting"] == "understated"

@@ -576,7 +576,7 @@ def scenario(
         resolved = {**settings, "load_seconds": load_seconds, "gosplan_version": __version__,
                     "runs_outcome": {name: {"completed": ex.completed, "message": ex.message,
                                             "periods": int(len(ex.periods))} for name, ex in runs.items()},
-                    "files": {"comparison": COMPARISON_CSV, "report": COMPARISON_HTML,
+                    "files": {"comparison": COMPARISON_CSV, "report": COMPARISON_HTML, "scenario": SCENARIO_JSON,
                               "runs": {name: f"{name}/" for name in runs}}}
         text = _dumps(resolved) + "\n"
         others = tuple(f"{s}.{f.value}" for s in EXECUTION_TABLES for f in Format if f is not fmt)
@@ -595,7 +595,7 @@ def scenario(
     else:
         out_console, _, _ = _consoles(True)
         out_console.print(scenario_report(comparison, runs, written=[str(out / n) for n in runs]
-                                          + [str(out / COMPARISON_CSV), str(out / COMPARISON_HTML)]))
+                                          + [str(out / n) for n in (COMPARISON_CSV, COMPARISON_HTML, SCENARIO_JSON)]))
     failed = [(name, ex) for name, ex in runs.items() if not ex.completed]
     if failed:
         name, ex = failed[0]
