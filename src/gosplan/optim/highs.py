@@ -94,15 +94,38 @@ _STATUS = {
 
 SMALL_MATRIX_VALUE = 1e-12
 """The smallest coefficient HiGHS keeps (its least allowed ``small_matrix_value``)."""
+DEFAULT_SMALL_MATRIX_VALUE = 1e-9
+"""HiGHS' own ``small_matrix_value``."""
 
 
-def _options(h, method: str, tol: float, time_limit: float | None, threads: int | None) -> None:
+def small_matrix_value(lp: LinearProgram | None) -> float:
+    """HiGHS' ``small_matrix_value`` for ``lp``: its default (1e-9) unless ``lp`` has a smaller
+    coefficient, then just below that coefficient, at least :data:`SMALL_MATRIX_VALUE`.
+
+    HiGHS drops matrix entries at or below this value when the model is passed. Real tables
+    have coefficients of 1e-11 on activities of 1e6: dropped, they made HiGHS' "optimal" plan
+    for the US 2017 table miss a target by 4e-5 of itself. But HiGHS (1.16) also uses the value
+    when it proves a program infeasible, and at 1e-11 or less its dual simplex never accepts
+    its own proof: on the infeasible three-year UK plan with a terminal condition (smallest
+    coefficient 3.6e-6) it said "possibly dual unbounded" and refactorised at every iteration,
+    637 iterations in 20 s without an answer, where at 1e-9 it proves infeasibility in 0.12 s
+    (451 iterations; 1e-10: 0.45 s). So the value is lowered only as far as ``lp`` needs."""
+    if lp is not None and not lp.is_linear:
+        return SMALL_MATRIX_VALUE  # tangent cuts, with coefficients of their own, come later
+    if lp is None or lp.K.nnz == 0:
+        return DEFAULT_SMALL_MATRIX_VALUE
+    nonzero = np.abs(lp.K.data[lp.K.data != 0])
+    if nonzero.size == 0:
+        return DEFAULT_SMALL_MATRIX_VALUE
+    return float(min(DEFAULT_SMALL_MATRIX_VALUE, max(SMALL_MATRIX_VALUE, 0.5 * float(nonzero.min()))))
+
+
+def _options(h, method: str, tol: float, time_limit: float | None, threads: int | None,
+             lp: LinearProgram | None = None) -> None:
     h.setOptionValue("output_flag", False)
-    # HiGHS drops matrix entries below small_matrix_value (1e-9 by default) when the model
-    # is passed. Real tables have coefficients of 1e-11 on activities of 1e6: dropped, they
-    # made HiGHS' "optimal" plan for the US 2017 table miss a target by 4e-5 of itself.
-    # 1e-12 is the least HiGHS accepts; gosplan's check catches what is still smaller.
-    h.setOptionValue("small_matrix_value", SMALL_MATRIX_VALUE)
+    # Keep every coefficient of ``lp`` (see small_matrix_value); gosplan's check catches what
+    # is still smaller than 1e-12, the least HiGHS accepts.
+    h.setOptionValue("small_matrix_value", small_matrix_value(lp))
     if method == "simplex":
         h.setOptionValue("solver", "simplex")
     elif method == "ipm":
@@ -198,7 +221,7 @@ def solve_highs(
     highspy = _highspy()
     start = time.perf_counter()
     h = _new_highs(highspy)
-    _options(h, method, tol, time_limit, threads)
+    _options(h, method, tol, time_limit, threads, lp)
     if not presolve:
         h.setOptionValue("presolve", "off")
     if lp.is_linear:
@@ -219,7 +242,8 @@ def solve_highs(
         if status is LPStatus.INFEASIBLE:
             farkas = _dual_ray(h, lp)
             if farkas is None and str(h.getModelStatus()).endswith("kUnboundedOrInfeasible"):
-                status = _resolve_unbounded_or_infeasible(lp, method, tol, highspy)
+                left = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
+                status = _resolve_unbounded_or_infeasible(lp, method, tol, highspy, left)
         if status is LPStatus.UNBOUNDED:
             ray = _primal_ray(h, lp)
         objective = float(h.getInfo().objective_function_value) if status is LPStatus.OPTIMAL else float("nan")
@@ -264,15 +288,19 @@ def _primal_ray(h, lp: LinearProgram) -> np.ndarray | None:
     return ray if ray.size == lp.K.shape[1] else None
 
 
-def _resolve_unbounded_or_infeasible(lp: LinearProgram, method: str, tol: float, highspy) -> LPStatus:
-    """HiGHS sometimes answers "unbounded or infeasible": a zero-objective run decides."""
+def _resolve_unbounded_or_infeasible(lp: LinearProgram, method: str, tol: float, highspy,
+                                     time_limit: float | None = None) -> LPStatus:
+    """HiGHS sometimes answers "unbounded or infeasible": a zero-objective run decides (in the
+    time left to the solve; ``TIME_LIMIT`` when it runs out)."""
     h = _new_highs(highspy)
-    _options(h, "simplex", tol, None, None)
+    _options(h, "simplex", tol, time_limit, None, lp)
     model = _to_highs(lp, highspy)
     model.col_cost_ = np.zeros(lp.K.shape[1])
     h.passModel(model)
     h.run()
     name = str(h.getModelStatus()).split(".")[-1]
+    if name == "kTimeLimit":
+        return LPStatus.TIME_LIMIT
     return LPStatus.UNBOUNDED if name == "kOptimal" else LPStatus.INFEASIBLE
 
 
@@ -433,7 +461,7 @@ def irreducible_infeasible_subset(lp: LinearProgram, *, time_limit: float | None
     """An IIS of ``lp`` from HiGHS, or ``None`` when HiGHS finds none (feasible, or gave up)."""
     highspy = _highspy()
     h = _new_highs(highspy)
-    _options(h, "simplex", 1e-7, time_limit, None)
+    _options(h, "simplex", 1e-7, time_limit, None, lp)
     h.setOptionValue("iis_strategy", 2)
     h.passModel(_to_highs(lp, highspy))
     h.run()
