@@ -162,7 +162,8 @@ def plan_years(
     lp, layout = formulate(problem)
     chosen = _choose(method, lp)
     first_order = chosen in ("pdhg", "highs-pdlp")
-    runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, time_limit, progress,
+    left = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
+    runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, left, progress,
                     exact_columns=AUTO_EXACT_MAX_COLUMNS, polish_rows=POLISH_ROWS * tol)
     classes = problem.priority is not None and len(_classes(problem)) > 1
     held: list[float] = []
@@ -180,8 +181,10 @@ def plan_years(
         conflict = describe_conflict(
             lp, sol, iis_max_columns=IIS_MAX_COLUMNS,
             order=("terminal", "growth", "labour", "resource", "stock", "balance", "level", "investment"),
+            time_limit=runner.remaining(),
         )
-        message = "no plan meets every constraint" + (": " + "; ".join(conflict[:5]) if conflict else "")
+        proof = f" ({runner.certificate})" if runner.certificate else ""
+        message = f"no plan meets every constraint{proof}" + (": " + "; ".join(conflict[:5]) if conflict else "")
     elif status is Status.UNBOUNDED:
         message = "the objective is unbounded"
     return _result(problem, lp, layout, sol, status, message, runner, conflict, time.perf_counter() - start)
@@ -257,7 +260,8 @@ def _result(
     nr = len(problem.resource_names)
     resource_use = problem.resource_use @ x if nr else np.zeros((0, T))
     resource_price = -y[layout.resource_rows()] if nr else np.zeros((0, T))
-    check = runner.verifications[-1] if runner.verifications else None
+    # an infeasible program's last iterate is no plan: no violation or gap to report for it
+    check = runner.verifications[-1] if runner.verifications and status is not Status.INFEASIBLE else None
     stages = tuple(runner.stages)
     sign = 1.0 if problem.objective == "cost" else -1.0
     objective = sign * check.primal_objective if check is not None and have else float("nan")

@@ -125,6 +125,8 @@ class Runner:
         self.deadline = None if time_limit is None else time.perf_counter() + time_limit
         self.progress = progress
         self.stages: list[Stage] = []
+        #: What proved the last infeasible program infeasible (see :meth:`_certificate`).
+        self.certificate: str | None = None
         self.verifications: list[Verification] = []
 
     def remaining(self) -> float | None:
@@ -230,9 +232,16 @@ class Runner:
         elif status is Status.INFEASIBLE and need is not None:
             status = Status.NUMERICAL_ERROR
             message = f"{sol.method} reported the program infeasible but {need}"
+        elif status is Status.INFEASIBLE:
+            self.certificate = self._certificate(lp, sol)
+            message = f"{message}; {self.certificate}"
         elif need is not None:
             message = f"{message}; {need}"
         nan = float("nan")
+        if status is Status.INFEASIBLE:
+            # the last iterate of an infeasible program is no plan: its violation and gap say
+            # nothing (the Farkas ray, in the message, is what certifies the verdict)
+            check = None
         self.stages.append(
             Stage(
                 name=name,
@@ -251,6 +260,14 @@ class Runner:
         if check is not None:
             self.verifications.append(check)
         return sol, status, message
+
+    def _certificate(self, lp: LinearProgram, sol: LPSolution) -> str:
+        """What proves ``lp`` infeasible, in words: the Farkas ray's margin when it has one."""
+        margin = farkas_margin(lp, sol.farkas, 10 * self.tol)
+        if margin > 0:
+            return (f"certified by a Farkas ray: the rows it weighs, with every bound relaxed by "
+                    f"{10 * self.tol:.0e}, cannot hold together (margin {margin:.2e})")
+        return f"{sol.method}'s own proof of infeasibility (no Farkas ray to check)"
 
     def _uncertified(
         self, lp: LinearProgram, sol: LPSolution, status: Status, check: Verification | None, exact: bool,
