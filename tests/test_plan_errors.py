@@ -57,6 +57,21 @@ def test_infeasible_floor_names_labour_and_the_product(cockshott) -> None:
         res.raise_for_status()
 
 
+def test_infeasible_under_a_time_limit_still_names_the_conflict(cockshott, monkeypatch) -> None:
+    """Under a time limit the conflict comes from the solver's Farkas ray (HiGHS' IIS search
+    ignores time limits); the same constraints are named, and the IIS is not asked for."""
+    import gosplan.optim.highs as highs
+
+    def no_iis(*args, **kwargs):
+        raise AssertionError("the IIS search was asked for under a time limit")
+
+    monkeypatch.setattr(highs, "irreducible_infeasible_subset", no_iis)
+    res = gosplan.plan(cockshott, floors={"bread": 10.0}, method="highs", time_limit=30)
+    assert res.status is Status.INFEASIBLE
+    assert any(line.startswith("resource labour") for line in res.conflict), res.conflict
+    assert any("bread" in line for line in res.conflict), res.conflict
+
+
 def test_infeasible_floors_on_two_products(cockshott) -> None:
     """Floors that fit one at a time but not together: both named, with labour."""
     alone = [gosplan.plan(cockshott, floors={p: f}, method="highs") for p, f in (("bread", 2.5), ("coal", 6.0))]

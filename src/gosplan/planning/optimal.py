@@ -334,7 +334,7 @@ def _result(
         if why:
             detail["prices_note"] = "; ".join(filter(None, [detail.get("prices_note"), why]))
     if status is Status.INFEASIBLE:
-        conflict = _explain(problem, lp, sol) if explain else ()
+        conflict = _explain(problem, lp, sol, runner.remaining()) if explain else ()
         message = "infeasible: no plan meets every constraint" + (
             "; these conflict: " + "; ".join(conflict) if conflict else ""
         )
@@ -410,10 +410,13 @@ def _objective(objective: str, status: Status, last: Verification | None) -> flo
     return last.primal_objective if objective == "cost" else -last.primal_objective
 
 
-def _explain(problem: PlanProblem, lp: LinearProgram, sol: LPSolution) -> tuple[str, ...]:
-    """Words for the constraints that conflict: an IIS, or the Farkas ray's support."""
+def _explain(problem: PlanProblem, lp: LinearProgram, sol: LPSolution, time_left: float | None = None
+             ) -> tuple[str, ...]:
+    """Words for the constraints that conflict: an IIS, or the Farkas ray's support; within the
+    plan's time limit (``time_left`` seconds, ``None``: none)."""
     from functools import partial
 
     from gosplan.planning.explain import describe_conflict, plan_col_words
 
-    return describe_conflict(lp, sol, iis_max_columns=IIS_MAX_COLUMNS, col_words=partial(plan_col_words, problem))
+    return describe_conflict(lp, sol, iis_max_columns=IIS_MAX_COLUMNS, col_words=partial(plan_col_words, problem),
+                             time_limit=time_left)
