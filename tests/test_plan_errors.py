@@ -72,6 +72,17 @@ def test_infeasible_under_a_time_limit_still_names_the_conflict(cockshott, monke
     assert any("bread" in line for line in res.conflict), res.conflict
 
 
+def test_harmony_cuts_running_out_are_said_so(cockshott, monkeypatch) -> None:
+    """HiGHS allowed one round of tangent cuts: the plan stops at its iteration limit and says the
+    cuts did not converge (it repeated HiGHS' "Optimal" for the last cut program)."""
+    import gosplan.optim.highs as highs
+
+    monkeypatch.setattr(highs, "MAX_CUT_ROUNDS", 1)
+    res = gosplan.plan(cockshott, objective="harmony", method="highs", tol=1e-9)
+    assert res.status is Status.ITERATION_LIMIT
+    assert "tangent cuts did not converge in 1 round(s)" in res.message, res.message
+
+
 def test_infeasible_floors_on_two_products(cockshott) -> None:
     """Floors that fit one at a time but not together: both named, with labour."""
     alone = [gosplan.plan(cockshott, floors={p: f}, method="highs") for p, f in (("bread", 2.5), ("coal", 6.0))]

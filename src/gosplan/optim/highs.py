@@ -419,7 +419,11 @@ def _solve_outer_approximation(
         method=f"highs-{method}+cuts",
         iterations=total_iterations,
         seconds=time.perf_counter() - start,
-        message=f"HiGHS: {words} after {rounds} round(s) of tangent cuts",
+        message=(
+            f"HiGHS: tangent cuts did not converge in {rounds} round(s) (the last cut program: {words})"
+            if status is LPStatus.ITERATION_LIMIT
+            else f"HiGHS: {words} after {rounds} round(s) of tangent cuts"
+        ),
         detail=detail,
     )
 
