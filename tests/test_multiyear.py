@@ -532,3 +532,25 @@ def test_cli_infeasible_exit_code() -> None:
     r = CliRunner().invoke(app, ["plan", "cockshott-example", "--years", "5", "--terminal", "1000"])
     assert r.exit_code == 3
     assert "terminal condition" in r.output
+
+
+def test_summary_says_which_capital_stocks_bind() -> None:
+    """Per year the summary counts the stocks used to their limit and those with a rent, and
+    names the dearest: a priced stock is at its limit (complementary slackness of gosplan's
+    certified plan), and the dearest is the one with the largest rent in the result's arrays."""
+    from gosplan.multiyear import plan_years
+
+    res = plan_years("cockshott-example", years=3)
+    assert res.status is gosplan.Status.OPTIMAL
+    capital = res.summary()["capital"]
+    assert list(capital) == [str(y) for y in res.years]
+    assert all(capital[str(y)]["priced"] > 0 for y in res.years)  # stocks bind in every year here
+    for t, y in enumerate(res.years):
+        rec = capital[str(y)]
+        priced = res.rent[:, t] > 1e-9 * max(float(res.rent.max()), 1.0)
+        at_limit = (res.stock[:, t] > 0) & (res.required[:, t] >= (1 - 1e-7) * res.stock[:, t])
+        assert rec["at_limit"] == int(at_limit.sum())
+        assert rec["priced"] >= int(priced.sum()) and not (priced & ~at_limit).any()
+        if priced.any():
+            k = int(np.argmax(res.rent[:, t]))
+            assert rec["dearest"][0] == f"{res.products[res.stock_product[k]]} in {res.activities[res.stock_activity[k]]}"

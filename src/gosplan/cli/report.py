@@ -361,6 +361,7 @@ def multiyear_report(summary: Mapping[str, Any], *, written: Sequence[str] = ())
     fulfilment = summary.get("fulfilment") or {}
     labour = summary.get("labour") or {}
     classes = summary.get("class_fulfilment") or {}
+    capital = summary.get("capital") or {}
     if fulfilment:
         table = Table(box=box.SIMPLE_HEAD, title="Year by year", title_justify="left")
         for col in ("year", "fulfilment", *(f"class {k}" for k in classes),
@@ -374,6 +375,11 @@ def multiyear_report(summary: Mapping[str, Any], *, written: Sequence[str] = ())
                 fmt_number(rec.get("supply")), fmt_number(rec.get("used")), fmt_number(rec.get("price")),
             )
         parts.append(table)
+        if capital:
+            parts.append(Text("capital stocks at their limit (with a rent; the dearest): " + "; ".join(
+                f"{year} {fmt_number(rec.get('at_limit'))} ({fmt_number(rec.get('priced'))}"
+                + (f"; {', '.join(map(str, rec['dearest']))})" if rec.get("dearest") else ")")
+                for year, rec in capital.items())))
     resources = summary.get("resources") or {}
     if resources:
         table = _resource_table(summary, list(resources), ("year", "available", "used", "price"), title="Other resources")

@@ -197,6 +197,7 @@ class MultiYearPlanResult:
             "products": len(self.products),
             "activities": len(self.activities),
             "capital_stocks": int(self.stock_product.size),
+            "capital": self._capital_by_year(),
             "conflict": list(self.conflict),
             "stages": [s.to_dict() for s in self.stages],
             "notes": list(self.notes),
@@ -205,6 +206,26 @@ class MultiYearPlanResult:
             **self.resource_texts,
             **({"detail": self.detail} if self.detail else {}),
         }
+
+    def _capital_by_year(self, shown: int = 3) -> dict[str, dict[str, Any]]:
+        """Per year the capital stocks the plan uses to their limit (``required >= (1 - 1e-7)
+        stock``, ``stock > 0``), those with a positive rent, and the ``shown`` dearest of these
+        (``product in activity``): what binds where labour does not."""
+        if self.stock.size == 0 or not np.isfinite(self.required).all():
+            return {}
+        at_limit = (self.stock > 0) & (self.required >= (1.0 - 1e-7) * self.stock)
+        rent = self.rent if np.isfinite(self.rent).all() else np.zeros_like(self.stock)
+        out: dict[str, dict[str, Any]] = {}
+        for t, y in enumerate(self.years):
+            priced = np.flatnonzero(rent[:, t] > 0)
+            dearest = priced[np.argsort(-rent[priced, t])][:shown]
+            out[str(y)] = {
+                "at_limit": int(at_limit[:, t].sum()),
+                "priced": int(priced.size),
+                "dearest": [f"{self.products[self.stock_product[k]]} in {self.activities[self.stock_activity[k]]}"
+                            for k in dearest],
+            }
+        return out
 
     def to_html(self, *, title: str | None = None, names: Any = None) -> str:
         """The self-contained HTML report (charts and tables; :mod:`gosplan.report.html`);
