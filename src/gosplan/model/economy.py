@@ -375,9 +375,15 @@ class Economy:
             k = int(np.flatnonzero(self.use.data < 0)[0])
             row = int(np.searchsorted(self.use.indptr, k, side="right") - 1)
             col = int(self.use.indices[k])
+            names = getattr(self, "names", None)
+
+            def word(label: Any) -> str:
+                name = published_name(names, self.products, label)
+                return f"{label!r} ({name})" if name is not None and name != str(label) else repr(label)
+
             warnings.warn(
                 f"{self.meta.name}: {negative} negative technical coefficient(s) accepted "
-                f"(scrap, by-products), e.g. {self.products[row]!r} into {self.activities[col]!r}: "
+                f"(scrap, by-products), e.g. {word(self.products[row])} into {word(self.activities[col])}: "
                 f"{self.use.data[k]:.6g}",
                 NegativeCoefficientWarning,
                 stacklevel=4,
