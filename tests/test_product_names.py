@@ -206,3 +206,13 @@ def test_conflicts_of_an_infeasible_plan_name_the_products() -> None:
     balances = [line for line in res.conflict if line.startswith("balance of ")]
     assert balances and all(" (" in line.split(":")[0] for line in balances)
     assert any(line.startswith("balance of 493 (Warehousing and storage): ") for line in balances)
+
+
+def test_negative_coefficient_warning_names_the_products() -> None:
+    """us-2022's scrap-like negative coefficients were reported by bare BEA codes."""
+    from gosplan.errors import NegativeCoefficientWarning
+
+    with pytest.warns(NegativeCoefficientWarning) as caught:
+        gosplan.load("us-2022")
+    text = " ".join(str(w.message) for w in caught if issubclass(w.category, NegativeCoefficientWarning))
+    assert "'111CA' (Farms) into 'GFGN' (Federal general government (nondefense))" in text, text
