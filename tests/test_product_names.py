@@ -213,6 +213,6 @@ def test_negative_coefficient_warning_names_the_products() -> None:
     from gosplan.errors import NegativeCoefficientWarning
 
     with pytest.warns(NegativeCoefficientWarning) as caught:
-        gosplan.load("us-2022")
+        load_dataset("us-2022")
     text = " ".join(str(w.message) for w in caught if issubclass(w.category, NegativeCoefficientWarning))
     assert "'111CA' (Farms) into 'GFGN' (Federal general government (nondefense))" in text, text
