@@ -129,3 +129,25 @@ def test_time_limit_holds_the_explanation_of_an_infeasible_plan(monkeypatch: pyt
                         lambda lp, *, time_limit=60.0: calls.append(time_limit))
     res = gosplan.plan_years(h, terminal=1.0, discount=0.03, method="highs")
     assert res.status is Status.INFEASIBLE and calls == [60.0]
+
+
+def test_an_unproven_highs_infeasible_is_solved_again_at_the_smallest_value() -> None:
+    """At half its least coefficient (8.5e-11) HiGHS' dual simplex calls us-2022's cost plan
+    infeasible without a Farkas ray that proves it; solved again keeping coefficients down to 1e-12 it is
+    optimal, as the reference solvers find (tests/test_plan_reference.py)."""
+    from gosplan.optim.check import verify
+    from gosplan.optim.highs import DEFAULT_SMALL_MATRIX_VALUE, SMALL_MATRIX_VALUE, small_matrix_value, solve_highs
+    from gosplan.optim.lp import LPStatus
+    from gosplan.planning.formulate import cost_lp
+    from gosplan.planning.problem import planning_problem
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lp, _ = cost_lp(planning_problem(gosplan.load("us-2022")))
+    assert SMALL_MATRIX_VALUE < small_matrix_value(lp) < DEFAULT_SMALL_MATRIX_VALUE  # half its least, 1.7e-10
+    got = solve_highs(lp)
+    assert got.status is LPStatus.OPTIMAL
+    assert "solved again keeping coefficients down to 1e-12" in got.message, got.message
+    assert verify(lp, got.v, got.y).passes(1e-5)
+    direct = solve_highs(lp, small=SMALL_MATRIX_VALUE)
+    assert direct.status is LPStatus.OPTIMAL and direct.objective == pytest.approx(got.objective, rel=1e-9)

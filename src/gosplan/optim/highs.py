@@ -121,11 +121,11 @@ def small_matrix_value(lp: LinearProgram | None) -> float:
 
 
 def _options(h, method: str, tol: float, time_limit: float | None, threads: int | None,
-             lp: LinearProgram | None = None) -> None:
+             lp: LinearProgram | None = None, small: float | None = None) -> None:
     h.setOptionValue("output_flag", False)
     # Keep every coefficient of ``lp`` (see small_matrix_value); gosplan's check catches what
     # is still smaller than 1e-12, the least HiGHS accepts.
-    h.setOptionValue("small_matrix_value", small_matrix_value(lp))
+    h.setOptionValue("small_matrix_value", small_matrix_value(lp) if small is None else small)
     if method == "simplex":
         h.setOptionValue("solver", "simplex")
     elif method == "ipm":
@@ -196,8 +196,16 @@ def solve_highs(
     presolve: bool = True,
     v0: np.ndarray | None = None,
     objective_tol: float | None = None,
+    small: float | None = None,
 ) -> LPSolution:
     """Solve ``lp`` with HiGHS; harmony terms by outer approximation (see the module).
+
+    ``small``: HiGHS' ``small_matrix_value`` (default :func:`small_matrix_value`). An
+    "infeasible" found above :data:`SMALL_MATRIX_VALUE` whose Farkas ray does not prove it
+    (:func:`gosplan.optim.check.farkas_margin`) is solved again at :data:`SMALL_MATRIX_VALUE`:
+    at 8.5e-11 (half the least coefficient) its dual simplex called the bundled us-2022 table's
+    cost plan infeasible, which at 1e-12 it solves (optimal), while at 1e-12 it never proves the
+    infeasible three-year UK plan with a terminal condition that at 1e-9 it proves in 0.12 s.
 
     ``presolve=False`` switches HiGHS' presolve off (the runner's last resort when HiGHS'
     "optimal" prices fail gosplan's check, see :class:`gosplan.planning.runner.Runner`).
@@ -221,7 +229,7 @@ def solve_highs(
     highspy = _highspy()
     start = time.perf_counter()
     h = _new_highs(highspy)
-    _options(h, method, tol, time_limit, threads, lp)
+    _options(h, method, tol, time_limit, threads, lp, small)
     if not presolve:
         h.setOptionValue("presolve", "off")
     if lp.is_linear:
@@ -244,6 +252,20 @@ def solve_highs(
             if farkas is None and str(h.getModelStatus()).endswith("kUnboundedOrInfeasible"):
                 left = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
                 status = _resolve_unbounded_or_infeasible(lp, method, tol, highspy, left)
+        used = small_matrix_value(lp) if small is None else small
+        if status is LPStatus.INFEASIBLE and used > SMALL_MATRIX_VALUE:
+            from gosplan.optim.check import farkas_margin
+
+            if not farkas_margin(lp, farkas, 10 * tol) > 0:
+                left = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
+                if left is None or left > 0:
+                    again = solve_highs(lp, method=method, tol=tol, time_limit=left, threads=threads,
+                                        basis=basis, presolve=presolve, small=SMALL_MATRIX_VALUE)
+                    again.iterations += _iterations(h)
+                    again.seconds = time.perf_counter() - start
+                    again.message = (f"{again.message} (solved again keeping coefficients down to "
+                                     f"{SMALL_MATRIX_VALUE:g}: HiGHS' 'infeasible' at {used:g} came with no proof)")
+                    return again
         if status is LPStatus.UNBOUNDED:
             ray = _primal_ray(h, lp)
         objective = float(h.getInfo().objective_function_value) if status is LPStatus.OPTIMAL else float("nan")
