@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -45,7 +46,7 @@ from gosplan.decompose.ministry import (
     price_round,
 )
 from gosplan.decompose.result import DecomposedPlan, Round
-from gosplan.errors import InvalidEconomyError
+from gosplan.errors import GosplanWarning, InvalidEconomyError
 from gosplan.model.economy import Economy
 from gosplan.planning.optimal import _result
 from gosplan.planning.problem import planning_problem
@@ -178,18 +179,20 @@ def plan_decomposed(
     from gosplan.hierarchy._techniques import resolve_hierarchy
 
     hierarchy = resolve_hierarchy(economy, hierarchy)
+    no_enterprises = ""
     if hierarchy.n_enterprises == 0:
         # A grouping of products into ministries without enterprises (the BEA tables carry BEA's
-        # summary codes and sectors as ministries): the ministries would have nothing to price or
-        # split and the centre would plan every product by the table's technique, the one-level
-        # plan, reported as a two-level plan of 0 enterprises.
+        # summary codes and sectors as ministries): the ministries have nothing to price or split
+        # and the centre plans every product by the table's technique, the one-level plan. Planned
+        # (it is a valid two-level program, and property tests draw it), but said loudly.
         name = economy.meta.name
-        raise InvalidEconomyError(
-            f"economy {name!r} has a hierarchy of {hierarchy.n_ministries} ministries but no enterprises: "
-            "two-level planning plans enterprises. Pass hierarchy= with enterprises, or attach synthetic "
-            "ones with gosplan.synth.enterprises.synth_enterprises(economy) (CLI: gosplan synth --base "
-            f"{name} --enterprises E --out DIR); gosplan.plan plans its products without them"
+        no_enterprises = (
+            f"economy {name!r} has a hierarchy of {hierarchy.n_ministries} ministries but no enterprises: every "
+            "product is made by the table's own technique and the two-level plan is the one-level plan. Attach "
+            "enterprises with gosplan.synth.enterprises.synth_enterprises(economy) (CLI: gosplan synth --base "
+            f"{name} --enterprises E --out DIR) to plan them"
         )
+        warnings.warn(no_enterprises, GosplanWarning, stacklevel=2)
     if objective not in OBJECTIVES:
         raise InvalidEconomyError(
             f"two-level planning supports the objectives {', '.join(OBJECTIVES)}, not {objective!r}"
