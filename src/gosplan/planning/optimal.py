@@ -393,7 +393,7 @@ _PRICE_ADVICE = {
     "cost": "Exact prices come from a vertex: HiGHS' simplex (--method highs) or the Leontief method's "
             "finish (--vertex)",
     "harmony": "Harmony's prices come from tangent cuts or first-order iterates: a tighter --tol brings them "
-               "closer (us-2022: 5.5e-4 at 1e-6, 4.8e-5 at 1e-9)",
+               "closer (docs/planning.md)",
 }
 """What to do where a plan's prices miss their row-by-row certificate (see ``prices_note``)."""
 
