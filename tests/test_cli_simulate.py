@@ -49,6 +49,9 @@ def test_each_rule_writes_tables_summary_and_report(runner: CliRunner, tmp_path:
     assert gaps[0]["name"] in result.stdout
     for word in ("converged", "final gap", "shortage", "hidden market", "welfare per head", "Gini"):
         assert word in result.stdout
+    # what the per-head figures are measured in (us-2022 has labour: its base-year labour values)
+    assert summary["valued_at"] == "base-year labour values (million USD of compensation)"
+    assert "at base-year labour values" in " ".join(result.stdout.split())
     # the report: self-contained, well-formed charts with tooltips
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>")

@@ -133,7 +133,8 @@ def simulate_report(summary: Mapping[str, Any], *, written: list[str]) -> Any:
         ("hidden market", f"{_percent(ind.get('hidden_share'))} of spending (premium "
                           f"{_percent(ind.get('hidden_premium'))})"),
         ("welfare per head", _number(ind.get("welfare_per_head"))),
-        ("consumption per head", _number(ind.get("consumption_per_head"))),
+        ("consumption per head", _number(ind.get("consumption_per_head"))
+         + (f"  (at {summary['valued_at']})" if summary.get("valued_at") else "")),
         ("Gini (consumption per head)", _number(ind.get("gini"), 3)),
         ("seconds", f"{_number(summary.get('seconds'), 3)} (load {_number(summary.get('load_seconds'), 3)})"),
     ]
@@ -394,6 +395,10 @@ def simulate(
             for r in gaps.itertuples(index=False)
         ]
         summary.update({
+            # consumption and welfare per head are valued at the base year's labour values of the
+            # consumer goods (unit quantities where the economy has no labour): cycle.simulate
+            "valued_at": (f"base-year labour values ({eco.meta.labour_unit})" if eco.labour is not None
+                          else "unit quantities (no labour in the economy)"),
             "load_seconds": load_seconds,
             "source": economy,
             "households_source": hh.source if getattr(hh, "source", None) else None,
