@@ -179,20 +179,19 @@ def plan_decomposed(
     from gosplan.hierarchy._techniques import resolve_hierarchy
 
     hierarchy = resolve_hierarchy(economy, hierarchy)
-    no_enterprises = ""
     if hierarchy.n_enterprises == 0:
         # A grouping of products into ministries without enterprises (the BEA tables carry BEA's
         # summary codes and sectors as ministries): the ministries have nothing to price or split
         # and the centre plans every product by the table's technique, the one-level plan. Planned
         # (it is a valid two-level program, and property tests draw it), but said loudly.
         name = economy.meta.name
-        no_enterprises = (
+        warnings.warn(
             f"economy {name!r} has a hierarchy of {hierarchy.n_ministries} ministries but no enterprises: every "
             "product is made by the table's own technique and the two-level plan is the one-level plan. Attach "
             "enterprises with gosplan.synth.enterprises.synth_enterprises(economy) (CLI: gosplan synth --base "
-            f"{name} --enterprises E --out DIR) to plan them"
+            f"{name} --enterprises E --out DIR) to plan them",
+            GosplanWarning, stacklevel=2,
         )
-        warnings.warn(no_enterprises, GosplanWarning, stacklevel=2)
     if objective not in OBJECTIVES:
         raise InvalidEconomyError(
             f"two-level planning supports the objectives {', '.join(OBJECTIVES)}, not {objective!r}"

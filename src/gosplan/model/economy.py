@@ -120,6 +120,13 @@ def published_name(names: pd.Series | None, products: pd.Index, label: Any) -> s
     return None
 
 
+def quoted_name(names: pd.Series | None, products: pd.Index, label: Any) -> str:
+    """``'code' (name)`` for a product label (or a technique labelled like its product) that has
+    a published name in ``names``, else ``'code'``: how messages name a product."""
+    name = published_name(names, products, label)
+    return f"{label!r} ({name})" if name is not None and name != str(label) else repr(label)
+
+
 def with_product_names(frame: pd.DataFrame | None, economy: Any) -> pd.DataFrame | None:
     """``frame`` with a ``name`` column after ``product`` when ``economy`` names its products
     (the label where a product has none); the frame itself otherwise."""
@@ -376,14 +383,10 @@ class Economy:
             row = int(np.searchsorted(self.use.indptr, k, side="right") - 1)
             col = int(self.use.indices[k])
             names = getattr(self, "names", None)
-
-            def word(label: Any) -> str:
-                name = published_name(names, self.products, label)
-                return f"{label!r} ({name})" if name is not None and name != str(label) else repr(label)
-
             warnings.warn(
-                f"{self.meta.name}: {negative} negative technical coefficient(s) accepted "
-                f"(scrap, by-products), e.g. {word(self.products[row])} into {word(self.activities[col])}: "
+                f"{self.meta.name}: {negative} negative technical coefficient(s) accepted (scrap, by-products), "
+                f"e.g. {quoted_name(names, self.products, self.products[row])} into "
+                f"{quoted_name(names, self.products, self.activities[col])}: "
                 f"{self.use.data[k]:.6g}",
                 NegativeCoefficientWarning,
                 stacklevel=4,

@@ -229,7 +229,8 @@ def solve_highs(
     highspy = _highspy()
     start = time.perf_counter()
     h = _new_highs(highspy)
-    _options(h, method, tol, time_limit, threads, lp, small)
+    used = small_matrix_value(lp) if small is None else small
+    _options(h, method, tol, time_limit, threads, small=used)
     if not presolve:
         h.setOptionValue("presolve", "off")
     if lp.is_linear:
@@ -252,7 +253,6 @@ def solve_highs(
             if farkas is None and str(h.getModelStatus()).endswith("kUnboundedOrInfeasible"):
                 left = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
                 status = _resolve_unbounded_or_infeasible(lp, method, tol, highspy, left)
-        used = small_matrix_value(lp) if small is None else small
         if status is LPStatus.INFEASIBLE and used > SMALL_MATRIX_VALUE:
             from gosplan.optim.check import farkas_margin
 

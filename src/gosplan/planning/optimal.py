@@ -387,11 +387,11 @@ def _result(
     )
 
 
+_VERTEX_ADVICE = ("Exact prices come from a vertex: HiGHS' simplex (--method highs) or the Leontief method's "
+                  "finish (--vertex)")
 _PRICE_ADVICE = {
-    "fulfilment": "Exact prices come from a vertex: HiGHS' simplex (--method highs) or the Leontief method's "
-                  "finish (--vertex)",
-    "cost": "Exact prices come from a vertex: HiGHS' simplex (--method highs) or the Leontief method's "
-            "finish (--vertex)",
+    "fulfilment": _VERTEX_ADVICE,
+    "cost": _VERTEX_ADVICE,
     "harmony": "Harmony's prices come from tangent cuts or first-order iterates: a tighter --tol brings them "
                "closer (docs/planning.md)",
 }

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
 from gosplan.io.keyed import align_keyed, read_keyed
-from gosplan.model.economy import Economy, published_name
+from gosplan.model.economy import Economy, published_name, quoted_name
 
 __all__ = ["PlanProblem", "planning_problem", "OBJECTIVES"]
 
@@ -146,8 +146,7 @@ class PlanProblem:
     def _named(self, label: Any) -> str:
         """``'code' (name)`` for a product label (or a technique labelled like its product)
         that has a published name, else ``'code'``."""
-        name = published_name(self.names, self.products, label)
-        return f"{label!r} ({name})" if name is not None and name != str(label) else repr(label)
+        return quoted_name(self.names, self.products, label)
 
     @cached_property
     def _makers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
