@@ -65,6 +65,7 @@ def _full_hierarchy(products: pd.Index, *, enterprises: pd.Index | None = None) 
         enterprise_region=np.array([1, 1, 2, 1, 2]),
         distances=np.array([[0.0, 700.0, 900.0], [710.0, 0.0, 1500.0], [900.5, 1500.0, 3.0]]),
         notes=("a note", "another, with a comma"),
+        ministry_names={"food": "Ministry of Food, Meat and Dairy", "heavy industry": "Narkomtyazhprom"},
     )
 
 
@@ -90,6 +91,11 @@ def assert_same(a: Hierarchy, b: Hierarchy) -> None:
         if x is not None:
             np.testing.assert_array_equal(x, y, err_msg=name)
     assert a.notes == b.notes
+    for name in ("ministry_names", "sector_names"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            pd.testing.assert_series_equal(x, y, check_names=False, check_index_type=False, obj=name)
 
 
 # ------------------------------------------------------------------------------ round trips
@@ -117,6 +123,7 @@ def test_round_trip_sectors_and_integer_enterprises(tmp_path: Path, fmt: str) ->
         products=eco.products, ministries=pd.Index(["heavy", "food"]), product_ministry=np.array([0, 0, 1]),
         sectors=pd.Index(["industry", "agriculture"]), ministry_sector=np.array([0, 1]),
         enterprises=pd.RangeIndex(5), enterprise_product=base.enterprise_product, capacity=base.capacity,
+        sector_names=["Industry", None],
     )
     back = read_directory(write_directory(eco.with_hierarchy(h), tmp_path / "d", format=fmt)).hierarchy
     assert_same(h, back)
@@ -431,4 +438,46 @@ def test_gosplan_convert_writes_the_bea_ministries(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["convert", "us-2022", "--out", str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "c" / "ministries.csv", dtype=str)
-    assert table.shape == (73, 2) and table.set_index("product").loc["HS", "ministry"] == "FIRE"
+    assert list(table.columns) == ["product", "ministry", "ministry_name"] and len(table) == 73
+    row = table.set_index("product").loc["HS"]
+    assert (row["ministry"], row["ministry_name"]) == ("FIRE", "Finance, insurance, real estate, rental, and leasing")
+
+
+def test_bea_ministries_and_sectors_carry_beas_names() -> None:
+    h = _load("us-2017").hierarchy
+    assert h.ministry_names["111CA"] == "Farms" and h.ministry_names["Used"] == "Scrap, used and secondhand goods"
+    assert h.ministry_names.notna().all()  # every summary code of the table has BEA's name
+    assert h.sector_names["31G"] == "Manufacturing" and h.sector_names.notna().all()
+    frame = h.ministry_frame()
+    assert list(frame.columns) == ["ministry", "name", "sector", "sector_name", "products", "enterprises"]
+    row = frame.set_index("ministry").loc["111CA"]
+    assert (row["name"], row["sector"], row["sector_name"]) == (
+        "Farms", "11", "Agriculture, forestry, fishing, and hunting")
+    assert h.ministry_label(int(h.ministries.get_loc("111CA"))) == "'111CA' (Farms)"
+    summary = _load("us-2022").hierarchy
+    assert summary.ministry_names["G"] == "Government" and summary.sector_names is None
+
+
+def test_ministry_names_in_the_table(tmp_path: Path) -> None:
+    eco = _economy()
+    d = write_directory(eco, tmp_path / "d", format="csv")
+    table = "product,ministry,ministry_name,sector,sector_name\n" \
+            "coal,heavy,Heavy industry,ind,\nsteel,heavy,,ind,Industry\nbread,food,,agri,\n"
+    (d / "ministries.csv").write_text(table)
+    h = read_directory(d).hierarchy
+    assert h.ministry_names["heavy"] == "Heavy industry" and pd.isna(h.ministry_names["food"])
+    assert h.sector_names["ind"] == "Industry" and pd.isna(h.sector_names["agri"])
+    assert list(h.ministry_frame()["name"]) == ["Heavy industry", "food"]  # the label where none
+    (d / "ministries.csv").write_text(table.replace("steel,heavy,,", "steel,heavy,Heavy Industry,"))
+    with pytest.raises(TableFormatError, match=r"line 3.*ministry 'heavy' is named 'Heavy Industry' here but "
+                                               r"'Heavy industry' on line 2"):
+        read_directory(d)
+    (d / "ministries.csv").write_text("product,ministry,sector_name\ncoal,heavy,x\nsteel,heavy,x\nbread,food,y\n")
+    with pytest.raises(TableFormatError, match="sector_name column but no sector column"):
+        read_directory(d)
+    with pytest.raises(InvalidEconomyError, match="ministry_names names ministry 'light', which the hierarchy"):
+        Hierarchy(products=eco.products, ministries=pd.Index(["heavy"]), product_ministry=np.zeros(3, np.int64),
+                  ministry_names={"light": "Light industry"})
+    with pytest.raises(InvalidEconomyError, match="sector_names need sectors"):
+        Hierarchy(products=eco.products, ministries=pd.Index(["heavy"]), product_ministry=np.zeros(3, np.int64),
+                  sector_names=["Industry"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import replace
 
@@ -148,11 +149,13 @@ def test_cli_info_shows_the_chain_of_command() -> None:
     h = json.loads(result.stdout)["hierarchy"]
     assert h["ministries"] == 73 and h["sectors"] == 17 and h["enterprises"] == 0
     farms = next(m for m in h["per_ministry"] if m["ministry"] == "111CA")
-    assert farms == {"ministry": "111CA", "sector": "11", "products": farms["products"], "enterprises": 0}
+    assert farms == {"ministry": "111CA", "name": "Farms", "sector": "11",
+                     "sector_name": "Agriculture, forestry, fishing, and hunting", "products": 10, "enterprises": 0}
     assert sum(m["products"] for m in h["per_ministry"]) == 402
     text = _runner().invoke(app, ["info", "us-2017"])
     assert text.exit_code == 0
     assert "chain of command" in text.stdout and "73 ministries" in text.stdout and "111CA" in text.stdout
+    assert re.search(r"111CA\s+Farms\s+11\s", text.stdout)  # BEA's name beside the code
     plain = _runner().invoke(app, ["info", "pymrio-test", "--json"])
     assert "hierarchy" not in json.loads(plain.stdout)
 

@@ -1047,15 +1047,19 @@ def info(
 
 
 def _hierarchy_description(eco: Any) -> dict[str, Any]:
-    """The chain of command for ``gosplan info``: counts, and per ministry its sector,
-    products and enterprises."""
+    """The chain of command for ``gosplan info``: counts, and per ministry its name and
+    sector (where the hierarchy has them), products and enterprises."""
     h = eco.hierarchy
     frame = h.ministry_frame()
     per_ministry = []
     for row in frame.itertuples(index=False):
         entry: dict[str, Any] = {"ministry": str(row.ministry)}
+        if h.ministry_names is not None:
+            entry["name"] = str(row.name)
         if h.sectors is not None:
             entry["sector"] = str(row.sector)
+            if h.sector_names is not None:
+                entry["sector_name"] = str(row.sector_name)
         entry["products"] = int(row.products)
         entry["enterprises"] = int(row.enterprises)
         per_ministry.append(entry)

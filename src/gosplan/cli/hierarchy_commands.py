@@ -82,6 +82,11 @@ def _frame_table(frame: Any, columns: Sequence[tuple[str, str]], title: str, k: 
     return table
 
 
+def _name_column(frame: Any) -> list[tuple[str, str]]:
+    """The ``name`` column of a ministries frame, where the hierarchy names its ministries."""
+    return [("name", "name")] if "name" in frame.columns else []
+
+
 def _written(written: Sequence[str]) -> list[Any]:
     from rich.text import Text
 
@@ -123,7 +128,7 @@ def aggregate_report(summary: Mapping[str, Any], ministries: Any, *, written: Se
     frame = ministries.sort_values("capacity", ascending=False, kind="stable")
     table = _frame_table(
         frame,
-        [("ministry", "ministry"), ("enterprises", "enterprises"), ("capacity", "capacity"),
+        [("ministry", "ministry"), *_name_column(frame), ("enterprises", "enterprises"), ("capacity", "capacity"),
          ("utilisation", "utilisation"), ("labour_at_capacity", "labour at capacity")],
         f"Ministries by capacity ({units})",
     )
@@ -164,7 +169,7 @@ def breakdown_report(summary: Mapping[str, Any], ministries: Any | None, *, writ
         frame = ministries.sort_values("gross_output", ascending=False, kind="stable")
         parts.append(_frame_table(
             frame,
-            [("ministry", "ministry"), ("enterprises", "enterprises"), ("gross_output", "gross output"),
+            [("ministry", "ministry"), *_name_column(frame), ("enterprises", "enterprises"), ("gross_output", "gross output"),
              ("utilisation", "utilisation"), ("labour", "labour")],
             f"Ministries by gross output ({units})",
         ))

@@ -454,16 +454,21 @@ def economy_report(info: Mapping[str, Any]) -> Group:
 
 
 def _ministry_table(rows: Sequence[Mapping[str, Any]], k: int = 25) -> Group:
-    """The ministries of ``gosplan info``: sector, products, enterprises (the first ``k``)."""
+    """The ministries of ``gosplan info``: name, sector, products, enterprises (the first ``k``)."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     with_sector = any(r.get("sector") is not None for r in rows)
+    with_name = any(r.get("name") is not None for r in rows)
     table.add_column("ministry", overflow="fold")
+    if with_name:
+        table.add_column("name", overflow="ellipsis", no_wrap=True, max_width=40)
     if with_sector:
         table.add_column("sector")
     table.add_column("products", justify="right")
     table.add_column("enterprises", justify="right")
     for r in rows[:k]:
         cells = [str(r["ministry"])]
+        if with_name:
+            cells.append(str(r.get("name") or r["ministry"]))
         if with_sector:
             cells.append(str(r.get("sector") or "—"))
         table.add_row(*cells, fmt_number(int(r["products"])), fmt_number(int(r["enterprises"])))

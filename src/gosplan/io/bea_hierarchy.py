@@ -107,7 +107,7 @@ def bea_hierarchy(economy: Any, *, level: Literal["auto", "detail", "summary"] =
     -------
     Hierarchy
         Ministries (and, at detail level, sectors) in BEA's order, those with no product
-        left out; no enterprises. ``notes`` say where the grouping comes from and which
+        left out, with BEA's names (``ministry_names``, ``sector_names``); no enterprises. ``notes`` say where the grouping comes from and which
         codes were placed by the neighbour rule (see the module).
     """
     products = economy if isinstance(economy, pd.Index) else pd.Index(getattr(economy, "products", economy))
@@ -158,6 +158,12 @@ def bea_hierarchy(economy: Any, *, level: Literal["auto", "detail", "summary"] =
         sector_order = pd.Index(list(SECTOR_NAMES))
         sectors = sector_order[sector_order.isin(pd.Index(ms))]
         ministry_sector = sectors.get_indexer(pd.Index(ms)).astype(np.int64)
+    if chosen == "detail":
+        from gosplan.io.bea import bea_names
+
+        ministry_names: dict[str, str] = bea_names(ministries)
+    else:
+        ministry_names = {code: SECTOR_NAMES[code] for code in ministries if code in SECTOR_NAMES}
     return Hierarchy(
         products=products,
         ministries=pd.Index(ministries, dtype=object),
@@ -165,4 +171,6 @@ def bea_hierarchy(economy: Any, *, level: Literal["auto", "detail", "summary"] =
         sectors=None if sectors is None else pd.Index(sectors, dtype=object),
         ministry_sector=ministry_sector,
         notes=tuple(notes),
+        ministry_names=ministry_names or None,
+        sector_names=None if sectors is None else {code: SECTOR_NAMES[code] for code in sectors},
     )

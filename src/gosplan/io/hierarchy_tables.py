@@ -50,6 +50,7 @@ from gosplan.io.directory import (
     _is_text,
     _labels,
     _load_toml,
+    _OptText,
     _read_table,
     _Source,
     _Text,
@@ -158,22 +159,33 @@ def read_hierarchy_tables(
 
     # ministries -------------------------------------------------------------------------
     src = srcs["ministries"]
-    sectors = ministry_sector = None
+    sectors = ministry_sector = ministry_names = sector_names = None
     if src is not None:
         mcode, scode = _Code("ministry", section.get("ministries")), _Code("sector", section.get("sectors"))
-        cols = _read_table(src, {"product": key(), "ministry": mcode, "sector": scode}, ["product", "ministry"])
+        cols = _read_table(
+            src,
+            {"product": key(), "ministry": mcode, "sector": scode, "ministry_name": _OptText(),
+             "sector_name": _OptText()},
+            ["product", "ministry"],
+        )
         p, m = cols["product"].astype(np.int64), cols["ministry"].astype(np.int64)
         _once(src, p, n, product_name)
         product_ministry = np.empty(n, dtype=np.int64)
         product_ministry[p] = m
         ministries = pd.Index(mcode.names, dtype=object)
+        if "ministry_name" in cols:
+            ministry_names = _unit_names(src, m, cols["ministry_name"], ministries, "ministry")
         if "sector" in cols:
             s = cols["sector"].astype(np.int64)
             ministry_sector = _sector_of(src, m, s, ministries, scode.names)
             sectors = pd.Index(scode.names, dtype=object)
+            if "sector_name" in cols:
+                sector_names = _unit_names(src, s, cols["sector_name"], sectors, "sector")
         elif "sectors" in section:
             _fail(src, None, "economy.toml declares hierarchy.sectors but the table has no sector column",
                   column="sector")
+        elif "sector_name" in cols:
+            _fail(src, None, "the table has a sector_name column but no sector column", column="sector_name")
     else:
         ministries = pd.Index([DEFAULT_MINISTRY], dtype=object)
         product_ministry = np.zeros(n, dtype=np.int64)
@@ -188,7 +200,8 @@ def read_hierarchy_tables(
             if srcs[t] is not None:
                 _fail(srcs[t], None, f"a {t} table needs an enterprises table ({t} refer to enterprises)")  # type: ignore[arg-type]
         return Hierarchy(products=products, ministries=ministries, product_ministry=product_ministry,
-                         sectors=sectors, ministry_sector=ministry_sector, notes=tuple(notes))
+                         sectors=sectors, ministry_sector=ministry_sector, notes=tuple(notes),
+                         ministry_names=ministry_names, sector_names=sector_names)
     rcode = _Code("region", section.get("regions"))
     cols = _read_table(
         src,
@@ -273,7 +286,7 @@ def read_hierarchy_tables(
         products=products, ministries=ministries, product_ministry=product_ministry,
         enterprises=enterprises, enterprise_product=enterprise_product, capacity=capacity,
         input_factor=input_factor, labour_factor=labour_factor, norms=norms,
-        sectors=sectors, ministry_sector=ministry_sector,
+        sectors=sectors, ministry_sector=ministry_sector, ministry_names=ministry_names, sector_names=sector_names,
         regions=regions, enterprise_region=enterprise_region, distances=distances,
         notes=tuple(notes),
     )
@@ -299,6 +312,30 @@ def _once(src: _Source, p: np.ndarray, n: int, name: Callable[[int], str]) -> No
         i = _first(counts == 0)
         _fail(src, None, f"product {name(i)!r} has no ministry: the ministries table lists every product once "
               f"({n - p.size} of {n} missing)", column="product", name=name(i))
+
+
+def _unit_names(src: _Source, unit: np.ndarray, names: pa.Array, labels: pd.Index, what: str) -> pd.Series | None:
+    """The published name of each ministry (sector) from a ``ministry_name`` (``sector_name``)
+    column: the one name its rows give (empty cells give none); two different names for one
+    unit are an error naming both rows. ``None`` when the column names nothing."""
+    text = pd.Series(names.to_pandas(types_mapper=lambda t: pd.StringDtype()), dtype=pd.StringDtype()).str.strip()
+    given = np.flatnonzero(text.notna().to_numpy() & (text.str.len() > 0).fillna(False).to_numpy())
+    if given.size == 0:
+        return None
+    u, t = unit[given], text.to_numpy(dtype=object)[given]
+    order = np.argsort(u, kind="stable")
+    u, t, rows = u[order], t[order], given[order]
+    first = np.r_[True, u[1:] != u[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(u.size), 0))
+    clash = np.flatnonzero(t != t[start])
+    if clash.size:
+        j = int(clash[0])
+        k, row0 = int(u[j]), int(rows[start[j]])
+        _fail(src, int(rows[j]), f"{what} {labels[k]!r} is named {t[j]!r} here but {t[start[j]]!r} on "
+              f"{src.where(row0)}: a {what} has one name", column=f"{what}_name", name=str(labels[k]), key=what)
+    out = pd.Series(pd.NA, index=labels, dtype=pd.StringDtype())
+    out.iloc[u[first]] = t[first]
+    return out
 
 
 def _sector_of(
@@ -528,6 +565,15 @@ def _write_tables(h: Hierarchy, economy: Any, directory: Path, fmt: str, keys: s
         columns["sector"] = sector_names.take(pa.array(row_sector))
         if not _first_appearance_is(row_sector, len(h.sectors)):
             section["sectors"] = sector_names.to_pylist()
+    for what, names, of_row in (
+        ("ministry", h.ministry_names, h.product_ministry),
+        ("sector", h.sector_names, None if h.ministry_sector is None else h.ministry_sector[h.product_ministry]),
+    ):
+        if names is not None and of_row is not None:
+            fields.append((f"{what}_name", pa.string()))
+            columns[f"{what}_name"] = pa.array(names.to_numpy(dtype=object, na_value=None), pa.string()).take(
+                pa.array(of_row))
+            quote = quote or needs_quotes(columns[f"{what}_name"].drop_null())
     written.append(_write(directory / f"ministries.{fmt}", fmt, fields, [columns], quote))
     if E == 0 and h.regions is None:
         return section, written

@@ -175,9 +175,10 @@ def _as_csr(matrix: Any, shape: tuple[int, int], what: str) -> sp.csr_array:
 _TEXT = pd.StringDtype(na_value=pd.NA)
 
 
-def _as_texts(values: Any, products: pd.Index, what: str) -> pd.Series | None:
+def _as_texts(values: Any, products: pd.Index, what: str, unit: str = "product") -> pd.Series | None:
     """Per-product texts (names, units) as a string Series on ``products``; missing or
-    blank entries are ``NA``; ``None`` when there is none at all."""
+    blank entries are ``NA``; ``None`` when there is none at all. ``unit`` is what
+    ``products`` label in messages (``"ministry"`` for a hierarchy's names)."""
     if values is None:
         return None
     if (
@@ -192,7 +193,8 @@ def _as_texts(values: Any, products: pd.Index, what: str) -> pd.Series | None:
         extra = series.index.difference(products, sort=False)
         if len(extra):
             raise InvalidEconomyError(
-                f"{what} names product {extra[0]!r}, which the economy does not have",
+                f"{what} names {unit} {extra[0]!r}, which the {'economy' if unit == 'product' else 'hierarchy'} "
+                "does not have",
                 Location(product=str(extra[0])),
             )
         series = series.reindex(products)

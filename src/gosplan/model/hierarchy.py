@@ -32,6 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gosplan.errors import InvalidEconomyError, Location
+from gosplan.model.economy import _as_texts, quoted_name
 
 __all__ = ["Hierarchy", "EnterpriseNorms"]
 
@@ -57,6 +58,12 @@ def _float_array(values: Any, size: int, what: str, labels: pd.Index) -> np.ndar
             Location(key="enterprise", product=str(labels[e])),
         )
     return arr
+
+
+def _named(names: pd.Series) -> pd.Series:
+    """``names`` with each missing name replaced by its unit's label."""
+    labels = pd.Series(np.asarray(names.index.astype(str), dtype=object), index=names.index)
+    return names.astype(object).where(names.notna(), labels)
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,6 +126,10 @@ class Hierarchy:
         Optional region labels and each enterprise's region position (``E``).
     distances:
         Optional ``R x R`` transport cost between regions (``[r, s]``: from ``r`` to ``s``).
+    ministry_names, sector_names:
+        Optional published names of the ministries and sectors (string Series on
+        ``ministries`` / ``sectors``, ``NA`` where a unit has none; give a mapping by label
+        or a sequence in order). Reports show a unit by its name next to its label.
     notes:
         What the hierarchy's source left out or assumed.
     """
@@ -138,6 +149,8 @@ class Hierarchy:
     enterprise_region: np.ndarray | None = None
     distances: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    ministry_names: pd.Series | None = None
+    sector_names: pd.Series | None = None
 
     def __post_init__(self) -> None:
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -208,6 +221,11 @@ class Hierarchy:
                 raise InvalidEconomyError("distances must be finite and >= 0")
             set_("distances", d)
         set_("notes", tuple(self.notes))
+        set_("ministry_names", _as_texts(self.ministry_names, ministries, "ministry_names", "ministry"))
+        if self.sector_names is not None and self.sectors is None:
+            raise InvalidEconomyError("sector_names need sectors")
+        if self.sectors is not None:
+            set_("sector_names", _as_texts(self.sector_names, self.sectors, "sector_names", "sector"))
 
     # ------------------------------------------------------------------ sizes and views
     @property
@@ -246,8 +264,15 @@ class Hierarchy:
             out[self.norms.enterprise] = True
         return out
 
+    def ministry_label(self, k: int) -> str:
+        """Ministry ``k`` as reports name it: ``'code' (name)`` where it has a published
+        name, else ``'code'``."""
+        return quoted_name(self.ministry_names, self.ministries, self.ministries[k])
+
     def ministry_frame(self) -> pd.DataFrame:
-        """One row per ministry: its sector (if any), products, enterprises."""
+        """One row per ministry: ``ministry``, ``[name]``, ``[sector, [sector_name]]``,
+        ``products``, ``enterprises``; ``name`` (the label where a ministry has none) when
+        the hierarchy names its ministries, ``sector_name`` when it names its sectors."""
         frame = pd.DataFrame(
             {
                 "ministry": self.ministries,
@@ -255,8 +280,15 @@ class Hierarchy:
                 "enterprises": np.bincount(self.enterprise_ministry, minlength=self.n_ministries),
             }
         )
+        at = 1
+        if self.ministry_names is not None:
+            frame.insert(at, "name", _named(self.ministry_names).to_numpy(dtype=object))
+            at += 1
         if self.sectors is not None:
-            frame.insert(1, "sector", self.sectors[self.ministry_sector])
+            frame.insert(at, "sector", self.sectors[self.ministry_sector])
+            if self.sector_names is not None:
+                names = _named(self.sector_names).to_numpy(dtype=object)
+                frame.insert(at + 1, "sector_name", names[self.ministry_sector])
         return frame
 
     def restricted_to(self, ministries: Any) -> np.ndarray:

@@ -223,6 +223,8 @@ def synth_enterprises(
         labour_factor=factors[1],
         norms=norms,
         sectors=base.sectors,
+        ministry_names=base.ministry_names,
+        sector_names=base.sector_names,
         ministry_sector=base.ministry_sector,
         regions=region_labels,
         enterprise_region=enterprise_region,
