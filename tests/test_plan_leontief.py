@@ -185,8 +185,11 @@ def test_not_applicable_is_an_error_or_a_fallback() -> None:
                 f"is {use.data[k]:.6g}") in why
         assert f"and {int((use.data < -1e-15).sum()) - 1} more" in why
     small, available, _ = random_economy(1, 5)
-    floors = {"p1": -1.0}
-    assert "negative floors" in applicable(planning_problem(small, resources=available, floors=floors), "cost")
+    target = planning_problem(small, resources=available).target
+    targeted = str(small.products[int(np.flatnonzero(target > 0)[0])])
+    floors = {targeted: -1.0}  # net imports of a targeted product: refused (those of others are planned)
+    why = applicable(planning_problem(small, resources=available, floors=floors), "cost")
+    assert "negative floor (net imports) on a targeted product" in why and targeted in why
     ref = _plan(small, "highs", resources=available, floors=floors)
     got = _plan(small, "auto", resources=available, floors=floors)
     assert got.status is Status.OPTIMAL and got.objective == pytest.approx(ref.objective, rel=1e-9)

@@ -3,8 +3,10 @@ the prices of the few limited resources and binding capacities, with Leontief su
 problems for the technique choice.
 
 Applies under the conditions of :func:`gosplan.planning.substitution.applicable`
-(single-output techniques, ``U, P >= 0``, no ceilings, floors and committed demand
-``>= 0``). The program is :func:`gosplan.planning.formulate.harmony_lp`::
+(single-output techniques, ``U, P >= 0``, no ceilings, committed demand ``>= 0``, floors
+``>= 0`` except net imports of untargeted products). A net import stays a negative demand
+``h_i = floor_i < 0``: the plan ``x = (I - A_B)^-1 d`` for its prices is then still the
+cheapest while ``x >= 0``, which the plan's recovery checks (the method gives up otherwise). The program is :func:`gosplan.planning.formulate.harmony_lp`::
 
     max sum_i w_i H(s_i)   s.t.  N_i x >= b_i + y_i (1 + s_i)   (y_i > 0),
                                  N_i x >= max(floor_i, b_i)      (otherwise; floors of
@@ -65,7 +67,16 @@ from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
 from gosplan.planning.substitution import NotApplicable, _Structure, _unit_costs
 
-__all__ = ["solve_harmony"]
+__all__ = ["solve_harmony", "ImportsExceedUse"]
+
+
+class ImportsExceedUse(NotApplicable):
+    """The plan uses less of ``products`` than their net imports (negative demand) supply."""
+
+    def __init__(self, products: np.ndarray, problem: PlanProblem) -> None:
+        self.products = products
+        super().__init__(f"net imports exceed what the plan uses of {products.size} product(s), e.g. "
+                         f"{problem.product_words(problem.products[products[0]])}")
 
 MAX_ROUNDS = 60
 """Rounds (master solve + cheapest choice) before the method gives up."""
@@ -107,7 +118,10 @@ class _Response:
         self.s_lo = np.maximum(s_lo, -1.0)
         h = np.maximum(problem.floor, problem.base_floor)
         h[T] = 0.0
-        self.h = np.maximum(h, 0.0)
+        # Net imports of untargeted products (a floor below zero) stay negative demand: the
+        # plan x = (I - A_B)^-1 d is then optimal for its prices as long as x >= 0 (checked
+        # when the plan is recovered), i.e. the plan uses at least what is imported.
+        self.h = np.where(h < 0, h, np.maximum(h, 0.0))
         self.wsum = float(self.w.sum())
 
     def __call__(self, pi: np.ndarray, want_curv: bool = False):
@@ -399,6 +413,8 @@ def solve_harmony(
         raise NotApplicable("no limited resource and no capacity: the harmony is unbounded")
     if (problem.available[st.limited] <= 0).any():
         raise NotApplicable("a limited resource with nothing available")
+    if np.isneginf(resp.h).any():
+        raise NotApplicable("unlimited net imports (a floor of -inf)")
     if st.limited.size == 0:
         raise NotApplicable("no limited resource (capacities alone)")
     master = _Master(st, resp)
@@ -477,6 +493,21 @@ def solve_harmony(
             x[piece.choice] += lam[k] * G / st.out[piece.choice]
             gross += lam[k] * G
             s += lam[k] * s_k
+        if (resp.h < 0).any():
+            # Negative demand (net imports) is met only while the plan uses at least that much.
+            tiny = 1e-12 * max(float(np.abs(x).max(initial=0.0)), 1e-300)
+            short = np.flatnonzero(x < -tiny)
+            if short.size:
+                # The importing products made at a negative level import more than the plan uses.
+                products = np.unique(st.product_of[short])
+                importers = products[resp.h[products] < 0]
+                if importers.size == 0:
+                    raise NotApplicable(
+                        f"net imports drive the plan of {problem.product_words(problem.products[products[0]])} "
+                        "below zero")
+                raise ImportsExceedUse(importers, problem)
+            x = np.maximum(x, 0.0)
+            gross = np.maximum(gross, 0.0)
         # The combination must use what the prices say (else the master did not converge).
         used = np.asarray(st.P_lim @ x).reshape(-1)
         if master.caps:

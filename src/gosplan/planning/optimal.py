@@ -25,12 +25,18 @@ from gosplan.planning.runner import Runner as _Runner
 from gosplan.planning.runner import is_first_order
 from gosplan.results import Status
 
-__all__ = ["plan", "METHODS", "AUTO_HIGHS_MAX"]
+__all__ = ["plan", "METHODS", "AUTO_HIGHS_MAX", "AUTO_DENSE_NNZ"]
 
 METHODS = ("auto", "highs", "highs-ipm", "highs-pdlp", "leontief", "pdhg")
 AUTO_HIGHS_MAX = 5_000
-"""``method="auto"`` uses HiGHS' simplex up to this many activities; beyond, the Leontief
-method where it applies (:mod:`gosplan.planning.substitution`), else gosplan's PDHG."""
+"""``method="auto"`` uses HiGHS' simplex up to this many activities (unless the table is dense,
+:data:`AUTO_DENSE_NNZ`); beyond, the Leontief method where it applies
+(:mod:`gosplan.planning.substitution`), else gosplan's PDHG."""
+AUTO_DENSE_NNZ = 100_000
+"""From this many nonzeros of ``N``, ``method="auto"`` takes the Leontief method where it applies
+at any size: HiGHS' simplex is slow on a dense table (WIOD 2011, 1,435 products, 414k
+nonzeros: ``fulfilment`` 19-21 s against 6.5 s, ``cost`` 7.8 s against 0.6 s, ``harmony`` by
+tangent cuts unfinished after 5 minutes against 1.1 s; BENCHMARKS.md, run N1)."""
 
 IIS_MAX_COLUMNS = 200_000
 """Above this size an infeasible plan is explained from the Farkas ray alone."""
@@ -43,9 +49,11 @@ def _choose_method(method: str, problem: PlanProblem, objective: str) -> str:
     if method not in METHODS:
         raise InvalidEconomyError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "auto":
-        if problem.m <= AUTO_HIGHS_MAX:
+        if problem.m <= AUTO_HIGHS_MAX and problem.net.nnz < AUTO_DENSE_NNZ:
             return "highs"
-        return "leontief" if not applicable(problem, objective) else "pdhg"
+        if not applicable(problem, objective):
+            return "leontief"
+        return "highs" if problem.m <= AUTO_HIGHS_MAX else "pdhg"
     if method == "leontief":
         why = applicable(problem, objective)
         if why:
@@ -110,8 +118,9 @@ def plan(
         government, investment and exports and plans households' consumption as ``y``).
         Default none.
     method:
-        ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities; beyond, ``"leontief"``
-        where it applies, else ``"pdhg"``), ``"highs"`` (dual simplex), ``"highs-ipm"``,
+        ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities; beyond, and on dense
+        tables (:data:`AUTO_DENSE_NNZ` nonzeros), ``"leontief"`` where it applies, else
+        ``"pdhg"``), ``"highs"`` (dual simplex), ``"highs-ipm"``,
         ``"highs-pdlp"``, ``"leontief"`` (decomposition over the scarce resources with
         Leontief substitution subproblems, :mod:`gosplan.planning.substitution`; for
         ``harmony`` a Newton search over their prices, :mod:`gosplan.planning.harmony_leontief`),

@@ -3,7 +3,9 @@ resources, with Leontief substitution problems as subproblems.
 
 Applies when every technique makes exactly one product (no joint production),
 ``U, P >= 0``, the objective is ``fulfilment`` or ``cost``, there are no ceilings
-and floors are non-negative (the conditions of :func:`applicable`). ``harmony`` under
+and floors are non-negative except on untargeted products without a capacity (net imports,
+planned as capped import techniques by :mod:`gosplan.planning.net_imports`) (the conditions
+of :func:`applicable`). ``harmony`` under
 the same conditions is solved by :mod:`gosplan.planning.harmony_leontief`, on the same
 structure (policy iteration, Leontief solves), with a Newton search over the prices.
 
@@ -95,7 +97,11 @@ def applicable(problem: PlanProblem, objective: str) -> str:
     if np.isfinite(problem.ceiling).any():
         return "ceilings on net output"
     if (problem.floor < 0).any():
-        return "negative floors (net imports)"
+        from gosplan.planning.net_imports import refusal
+
+        why = refusal(problem)  # net imports of untargeted products are planned as import techniques
+        if why:
+            return why
     if (problem.base < 0).any():
         return "negative committed demand (net imports)"
     if objective == "cost" and (problem.cost < 0).any():

@@ -1,0 +1,196 @@
+"""Net imports (negative floors on untargeted products) in the Leontief method, against HiGHS
+(fulfilment, cost) and Cockshott's harmony program in cvxpy/Clarabel (harmony), on random
+economies where some imports are used in full and some exceed what the plan uses, and on
+WIOD 2011, the bundled table whose negative final demand made the method refuse it."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gosplan
+from gosplan.planning.net_imports import importing, refusal, with_imports
+from gosplan.planning.problem import planning_problem
+from gosplan.planning.substitution import applicable
+
+import _clarabel as clarabel
+from test_plan_harmony_leontief import _random_economy
+
+cp = pytest.importorskip("cvxpy")
+
+
+def reference(econ, resources: dict, capacities: dict, floors: dict) -> float:
+    """Cockshott's harmony with net imports, in cvxpy: ``max sum H(s)`` s.t. ``(O - U) x >= y (1 + s)``
+    (targeted), ``(O - U) x >= floor`` (the others: a negative floor lets net output fall below
+    zero), ``P x <= R``, ``O_i x <= cap_i``, ``x >= 0``, ``s >= -1``, ``H(s) = max_{u <= 0 <= v,
+    u + v = s} u - u^2/2 + ln(1 + v)``."""
+    U, O, P = (getattr(econ, k).toarray() for k in ("use", "make", "primary"))
+    y = np.asarray(econ.y, dtype=float)
+    prod, res = list(map(str, econ.products)), list(map(str, econ.resources))
+    fl = np.array([floors.get(p, 0.0) for p in prod])
+    T, other = np.flatnonzero(y > 0), np.flatnonzero(y <= 0)
+
+    def program():
+        x = cp.Variable(O.shape[1], nonneg=True)
+        u = cp.Variable(T.size, nonpos=True)
+        v = cp.Variable(T.size, nonneg=True)
+        net = (O - U) @ x
+        cons = [u + v >= -1, net[T] >= cp.multiply(y[T], 1 + u + v), net[other] >= fl[other]]
+        cons += [P[res.index(r)] @ x <= a for r, a in resources.items()]
+        cons += [O[prod.index(p)] @ x <= c for p, c in capacities.items()]
+        return cp.Problem(cp.Maximize(cp.sum(u - 0.5 * cp.square(u) + cp.log(1 + v))), cons), x
+
+    return float(clarabel.solve(program)[0].value)
+
+
+def _imports(econ, resources: dict, caps: pd.Series, seed: int, share_over: float) -> dict[str, float]:
+    """Negative floors on the untargeted products without a capacity: a part of what the
+    economy's own plan uses of them, or (share ``share_over``) several times that."""
+    rng = np.random.default_rng(seed)
+    problem = planning_problem(econ, resources=resources)
+    y = problem.target
+    x = np.linalg.solve(problem.net.toarray()[:, : problem.n], np.maximum(y, 0.0))
+    use = (problem.make - problem.net)[:, : problem.n] @ x
+    free = [i for i in np.flatnonzero(y == 0) if str(econ.products[i]) not in caps.index and use[i] > 1e-9]
+    return {str(econ.products[i]): -float(use[i] * (rng.uniform(2, 5) if rng.random() < share_over
+                                                   else rng.uniform(0.1, 0.9))) for i in free}
+
+
+def _plan(econ, objective, method, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gosplan.plan(econ, objective=objective, method=method, tol=1e-6, **kw)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), n=st.integers(6, 40), capped=st.booleans(), share_over=st.sampled_from([0.0, 0.5]))
+def test_random_net_imports_match_highs_and_clarabel(seed: int, n: int, capped: bool, share_over: float) -> None:
+    econ, resources, caps = _random_economy(seed, n)
+    floors = _imports(econ, resources, caps, seed, share_over)
+    kw = {"resources": resources, "capacities": caps if capped else None, "floors": floors}
+    floor = np.array([floors.get(str(p), 0.0) for p in econ.products])
+    for objective in ("fulfilment", "cost", "harmony"):
+        if objective == "cost":
+            kw_o = {**kw, "costs": {"labour": 1.0, "land": 0.5}}
+        else:
+            kw_o = kw
+        result = _plan(econ, objective, "leontief", **kw_o)
+        if objective == "harmony":
+            ref_value = reference(econ, resources, caps.to_dict() if capped else {}, floors)
+        else:
+            ref = _plan(econ, objective, "highs", **kw_o)
+            assert ref.status.value == result.status.value, (objective, ref.message, result.message)
+            if ref.status.value != "optimal":
+                continue
+            ref_value = ref.objective
+        assert result.status.value == "optimal", (objective, result.message)
+        if objective != "harmony":  # (harmony gives up on a few of these for HiGHS' tangent cuts)
+            assert result.method == "leontief", (objective, result.stages[-1].message)
+
+        assert abs(result.objective - ref_value) <= 1e-6 * max(1.0, abs(ref_value)), objective
+        assert result.max_violation <= 1e-6 and result.duality_gap <= 1e-6
+        # what the floors allow, no more: net output at or above each (negative) floor
+        assert (result.net_output >= floor - 1e-6 * (1 + np.abs(floor))).all(), objective
+
+
+def test_imports_used_in_full_and_beyond_use() -> None:
+    """One economy, both regimes: an import the plan uses in full (its price what making the
+    product costs) and one beyond the plan's use (the product free, price 0, net output above
+    the floor)."""
+    econ = gosplan.Economy.from_coefficients(
+        [[0.1, 0.2, 0.1, 0.0], [0.1, 0.1, 0.2, 0.1], [0.05, 0.0, 0.1, 0.2], [0.0, 0.0, 0.0, 0.0]],
+        products=["grain", "steel", "coal", "tea"],
+        y=[10.0, 0.0, 0.0, 5.0],
+        l=[1.0, 2.0, 1.5, 0.7],
+    )
+    floors = {"steel": -1.0, "coal": -100.0}  # steel: a part of its use; coal: far beyond it
+    for objective in ("fulfilment", "harmony", "cost"):
+        kw = {"resources": {"labour": 40.0}, "floors": floors} if objective != "cost" else {"floors": floors}
+        lp = _plan(econ, objective, "leontief", **kw)
+        hi = _plan(econ, objective, "highs", **kw)
+        assert lp.status.value == hi.status.value == "optimal", (lp.message, hi.message)
+        assert lp.method == "leontief"
+        # (HiGHS' tangent cuts reach harmony's optimum to about 1e-7)
+        assert lp.objective == pytest.approx(hi.objective, rel=1e-6 if objective == "harmony" else 1e-9)
+        net = pd.Series(lp.net_output, index=econ.products)
+        assert net["steel"] == pytest.approx(-1.0, abs=1e-9)  # imported in full
+        assert net["coal"] > -100.0  # not: the plan uses less coal than that
+        prices = pd.Series(lp.shadow_price, index=econ.products)
+        assert prices["coal"] == pytest.approx(0.0, abs=1e-12) and prices["steel"] > 0
+        np.testing.assert_allclose(lp.shadow_price, hi.shadow_price, rtol=1e-4 if objective == "harmony" else 1e-7,
+                                   atol=1e-10)
+
+
+def test_the_equivalent_program_and_what_is_refused() -> None:
+    econ, resources, caps = _random_economy(3, 12)
+    floors = _imports(econ, resources, caps, 3, 0.0)
+    problem = planning_problem(econ, resources=resources, floors=floors)
+    imp = importing(problem)
+    assert imp.size == len(floors) > 0 and applicable(problem, "fulfilment") == ""
+    aug = with_imports(problem)
+    k = imp.size
+    assert (aug.n, aug.m) == (problem.n + k, problem.m + 2 * k)
+    assert (aug.floor >= 0).all() and np.allclose(aug.capacity[problem.n:], -problem.floor[imp])
+    # U = O - N stays non-negative: the import technique uses one unit of its quota
+    assert ((aug.make - aug.net).toarray() >= 0).all()
+    # a negative floor on a targeted product, or a capacity on an importing one: refused, named
+    targeted = str(econ.products[0])  # p0 always has a target
+    bad = planning_problem(econ, resources=resources, floors={**floors, targeted: -1.0})
+    assert targeted in refusal(bad) and "targeted" in applicable(bad, "fulfilment")
+    first = next(iter(floors))
+    capped_import = planning_problem(econ, resources=resources, floors=floors, capacities={first: 10.0})
+    assert "capacity on a product with net imports" in refusal(capped_import)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_wiod_plans_by_the_leontief_method() -> None:
+    """WIOD 2011 (1,435 products, 10 with negative final demand): the cost plan by the Leontief
+    method equals HiGHS'; harmony, which HiGHS' tangent cuts do not finish in minutes, is certified
+    by gosplan's check on the original program, with its net imports at or above their floors."""
+    econ = gosplan.load("wiod-2011")
+    resources = {"va_residual": 7e7}
+    problem = planning_problem(econ, resources=resources)
+    assert importing(problem).size == 10
+    cost = _plan(econ, "cost", "leontief", resources=resources)
+    ref = _plan(econ, "cost", "highs", resources=resources)
+    assert cost.status.value == ref.status.value == "optimal"
+    assert cost.method == "leontief" and "net import(s) planned as capped import techniques" in cost.stages[-1].message
+    assert cost.objective == pytest.approx(ref.objective, rel=1e-9)
+    harmony = _plan(econ, "harmony", "leontief", resources=resources)
+    assert harmony.status.value == "optimal" and harmony.method == "leontief", harmony.message
+    assert harmony.duality_gap <= 1e-6 and harmony.max_violation <= 1e-6
+    assert (harmony.net_output >= problem.floor - 1e-6 * (1 + np.abs(problem.floor))).all()
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("objective", ["fulfilment", "harmony"])
+def test_nothing_limited_is_unbounded_at_once(objective: str) -> None:
+    """WIOD 2011 limits nothing by default: unbounded, said by the Leontief method from a ray
+    (HiGHS took 12 s and its tangent cuts 84 s to say so), and the ray is one: it keeps every row
+    and column within its bounds and improves the objective."""
+    from gosplan.planning.formulate import fulfilment_lp, harmony_lp
+    from gosplan.planning.runner import _free_ray
+
+    econ = gosplan.load("wiod-2011")
+    result = _plan(econ, objective, "auto")
+    assert result.status.value == "unbounded" and result.method == "leontief", result.message
+    assert "nothing limits the" in result.message
+    problem = planning_problem(econ)
+    targeted = np.flatnonzero(problem.target > 0)
+    lp, layout = (fulfilment_lp(problem, targeted, np.full(problem.n, -np.inf)) if objective == "fulfilment"
+                  else harmony_lp(problem))
+    stage = {"problem": problem, "objective": objective, "layout": layout, "active": targeted}
+    ray = _free_ray(lp, stage).ray
+    Kr = lp.K @ ray
+    scale = 1e-9 * np.abs(ray).max()
+    assert (Kr[np.isfinite(lp.row_lower)] >= -scale).all() and (Kr[np.isfinite(lp.row_upper)] <= scale).all()
+    assert (ray[np.isfinite(lp.col_lower)] >= 0).all() and not np.isfinite(lp.col_upper[ray > 0]).any()
+    if objective == "fulfilment":
+        assert lp.c @ ray < 0  # min -z
+    else:
+        assert (ray[lp.harmony_columns] > 0).all()  # every s_i grows, and H with it
