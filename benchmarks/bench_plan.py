@@ -175,6 +175,19 @@ def compare(group: list[dict[str, Any]]) -> None:
             r["speedup"] = fastest / r["seconds"]
 
 
+REAL_TABLES = ("cockshott-example", "uk-2015", "us-2022", "us-2017", "wiod-2011")
+
+
+def _real_limits(economy) -> dict[str, Any]:
+    """A real table's own limits: none (labour limited to the table's total, gosplan's default),
+    or, for a table without labour (WIOD: one residual value-added row), every resource limited
+    to what the table's own gross output uses."""
+    if economy.labour is not None or economy.recorded_output is None:
+        return {}
+    used = np.asarray(economy.primary @ economy.recorded_output).reshape(-1)
+    return {"resources": dict(zip(map(str, economy.resources), map(float, used)))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1e3,1e4,1e5,1e6,1e7")
@@ -183,6 +196,9 @@ def main() -> None:
     ap.add_argument("--solvers", default=",".join(SOLVERS))
     ap.add_argument("--limit", type=float, default=600.0, help="seconds per solver and case")
     ap.add_argument("--real", action=argparse.BooleanOptionalAction, default=True, help="also the bundled real tables")
+    ap.add_argument("--tables", default=",".join(REAL_TABLES),
+                    help="the bundled real tables to run (wiod-2011 with its value added limited to the table's own "
+                         "total: it limits nothing by default)")
     ap.add_argument("--quick", action="store_true", help="n <= 10^4, limit 120 s")
     ap.add_argument("--limits", choices=("all", "resources", "labour"), default="all",
                     help="synthetic cases: resources and capacities (all), resources alone, labour alone")
@@ -235,8 +251,9 @@ def main() -> None:
     if args.real:
         import gosplan
 
-        for name in ("cockshott-example", "uk-2015", "us-2022", "us-2017"):
-            cases.append((name, None, gosplan.load(name), {}))
+        for name in args.tables.split(","):
+            eco = gosplan.load(name)
+            cases.append((name, None, eco, _real_limits(eco)))
     for label, n, inst, built in instances(sizes, args.inputs, args.classes):
         if args.limits != "all":
             label = f"{label} ({args.limits} only)"
