@@ -174,7 +174,7 @@ def test_nothing_limited_is_unbounded_at_once(objective: str) -> None:
     (HiGHS took 12 s and its tangent cuts 84 s to say so), and the ray is one: it keeps every row
     and column within its bounds and improves the objective."""
     from gosplan.planning.formulate import fulfilment_lp, harmony_lp
-    from gosplan.planning.runner import _free_ray
+    from gosplan.planning.leontief_backend import _free_ray
 
     econ = gosplan.load("wiod-2011")
     result = _plan(econ, objective, "auto")

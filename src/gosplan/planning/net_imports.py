@@ -76,7 +76,7 @@ def with_imports(problem: PlanProblem) -> PlanProblem:
     """The equivalent program of the module: products ``[products, quotas]``, activities
     ``[activities, imports, quota sources]``, floors of the importing products ``0``."""
     imp = importing(problem)
-    k, n, m = imp.size, problem.n, problem.m
+    k, n = imp.size, problem.n
     if k == 0:
         return problem
     eye = sp.identity(k, format="csr")
@@ -122,7 +122,7 @@ def with_free_imports(problem: PlanProblem, free: np.ndarray) -> PlanProblem:
     import technique that costs nothing, their floors ``0`` and their gross output capped at
     the quota ``-floor_i``: a restriction of ``problem`` (nothing of them is made at home),
     optimal for it when its prices pass gosplan's check on ``problem`` (the caller's)."""
-    k, n, m = free.size, problem.n, problem.m
+    k, n = free.size, problem.n
     if k == 0:
         return problem
     into = sp.csr_array((np.ones(k), (free, np.arange(k))), shape=(n, k))

@@ -63,7 +63,9 @@ def backend(
         assert stage is not None
         started = time.perf_counter()
         try:
-            return _leontief(lp, stage, tol, time_limit, progress)
+            from gosplan.planning.leontief_backend import solve_leontief
+
+            return solve_leontief(lp, stage, tol, time_limit, progress)
         except NotApplicable as exc:
             # Harmony goes to HiGHS' tangent cuts only up to where method="auto" takes HiGHS
             # (beyond, pdhg is faster: BENCHMARKS.md, issue 3).
@@ -86,129 +88,6 @@ def backend(
     from gosplan.optim.pdhg import solve_pdhg
 
     return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0, max_iter=max_iter)
-
-
-def _leontief(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: float | None,
-              progress: Callable[[str], None] | None) -> LPSolution:
-    """The Leontief method on a stage; net imports (negative floors) as capped import techniques
-    (:mod:`gosplan.planning.net_imports`), the answer given for ``lp`` itself."""
-    from gosplan.planning import net_imports
-    from gosplan.planning.substitution import NotApplicable, solve_stage
-
-    problem = stage["problem"]
-    original_lp, layout = lp, stage["layout"]
-    if (stage.get("objective") in ("fulfilment", "harmony") and np.isinf(stage.get("z_upper", np.inf))
-            and not np.isfinite(problem.available).any() and not np.isfinite(problem.capacity).any()):
-        ray = _free_ray(lp, stage)
-        if ray is not None:
-            return ray
-    augmented = None
-    if stage.get("objective") != "harmony" and net_imports.importing(problem).size:
-        # (harmony keeps them as negative demand: gosplan.planning.harmony_leontief)
-        why = net_imports.refusal(problem)
-        if why:
-            raise NotApplicable(why)
-        state = stage.get("state")
-        cached = None if state is None else state.get("net_imports")
-        augmented = cached[1] if cached is not None and cached[0] is problem else net_imports.with_imports(problem)
-        if state is not None:
-            state["net_imports"] = (problem, augmented)
-        lp, layout2, stage = net_imports.stage_program(stage, augmented)
-    if stage.get("objective") == "harmony":
-        return _leontief_harmony(lp, stage, tol, time_limit, progress)
-    sol = solve_stage(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
-    return sol if augmented is None else net_imports.restricted(sol, original_lp, layout, layout2)
-
-
-def _free_ray(lp: LinearProgram, stage: dict[str, Any]) -> LPSolution | None:
-    """Nothing limited at all: the plan grows without end along ``x = (I - A_B)^-1 y`` (the targets
-    being maximised) for a productive technique choice ``B``, with ``z`` (or every ``s_i``) ``+1``;
-    ``None`` where the economy is not productive (the caller solves as usual)."""
-    from gosplan.planning.substitution import _Structure
-
-    started = time.perf_counter()
-    problem = stage["problem"]
-    active = stage.get("active")
-    t = problem.target.copy()
-    if stage["objective"] == "fulfilment" and active is not None:
-        keep = np.zeros(problem.n, dtype=bool)
-        keep[active] = True
-        t[~keep] = 0.0
-    st = _Structure.build(problem, "fulfilment")
-    try:
-        st.cheapest(np.ones(problem.m))
-        g = np.asarray(st.plans(t)).reshape(-1)
-    except Exception:  # not productive, or the solve failed: the usual path decides
-        return None
-    if not (np.isfinite(g).all() and (g >= -1e-12 * max(float(np.abs(g).max(initial=0.0)), 1.0)).all()):
-        return None
-    x = np.zeros(problem.m)
-    x[st.choice] = np.maximum(g, 0.0) / st.out[st.choice]
-    ray = np.concatenate([x, np.ones(lp.shape[1] - problem.m)])
-    k, m = lp.shape
-    return LPSolution(
-        status=LPStatus.UNBOUNDED, v=np.full(m, np.nan), y=np.full(k, np.nan), d=np.full(m, np.nan),
-        objective=np.nan, method="leontief", iterations=st.solves, seconds=time.perf_counter() - started,
-        message=("Leontief method: nothing limits the plan (no limited resource, no capacity); it grows without "
-                 "end along (I - A_B)^-1 y for a productive technique choice"),
-        ray=ray,
-    )
-
-
-#: Rounds of :func:`_leontief_harmony` that move net imports the plan does not use in full to
-#: free import techniques.
-IMPORT_ROUNDS = 8
-
-
-def _leontief_harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: float | None,
-                      progress: Callable[[str], None] | None) -> LPSolution:
-    """The Leontief harmony method; net imports as negative demand, those the plan does not use in
-    full as free import techniques (:mod:`gosplan.planning.net_imports`)."""
-    from gosplan.planning import net_imports
-    from gosplan.planning.harmony_leontief import ImportsExceedUse, solve_harmony
-    from gosplan.planning.substitution import NotApplicable
-
-    problem = stage["problem"]
-    if net_imports.importing(problem).size:
-        why = net_imports.refusal(problem)
-        if why:
-            raise NotApplicable(why)
-    free = np.zeros(0, dtype=np.int64)
-    tried: set[tuple[int, ...]] = set()
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
-    for _ in range(IMPORT_ROUNDS):
-        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
-        augmented = net_imports.with_free_imports(problem, free)
-        if not free.size:
-            try:
-                return solve_harmony(lp=lp, tol=tol, time_limit=left, progress=progress, **stage)
-            except ImportsExceedUse as exc:
-                free = exc.products
-                tried.add(tuple(free))
-                continue
-        lp2, layout2, stage2 = net_imports.stage_program(stage, augmented)
-        try:
-            sol = solve_harmony(lp=lp2, tol=tol, time_limit=left, progress=progress, **stage2)
-        except ImportsExceedUse as exc:
-            free = np.union1d(free, exc.products)
-            tried.add(tuple(free))
-            continue
-        sol = net_imports.restricted(sol, lp, stage["layout"], layout2)
-        if sol.status is not LPStatus.OPTIMAL or verify(lp, sol.v, sol.y).passes(tol):
-            return sol
-        # The restriction (nothing of `free` made at home) is not optimal for the program itself:
-        # the products whose own techniques it prices below their cost are made at home again.
-        home = np.zeros(problem.n, dtype=bool)
-        cheap = np.flatnonzero(sol.d[: problem.m] < -tol * (1.0 + np.abs(lp.c[: problem.m])))
-        home[np.asarray(problem.make[:, cheap].tocoo().row, dtype=np.int64)] = True
-        back = free[home[free]]
-        key = tuple(np.setdiff1d(free, back))
-        if back.size == 0 or key in tried:
-            raise NotApplicable("net imports not settled: importing only " + ", ".join(
-                problem.product_words(problem.products[i]) for i in free[:3]) + " is not optimal")
-        tried.add(key)
-        free = np.asarray(key, dtype=np.int64)
-    raise NotApplicable(f"net imports not settled in {IMPORT_ROUNDS} plans")
 
 
 PRICE_EXACT_COLUMNS = 5_000

@@ -1,0 +1,146 @@
+"""The Leontief method as a backend of :class:`gosplan.planning.runner.Runner`.
+
+:func:`solve_leontief` runs :func:`gosplan.planning.substitution.solve_stage` (``fulfilment``,
+``cost``) or :func:`gosplan.planning.harmony_leontief.solve_harmony` on a stage and answers for
+the stage's own program. Around them:
+
+* **a plan nothing limits** (no limited resource, no capacity, an objective that grows): it is
+  unbounded along ``x = (I - A_B)^-1 y`` for a productive technique choice ``B`` (one policy
+  iteration, one Leontief solve), which is reported as the program's ray;
+* **net imports** (negative floors of untargeted products,
+  :mod:`gosplan.planning.net_imports`): ``fulfilment`` and ``cost`` plan the equivalent program
+  with capped import techniques; ``harmony`` keeps them as negative demand and imports only
+  those products of which the plan uses less, until the answer passes gosplan's check on the
+  original program.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from gosplan.errors import PlanningError
+from gosplan.optim.check import verify
+from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
+from gosplan.planning import harmony_leontief, net_imports, substitution
+from gosplan.planning.harmony_leontief import ImportsExceedUse
+from gosplan.planning.substitution import NotApplicable, _Structure
+
+__all__ = ["solve_leontief", "IMPORT_ROUNDS"]
+
+
+def solve_leontief(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: float | None,
+                   progress: Callable[[str], None] | None) -> LPSolution:
+    """The Leontief method on a stage (``stage``: what :func:`gosplan.planning.substitution.solve_stage`
+    takes), its answer given for ``lp`` itself; raises
+    :class:`~gosplan.planning.substitution.NotApplicable` where the method gives up."""
+    problem = stage["problem"]
+    original_lp, layout = lp, stage["layout"]
+    if (stage.get("objective") in ("fulfilment", "harmony") and np.isinf(stage.get("z_upper", np.inf))
+            and not np.isfinite(problem.available).any() and not np.isfinite(problem.capacity).any()):
+        ray = _free_ray(lp, stage)
+        if ray is not None:
+            return ray
+    augmented = None
+    if stage.get("objective") != "harmony" and net_imports.importing(problem).size:
+        # (harmony keeps them as negative demand: _harmony)
+        why = net_imports.refusal(problem)
+        if why:
+            raise NotApplicable(why)
+        state = stage.get("state")
+        cached = None if state is None else state.get("net_imports")
+        augmented = cached[1] if cached is not None and cached[0] is problem else net_imports.with_imports(problem)
+        if state is not None:
+            state["net_imports"] = (problem, augmented)
+        lp, layout2, stage = net_imports.stage_program(stage, augmented)
+    if stage.get("objective") == "harmony":
+        return _harmony(lp, stage, tol, time_limit, progress)
+    sol = substitution.solve_stage(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
+    return sol if augmented is None else net_imports.restricted(sol, original_lp, layout, layout2)
+
+
+def _free_ray(lp: LinearProgram, stage: dict[str, Any]) -> LPSolution | None:
+    """Nothing limited at all: the plan grows without end along ``x = (I - A_B)^-1 y`` (the targets
+    being maximised) for a productive technique choice ``B``, with ``z`` (or every ``s_i``) ``+1``;
+    ``None`` where the economy is not productive (the caller solves as usual)."""
+    started = time.perf_counter()
+    problem = stage["problem"]
+    active = stage.get("active")
+    t = problem.target.copy()
+    if stage["objective"] == "fulfilment" and active is not None:
+        keep = np.zeros(problem.n, dtype=bool)
+        keep[active] = True
+        t[~keep] = 0.0
+    st = _Structure.build(problem, "fulfilment")
+    try:
+        st.cheapest(np.ones(problem.m))
+        g = np.asarray(st.plans(t)).reshape(-1)
+    except (PlanningError, ArithmeticError, NotApplicable):  # not productive: the usual path decides
+        return None
+    if not (np.isfinite(g).all() and (g >= -1e-12 * max(float(np.abs(g).max(initial=0.0)), 1.0)).all()):
+        return None
+    x = np.zeros(problem.m)
+    x[st.choice] = np.maximum(g, 0.0) / st.out[st.choice]
+    ray = np.concatenate([x, np.ones(lp.shape[1] - problem.m)])
+    k, m = lp.shape
+    return LPSolution(
+        status=LPStatus.UNBOUNDED, v=np.full(m, np.nan), y=np.full(k, np.nan), d=np.full(m, np.nan),
+        objective=np.nan, method="leontief", iterations=st.solves, seconds=time.perf_counter() - started,
+        message=("Leontief method: nothing limits the plan (no limited resource, no capacity); it grows without "
+                 "end along (I - A_B)^-1 y for a productive technique choice"),
+        ray=ray,
+    )
+
+
+#: Rounds of :func:`_harmony` that move net imports the plan does not use in full to
+#: free import techniques.
+IMPORT_ROUNDS = 8
+
+
+def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: float | None,
+                      progress: Callable[[str], None] | None) -> LPSolution:
+    """The Leontief harmony method; net imports as negative demand, those the plan does not use in
+    full as free import techniques (:mod:`gosplan.planning.net_imports`)."""
+    problem = stage["problem"]
+    if net_imports.importing(problem).size:
+        why = net_imports.refusal(problem)
+        if why:
+            raise NotApplicable(why)
+    free = np.zeros(0, dtype=np.int64)
+    tried: set[tuple[int, ...]] = set()
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    for _ in range(IMPORT_ROUNDS):
+        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        if not free.size:
+            try:
+                return harmony_leontief.solve_harmony(lp=lp, tol=tol, time_limit=left, progress=progress, **stage)
+            except ImportsExceedUse as exc:
+                free = exc.products
+                tried.add(tuple(free))
+                continue
+        augmented = net_imports.with_free_imports(problem, free)
+        lp2, layout2, stage2 = net_imports.stage_program(stage, augmented)
+        try:
+            sol = harmony_leontief.solve_harmony(lp=lp2, tol=tol, time_limit=left, progress=progress, **stage2)
+        except ImportsExceedUse as exc:
+            free = np.union1d(free, exc.products)
+            tried.add(tuple(free))
+            continue
+        sol = net_imports.restricted(sol, lp, stage["layout"], layout2)
+        if sol.status is not LPStatus.OPTIMAL or verify(lp, sol.v, sol.y).passes(tol):
+            return sol
+        # The restriction (nothing of `free` made at home) is not optimal for the program itself:
+        # the products whose own techniques it prices below their cost are made at home again.
+        home = np.zeros(problem.n, dtype=bool)
+        cheap = np.flatnonzero(sol.d[: problem.m] < -tol * (1.0 + np.abs(lp.c[: problem.m])))
+        home[np.asarray(problem.make[:, cheap].tocoo().row, dtype=np.int64)] = True
+        back = free[home[free]]
+        key = tuple(np.setdiff1d(free, back))
+        if back.size == 0 or key in tried:
+            raise NotApplicable("net imports not settled: importing only " + ", ".join(
+                problem.product_words(problem.products[i]) for i in free[:3]) + " is not optimal")
+        tried.add(key)
+        free = np.asarray(key, dtype=np.int64)
+    raise NotApplicable(f"net imports not settled in {IMPORT_ROUNDS} plans")
