@@ -98,10 +98,12 @@ def test_random_net_imports_match_highs_and_clarabel(seed: int, n: int, capped: 
         assert (result.net_output >= floor - 1e-6 * (1 + np.abs(floor))).all(), objective
 
 
-def test_imports_used_in_full_and_beyond_use() -> None:
+@pytest.mark.parametrize("via", ["floors", "committed"])
+def test_imports_used_in_full_and_beyond_use(via: str) -> None:
     """One economy, both regimes: an import the plan uses in full (its price what making the
     product costs) and one beyond the plan's use (the product free, price 0, net output above
-    the floor)."""
+    the floor). The same bounds given as floors, or as negative committed demand above lower
+    floors (the net output's least value is the larger)."""
     econ = gosplan.Economy.from_coefficients(
         [[0.1, 0.2, 0.1, 0.0], [0.1, 0.1, 0.2, 0.1], [0.05, 0.0, 0.1, 0.2], [0.0, 0.0, 0.0, 0.0]],
         products=["grain", "steel", "coal", "tea"],
@@ -109,8 +111,11 @@ def test_imports_used_in_full_and_beyond_use() -> None:
         l=[1.0, 2.0, 1.5, 0.7],
     )
     floors = {"steel": -1.0, "coal": -100.0}  # steel: a part of its use; coal: far beyond it
+    extra = {"floors": floors}
+    if via == "committed":
+        extra = {"floors": {"steel": -5.0, "coal": -300.0}, "committed": floors}
     for objective in ("fulfilment", "harmony", "cost"):
-        kw = {"resources": {"labour": 40.0}, "floors": floors} if objective != "cost" else {"floors": floors}
+        kw = {"resources": {"labour": 40.0}, **extra} if objective != "cost" else extra
         lp = _plan(econ, objective, "leontief", **kw)
         hi = _plan(econ, objective, "highs", **kw)
         assert lp.status.value == hi.status.value == "optimal", (lp.message, hi.message)
@@ -142,6 +147,8 @@ def test_the_equivalent_program_and_what_is_refused() -> None:
     targeted = str(econ.products[0])  # p0 always has a target
     bad = planning_problem(econ, resources=resources, floors={**floors, targeted: -1.0})
     assert targeted in refusal(bad) and "targeted" in applicable(bad, "fulfilment")
+    bad = planning_problem(econ, resources=resources, floors=floors, committed={targeted: -1.0})
+    assert "negative committed demand (net imports) on a targeted product" in refusal(bad)
     first = next(iter(floors))
     capped_import = planning_problem(econ, resources=resources, floors=floors, capacities={first: 10.0})
     assert "capacity on a product with net imports" in refusal(capped_import)

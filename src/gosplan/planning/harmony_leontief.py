@@ -3,8 +3,8 @@ the prices of the few limited resources and binding capacities, with Leontief su
 problems for the technique choice.
 
 Applies under the conditions of :func:`gosplan.planning.substitution.applicable`
-(single-output techniques, ``U, P >= 0``, no ceilings, committed demand ``>= 0``, floors
-``>= 0`` except net imports of untargeted products). A net import stays a negative demand
+(single-output techniques, ``U, P >= 0``, no ceilings; floors and committed demand ``>= 0``
+except net imports of untargeted products). A net import stays a negative demand
 ``h_i = floor_i < 0``: the plan ``x = (I - A_B)^-1 d`` for its prices is then still the
 cheapest while ``x >= 0``, which the plan's recovery checks (the method gives up otherwise). The program is :func:`gosplan.planning.formulate.harmony_lp`::
 

@@ -9,7 +9,8 @@ so such a floor is planned as an equivalent program in which
 * every such product ``i`` gets one more technique, *import*, which makes a unit of ``i``
   from a unit of a new product ``i*``, its *import quota*;
 * ``i*`` is made from nothing by a technique of its own, with capacity ``-floor_i``;
-* the floor of ``i`` becomes ``0``:
+* the floor of ``i`` becomes ``0`` (and negative committed demand of ``i``, which bounds its
+  net output the same way, ``0``: the quota is then ``-max(floor_i, committed_i)``):
 
 .. math::
 
@@ -32,8 +33,8 @@ used in full), and the plan is made again. The answer is checked on the original
 (a product made at home after all would show as a technique priced below its cost).
 
 Only products nothing is asked of (no target) can import: a target is met by the economy's
-own net output. The Leontief method keeps refusing a negative floor on a targeted product, a
-capacity on a product that imports, and negative committed demand.
+own net output. The Leontief method keeps refusing a negative floor or negative committed
+demand on a targeted product, and a capacity on a product that imports.
 """
 
 from __future__ import annotations
@@ -49,21 +50,27 @@ from gosplan.optim.lp import LinearProgram, LPSolution
 from gosplan.planning.formulate import Layout, cost_lp, fulfilment_lp, harmony_lp
 from gosplan.planning.problem import PlanProblem
 
-__all__ = ["importing", "refusal", "with_imports", "with_free_imports", "stage_program", "restricted"]
+__all__ = ["lower_bound", "importing", "refusal", "with_imports", "with_free_imports", "stage_program", "restricted"]
+
+
+def lower_bound(problem: PlanProblem) -> np.ndarray:
+    """The least net output of each untargeted product: ``max(floor, committed)`` (``n``)."""
+    return np.maximum(problem.floor, problem.base_floor)
 
 
 def importing(problem: PlanProblem) -> np.ndarray:
-    """Products whose net output may fall below zero (floor ``< 0``, committed demand too)."""
-    lower = np.maximum(problem.floor, problem.base_floor)
-    return np.flatnonzero((problem.target == 0) & (lower < 0))
+    """Untargeted products whose net output may fall below zero (a negative floor, or negative
+    committed demand above it)."""
+    return np.flatnonzero((problem.target == 0) & (lower_bound(problem) < 0))
 
 
 def refusal(problem: PlanProblem) -> str:
     """Why the net imports of ``problem`` cannot be planned as import techniques (``""``: they can)."""
-    targeted = np.flatnonzero((problem.floor < 0) & (problem.target > 0))
-    if targeted.size:
-        return (f"negative floor (net imports) on a targeted product, e.g. "
-                f"{problem.product_words(problem.products[targeted[0]])}")
+    for what, values in (("floor", problem.floor), ("committed demand", problem.base)):
+        targeted = np.flatnonzero((values < 0) & (problem.target > 0))
+        if targeted.size:
+            return (f"negative {what} (net imports) on a targeted product, e.g. "
+                    f"{problem.product_words(problem.products[targeted[0]])}")
     capped = importing(problem)
     capped = capped[np.isfinite(problem.capacity[capped])]
     if capped.size:
@@ -92,12 +99,17 @@ def with_imports(problem: PlanProblem) -> PlanProblem:
     quota = _unique([f"{p} (import quota)" for p in labels], taken)
     imports = _unique([f"{p} (import)" for p in labels], taken | set(quota))
     sources = _unique([f"{p} (quota)" for p in labels], taken | set(quota) | set(imports))
+    quota = -lower_bound(problem)[imp]
     floor = problem.floor.copy()
     floor[imp] = 0.0
     names = None if problem.names is None else pd.concat(
         [problem.names, pd.Series(pd.NA, index=pd.Index(quota), dtype=problem.names.dtype)]
     )
-    committed = None if problem.committed is None else np.concatenate([problem.committed, np.zeros(k)])
+    committed = None
+    if problem.committed is not None:
+        committed = problem.committed.copy()
+        committed[imp] = np.maximum(committed[imp], 0.0)
+        committed = np.concatenate([committed, np.zeros(k)])
     return replace(
         problem,
         products=problem.products.append(pd.Index(quota, dtype=object)),
@@ -105,7 +117,7 @@ def with_imports(problem: PlanProblem) -> PlanProblem:
         net=net,
         make=make,
         primary=primary,
-        capacity=np.concatenate([problem.capacity, -problem.floor[imp]]),
+        capacity=np.concatenate([problem.capacity, quota]),
         target=np.concatenate([problem.target, np.zeros(k)]),
         priority=np.concatenate([problem.priority, np.zeros(k, dtype=problem.priority.dtype)]),
         floor=np.concatenate([floor, np.zeros(k)]),
@@ -133,12 +145,16 @@ def with_free_imports(problem: PlanProblem, free: np.ndarray) -> PlanProblem:
     primary = sp.csr_array(sp.hstack([problem.primary, sp.csr_array((problem.primary.shape[0], k))], format="csr"))
     taken = set(map(str, problem.products)) | set(map(str, problem.activities))
     imports = _unique([f"{p} (import)" for p in map(str, problem.products[free])], taken)
+    capacity = problem.capacity.copy()
+    capacity[free] = -lower_bound(problem)[free]
     floor = problem.floor.copy()
     floor[free] = 0.0
-    capacity = problem.capacity.copy()
-    capacity[free] = -problem.floor[free]
+    committed = None
+    if problem.committed is not None:
+        committed = problem.committed.copy()
+        committed[free] = np.maximum(committed[free], 0.0)
     return replace(problem, activities=pd.Index(list(problem.activities) + imports, dtype=object), net=net,
-                   make=make, primary=primary, floor=floor, capacity=capacity, square=False)
+                   make=make, primary=primary, floor=floor, capacity=capacity, committed=committed, square=False)
 
 
 def _unique(labels: list[str], taken: set[str]) -> list[str]:

@@ -96,14 +96,12 @@ def applicable(problem: PlanProblem, objective: str) -> str:
         return f"negative input or resource coefficients ({negative})"
     if np.isfinite(problem.ceiling).any():
         return "ceilings on net output"
-    if (problem.floor < 0).any():
+    if (problem.floor < 0).any() or (problem.base < 0).any():
         from gosplan.planning.net_imports import refusal
 
         why = refusal(problem)  # net imports of untargeted products are planned as import techniques
         if why:
             return why
-    if (problem.base < 0).any():
-        return "negative committed demand (net imports)"
     if objective == "cost" and (problem.cost < 0).any():
         return "negative resource costs"
     return ""
