@@ -141,6 +141,9 @@ def test_the_equivalent_program_and_what_is_refused() -> None:
     k = imp.size
     assert (aug.n, aug.m) == (problem.n + k, problem.m + 2 * k)
     assert (aug.floor >= 0).all() and np.allclose(aug.capacity[problem.n:], -problem.floor[imp])
+    # the quotas are new products, labelled after the product they import, all distinct
+    assert list(aug.products[problem.n:]) == [f"{p} (import quota)" for p in problem.products[imp]]
+    assert not aug.products.has_duplicates and not aug.activities.has_duplicates
     # U = O - N stays non-negative: the import technique uses one unit of its quota
     assert ((aug.make - aug.net).toarray() >= 0).all()
     # a negative floor on a targeted product, or a capacity on an importing one: refused, named

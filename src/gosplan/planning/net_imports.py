@@ -99,7 +99,7 @@ def with_imports(problem: PlanProblem) -> PlanProblem:
     quota = _unique([f"{p} (import quota)" for p in labels], taken)
     imports = _unique([f"{p} (import)" for p in labels], taken | set(quota))
     sources = _unique([f"{p} (quota)" for p in labels], taken | set(quota) | set(imports))
-    quota = -lower_bound(problem)[imp]
+    allowance = -lower_bound(problem)[imp]
     floor = problem.floor.copy()
     floor[imp] = 0.0
     names = None if problem.names is None else pd.concat(
@@ -117,7 +117,7 @@ def with_imports(problem: PlanProblem) -> PlanProblem:
         net=net,
         make=make,
         primary=primary,
-        capacity=np.concatenate([problem.capacity, quota]),
+        capacity=np.concatenate([problem.capacity, allowance]),
         target=np.concatenate([problem.target, np.zeros(k)]),
         priority=np.concatenate([problem.priority, np.zeros(k, dtype=problem.priority.dtype)]),
         floor=np.concatenate([floor, np.zeros(k)]),
@@ -132,7 +132,7 @@ def with_imports(problem: PlanProblem) -> PlanProblem:
 def with_free_imports(problem: PlanProblem, free: np.ndarray) -> PlanProblem:
     """``problem`` with products ``free`` (net imports the plan does not use in full) made by an
     import technique that costs nothing, their floors ``0`` and their gross output capped at
-    the quota ``-floor_i``: a restriction of ``problem`` (nothing of them is made at home),
+    the quota ``-max(floor_i, committed_i)``: a restriction of ``problem`` (nothing of them is made at home),
     optimal for it when its prices pass gosplan's check on ``problem`` (the caller's)."""
     k, n = free.size, problem.n
     if k == 0:
