@@ -188,3 +188,21 @@ def test_aggregated_economy_round_trips_through_a_directory(toy: gosplan.Economy
         warnings.simplefilter("ignore")
         back = read_directory(write_directory(agg.economy, tmp_path / "eco"))
     assert sp.csr_array(back.A).toarray() == pytest.approx(agg.economy.A.toarray(), rel=1e-15)
+
+
+def test_bea_ministries_keep_their_names_through_synth_aggregate_and_breakdown() -> None:
+    """BEA's ministry and sector names survive synthetic enterprises and reach the ministries
+    frames of aggregate and breakdown (and so their CSV files and the CLI's tables)."""
+    from gosplan.hierarchy import breakdown
+    from gosplan.synth.enterprises import synth_enterprises
+
+    eco = synth_enterprises(load("us-2017"), per_product=2, seed=1)
+    h = eco.hierarchy
+    assert h.ministry_names["111CA"] == "Farms" and h.sector_names["31G"] == "Manufacturing"
+    agg = aggregate(eco, h).ministries_frame().set_index("ministry")
+    assert list(agg.columns[:3]) == ["name", "sector", "sector_name"]
+    assert tuple(agg.loc["111CA", ["name", "sector", "sector_name"]]) == (
+        "Farms", "11", "Agriculture, forestry, fishing, and hunting")
+    plan = gosplan.balance(eco)
+    frame = breakdown(eco, plan).ministries_frame().set_index("ministry")
+    assert frame.loc["42", "name"] == "Wholesale trade"

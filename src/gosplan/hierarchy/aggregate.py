@@ -170,7 +170,7 @@ class Aggregation:
         )
 
     def ministries_frame(self) -> pd.DataFrame:
-        """One row per ministry: ``ministry, [sector], products, products_with_enterprises,
+        """One row per ministry: ``ministry, [name], [sector, [sector_name]], products, products_with_enterprises,
         enterprises, capacity, labour_at_capacity, gross_output`` (of its products with
         enterprises, from the balance) ``, utilisation`` (``gross_output / capacity``)
         ``, gross_output_implicit`` (of its products without enterprises)."""
@@ -196,7 +196,8 @@ class Aggregation:
             frame["gross_output_implicit"] = by(np.where(cov, 0.0, g))
         else:
             frame["gross_output"] = frame["utilisation"] = frame["gross_output_implicit"] = np.nan
-        cols = ["ministry", *(["sector"] if "sector" in frame else []), "products", "products_with_enterprises",
+        named = [c for c in ("name", "sector", "sector_name") if c in frame]
+        cols = ["ministry", *named, "products", "products_with_enterprises",
                 "enterprises", "capacity", "labour_at_capacity", "gross_output", "utilisation",
                 "gross_output_implicit"]
         return frame[cols]
