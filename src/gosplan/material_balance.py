@@ -18,7 +18,7 @@ import pandas as pd
 from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
 from gosplan.linalg.both import solve_both
 from gosplan.linalg.leontief import Method, prepare, solve
-from gosplan.model.economy import Economy
+from gosplan.model.economy import Economy, worded_name
 from gosplan.results import BalanceResult, Status
 
 __all__ = ["balance", "demand_vector"]
@@ -93,9 +93,8 @@ def _negative_outputs(economy: Economy, x: np.ndarray, y: np.ndarray, tol: float
         return ""
     order = neg[np.argsort(x[neg])][:NEGATIVE_SHOWN]
     words = ", ".join(
-        f"{economy.products[i]} ({economy.name_of(economy.products[i])}) {x[i]:.6g} (final demand {y[i]:.6g})"
-        if economy.name_of(economy.products[i]) != str(economy.products[i])
-        else f"{economy.products[i]} {x[i]:.6g} (final demand {y[i]:.6g})"
+        f"{worded_name(economy.names, economy.products, economy.products[i])} {x[i]:.6g} "
+        f"(final demand {y[i]:.6g})"
         for i in order
     )
     more = f" and {neg.size - order.size} more" if neg.size > order.size else ""

@@ -127,6 +127,13 @@ def quoted_name(names: pd.Series | None, products: pd.Index, label: Any) -> str:
     return f"{label!r} ({name})" if name is not None and name != str(label) else repr(label)
 
 
+def worded_name(names: pd.Series | None, products: pd.Index, label: Any) -> str:
+    """``code (name)`` for a product label that has a published name in ``names``, else the
+    code: how notes and lists name a product (:func:`quoted_name` without the quotes)."""
+    name = published_name(names, products, label)
+    return f"{label} ({name})" if name is not None and name != str(label) else str(label)
+
+
 def with_product_names(frame: pd.DataFrame | None, economy: Any) -> pd.DataFrame | None:
     """``frame`` with a ``name`` column after ``product`` when ``economy`` names its products
     (the label where a product has none); the frame itself otherwise."""

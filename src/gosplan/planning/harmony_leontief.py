@@ -6,7 +6,9 @@ Applies under the conditions of :func:`gosplan.planning.substitution.applicable`
 (single-output techniques, ``U, P >= 0``, no ceilings; floors and committed demand ``>= 0``
 except net imports of untargeted products). A net import stays a negative demand
 ``h_i = floor_i < 0``: the plan ``x = (I - A_B)^-1 d`` for its prices is then still the
-cheapest while ``x >= 0``, which the plan's recovery checks (the method gives up otherwise). The program is :func:`gosplan.planning.formulate.harmony_lp`::
+cheapest while ``x >= 0``, which the plan's recovery checks (the method gives up otherwise;
+:mod:`gosplan.planning.leontief_backend` then imports such products only). The program is
+:func:`gosplan.planning.formulate.harmony_lp`::
 
     max sum_i w_i H(s_i)   s.t.  N_i x >= b_i + y_i (1 + s_i)   (y_i > 0),
                                  N_i x >= max(floor_i, b_i)      (otherwise; floors of
@@ -118,10 +120,10 @@ class _Response:
         self.s_lo = np.maximum(s_lo, -1.0)
         h = np.maximum(problem.floor, problem.base_floor)
         h[T] = 0.0
-        # Net imports of untargeted products (a floor below zero) stay negative demand: the
-        # plan x = (I - A_B)^-1 d is then optimal for its prices as long as x >= 0 (checked
+        # Net imports of untargeted products (a lower bound below zero) stay negative demand:
+        # the plan x = (I - A_B)^-1 d is then optimal for its prices as long as x >= 0 (checked
         # when the plan is recovered), i.e. the plan uses at least what is imported.
-        self.h = np.where(h < 0, h, np.maximum(h, 0.0))
+        self.h = h
         self.wsum = float(self.w.sum())
 
     def __call__(self, pi: np.ndarray, want_curv: bool = False):

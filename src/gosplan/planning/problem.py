@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
 from gosplan.io.keyed import align_keyed, read_keyed
-from gosplan.model.economy import Economy, published_name, quoted_name
+from gosplan.model.economy import Economy, quoted_name, worded_name
 
 __all__ = ["PlanProblem", "planning_problem", "OBJECTIVES"]
 
@@ -140,8 +140,7 @@ class PlanProblem:
 
     def product_words(self, label: Any) -> str:
         """``code (name)`` for a product label that has a published name, else the code."""
-        name = published_name(self.names, self.products, label)
-        return f"{label} ({name})" if name is not None and name != str(label) else str(label)
+        return worded_name(self.names, self.products, label)
 
     def _named(self, label: Any) -> str:
         """``'code' (name)`` for a product label (or a technique labelled like its product)

@@ -2,10 +2,10 @@
 resources, with Leontief substitution problems as subproblems.
 
 Applies when every technique makes exactly one product (no joint production),
-``U, P >= 0``, the objective is ``fulfilment`` or ``cost``, there are no ceilings
-and floors are non-negative except on untargeted products without a capacity (net imports,
-planned as capped import techniques by :mod:`gosplan.planning.net_imports`) (the conditions
-of :func:`applicable`). ``harmony`` under
+``U, P >= 0``, the objective is ``fulfilment`` or ``cost``, there are no ceilings,
+and floors and committed demand are non-negative except on untargeted products without a
+capacity (net imports, planned as capped import techniques by
+:mod:`gosplan.planning.net_imports`): the conditions of :func:`applicable`. ``harmony`` under
 the same conditions is solved by :mod:`gosplan.planning.harmony_leontief`, on the same
 structure (policy iteration, Leontief solves), with a Newton search over the prices.
 
