@@ -36,10 +36,13 @@ def by_hand(q, c, b):
     return v(hi)
 
 
+@pytest.mark.parametrize("factorisation", ["dense", "sparse"])
 @pytest.mark.parametrize("seed", range(4))
-def test_stopped_interior_point_is_polished_to_the_optimum(monkeypatch, seed):
+def test_stopped_interior_point_is_polished_to_the_optimum(monkeypatch, seed, factorisation):
     lp, q, c, b = instance(seed)
     original = qp_mod._clarabel
+    # this small system is dense: LAPACK by default, SuperLU where the dense order is 0
+    monkeypatch.setattr(qp_mod, "DENSE_KKT", qp_mod.DENSE_KKT if factorisation == "dense" else 0)
 
     def stopped(*args, **kwargs):
         v, y, d, status, text, iters = original(*args, **kwargs)
@@ -61,3 +64,25 @@ def test_a_stopped_point_far_from_the_optimum_stays_stopped(monkeypatch):
     monkeypatch.setattr(qp_mod, "_clarabel", garbage)
     sol = solve_diagonal_qp(lp, q)
     assert sol.status is LPStatus.ITERATION_LIMIT
+
+
+def test_dense_and_sparse_factorisations_solve_the_same_system():
+    """The KKT solve of the polish, LAPACK and SuperLU, on a regularised quasi-definite system
+    of a random dense program, against numpy's dense solve."""
+    rng = np.random.default_rng(5)
+    m, k = 60, 25
+    A = sp.csr_array(rng.uniform(0.0, 1.0, (k, m)) * (rng.random((k, m)) < 0.3))
+    q = rng.uniform(0.0, 2.0, m) * (rng.random(m) < 0.5)
+    kkt = sp.bmat([[sp.diags_array(q + 1e-8), -A.T], [A, sp.diags_array(np.full(k, -1e-8))]], format="csc")
+    rhs = rng.normal(size=m + k)
+    want = np.linalg.solve(kkt.toarray(), rhs)
+    dense = qp_mod._factor(kkt)(rhs)
+    old = qp_mod.DENSE_KKT
+    try:
+        qp_mod.DENSE_KKT = 0
+        sparse = qp_mod._factor(kkt)(rhs)
+    finally:
+        qp_mod.DENSE_KKT = old
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(dense, want, atol=1e-8 * scale)
+    np.testing.assert_allclose(sparse, want, atol=1e-8 * scale)

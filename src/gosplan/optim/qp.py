@@ -172,8 +172,6 @@ def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: n
     the interior-point answer). Interior points leave the duals of small, slack-rich variables
     accurate to ~1e-4 only; the polished answer is exact to rounding.
     """
-    import scipy.sparse.linalg as spla
-
     K = sp.csr_array(lp.K)
     k, m = K.shape
     Kv = K @ v
@@ -202,16 +200,11 @@ def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: n
     rhs = np.concatenate([-lp.c, b])
     try:
         with np.errstate(all="raise"):
-            # The KKT matrix is structurally symmetric: a minimum-degree ordering of A + A'
-            # with pivots kept on the diagonal where they are not too small fills in a half
-            # of COLAMD's default (4.1 M against 8.5 M entries and 1.0 s against 2.5 s at
-            # 3,000 products; the target revision of `gosplan simulate` is this factorisation).
-            lu = spla.splu(reg, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.01,
-                           options={"SymmetricMode": True})
-            sol = lu.solve(rhs + np.concatenate([delta * v, np.zeros(na)]))
+            solve = _factor(reg)
+            sol = solve(rhs + np.concatenate([delta * v, np.zeros(na)]))
             for _ in range(5):
-                sol = sol + lu.solve(rhs - kkt @ sol)
-    except (RuntimeError, FloatingPointError, ValueError):
+                sol = sol + solve(rhs - kkt @ sol)
+    except (RuntimeError, FloatingPointError, ValueError, np.linalg.LinAlgError):
         return None
     if not np.isfinite(sol).all():
         return None
@@ -229,3 +222,30 @@ def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: n
     d2 = np.zeros(m)
     d2[cols] = lam_cols
     return v2, y2, d2
+
+
+DENSE_KKT = 8_000
+"""KKT systems up to this order with at least :data:`DENSE_KKT_FILL` of their entries set are
+factorised dense (LAPACK): on WIOD's dense table (5,665 equations, 2.6 % set) SuperLU fills
+them in and takes 13.4 s, LAPACK 2.9 s (BENCHMARKS.md, consumer feedback loop)."""
+DENSE_KKT_FILL = 0.01
+
+
+def _factor(kkt: sp.csc_matrix):
+    """A solve with ``kkt`` (square, quasi-definite after regularisation): dense LU where the
+    system is small and dense enough that sparse elimination fills it in anyway, else SuperLU."""
+    n = kkt.shape[0]
+    if n <= DENSE_KKT and kkt.nnz >= DENSE_KKT_FILL * n * n:
+        import scipy.linalg as la
+
+        lu = la.lu_factor(kkt.toarray(), check_finite=False)
+        if not np.isfinite(lu[0]).all() or (np.abs(np.diag(lu[0])) == 0).any():
+            raise np.linalg.LinAlgError("singular KKT system")
+        return lambda r: la.lu_solve(lu, r, check_finite=False)
+    import scipy.sparse.linalg as spla
+
+    # The KKT matrix is structurally symmetric: a minimum-degree ordering of A + A' with pivots
+    # kept on the diagonal where they are not too small fills in a half of COLAMD's default
+    # (4.1 M against 8.5 M entries and 1.0 s against 2.5 s at 3,000 products).
+    lu = spla.splu(kkt, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.01, options={"SymmetricMode": True})
+    return lu.solve
