@@ -68,16 +68,18 @@ def test_plan_with_rounding_level_prices_is_certified() -> None:
 
 def test_uncertified_prices_say_what_they_are_and_what_to_do() -> None:
     """us-2022's harmony plan (tangent cuts): prices miss row by row by ~5e-4; the note says how
-    far (the same figure as the check) and, for harmony, that a tighter tolerance brings them
-    closer, which it does."""
+    far (the same figure as the check) and, for harmony, that a tighter tolerance usually brings
+    them closer, which 1e-8 does (9.0e-5; 1e-7 does not, and at 1e-9 the cuts' plan itself
+    missed the check on an AMD EPYC host: docs/planning.md)."""
     eco = gosplan.load("us-2022")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loose = gosplan.plan(eco, objective="harmony")
-        tight = gosplan.plan(eco, objective="harmony", tol=1e-9)
+        tight = gosplan.plan(eco, objective="harmony", tol=1e-8)
     assert loose.status is gosplan.Status.OPTIMAL and not loose.detail["prices_certified"]
     note = loose.detail["prices_note"]
-    assert f"{loose.detail['price_error']:.2e}" in note and "a tighter --tol brings them closer" in note
+    assert f"{loose.detail['price_error']:.2e}" in note and "a tighter --tol usually brings them closer" in note
+    assert tight.status is gosplan.Status.OPTIMAL
     assert tight.detail["price_error"] < loose.detail["price_error"] / 3
 
 

@@ -401,8 +401,8 @@ _VERTEX_ADVICE = ("Exact prices come from a vertex: HiGHS' simplex (--method hig
 _PRICE_ADVICE = {
     "fulfilment": _VERTEX_ADVICE,
     "cost": _VERTEX_ADVICE,
-    "harmony": "Harmony's prices come from tangent cuts or first-order iterates: a tighter --tol brings them "
-               "closer (docs/planning.md)",
+    "harmony": "Harmony's prices come from tangent cuts or first-order iterates: a tighter --tol usually brings "
+               "them closer, not always (docs/planning.md)",
 }
 """What to do where a plan's prices miss their row-by-row certificate (see ``prices_note``)."""
 
