@@ -146,15 +146,89 @@ def test_the_equivalent_program_and_what_is_refused() -> None:
     assert not aug.products.has_duplicates and not aug.activities.has_duplicates
     # U = O - N stays non-negative: the import technique uses one unit of its quota
     assert ((aug.make - aug.net).toarray() >= 0).all()
-    # a negative floor on a targeted product, or a capacity on an importing one: refused, named
+    # A negative floor on a targeted product without committed demand: refused, named (the
+    # import technique would loosen its target); fulfilment still plans it as negative demand.
     targeted = str(econ.products[0])  # p0 always has a target
     bad = planning_problem(econ, resources=resources, floors={**floors, targeted: -1.0})
-    assert targeted in refusal(bad) and "targeted" in applicable(bad, "fulfilment")
+    assert targeted in refusal(bad) and "without committed demand" in refusal(bad)
+    assert applicable(bad, "fulfilment") == "" and "targeted" in applicable(bad, "harmony")
+    # negative committed demand of a targeted product above its floor (0 by default): refused
     bad = planning_problem(econ, resources=resources, floors=floors, committed={targeted: -1.0})
-    assert "negative committed demand (net imports) on a targeted product" in refusal(bad)
+    assert "negative committed demand (net imports) on a targeted product whose floor (0) is above it" in refusal(bad)
+    # at or above the floor it imports: quota -committed, its committed demand and floor 0
+    ok = planning_problem(econ, resources=resources, floors={**floors, targeted: -1.0}, committed={targeted: -1.0})
+    assert refusal(ok) == "" and 0 in importing(ok)
+    aug = with_imports(ok)
+    assert aug.base[0] == 0.0 and aug.floor[0] == 0.0 and aug.capacity[ok.n + 0] == 1.0  # p0 imports first
+    # A capacity on an importing product (on what is made at home): the product is split, its
+    # techniques make the home product, which carries the capacity, and a delivery passes it on.
     first = next(iter(floors))
-    capped_import = planning_problem(econ, resources=resources, floors=floors, capacities={first: 10.0})
-    assert "capacity on a product with net imports" in refusal(capped_import)
+    capped = planning_problem(econ, resources=resources, floors=floors, capacities={first: 10.0})
+    assert refusal(capped) == "" and "capacity on a product with net imports" in refusal(capped, "harmony")
+    aug = with_imports(capped)
+    i = list(map(str, capped.products)).index(first)
+    home = capped.n + k
+    assert (aug.n, aug.m) == (capped.n + k + 1, capped.m + 2 * k + 1)
+    assert aug.products[home] == f"{first} (made at home)" and aug.activities[-1] == f"{first} (delivery)"
+    assert aug.capacity[home] == 10.0 and np.isinf(aug.capacity[i])
+    makers = np.flatnonzero(capped.make.toarray()[i])
+    assert (aug.make.toarray()[home, makers] == capped.make.toarray()[i, makers]).all()
+    assert (aug.make.toarray()[i, makers] == 0).all() and aug.make.nnz == aug.m
+    # the techniques still use what they used of the product itself
+    np.testing.assert_array_equal((aug.make - aug.net).toarray()[i, : capped.m], (capped.make - capped.net).toarray()[i])
+    assert ((aug.make - aug.net).toarray() >= 0).all()
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), n=st.integers(6, 30), classes=st.sampled_from([1, 2]),
+       beyond=st.sampled_from([0.0, 0.3]))
+def test_targets_with_net_imports_and_capacities_match_highs(seed: int, n: int, classes: int, beyond: float) -> None:
+    """The rest of final demand partly imported, as the consumer-feedback loop plans it: negative
+    committed demand on targeted and untargeted products (floors at it), capacities on importing
+    products too, one or two priority classes; some imports exceed what the plan uses (then import
+    techniques, a capped product split in two). ``fulfilment`` and ``cost`` against HiGHS."""
+    econ, resources, caps = _random_economy(seed, n)
+    rng = np.random.default_rng(seed + 1)
+    problem = planning_problem(econ, resources=resources)
+    x = np.linalg.solve(problem.net.toarray()[:, : problem.n], problem.target)
+    use = ((problem.make - problem.net)[:, : problem.n] @ x)
+    committed = {str(econ.products[i]): -float(use[i] * (rng.uniform(2, 5) if rng.random() < beyond
+                                                         else rng.uniform(0.1, 0.9)))
+                 for i in range(n) if use[i] > 1e-9 and rng.random() < 0.4}
+    kw = {"resources": resources, "capacities": caps, "floors": committed, "committed": committed}
+    if classes > 1:
+        kw["priorities"] = {str(p): int(rng.integers(1, 3)) for p, t in zip(econ.products, problem.target) if t > 0}
+    for objective in ("fulfilment", "cost"):
+        kw_o = dict(kw)
+        if objective == "cost":
+            kw_o.pop("priorities", None)
+            kw_o["costs"] = {"labour": 1.0, "land": 0.5}
+        result = _plan(econ, objective, "leontief", **kw_o)
+        ref = _plan(econ, objective, "highs", **kw_o)
+        assert result.status.value == ref.status.value, (objective, ref.message, result.message)
+        if ref.status.value != "optimal":
+            continue
+        assert "leontief" in result.method, (objective, result.stages[-1].message)
+        assert abs(result.objective - ref.objective) <= 1e-6 * max(1.0, abs(ref.objective)), objective
+        assert result.max_violation <= 1e-6 and result.duality_gap <= 1e-6
+
+
+def test_a_plan_limited_by_capacities_alone() -> None:
+    """No limited resource, only capacities: the first master had no row and was unbounded (the
+    method gave the plan to HiGHS); the capacity each plan ray reaches first now bounds it."""
+    econ = gosplan.Economy.from_coefficients(
+        [[0.1, 0.2, 0.1], [0.1, 0.1, 0.2], [0.05, 0.0, 0.1]], products=["grain", "steel", "coal"],
+        y=[10.0, 2.0, 1.0],
+    )
+    caps = {"steel": 30.0, "coal": 50.0}
+    lp = _plan(econ, "fulfilment", "leontief", capacities=caps)
+    hi = _plan(econ, "fulfilment", "highs", capacities=caps)
+    assert lp.status.value == hi.status.value == "optimal" and lp.method == "leontief", lp.message
+    # by hand: x(z) = z (I - A)^-1 y, z* = min over the capped products of cap_i / x_i(1)
+    A = np.array([[0.1, 0.2, 0.1], [0.1, 0.1, 0.2], [0.05, 0.0, 0.1]])
+    x1 = np.linalg.solve(np.eye(3) - A, [10.0, 2.0, 1.0])
+    assert lp.objective == pytest.approx(min(30.0 / x1[1], 50.0 / x1[2]), rel=1e-10)
+    assert lp.objective == pytest.approx(hi.objective, rel=1e-10)
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -175,6 +249,47 @@ def test_wiod_plans_by_the_leontief_method() -> None:
     assert harmony.status.value == "optimal" and harmony.method == "leontief", harmony.message
     assert harmony.duality_gap <= 1e-6 and harmony.max_violation <= 1e-6
     assert (harmony.net_output >= problem.floor - 1e-6 * (1 + np.abs(problem.floor))).all()
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_wiod_consumer_plan_by_the_leontief_method() -> None:
+    """The plan of `gosplan simulate wiod-2011`'s first period: households' demand as targets,
+    the rest of final demand committed (negative for 96 products, 93 of them targeted and capped
+    goods), floors at it, the
+    1,409 consumer goods capped at the table's output (nothing else is limited). HiGHS took
+    8-120 s a period (its first answer's prices fail gosplan's check); the Leontief method
+    plans 94 imports as negative demand and two (gross output -1 in the table) as imports."""
+    import importlib
+
+    from gosplan.io.households import load_households
+
+    loop = importlib.import_module("gosplan.cycle.simulate")
+    econ = gosplan.load("wiod-2011")
+    hh = load_households(econ)
+    goods = hh.goods_in(econ.products)
+    committed, first = loop.committed_and_targets(econ, hh, goods, None, None)
+    floors = np.minimum(committed, 0.0)
+    capacities = loop._cap_free_goods(econ, loop._base_balance(econ), goods, None, None)
+    targets = np.zeros(econ.n_products)
+    targets[goods] = first
+    kw = {"targets": targets, "committed": committed, "floors": floors, "capacities": capacities}
+    problem = planning_problem(econ, **kw)
+    imp = importing(problem)
+    assert imp.size == 96 and (problem.target[imp] > 0).sum() == np.isfinite(problem.capacity[imp]).sum() == 93
+    got = _plan(econ, "fulfilment", "leontief", explain=False, **kw)
+    assert got.status.value == "optimal" and got.method == "leontief", got.message
+    assert "2 net import(s) planned as capped import techniques; 94 net import(s) planned as negative demand" in \
+        got.stages[-1].message
+    # HiGHS' simplex on the same program, once (the plan's API would solve it again for its prices)
+    from gosplan.optim.highs import solve_highs
+    from gosplan.planning.formulate import fulfilment_lp
+
+    lp, _ = fulfilment_lp(problem, np.flatnonzero(problem.target > 0), np.full(problem.n, -np.inf))
+    ref = solve_highs(lp, method="simplex", tol=1e-6)
+    assert ref.status.value == "optimal"
+    assert got.objective == pytest.approx(-ref.objective, rel=1e-7)
+    assert got.max_violation <= 1e-6 and got.duality_gap <= 1e-6
+    assert (got.net_output >= floors - 1e-6 * (1 + np.abs(floors))).all()
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -67,18 +67,10 @@ import scipy.sparse as sp
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, harmony, harmony_derivative
 from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
-from gosplan.planning.substitution import NotApplicable, _Structure, _unit_costs
+from gosplan.planning.substitution import ImportsExceedUse, NotApplicable, _Structure, _unit_costs
 
 __all__ = ["solve_harmony", "ImportsExceedUse"]
 
-
-class ImportsExceedUse(NotApplicable):
-    """The plan uses less of ``products`` than their net imports (negative demand) supply."""
-
-    def __init__(self, products: np.ndarray, problem: PlanProblem) -> None:
-        self.products = products
-        super().__init__(f"net imports exceed what the plan uses of {products.size} product(s), e.g. "
-                         f"{problem.product_words(problem.products[products[0]])}")
 
 MAX_ROUNDS = 60
 """Rounds (master solve + cheapest choice) before the method gives up."""

@@ -7,11 +7,12 @@ the stage's own program. Around them:
 * **a plan nothing limits** (no limited resource, no capacity, an objective that grows): it is
   unbounded along ``x = (I - A_B)^-1 y`` for a productive technique choice ``B`` (one policy
   iteration, one Leontief solve), which is reported as the program's ray;
-* **net imports** (negative floors of untargeted products,
-  :mod:`gosplan.planning.net_imports`): ``fulfilment`` and ``cost`` plan the equivalent program
-  with capped import techniques; ``harmony`` keeps them as negative demand and imports only
-  those products of which the plan uses less, until the answer passes gosplan's check on the
-  original program.
+* **net imports** (negative floors, negative committed demand): ``fulfilment`` and ``cost``
+  keep them as negative demand (the plan imports the whole quota) while the plan uses at least
+  that much of each product; where it uses less, they plan the equivalent program with capped
+  import techniques (:mod:`gosplan.planning.net_imports`). ``harmony`` keeps them as negative
+  demand and imports only those products of which the plan uses less, until the answer passes
+  gosplan's check on the original program.
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from gosplan.errors import PlanningError
 from gosplan.optim.check import verify
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
 from gosplan.planning import harmony_leontief, net_imports, substitution
-from gosplan.planning.harmony_leontief import ImportsExceedUse
-from gosplan.planning.substitution import NotApplicable, _Structure
+from gosplan.planning.substitution import ImportsExceedUse, NegativeDemandMixes, NotApplicable, _Structure
 
 __all__ = ["solve_leontief", "IMPORT_ROUNDS"]
 
@@ -37,28 +37,67 @@ def solve_leontief(lp: LinearProgram, stage: dict[str, Any], tol: float, time_li
     takes), its answer given for ``lp`` itself; raises
     :class:`~gosplan.planning.substitution.NotApplicable` where the method gives up."""
     problem = stage["problem"]
-    original_lp, layout = lp, stage["layout"]
     if (stage.get("objective") in ("fulfilment", "harmony") and np.isinf(stage.get("z_upper", np.inf))
             and not np.isfinite(problem.available).any() and not np.isfinite(problem.capacity).any()):
         ray = _free_ray(lp, stage)
         if ray is not None:
             return ray
-    augmented = None
-    if stage.get("objective") != "harmony" and net_imports.importing(problem).size:
-        # (harmony keeps them as negative demand: _harmony)
-        why = net_imports.refusal(problem)
-        if why:
-            raise NotApplicable(why)
-        state = stage.get("state")
-        cached = None if state is None else state.get("net_imports")
-        augmented = cached[1] if cached is not None and cached[0] is problem else net_imports.with_imports(problem)
-        if state is not None:
-            state["net_imports"] = (problem, augmented)
-        lp, layout2, stage = net_imports.stage_program(stage, augmented)
     if stage.get("objective") == "harmony":
         return _harmony(lp, stage, tol, time_limit, progress)
-    sol = substitution.solve_stage(lp=lp, tol=tol, time_limit=time_limit, progress=progress, **stage)
-    return sol if augmented is None else net_imports.restricted(sol, original_lp, layout, layout2)
+    return _with_net_imports(lp, stage, tol, time_limit, progress)
+
+
+def _with_net_imports(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: float | None,
+                      progress: Callable[[str], None] | None) -> LPSolution:
+    """``fulfilment`` and ``cost``: net imports as negative demand; the products whose imports
+    exceed what the plan uses get capped import techniques
+    (:func:`gosplan.planning.net_imports.with_imports`), and the stage is planned again, at
+    most :data:`IMPORT_ROUNDS` times. The set is kept in the plan's state for later stages."""
+    problem = stage["problem"]
+    state = stage.get("state")
+    memory = {} if state is None else state.setdefault("imports", {})
+    imp = memory.get("products", np.zeros(0, dtype=np.int64))
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    for _ in range(IMPORT_ROUNDS):
+        left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
+        if not imp.size:
+            lp2, layout2, stage2 = lp, stage["layout"], stage
+        else:
+            why = net_imports.refusal(problem, stage["objective"], imp)
+            if why:
+                raise NotApplicable(f"net imports exceed what the plan uses, and {why}")
+            cached = memory.get("augmented")
+            if cached is not None and cached[0] is problem and np.array_equal(cached[1], imp):
+                augmented = cached[2]
+            else:
+                augmented = net_imports.with_imports(problem, imp)
+                memory["augmented"] = (problem, imp, augmented)
+                memory.pop("state", None)
+            lp2, layout2, stage2 = net_imports.stage_program(dict(stage, state=memory.setdefault("state", {})),
+                                                             augmented, imp)
+        try:
+            sol = substitution.solve_stage(lp=lp2, tol=tol, time_limit=left, progress=progress, **stage2)
+        except NegativeDemandMixes:
+            more = net_imports.importing(problem)  # every net import as an import technique
+            if not np.setdiff1d(more, imp).size:
+                raise
+            imp = more
+            memory["products"] = imp
+            continue
+        except ImportsExceedUse as exc:
+            more = exc.products[exc.products < problem.n]
+            if not np.setdiff1d(more, imp).size:
+                raise
+            imp = np.union1d(imp, more)
+            memory["products"] = imp
+            continue
+        negative = net_imports.importing(problem).size - imp.size
+        if imp.size:
+            sol = net_imports.restricted(sol, lp, stage["layout"], layout2, net_imports.home_of(problem, imp))
+        if negative > 0:
+            sol.message += f"; {negative} net import(s) planned as negative demand"
+        return sol
+    raise NotApplicable(f"net imports exceeded the plan's use {IMPORT_ROUNDS} times over")
 
 
 def _free_ray(lp: LinearProgram, stage: dict[str, Any]) -> LPSolution | None:
@@ -94,7 +133,7 @@ def _free_ray(lp: LinearProgram, stage: dict[str, Any]) -> LPSolution | None:
     )
 
 
-#: Rounds of :func:`_harmony` that move net imports the plan does not use in full to
+#: Rounds of :func:`_harmony` and :func:`_with_net_imports` that move net imports the plan does not use in full to
 #: free import techniques.
 IMPORT_ROUNDS = 8
 
@@ -105,7 +144,7 @@ def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: f
     full as free import techniques (:mod:`gosplan.planning.net_imports`)."""
     problem = stage["problem"]
     if net_imports.importing(problem).size:
-        why = net_imports.refusal(problem)
+        why = net_imports.refusal(problem, "harmony")
         if why:
             raise NotApplicable(why)
     free = np.zeros(0, dtype=np.int64)

@@ -3,9 +3,9 @@ resources, with Leontief substitution problems as subproblems.
 
 Applies when every technique makes exactly one product (no joint production),
 ``U, P >= 0``, the objective is ``fulfilment`` or ``cost``, there are no ceilings,
-and floors and committed demand are non-negative except on untargeted products without a
-capacity (net imports, planned as capped import techniques by
-:mod:`gosplan.planning.net_imports`): the conditions of :func:`applicable`. ``harmony`` under
+and floors and committed demand are non-negative except for net imports (planned as negative
+demand while the plan uses at least that much of the product, else as capped import techniques:
+:mod:`gosplan.planning.leontief_backend`): the conditions of :func:`applicable`. ``harmony`` under
 the same conditions is solved by :mod:`gosplan.planning.harmony_leontief`, on the same
 structure (policy iteration, Leontief solves), with a Newton search over the prices.
 
@@ -45,7 +45,7 @@ from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
 from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
 
-__all__ = ["applicable", "solve_stage", "NotApplicable"]
+__all__ = ["applicable", "solve_stage", "NotApplicable", "ImportsExceedUse", "NegativeDemandMixes"]
 
 MAX_ROUNDS = 2000
 TAILING_ROUNDS = 200
@@ -80,6 +80,25 @@ class NotApplicable(Exception):
     """The stage is outside the method's conditions (the caller falls back to an LP solver)."""
 
 
+class NegativeDemandMixes(NotApplicable):
+    """Net imports as negative demand make ``products``, which have several techniques, at a
+    negative level in some plan (see :func:`_column`)."""
+
+    def __init__(self, products: np.ndarray, problem: PlanProblem) -> None:
+        self.products = products
+        super().__init__(f"net imports as negative demand make {products.size} product(s) of several "
+                         f"techniques at a negative level, e.g. {problem.product_words(problem.products[products[0]])}")
+
+
+class ImportsExceedUse(NotApplicable):
+    """The plan uses less of ``products`` than their net imports (negative demand) supply."""
+
+    def __init__(self, products: np.ndarray, problem: PlanProblem) -> None:
+        self.products = products
+        super().__init__(f"net imports exceed what the plan uses of {products.size} product(s), e.g. "
+                         f"{problem.product_words(problem.products[products[0]])}")
+
+
 def applicable(problem: PlanProblem, objective: str) -> str:
     """``""`` when the method applies to ``problem``, otherwise why not."""
     if objective not in ("fulfilment", "cost", "harmony"):
@@ -96,10 +115,10 @@ def applicable(problem: PlanProblem, objective: str) -> str:
         return f"negative input or resource coefficients ({negative})"
     if np.isfinite(problem.ceiling).any():
         return "ceilings on net output"
-    if (problem.floor < 0).any() or (problem.base < 0).any():
+    if objective == "harmony" and ((problem.floor < 0).any() or (problem.base < 0).any()):
         from gosplan.planning.net_imports import refusal
 
-        why = refusal(problem)  # net imports of untargeted products are planned as import techniques
+        why = refusal(problem, objective)  # (fulfilment and cost plan any net imports: leontief_backend)
         if why:
             return why
     if objective == "cost" and (problem.cost < 0).any():
@@ -377,9 +396,22 @@ class _Master:
 
 
 def _column(st: _Structure, master: _Master, h: np.ndarray, d: np.ndarray) -> None:
-    """Add the plan of the current choice ``B`` as a column."""
+    """Add the plan of the current choice ``B`` as a column.
+
+    With net imports as negative demand (``h_i < 0``) a plan may make a product at a negative
+    level: harmless for a product of one technique (the combination's level is its gross
+    output, checked at the end), but two techniques of one product, one run backwards in a
+    column and the other forwards in another, would trade resources for nothing: raises
+    :class:`NegativeDemandMixes` then."""
     G = st.plans(np.column_stack([h, d]))
     B = st.choice
+    if h.min(initial=0.0) < 0:
+        backwards = np.flatnonzero(G[:, 0] < -1e-12 * max(float(np.abs(G[:, 0]).max(initial=0.0)), 1e-300))
+        if backwards.size:
+            techniques = np.bincount(st.product_of, minlength=st.problem.n)
+            mixed = backwards[techniques[backwards] > 1]
+            if mixed.size:
+                raise NegativeDemandMixes(mixed, st.problem)
     X = G / st.out[B][:, None]  # activity levels of the chosen techniques, by product
     levels = np.zeros((st.out.size, 2))
     levels[B] = X  # activity levels of every technique (the unchosen at zero)
@@ -500,15 +532,17 @@ def solve_stage(
         d = np.where(is_active, y, 0.0)
         hold = np.full(n, -np.inf) if held is None else held
         b = problem.base
-        h = np.where(
-            is_active, b,
-            np.maximum(np.maximum(problem.floor, np.where(np.isfinite(hold), hold, 0.0)), problem.base_floor),
-        )
+        h = np.where(is_active, b, np.maximum(np.maximum(problem.floor, hold), problem.base_floor))
     else:
         b = problem.base
         d = np.zeros(n)
         h = np.where(y > 0, np.maximum(y + b, problem.floor), np.maximum(problem.floor, problem.base_floor))
-    has_h = bool((h > 0).any())
+    # Net imports (h_i < 0) stay negative demand: the plan's net output of such a product is its
+    # least one, h_i (+ z d_i), which is optimal while the plan uses at least that much of it
+    # (checked on the plan: ImportsExceedUse otherwise, and the caller plans import techniques).
+    if not np.isfinite(h).all():
+        raise NotApplicable("unlimited net imports (a floor of -inf)")
+    has_h = bool((h != 0).any())
     r_lim = st.limited.size
     master = _Master()
     # Initial columns: each limited resource alone, then all together (and the cheapest in cost).
@@ -534,7 +568,11 @@ def solve_stage(
     smoothing = SMOOTHING if smoothing is None else smoothing
     if not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing must lie in [0, 1), got {smoothing}")
+    bounded = 0  # columns checked by _bounding_capacities
     for rounds in range(1, MAX_ROUNDS + 1):
+        if objective == "fulfilment" and not np.isfinite(z_upper):
+            master.cap_rows.extend(_bounding_capacities(st, master, has_h, bounded))
+            bounded = len(master.columns)
         lam, eta, value, mu, kappa, artificial = _solve_master(st, master, objective, has_h, z_lower, z_upper)
         # Wentges smoothing: price between the best bound's prices and the master's; a round
         # that did not improve the master prices at the master's own duals (a mis-price).
@@ -637,6 +675,16 @@ def solve_stage(
     if finished is not None:
         (value, x), z = finished, finished[0]
     master.plans.close()
+    if (h < 0).any():
+        short = np.flatnonzero(x < -1e-9 * max(float(np.abs(x).max(initial=0.0)), 1e-300))
+        if short.size:
+            products = np.unique(st.product_of[short])
+            importers = products[h[products] < 0]
+            if importers.size == 0:
+                raise NotApplicable(f"net imports drive the plan of "
+                                    f"{problem.product_words(problem.products[products[0]])} below zero")
+            raise ImportsExceedUse(importers, problem)
+        x = np.maximum(x, 0.0)
     # Row duals in HiGHS' convention for lp (see the module of gosplan.optim.lp): the
     # prices of the best bound, which certify the plan's optimality.
     if best is None:
@@ -776,6 +824,30 @@ def _bound(objective: str, pi: np.ndarray, h: np.ndarray, d: np.ndarray, rent: f
         # at multiplier 0), when they leave what is held affordable
         return z_upper if rent - float(pi @ h) >= 0 else np.inf
     return float(pi @ h) - rent
+
+
+def _bounding_capacities(st: _Structure, master: _Master, has_h: bool, start: int) -> list[int]:
+    """Capacity rows for the master's columns from ``start`` on whose plan ray ``d`` part uses
+    nothing the master limits (no limited resource, none of its capacity rows): for each, the
+    capacity the ray reaches first. A plan limited by capacities alone (no limited resource)
+    would otherwise leave the first master unbounded."""
+    if st.capped.size == 0:
+        return []
+    have = set(master.cap_rows)
+    caps = np.asarray(master.cap_rows, dtype=np.int64)
+    cap = st.problem.capacity[st.capped]
+    for col in master.columns[start:]:
+        if (col.use[1] > 0).any() or (caps.size and (col.cap_use[1, caps] > 0).any()):
+            continue
+        grows = col.cap_use[1] > 0
+        if not grows.any():
+            continue  # unbounded indeed: the master says so
+        room = np.maximum(cap - (col.cap_use[0] if has_h else 0.0), 0.0)
+        first = int(np.argmin(np.where(grows, room / np.where(grows, col.cap_use[1], 1.0), np.inf)))
+        if first not in have:
+            have.add(first)
+            caps = np.append(caps, first)
+    return [int(c) for c in caps[len(master.cap_rows):]]
 
 
 def _violated_capacities(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray) -> np.ndarray:
