@@ -279,3 +279,27 @@ def test_farkas_of_a_feasible_stage_is_none() -> None:
     h = np.maximum(problem.target + problem.base, problem.floor)
     mu = np.where(np.isfinite(problem.available), 1.0, 0.0)
     assert S._farkas(st_, lp, layout, mu, np.zeros(problem.n), None, h, S._rent(st_), 1e-6) is None
+
+
+def test_a_class_met_in_full_with_nothing_scarce_stays_with_the_method() -> None:
+    """Class 1 met in full (its ray at the cap z <= 1) while nothing binds: no row has a price, and
+    the method gave the stage to HiGHS ("the targets being maximised have no value at the final
+    prices"). The cap's own multiplier certifies it: every stage by the method, HiGHS' fulfilments."""
+    econ = gosplan.Economy.from_coefficients(
+        [[0.1, 0.2, 0.1], [0.1, 0.1, 0.2], [0.05, 0.0, 0.1]], products=["grain", "steel", "coal"],
+        y=[10.0, 2.0, 1.0], l=[1.0, 2.0, 1.5],
+    )
+    # labour values v = l (I - A)^-1: class 1 (grain 10) needs 15.29, class 2 (steel 2, coal 1) 7.53
+    kw = {"resources": {"labour": 20.0}, "priorities": {"grain": 1, "steel": 2, "coal": 2}}
+    got = _plan(econ, "leontief", **kw)
+    ref = _plan(econ, "highs", **kw)
+    assert got.status is ref.status is Status.OPTIMAL
+    assert [st.method for st in got.stages] == ["leontief"] * len(got.stages), [st.message for st in got.stages]
+    assert got.class_fulfilment[1] == pytest.approx(1.0, abs=1e-9)  # labour is left over at z_1 = 1
+    A = np.array([[0.1, 0.2, 0.1], [0.1, 0.1, 0.2], [0.05, 0.0, 0.1]])
+    v = np.array([1.0, 2.0, 1.5]) @ np.linalg.inv(np.eye(3) - A)
+    # (class 1 is held at 1 - tol/10 of its optimum, which leaves class 2 a little more labour)
+    assert got.class_fulfilment[2] == pytest.approx((20.0 - v @ [10.0, 0, 0]) / (v @ [0, 2.0, 1.0]), rel=1e-6)
+    for k in (1, 2):
+        assert got.class_fulfilment[k] == pytest.approx(ref.class_fulfilment[k], rel=1e-7)
+    assert got.objective == pytest.approx(ref.objective, rel=1e-7)

@@ -691,9 +691,14 @@ def solve_stage(
         raise NotApplicable("no finite Lagrangian bound")
     mu, kappa, pi = best
     scale = float(pi @ d) if objective == "fulfilment" else 1.0
-    if not scale > 0:
+    if scale > 0:
+        ydual = _row_multipliers(lp, layout, pi, mu, kappa) / scale
+    elif objective == "fulfilment" and np.isfinite(z_upper) and z >= z_upper - tol / 2 * (1.0 + abs(z_upper)):
+        # A class met in full (z at its cap z <= 1) with nothing scarce on the way: no row is
+        # priced, the cap's own multiplier (the z column's reduced cost) certifies the plan.
+        ydual = np.zeros(lp.shape[0])
+    else:
         raise NotApplicable("the targets being maximised have no value at the final prices")
-    ydual = _row_multipliers(lp, layout, pi, mu, kappa) / scale
     v = np.concatenate([x, [z]]) if objective == "fulfilment" else x
     return st.solution(
         lp, v, ydual, status, start,
