@@ -133,8 +133,8 @@ def _free_ray(lp: LinearProgram, stage: dict[str, Any]) -> LPSolution | None:
     )
 
 
-#: Rounds of :func:`_harmony` and :func:`_with_net_imports` that move net imports the plan does not use in full to
-#: free import techniques.
+#: Rounds of :func:`_harmony` and :func:`_with_net_imports` that move net imports the plan does
+#: not use in full to import techniques (free ones for harmony, capped ones otherwise).
 IMPORT_ROUNDS = 8
 
 
