@@ -3,9 +3,8 @@ the prices of the few limited resources and binding capacities, with Leontief su
 problems for the technique choice.
 
 Applies under the conditions of :func:`gosplan.planning.substitution.applicable`
-(single-output techniques, ``U, P >= 0``, no ceilings; floors and committed demand ``>= 0``
-except net imports of untargeted products). A net import stays a negative demand
-``h_i = floor_i < 0``: the plan ``x = (I - A_B)^-1 d`` for its prices is then still the
+(single-output techniques, ``U, P >= 0``, no ceilings). A net import stays a negative demand
+(``h_i = floor_i < 0``, or ``b_i + y_i (1 + s_i) < 0`` under a target): the plan ``x = (I - A_B)^-1 d`` for its prices is then still the
 cheapest while ``x >= 0``, which the plan's recovery checks (the method gives up otherwise;
 :mod:`gosplan.planning.leontief_backend` then imports such products only). The program is
 :func:`gosplan.planning.formulate.harmony_lp`::
@@ -106,16 +105,21 @@ class _Response:
         self.w = problem.weight[T]
         self.a = b[T] + y[T]  # net output at s = 0
         floor = problem.floor[T]
-        self.floor = np.maximum(floor, 0.0)
+        # a targeted product's floor bounds it only where positive (harmony_lp): below zero its
+        # net output is bounded by b_i + y_i (1 + s_i) >= b_i alone, negative demand where b_i < 0
+        self.floor = np.where(floor > 0, floor, -np.inf)
         with np.errstate(divide="ignore", invalid="ignore"):
             s_lo = np.where(floor > 0, (floor - b[T]) / y[T] - 1.0, -1.0)
         self.s_lo = np.maximum(s_lo, -1.0)
         h = np.maximum(problem.floor, problem.base_floor)
         h[T] = 0.0
-        # Net imports of untargeted products (a lower bound below zero) stay negative demand:
-        # the plan x = (I - A_B)^-1 d is then optimal for its prices as long as x >= 0 (checked
-        # when the plan is recovered), i.e. the plan uses at least what is imported.
+        # Net imports (a lower bound below zero, or negative committed demand under a target)
+        # stay negative demand: the plan x = (I - A_B)^-1 d is then optimal for its prices as
+        # long as x >= 0 (checked when the plan is recovered), i.e. the plan uses at least what
+        # is imported.
         self.h = h
+        self.importing = h < 0
+        self.importing[T] = b[T] < 0
         self.wsum = float(self.w.sum())
 
     def __call__(self, pi: np.ndarray, want_curv: bool = False):
@@ -487,14 +491,14 @@ def solve_harmony(
             x[piece.choice] += lam[k] * G / st.out[piece.choice]
             gross += lam[k] * G
             s += lam[k] * s_k
-        if (resp.h < 0).any():
+        if resp.importing.any():
             # Negative demand (net imports) is met only while the plan uses at least that much.
             tiny = 1e-12 * max(float(np.abs(x).max(initial=0.0)), 1e-300)
             short = np.flatnonzero(x < -tiny)
             if short.size:
                 # The importing products made at a negative level import more than the plan uses.
                 products = np.unique(st.product_of[short])
-                importers = products[resp.h[products] < 0]
+                importers = products[resp.importing[products]]
                 if importers.size == 0:
                     raise NotApplicable(
                         f"net imports drive the plan of {problem.product_words(problem.products[products[0]])} "

@@ -143,10 +143,6 @@ def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: f
     """The Leontief harmony method; net imports as negative demand, those the plan does not use in
     full as free import techniques (:mod:`gosplan.planning.net_imports`)."""
     problem = stage["problem"]
-    if net_imports.importing(problem).size:
-        why = net_imports.refusal(problem, "harmony")
-        if why:
-            raise NotApplicable(why)
     free = np.zeros(0, dtype=np.int64)
     tried: set[tuple[int, ...]] = set()
     deadline = None if time_limit is None else time.perf_counter() + time_limit
@@ -159,6 +155,9 @@ def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: f
                 free = exc.products
                 tried.add(tuple(free))
                 continue
+        why = net_imports.refusal(problem, "harmony", free)
+        if why:
+            raise NotApplicable(why)
         augmented = net_imports.with_free_imports(problem, free)
         lp2, layout2, stage2 = net_imports.stage_program(stage, augmented)
         try:

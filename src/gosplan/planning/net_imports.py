@@ -47,8 +47,8 @@ bound the net output as well: such a product is planned as negative demand only,
 imports exceed the plan's use the method gives the plan to HiGHS). An importing product with a capacity
 (a bound on what is made of it at home) is split: its techniques make a *home* product that
 carries the capacity, and a *delivery* technique turns it into the product at no cost, beside
-the import. ``harmony`` keeps refusing net imports of targeted products and capacities on
-importing products.
+the import. ``harmony`` keeps net imports of targeted and capped products as negative demand
+only: where they exceed the plan's use, it gives the plan to HiGHS' tangent cuts.
 """
 
 from __future__ import annotations
@@ -86,25 +86,26 @@ def refusal(problem: PlanProblem, objective: str = "fulfilment", imp: np.ndarray
     A targeted product may import when its committed demand is negative and its floor at or
     below it (its net output is then bounded by ``committed + z y`` alone); a floor between them
     would bound it too, and a negative floor without negative committed demand is refused.
-    ``harmony`` refuses net imports of targeted products, and capacities on importing products."""
+    ``harmony``'s free imports (:func:`with_free_imports`) take neither targeted products nor
+    products with a capacity."""
     targeted = problem.target > 0
     floor, base = problem.floor, problem.base
-    if objective == "harmony":
-        for what, values in (("floor", floor), ("committed demand", base)):
-            refused = np.flatnonzero((values < 0) & targeted)
-            if refused.size:
-                return (f"negative {what} (net imports) on a targeted product, e.g. "
-                        f"{problem.product_words(problem.products[refused[0]])}")
-        capped = importing(problem)
-        capped = capped[np.isfinite(problem.capacity[capped])]
-        if capped.size:
-            return (f"a capacity on a product with net imports, e.g. "
-                    f"{problem.product_words(problem.products[capped[0]])}")
-        return ""
     if imp is not None:
         chosen = np.zeros(problem.n, dtype=bool)
         chosen[imp] = True
         targeted = targeted & chosen
+    if objective == "harmony":
+        for what, values in (("floor", floor), ("committed demand", base)):
+            refused = np.flatnonzero((values < 0) & targeted)
+            if refused.size:
+                return (f"negative {what} (net imports) beyond the plan's use on a targeted product, e.g. "
+                        f"{problem.product_words(problem.products[refused[0]])}")
+        capped = importing(problem) if imp is None else np.asarray(imp, dtype=np.int64)
+        capped = capped[np.isfinite(problem.capacity[capped])]
+        if capped.size:
+            return (f"a capacity on a product whose net imports exceed the plan's use, e.g. "
+                    f"{problem.product_words(problem.products[capped[0]])}")
+        return ""
     above = np.flatnonzero(targeted & (base < 0) & (floor > base))
     if above.size:
         i = above[0]

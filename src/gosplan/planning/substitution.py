@@ -115,12 +115,6 @@ def applicable(problem: PlanProblem, objective: str) -> str:
         return f"negative input or resource coefficients ({negative})"
     if np.isfinite(problem.ceiling).any():
         return "ceilings on net output"
-    if objective == "harmony" and ((problem.floor < 0).any() or (problem.base < 0).any()):
-        from gosplan.planning.net_imports import refusal
-
-        why = refusal(problem, objective)  # (fulfilment and cost plan any net imports: leontief_backend)
-        if why:
-            return why
     if objective == "cost" and (problem.cost < 0).any():
         return "negative resource costs"
     return ""
