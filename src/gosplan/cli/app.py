@@ -477,7 +477,7 @@ def plan(
             "--method", "-m",
             help="auto: HiGHS simplex up to 5,000 activities (below 100,000 nonzeros); beyond, "
             "gosplan's Leontief method where it applies (no joint production, no negative "
-            "coefficients or ceilings; net imports of untargeted products allowed), else gosplan's "
+            "coefficients or ceilings; net imports allowed), else gosplan's "
             "PDHG. highs (dual simplex), highs-ipm, highs-pdlp; leontief: "
             "decomposition over the scarce resources with Leontief substitution subproblems; "
             "pdhg: gosplan's first-order solver (docs/planning.md).",
