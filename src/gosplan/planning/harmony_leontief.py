@@ -66,7 +66,7 @@ import scipy.sparse as sp
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, harmony, harmony_derivative
 from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
-from gosplan.planning.substitution import ImportsExceedUse, NotApplicable, _Structure, _unit_costs
+from gosplan.planning.substitution import ImportsExceedUse, NotApplicable, _Structure, _unit_costs, imports_within_use
 
 __all__ = ["solve_harmony", "ImportsExceedUse"]
 
@@ -493,18 +493,7 @@ def solve_harmony(
             s += lam[k] * s_k
         if resp.importing.any():
             # Negative demand (net imports) is met only while the plan uses at least that much.
-            tiny = 1e-12 * max(float(np.abs(x).max(initial=0.0)), 1e-300)
-            short = np.flatnonzero(x < -tiny)
-            if short.size:
-                # The importing products made at a negative level import more than the plan uses.
-                products = np.unique(st.product_of[short])
-                importers = products[resp.importing[products]]
-                if importers.size == 0:
-                    raise NotApplicable(
-                        f"net imports drive the plan of {problem.product_words(problem.products[products[0]])} "
-                        "below zero")
-                raise ImportsExceedUse(importers, problem)
-            x = np.maximum(x, 0.0)
+            x = imports_within_use(st, x, resp.importing, 1e-12)
             gross = np.maximum(gross, 0.0)
         # The combination must use what the prices say (else the master did not converge).
         used = np.asarray(st.P_lim @ x).reshape(-1)

@@ -37,6 +37,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -97,6 +98,22 @@ class ImportsExceedUse(NotApplicable):
         self.products = products
         super().__init__(f"net imports exceed what the plan uses of {products.size} product(s), e.g. "
                          f"{problem.product_words(problem.products[products[0]])}")
+
+
+def imports_within_use(st: "_Structure", x: np.ndarray, importing: np.ndarray, rel: float) -> np.ndarray:
+    """``x`` (activity levels of a plan with net imports as negative demand) with levels below
+    zero by at most ``rel`` of its largest set to zero; raises :class:`ImportsExceedUse` naming
+    the ``importing`` products made at a lower level (they import more than the plan uses), or
+    :class:`NotApplicable` where only other products are."""
+    short = np.flatnonzero(x < -rel * max(float(np.abs(x).max(initial=0.0)), 1e-300))
+    if short.size:
+        products = np.unique(st.product_of[short])
+        importers = products[importing[products]]
+        if importers.size == 0:
+            raise NotApplicable(f"net imports drive the plan of "
+                                f"{st.problem.product_words(st.problem.products[products[0]])} below zero")
+        raise ImportsExceedUse(importers, st.problem)
+    return np.maximum(x, 0.0)
 
 
 def applicable(problem: PlanProblem, objective: str) -> str:
@@ -294,6 +311,11 @@ class _Structure:
             self.choice = np.where(better, new, B)
         raise NotApplicable("policy iteration did not settle")
 
+    @cached_property
+    def techniques(self) -> np.ndarray:
+        """Number of techniques of each product (``n``)."""
+        return np.bincount(self.product_of, minlength=self.problem.n)
+
     def plans(self, demands: np.ndarray) -> np.ndarray:
         """Gross output ``g = (I - A_B)^-1 d`` for each column of ``demands`` (current choice).
 
@@ -402,8 +424,7 @@ def _column(st: _Structure, master: _Master, h: np.ndarray, d: np.ndarray) -> No
     if h.min(initial=0.0) < 0:
         backwards = np.flatnonzero(G[:, 0] < -1e-12 * max(float(np.abs(G[:, 0]).max(initial=0.0)), 1e-300))
         if backwards.size:
-            techniques = np.bincount(st.product_of, minlength=st.problem.n)
-            mixed = backwards[techniques[backwards] > 1]
+            mixed = backwards[st.techniques[backwards] > 1]
             if mixed.size:
                 raise NegativeDemandMixes(mixed, st.problem)
     X = G / st.out[B][:, None]  # activity levels of the chosen techniques, by product
@@ -670,15 +691,7 @@ def solve_stage(
         (value, x), z = finished, finished[0]
     master.plans.close()
     if (h < 0).any():
-        short = np.flatnonzero(x < -1e-9 * max(float(np.abs(x).max(initial=0.0)), 1e-300))
-        if short.size:
-            products = np.unique(st.product_of[short])
-            importers = products[h[products] < 0]
-            if importers.size == 0:
-                raise NotApplicable(f"net imports drive the plan of "
-                                    f"{problem.product_words(problem.products[products[0]])} below zero")
-            raise ImportsExceedUse(importers, problem)
-        x = np.maximum(x, 0.0)
+        x = imports_within_use(st, x, h < 0, 1e-9)
     # Row duals in HiGHS' convention for lp (see the module of gosplan.optim.lp): the
     # prices of the best bound, which certify the plan's optimality.
     if best is None:
