@@ -177,6 +177,8 @@ def test_an_infeasible_period_exits_3_and_says_which(runner: CliRunner, tmp_path
         (["--step", "1.5"], "--step"),
         (["--rule", "fixed", "--hidden-share", "1"], "--hidden-share"),
         (["--periods", "0"], "--periods"),
+        (["--weights", "unit"], "--weights"),
+        (["--objective", "harmony", "--weights", "w.csv"], "--weights"),
     ],
 )
 def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, extra: list[str], flag: str) -> None:
@@ -185,3 +187,25 @@ def test_usage_errors_exit_2(runner: CliRunner, tmp_path: Path, extra: list[str]
     assert result.exit_code == 2, (result.stdout, result.stderr)
     assert flag in result.stderr
     assert not out.exists()
+
+
+def test_harmony_weights(runner: CliRunner, tmp_path: Path) -> None:
+    """--weights value (the default) | unit | FILE reach every period's harmony plan; the summary says which."""
+    import numpy as np
+
+    import gosplan
+
+    settings, supply = {}, {}
+    eco = gosplan.load(ECONOMY)
+    weights = _write(tmp_path / "w.csv", "product,weight\n" + "".join(f"{p},1\n" for p in eco.products))
+    for name, extra in (("value", []), ("unit", ["--weights", "unit"]), ("file", ["--weights", str(weights)])):
+        out = tmp_path / name
+        result = runner.invoke(app, ["simulate", ECONOMY, "-O", "harmony", "--groups", "2", "--periods", "1",
+                                     *extra, "--out", str(out), "--json"])
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        summary = json.loads(result.stdout)
+        settings[name] = summary["settings"]["weights"]
+        supply[name] = pd.read_csv(out / "prices.csv")["supply"].to_numpy()
+    assert settings == {"value": "value", "unit": "unit", "file": "given"}
+    np.testing.assert_allclose(supply["file"], supply["unit"], rtol=1e-9)  # a file of ones is the unit weights
+    assert not np.allclose(supply["value"], supply["unit"], rtol=1e-2)

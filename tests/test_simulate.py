@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -333,3 +332,61 @@ def test_least_cost_plans_reach_the_same_equilibrium(us2022):
     assert values.converged, values.message
     assert values.periods["plan_shortfall"].iloc[-1] > 0.5
     assert values.periods["welfare_per_head"].iloc[-1] < ray.periods["welfare_per_head"].iloc[-1]
+
+
+def _harmony_economy():
+    """Three goods, labour only, households' targets four orders of magnitude apart."""
+    A = np.array([[0.1, 0.05, 0.0], [0.2, 0.1, 0.1], [0.0, 0.1, 0.2]])
+    l = np.array([1.0, 0.5, 2.0])
+    y_o = np.array([1.0, 2.0, 0.5])
+    y_h = np.array([100.0, 1.0, 0.01])
+    economy = gosplan.Economy.from_coefficients(
+        A, l=l, demand=np.column_stack([y_o, y_h]), products=["bread", "cloth", "salt"],
+        categories=["government", "Households"],
+    )
+    v = l @ np.linalg.inv(np.eye(3) - A)
+    hh = Households(groups=["all"], population=[1.0], budget=None, elasticity=[1.0],
+                    goods=["bread", "cloth", "salt"], weights=sp.csr_array(np.array([[0.6, 0.3, 0.1]])))
+    return economy, hh, v, y_o, y_h
+
+
+def _first_delivery(sim):
+    first = sim.prices[sim.prices.period == 1]
+    return first["supply"].to_numpy()
+
+
+def test_harmony_loop_weighs_targets_by_value():
+    """Under harmony the loop weighs each target by its value at labour values (``w = v c``):
+    with labour the only limit, ``w_i H'(s_i) / c_i = mu v_i`` gives ``H'(s_i) = mu`` for all
+    goods, so the first plan delivers the targets themselves (the labour left is exactly theirs).
+    With unit weights ``H'(s_i) = mu v_i c_i``: solved here for ``mu`` by bisection on the
+    labour the households' goods take."""
+    economy, hh, v, y_o, y_h = _harmony_economy()
+    sim = gosplan.simulate(economy, hh, objective="harmony", periods=1, method="leontief")
+    assert sim.settings["weights"] == "value"
+    np.testing.assert_allclose(_first_delivery(sim), y_h, rtol=1e-5)
+
+    unit = gosplan.simulate(economy, hh, objective="harmony", periods=1, method="leontief", weights="unit")
+    left = float(v @ y_h)  # labour for the households' goods: the table's total less v y_o
+    c = unit.prices[unit.prices.period == 1]["target"].to_numpy()  # y_h, a hair inside the frontier
+
+    def delivered(mu):
+        g = mu * v * c  # H'(s) = g, weight 1: s = 1/g - 1 (g <= 1), 1 - g (g < 2), else -1
+        s = np.where(g <= 1, 1 / g - 1, np.where(g < 2, 1 - g, -1.0))
+        return c * (1 + s)
+
+    lo, hi = 1e-9, 1e9
+    for _ in range(200):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if v @ delivered(mid) > left else (lo, mid)
+    expect = delivered(np.sqrt(lo * hi))
+    assert expect[0] < 0.5 * y_h[0] and expect[2] > 10 * y_h[2]  # the case the value weights mend
+    np.testing.assert_allclose(_first_delivery(unit), expect, rtol=1e-5, atol=1e-7)
+
+    # Weights given: as gosplan.plan takes them (here the value weights, by hand).
+    w = v * y_h / np.mean(v * y_h)
+    given_ = gosplan.simulate(economy, hh, objective="harmony", periods=1, method="leontief", weights=w)
+    assert given_.settings["weights"] == "given"
+    np.testing.assert_allclose(_first_delivery(given_), y_h, rtol=1e-5)
+    with pytest.raises(InvalidEconomyError, match="unknown weights"):
+        gosplan.simulate(economy, hh, objective="harmony", weights="values")

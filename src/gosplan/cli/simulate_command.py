@@ -225,6 +225,14 @@ def simulate(
     method: Annotated[
         PlanMethod, typer.Option("--method", "-m", help="Solver of every period's plan (as 'gosplan plan').")
     ] = PlanMethod.auto,
+    weights: Annotated[
+        Optional[str],
+        typer.Option(
+            "--weights", metavar="value|unit|FILE", show_default=False,
+            help="With --objective harmony: each target weighted by its value at base-year labour values (value, "
+            "the default), weight 1 for every product (unit, as 'gosplan plan'), or CSV 'product,weight'.",
+        ),
+    ] = None,
     tol: Annotated[
         float, typer.Option("--tol", metavar="X", help="Convergence: largest price-ratio gap and target revision.")
     ] = 1e-4,
@@ -359,6 +367,14 @@ def simulate(
             raise typer.BadParameter("only with --rule fixed (other rules clear the markets)", param_hint="--prices")
         if hidden_share != 0.1:
             raise typer.BadParameter("only with --rule fixed", param_hint="--hidden-share")
+    if weights is not None:
+        if objective is not Objective.harmony:
+            raise typer.BadParameter(
+                f"weights weigh the harmony objective; give --objective harmony (the objective is {objective.value!r})",
+                param_hint="--weights",
+            )
+        if weights not in ("value", "unit") and not Path(weights).is_file():
+            raise typer.BadParameter(f"neither 'value', 'unit' nor a file: {weights!r}", param_hint="--weights")
     _check_out(out)
     _, err_console, show_progress = _consoles(as_json)
     from gosplan.cli.report import Activity
@@ -379,6 +395,7 @@ def simulate(
                 eco, hh, rule=rule.value, periods=periods, tol=tol, objective=objective.value, method=method.value,
                 resources=resources, capacities=capacities, priorities=priorities, committed=committed,
                 prices=fixed, step=step, hidden_share=hidden_share,
+                weights=weights if weights in (None, "value", "unit") else Path(weights),
                 progress=lambda t, line: bar.update(completed=float(t), detail=line, force=True),
             )
         from gosplan.report.simulation import price_gaps
@@ -405,6 +422,7 @@ def simulate(
             "inputs": {k: str(v) for k, v in {
                 "households": households, "preferences": preferences, "resources": resources,
                 "capacities": capacities, "priorities": priorities, "committed": committed, "prices": prices,
+                "weights": weights,
             }.items() if v is not None},
             "gosplan_version": __version__,
         })
@@ -437,7 +455,7 @@ def _simulate_regime(given: Any, *, regime: Regime, shocks: Optional[Path], shoc
     from gosplan.cli.execute_command import run_regime
 
     for name, flag in (("rule", "--rule"), ("priorities", "--priorities"), ("prices", "--prices"),
-                       ("objective", "--objective"), ("tol", "--tol")):
+                       ("objective", "--objective"), ("weights", "--weights"), ("tol", "--tol")):
         if given(name):
             raise typer.BadParameter("does not apply with --regime (plans carried out)", param_hint=flag)
     if shocks is not None and shock_rate is not None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -47,6 +48,9 @@ from gosplan.model.households import Households, utility
 __all__ = ["simulate", "RULES", "KEEP_CONSUMPTION"]
 
 RULES = ("opportunity", "values", "fixed")
+WEIGHTS = ("value", "unit")
+"""Harmony weights the loop derives itself (``weights=`` as a string): ``"value"``, each
+target's value at the reference prices; ``"unit"``, 1 for every product."""
 KEEP_CONSUMPTION = 5_000_000
 """Consumption entries (groups x goods bought, summed over periods) kept for every period;
 beyond, only the last period's consumption is kept."""
@@ -74,6 +78,17 @@ def plan_with_fallbacks(economy: Economy, targets: np.ndarray, committed: np.nda
                     break
                 out = make_plan(economy, targets=targets, committed=committed, **{**kwargs, "method": fallback})
     return out
+
+
+def value_weights(n: int, goods: np.ndarray, targets: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """Harmony weights ``w_i = v_i c_i`` of the consumer goods' targets ``c`` at prices ``v``,
+    scaled to mean 1 over the positive targets; 1 elsewhere (products without a target)."""
+    value = np.asarray(prices, dtype=np.float64) * np.asarray(targets, dtype=np.float64)
+    on = value > 0
+    w = np.ones(n)
+    if on.any():
+        w[goods[on]] = value[on] / float(value[on].mean())
+    return w
 
 
 def committed_and_targets(
@@ -208,8 +223,19 @@ def simulate(
         At most this many periods.
     tol:
         Convergence: largest relative price-ratio gap and target revision.
-    objective, resources, capacities, priorities, floors, ceilings, weights, costs, method:
+    objective, resources, capacities, priorities, floors, ceilings, costs, method:
         As :func:`gosplan.plan`, for every period's plan.
+    weights:
+        Harmony weights of every period's plan (``objective="harmony"``): ``"value"`` (the
+        default) weighs each household target by its value at the reference prices
+        (base-year labour values; unit quantities where the economy has no labour),
+        ``w_i = v_i c_i`` for the period's target ``c_i``, scaled to mean 1 over the targets;
+        ``"unit"`` gives every product weight 1 (Cockshott's; :func:`gosplan.plan`'s default);
+        or the weights themselves, as :func:`gosplan.plan` takes them. With unit weights the
+        harmony plan gives every good about the same *quantity* where it exceeds its target
+        (``y_i (1 + s_i) = w_i / pi_i``) and drops targets of ``pi_i y_i >= 2 w_i``: on a
+        table whose households' targets span orders of magnitude most goods are then vastly
+        over- or under-delivered (wiod-2011: 31,766 of every good, nothing of the largest).
     committed:
         Final demand other than households' (``product,quantity``); default the table's final
         demand less the households' category.
@@ -243,6 +269,15 @@ def simulate(
         raise InvalidEconomyError(f"hidden_share must be in [0, 1), got {hidden_share!r}")
     if periods < 1:
         raise InvalidEconomyError(f"periods must be at least 1, got {periods!r}")
+    if weights is None:
+        weights = "value"
+    if isinstance(weights, str) and weights not in WEIGHTS and not Path(weights).suffix:
+        raise InvalidEconomyError(
+            f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)} or give the weights (or their file)"
+        )
+    derived = weights if isinstance(weights, str) and weights in WEIGHTS else None
+    if derived is not None:
+        weights = None
     hh = households if households is not None else load_households(economy)
     goods = hh.goods_in(economy.products)
     n = economy.n_products
@@ -275,11 +310,14 @@ def simulate(
         out[goods] = c
         return out
 
-    def run_plan(c: np.ndarray):
-        return plan_with_fallbacks(economy, full(c), y_o, **plan_kwargs)
-
     # Reference prices for welfare: base-year labour values (the same for every rule).
     reference = _reference_values(economy, base, goods)
+
+    def run_plan(c: np.ndarray):
+        kwargs = plan_kwargs
+        if objective == "harmony" and derived == "value":
+            kwargs = {**plan_kwargs, "weights": value_weights(n, goods, c, reference)}
+        return plan_with_fallbacks(economy, full(c), y_o, **kwargs)
 
     # The production set the centre revises its targets over: the plan's own constraints
     # (opportunity), or labour alone (values and fixed: the centre believes labour is the only
@@ -518,6 +556,7 @@ def simulate(
         settings={
             "periods": periods, "tol": tol, "objective": objective, "method": method, "step": step,
             "hidden_share": hidden_share, "plan_tol": plan_tol,
+            **({"weights": derived or "given"} if objective == "harmony" else {}),
         },
         consumption_periods="all" if len(cons_frames) == len(rows) else "last",
         seconds=time.perf_counter() - start,
