@@ -401,3 +401,26 @@ def test_json_stdout_is_only_json_in_a_fresh_process(tmp_path: Path) -> None:
     summary = json.loads(done.stdout)  # the whole of stdout
     assert done.stdout.startswith("{") and done.stdout.endswith("}\n")
     assert summary["status"] == "optimal" and SUMMARY_KEYS <= set(summary)
+
+
+def test_harmony_value_weights_on_the_command_line(runner, tmp_path: Path) -> None:
+    """`--weights value` on us-2022: every target met in about the same proportion (labour the
+    only limit); with weight 1 the summary and the report carry the note naming what was given up."""
+    import json
+
+    import pandas as pd
+
+    unit = runner.invoke(app, ["plan", "us-2022", "--objective", "harmony", "--out", str(tmp_path / "unit")])
+    assert unit.exit_code == 0, unit.output
+    note = json.loads((tmp_path / "unit" / "summary.json").read_text())["detail"]["harmony_note"]
+    assert "targets nothing (the largest: GSLG (State and local general government)" in note
+    assert "note: with weight 1 for every target" in unit.stdout
+    value = runner.invoke(app, ["plan", "us-2022", "--objective", "harmony", "--weights", "value",
+                                "--out", str(tmp_path / "value")])
+    assert value.exit_code == 0, value.output
+    summary = json.loads((tmp_path / "value" / "summary.json").read_text())
+    assert "harmony_note" not in summary["detail"] and summary["inputs"]["weights"] == "value"
+    plan = pd.read_csv(tmp_path / "value" / "plan.csv")
+    plan = plan[plan.target > 0]
+    ratio = plan.net_output / plan.target
+    assert ratio.min() > 0.99 and ratio.max() < 1.01  # the tangent cuts' precision: within 4e-4 here

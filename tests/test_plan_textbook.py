@@ -430,6 +430,29 @@ def test_harmony_tight_tolerance_converges(method: str) -> None:
     close(res.net_output, [1 + 2 * t, 1 - t], 1e-3)
 
 
+@pytest.mark.parametrize("method", ["leontief", "highs"])
+def test_harmony_value_weights_and_the_note_on_unit_weights(method: str) -> None:
+    """A = 0, l = 1, y = (100, 1, 0.01), L = 50. Weight 1: H'(s_i) = mu y_i. Guess good 1 given
+    up (mu y_1 >= 2) and goods 2, 3 above target (mu y_i <= 1): x_2 = x_3 = 1 / mu and
+    2 / mu = 50, mu = 0.04; check mu y_1 = 4 >= 2, mu y_2 = 0.04 <= 1: x = (0, 25, 25). Value
+    weights w = v y / mean (v = 1): H'(s_i) = mu * 3 / 101.01 for all i, so s is the same
+    everywhere and sum y (1 + s) = 50: x = y * 50 / 101.01."""
+    y = np.array([100.0, 1.0, 0.01])
+    eco = gosplan.Economy.from_coefficients(np.zeros((3, 3)), l=[1.0, 1.0, 1.0], y=y, products=["a", "b", "c"])
+    tol = 1e-9 if method == "leontief" else 2e-3  # the cuts: within sqrt(tol), see above
+    unit = solve(eco, method, objective="harmony", resources={"labour": 50.0})
+    close(unit.net_output, [0.0, 25.0, 25.0], tol * 25)
+    note = unit.detail["harmony_note"]
+    assert "1 of 3 targets nothing (the largest: a)" in note and "2 more than ten times" in note
+    assert "weights='value'" in note
+    value = solve(eco, method, objective="harmony", resources={"labour": 50.0}, weights="value")
+    close(value.net_output, y * 50.0 / 101.01, tol * 25)
+    assert "harmony_note" not in value.detail
+    with pytest.raises(gosplan.InvalidEconomyError, match="no base-year labour values"):
+        gosplan.plan(techniques(), objective="harmony", targets={"corn": 1.0}, resources={"labour": 100.0},
+                     weights="value")
+
+
 @pytest.mark.parametrize("method", ["highs-ipm", "highs"])
 def test_harmony_weights_tilt_the_plan(method: str) -> None:
     """Weight w on product b: w H'(s_2) = 2 mu, H'(s_1) = mu. With w = 2 the KKT point is

@@ -462,7 +462,10 @@ def plan(
         Optional[Path], _option_file("CSV 'product,ceiling': most net output of a product.", "--ceilings")
     ] = None,
     weights: Annotated[
-        Optional[Path], _option_file("CSV 'product,weight': harmony weights (default 1).", "--weights")
+        Optional[Path],
+        typer.Option("--weights", metavar="FILE|value", show_default=False, dir_okay=False,
+                     help="CSV 'product,weight': harmony weights (default 1); value: each target weighted by its "
+                     "base-year labour value, w = v y (docs/planning.md)."),
     ] = None,
     costs: Annotated[
         Optional[Path],
@@ -590,6 +593,8 @@ def plan(
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise typer.BadParameter(f"must be a positive number of seconds, got {time_limit}", param_hint="--time-limit")
     _check_out(out)
+    if weights is not None and str(weights) == "value" and not weights.exists():
+        weights = "value"  # type: ignore[assignment]  (the weights derived from labour values)
     inputs = {
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
         "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,

@@ -301,6 +301,8 @@ def plan_report(
     detail = summary.get("detail") or {}
     if ok and detail.get("prices_certified") is False:
         parts.append(Text("note: " + str(detail.get("prices_note", "prices not certified")), style="yellow"))
+    if ok and detail.get("harmony_note"):
+        parts.append(Text("note: " + str(detail["harmony_note"]), style="yellow"))
     conflict = _conflict_table(summary)
     if conflict is not None:
         parts.append(conflict)

@@ -80,17 +80,6 @@ def plan_with_fallbacks(economy: Economy, targets: np.ndarray, committed: np.nda
     return out
 
 
-def value_weights(n: int, goods: np.ndarray, targets: np.ndarray, prices: np.ndarray) -> np.ndarray:
-    """Harmony weights ``w_i = v_i c_i`` of the consumer goods' targets ``c`` at prices ``v``,
-    scaled to mean 1 over the positive targets; 1 elsewhere (products without a target)."""
-    value = np.asarray(prices, dtype=np.float64) * np.asarray(targets, dtype=np.float64)
-    on = value > 0
-    w = np.ones(n)
-    if on.any():
-        w[goods[on]] = value[on] / float(value[on].mean())
-    return w
-
-
 def committed_and_targets(
     economy: Economy, hh: Households, goods: np.ndarray, committed: Any, targets: Any
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +248,7 @@ def simulate(
     start = time.perf_counter()
     from gosplan.consumers import clear, sell_at_fixed_prices
     from gosplan.io.households import load_households
-    from gosplan.planning.problem import planning_problem
+    from gosplan.planning.problem import planning_problem, value_weights
 
     if rule not in RULES:
         raise InvalidEconomyError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
@@ -316,7 +305,7 @@ def simulate(
     def run_plan(c: np.ndarray):
         kwargs = plan_kwargs
         if objective == "harmony" and derived == "value":
-            kwargs = {**plan_kwargs, "weights": value_weights(n, goods, c, reference)}
+            kwargs = {**plan_kwargs, "weights": value_weights(economy, full(c), values=full(reference))}
         return plan_with_fallbacks(economy, full(c), y_o, **kwargs)
 
     # The production set the centre revises its targets over: the plan's own constraints

@@ -107,7 +107,11 @@ def plan(
         Bounds on net output ``f_i`` (``product,floor`` / ``product,ceiling``);
         floors default to ``0``.
     weights:
-        Harmony weights ``w_i > 0`` (``product,weight``), default ``1``.
+        Harmony weights ``w_i > 0`` (``product,weight``), default ``1``; ``"value"``: each
+        target's value at the base-year labour values, ``w_i = v_i y_i`` (square economies;
+        :func:`gosplan.planning.problem.value_weights`). With weight 1 every good above its
+        target gets about the same quantity; the result's ``detail["harmony_note"]`` says
+        when that gave targets nothing or more than tenfold.
     costs:
         Cost weight per resource (``resource,cost``) for ``objective="cost"``;
         default labour ``1``, others ``0``.
@@ -338,6 +342,10 @@ def _result(
                 f"are exact for a program whose bounds and costs differ from this one's by at most that, "
                 f"relative. {_PRICE_ADVICE.get(objective, _PRICE_ADVICE['fulfilment'])}"
             )
+    if status is Status.OPTIMAL and objective == "harmony":
+        note = _harmony_note(problem, problem.net @ x)
+        if note:
+            detail["harmony_note"] = note
     if status is Status.OPTIMAL:
         values, cost_prices, why = values_and_cost_prices(problem, x, mu, objective)
         if why:
@@ -398,6 +406,31 @@ def _result(
 
 _VERTEX_ADVICE = ("Exact prices come from a vertex: HiGHS' simplex (--method highs) or the Leontief method's "
                   "finish (--vertex)")
+
+def _harmony_note(problem: PlanProblem, net: np.ndarray) -> str:
+    """What unit harmony weights did to targets of very different sizes, where it shows: targets
+    given up (``s_i = -1``) or exceeded more than tenfold, with the remedy."""
+    if not np.all(problem.weight == 1.0):
+        return ""
+    T = np.flatnonzero(problem.target > 0)
+    if T.size < 2:
+        return ""
+    s = (net[T] - problem.base[T]) / problem.target[T] - 1.0
+    dropped, over = T[s <= -1.0 + 1e-6], T[s >= 9.0]
+    if not (dropped.size or over.size):
+        return ""
+    parts = []
+    if dropped.size:
+        shown = ", ".join(problem.product_words(problem.products[i]) for i in dropped[np.argsort(-problem.target[dropped])][:3])
+        parts.append(f"{dropped.size:,} of {T.size:,} targets nothing (the largest: {shown})")
+    if over.size:
+        parts.append(f"{over.size:,} more than ten times their target")
+    return (
+        "with weight 1 for every target, harmony gave " + " and ".join(parts) + ": above its target every good "
+        "gets about the same quantity (y_i (1 + s_i) = 1 / pi_i), and a target of pi_i y_i >= 2 gets nothing "
+        "(docs/planning.md). weights='value' (--weights value) weighs each target by its base-year labour value"
+    )
+
 _PRICE_ADVICE = {
     "fulfilment": _VERTEX_ADVICE,
     "cost": _VERTEX_ADVICE,

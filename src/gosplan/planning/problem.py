@@ -223,6 +223,43 @@ def _vector(value: Any, kind: str, labels: pd.Index, owner: str, fill: float) ->
     return keyed
 
 
+def labour_values(economy: Economy) -> np.ndarray:
+    """Base-year labour values ``v = l (I - A)^-1`` of a square economy, each positive (a product
+    without one at the median of the others; ones where the economy has no labour)."""
+    if not economy.is_square:
+        raise InvalidEconomyError(
+            f"economy {economy.meta.name!r} has several techniques or joint products, so its products have "
+            "no base-year labour values: give the weights (product,weight)"
+        )
+    if economy.labour is None:
+        return np.ones(economy.n_products)
+    from gosplan.material_balance import balance
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = balance(economy, multipliers=False).labour_values
+    v = np.asarray(v, dtype=np.float64)
+    ok = np.isfinite(v) & (v > 0)
+    if not ok.any():
+        return np.ones(economy.n_products)
+    return np.where(ok, v, float(np.median(v[ok])))
+
+
+def value_weights(economy: Economy, targets: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+    """Harmony weights ``w_i = v_i y_i`` (``weights="value"``): each target's value at the
+    base-year labour values (:func:`labour_values`, or ``values``), scaled to mean 1 over the
+    targets; 1 where there is no target. With labour the only limited resource the harmony plan
+    then meets every target in the same proportion (``H'(s_i) = pi_i / v_i``, the same for all)."""
+    y = np.asarray(targets, dtype=np.float64)
+    v = labour_values(economy) if values is None else np.asarray(values, dtype=np.float64)
+    value = v * np.where(y > 0, y, 0.0)
+    on = value > 0
+    w = np.ones(economy.n_products)
+    if on.any():
+        w[on] = value[on] / float(value[on].mean())
+    return w
+
+
 def _default_labour_available(economy: Economy) -> np.ndarray:
     """Each resource's use in the table's own plan: ``P x`` for ``(I - A) x = y``."""
     if not economy.is_square:
@@ -304,7 +341,10 @@ def planning_problem(
         raise InvalidEconomyError(
             f"floor {floor[i]:g} is above ceiling {ceiling[i]:g}", Location(product=str(products[i]))
         )
-    weight = _vector(weights, "weights", products, owner, 1.0)
+    if isinstance(weights, str) and weights == "value":
+        weight = value_weights(economy, y)
+    else:
+        weight = _vector(weights, "weights", products, owner, 1.0)
     if (weight <= 0).any():
         i = int(np.flatnonzero(weight <= 0)[0])
         raise InvalidEconomyError(f"harmony weight {weight[i]:g} must be positive", Location(product=str(products[i])))
