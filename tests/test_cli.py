@@ -418,3 +418,39 @@ def test_cost_plan_says_what_it_weighs(runner: CliRunner) -> None:
     done = runner.invoke(app, ["plan", "pymrio-test", "--objective", "cost"], env={"COLUMNS": "120"})
     assert done.exit_code == 0, done.output
     assert "cost: 1 × Value Added" in done.stdout
+
+
+def test_plan_with_committed_demand(runner: CliRunner, tmp_path: Path) -> None:
+    """`--committed FILE`: final demand met before the targets, as the API's `committed=`. The
+    plan ray against the LP written here: max z s.t. (I - A) x >= c + z y, l x <= L, x >= 0."""
+    from scipy.optimize import linprog
+
+    eco = gosplan.load("cockshott-example")
+    committed = {"corn": 2.0, "coal": -0.1}  # coal partly imported
+    path = tmp_path / "committed.csv"
+    path.write_text("product,quantity\n" + "".join(f"{k},{v}\n" for k, v in committed.items()))
+    resources = tmp_path / "resources.csv"
+    resources.write_text("resource,available\nlabour,1.5\n")
+    done = runner.invoke(app, ["plan", "cockshott-example", "--committed", str(path), "--resources", str(resources),
+                               "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.stdout)
+    assert summary["inputs"]["committed"] == str(path)
+
+    n = eco.n_products
+    A = (eco.use @ np.linalg.inv(eco.make.toarray())) if eco.make is not None else eco.use.toarray()
+    A = np.asarray(A.toarray() if hasattr(A, "toarray") else A)
+    l = np.asarray(eco.primary.toarray() if hasattr(eco.primary, "toarray") else eco.primary)[0]
+    y = np.asarray(eco.y).reshape(-1)
+    c = np.array([committed.get(str(p), 0.0) for p in eco.products])
+    # variables (x, z): minimise -z; -(I - A) x + z y <= -c; l x <= 1.5
+    A_ub = np.vstack([np.hstack([-(np.eye(n) - A), y[:, None]]), np.concatenate([l, [0.0]])[None, :]])
+    b_ub = np.concatenate([-c, [1.5]])
+    ref = linprog(np.concatenate([np.zeros(n), [-1.0]]), A_ub=A_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+    assert ref.status == 0
+    assert summary["objective"] == pytest.approx(-ref.fun, rel=1e-7)
+    api = gosplan.plan(eco, committed=committed, resources={"labour": 1.5})
+    assert api.objective == pytest.approx(-ref.fun, rel=1e-9)
+    for extra, flag in ((["--decompose"], "--committed"), (["--years", "2"], "--committed")):
+        refused = runner.invoke(app, ["plan", "cockshott-example", "--committed", str(path), *extra])
+        assert refused.exit_code == 2 and flag in refused.stderr, refused.output

@@ -461,6 +461,11 @@ def plan(
     ceilings: Annotated[
         Optional[Path], _option_file("CSV 'product,ceiling': most net output of a product.", "--ceilings")
     ] = None,
+    committed: Annotated[
+        Optional[Path],
+        _option_file("CSV 'product,quantity': final demand met before any target is planned (government, "
+                     "investment, exports; negative: net imports).", "--committed"),
+    ] = None,
     weights: Annotated[
         Optional[Path],
         typer.Option("--weights", metavar="FILE|value", show_default=False, dir_okay=False,
@@ -597,7 +602,7 @@ def plan(
         weights = "value"  # type: ignore[assignment]  (the weights derived from labour values)
     inputs = {
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,
-        "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs,
+        "floors": floors, "ceilings": ceilings, "weights": weights, "costs": costs, "committed": committed,
     }
     _objective_inputs(objective, costs=costs, priorities=priorities, weights=weights)
     if vertex is not None and (decompose or years is not None):
@@ -607,6 +612,9 @@ def plan(
     if decompose:
         if years is not None:
             raise typer.BadParameter("two-level planning is for single-year plans", param_hint="--decompose")
+        if committed is not None:
+            raise typer.BadParameter("not with --decompose (two-level planning plans the targets alone)",
+                                     param_hint="--committed")
         _plan_decomposed(
             economy, objective=objective, method=method, tol=tol, time_limit=time_limit, out=out, fmt=fmt,
             as_json=as_json, workers=workers, scheduler=scheduler, max_rounds=max_rounds,
