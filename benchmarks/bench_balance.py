@@ -1242,7 +1242,7 @@ def bench_pymrio(n: int, args: argparse.Namespace, record: Callable[[], None], r
         sol = solutions.get("auto")
         x = sol[0] if sol is not None else np.linalg.solve(np.eye(n) - A, y)
         case, io = pymrio_calc_all(
-            lambda: pymrio_system(A, Y, x, (l * x)[None, :], [f"R{r:02d}" for r in range(regions)],
+            lambda A=A, Y=Y: pymrio_system(A, Y, x, (l * x)[None, :], [f"R{r:02d}" for r in range(regions)],
                                   [f"s{s}" for s in range(n // regions)], ["labour"]),
             args.time_limit, args.repeat)
         M = io.factor_inputs.M.to_numpy()[0]

@@ -86,7 +86,7 @@ def run_case(name: str, economy, objective: str, solver: str, kwargs: dict[str, 
             start = time.perf_counter()
             if solver == "ortools-pdlp":
                 from gosplan.optim.check import verify
-                from gosplan.planning.formulate import cost_lp, fulfilment_lp, harmony_lp
+                from gosplan.planning.formulate import cost_lp, fulfilment_lp
                 from gosplan.planning.problem import planning_problem
 
                 if objective == "harmony":

@@ -48,10 +48,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as _dt
 import json
-import os
 import random
 import subprocess
 import sys

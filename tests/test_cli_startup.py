@@ -16,7 +16,6 @@ import sys
 
 import pytest
 
-import gosplan
 
 HEAVY = ("numba", "scipy", "pandas", "pyarrow", "highspy", "dask", "numpy")
 

@@ -27,7 +27,6 @@ from gosplan.io.households import (
     write_households,
 )
 from gosplan.model.economy import Economy
-from gosplan.model.households import Households
 from gosplan.synth.households import (
     ELASTICITY_RANGE,
     synth_households,

@@ -15,7 +15,6 @@ import pytest
 from scipy.optimize import linprog
 
 import gosplan
-import gosplan.planning.optimal as optimal_mod
 import gosplan.planning.runner as runner_mod
 from gosplan import Status
 from gosplan.multiyear import plan_years

@@ -8,7 +8,6 @@ import gzip
 import json
 import warnings
 
-import pandas as pd
 import pytest
 
 from gosplan import Economy

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,7 +14,6 @@ import scipy.sparse as sp
 from gosplan.decompose.executors import payload_bytes
 from gosplan.decompose.marginal import SupplyOrder, rents, requirements, supply_levels, supply_round
 from gosplan.decompose.result import Round
-from gosplan.errors import InvalidEconomyError
 from gosplan.results import Status
 
 __all__ = ["marginal_applicable", "run_marginal", "MAX_INNER_ROUNDS", "SOLVE_TOL"]

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gosplan.errors import Location, TableFormatError, UnknownProductError
 from gosplan.io.keyed import align_keyed, read_keyed
 from gosplan.model.economy import Economy
 

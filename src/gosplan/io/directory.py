@@ -1140,7 +1140,7 @@ def write_directory(
     if keys not in KEYS:
         raise ValueError(f"keys must be one of {KEYS}, got {keys!r}")
     directory = Path(path)
-    n, m = economy.n_products, economy.n_activities
+    n = economy.n_products
     labels = _labels(economy.products)
 
     # per activity: its product and the scale of its output

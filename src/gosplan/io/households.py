@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from gosplan.errors import InvalidEconomyError, Location, TableFormatError, UnknownProductError
+from gosplan.errors import InvalidEconomyError, Location, TableFormatError
 from gosplan.io.directory import (
     FORMATS,
     _csv_header,

@@ -133,7 +133,6 @@ def read_uk_ons(
             f"(before {INTERMEDIATE_TOTAL_COL!r})",
             Location(file=file, line=row_line(table, n_row)),
         )
-    products = rows[:n_row]
     primary_rows = rows[n_row + 1 : out_row]
     if LABOUR_ROW not in primary_rows:
         raise TableFormatError(
