@@ -61,6 +61,33 @@ def test_plan_equals_the_library(bureau: Any) -> None:
     assert by_ministry == pytest.approx(dict(zip(map(str, h.ministries), expected)), rel=1e-9)
 
 
+def test_harmony_weights_reach_the_plan(sqlite_bureau: Any) -> None:
+    """A harmony plan job with weights 'value' (or a mapping) is gosplan.plan with those weights."""
+    bureau = sqlite_bureau
+    eco = bureau.load_economy("us-2022", enterprises_per_product=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        economy = gosplan.load("us-2022")
+    published = {}
+    for version, weights in enumerate(("value", {"111CA": 3.0, "311FT": 0.5}), start=1):
+        job = bureau.plan(eco["id"], objective="harmony", weights=weights, method="highs")
+        assert job["params"]["weights"] == weights
+        bureau.publish(job["draft_id"], version - 1)
+        ref = gosplan.plan(economy, objective="harmony", weights=weights, method="highs")
+        ref.raise_for_status()
+        products = bureau.client.get(f"{API}/economies/{eco['id']}/versions/{version}/products",
+                                     headers=bureau.viewer).json()
+        x = np.array([p["gross_output"] for p in products])
+        np.testing.assert_allclose(x, ref.gross_output, rtol=1e-6, atol=1e-6 * np.abs(ref.gross_output).max())
+        published[version] = products
+    # value weights meet every target in about the same proportion (labour the only limit: within the
+    # tangent cuts' precision); weight 1 gives some targets nothing
+    ratio = [p["final"] / p["target"] for p in published[1] if p["target"]]
+    assert min(ratio) > 0.99 and max(ratio) < 1.01
+    unit = gosplan.plan(economy, objective="harmony", method="highs")
+    assert min(unit.net_output[unit.target > 0] / unit.target[unit.target > 0]) < 1e-6
+
+
 def test_breakdown_to_enterprises_adds_up(sqlite_bureau: Any) -> None:
     """Enterprise directives: targets sum per product to the plan's gross output; their product inputs
     sum to A x (gross minus net output); their labour to the labour used; ministry directives hold
@@ -141,6 +168,11 @@ def test_plan_parameters_are_checked(sqlite_bureau: Any) -> None:
     refused({"method": "guess"}, "method")
     refused({"time_limit": -1}, "time_limit")
     refused({"colour": "red"}, "colour")
+    refused({"weights": "value"}, "weights weigh objective 'harmony', not 'fulfilment'")
+    refused({"objective": "harmony", "kind": "five-year", "weights": "value"}, "kinds 'plan' and 'two-level'")
+    refused({"objective": "harmony", "weights": {"111CA": 0}}, "weights")
+    refused({"objective": "harmony", "weights": "labour"}, "weights")
+    refused({"objective": "harmony", "weights": {"nope": 2}}, "unknown products in weights: 'nope'")
     refused([1, 2], "")
     r = bureau.client.post(url, content=b"{", headers={**bureau.planner, "content-type": "application/json"})
     assert r.status_code == 422

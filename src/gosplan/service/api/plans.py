@@ -101,8 +101,10 @@ def check_labels(economy: Any, params: PlanParams) -> None:
     products = {str(p) for p in economy.products}
     resources = {str(r) for r in economy.resources}
     problems = []
-    for field in ("targets", "capacities", "priorities"):
+    for field in ("targets", "capacities", "priorities", "weights"):
         given = getattr(params, field) or {}
+        if not isinstance(given, dict):
+            continue
         unknown = [k for k in given if k not in products]
         if unknown:
             problems.append(f"unknown products in {field}: {_listed(unknown)}")

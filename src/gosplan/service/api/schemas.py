@@ -64,6 +64,9 @@ class PlanParams(_In):
     capacities: dict[Label, Quantity] | None = Field(None, description="most gross output, by product label")
     priorities: dict[Label, Annotated[int, Field(ge=1, le=1_000_000)]] | None = Field(
         None, description="priority classes of products (1 is served first)")
+    weights: Literal["value"] | dict[Label, Annotated[float, Field(gt=0, allow_inf_nan=False)]] | None = Field(
+        None, description="objective harmony: weight of each target, by product label (default 1), or 'value': "
+        "each target weighted by its base-year labour value (docs/planning.md)")
     method: Literal["auto", "highs", "highs-ipm", "highs-pdlp", "leontief", "pdhg"] = "auto"
     tol: float = Field(1e-6, ge=1e-9, le=1e-2)
     time_limit: float | None = Field(None, gt=0, le=86_400, description="seconds")
@@ -75,6 +78,11 @@ class PlanParams(_In):
     def _years_only_five_year(self) -> PlanParams:
         if self.years is not None and self.kind != "five-year":
             raise ValueError(f"years is for kind 'five-year', not {self.kind!r}")
+        if self.weights is not None:
+            if self.objective != "harmony":
+                raise ValueError(f"weights weigh objective 'harmony', not {self.objective!r}")
+            if self.kind == "five-year":
+                raise ValueError("weights are for kinds 'plan' and 'two-level' (a five-year plan's harmony has weight 1)")
         return self
 
 

@@ -270,6 +270,9 @@ def _single_year(kind: str, economy: Any, params: dict, progress: Progress, aggr
         resources=_mapping(params.get("resources")), method=params.get("method") or "auto",
         tol=float(params.get("tol") or 1e-6), time_limit=params.get("time_limit"),
     )
+    weights = params.get("weights")
+    if weights is not None:
+        common["weights"] = weights if isinstance(weights, str) else _mapping(weights)
     rule = params.get("rule") or "proportional"
     if kind == "two-level":
         if params.get("priorities"):
