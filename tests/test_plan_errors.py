@@ -413,7 +413,7 @@ def test_harmony_value_weights_on_the_command_line(runner, tmp_path: Path) -> No
     unit = runner.invoke(app, ["plan", "us-2022", "--objective", "harmony", "--out", str(tmp_path / "unit")])
     assert unit.exit_code == 0, unit.output
     note = json.loads((tmp_path / "unit" / "summary.json").read_text())["detail"]["harmony_note"]
-    assert "targets nothing (the largest: GSLG (State and local general government)" in note
+    assert "targets (the largest: 'GSLG' (State and local general government), '23' (Construction)" in note
     assert "note: with weight 1 for every target" in unit.stdout
     value = runner.invoke(app, ["plan", "us-2022", "--objective", "harmony", "--weights", "value",
                                 "--out", str(tmp_path / "value")])

@@ -443,7 +443,7 @@ def test_harmony_value_weights_and_the_note_on_unit_weights(method: str) -> None
     unit = solve(eco, method, objective="harmony", resources={"labour": 50.0})
     close(unit.net_output, [0.0, 25.0, 25.0], tol * 25)
     note = unit.detail["harmony_note"]
-    assert "1 of 3 targets nothing (the largest: a)" in note and "2 more than ten times" in note
+    assert "nothing to 1 of 3 targets (the largest: 'a') and more than ten times the target to 2:" in note
     assert "weights='value'" in note
     value = solve(eco, method, objective="harmony", resources={"labour": 50.0}, weights="value")
     close(value.net_output, y * 50.0 / 101.01, tol * 25)

@@ -421,10 +421,10 @@ def _harmony_note(problem: PlanProblem, net: np.ndarray) -> str:
         return ""
     parts = []
     if dropped.size:
-        shown = ", ".join(problem.product_words(problem.products[i]) for i in dropped[np.argsort(-problem.target[dropped])][:3])
-        parts.append(f"{dropped.size:,} of {T.size:,} targets nothing (the largest: {shown})")
+        shown = ", ".join(problem._named(problem.products[i]) for i in dropped[np.argsort(-problem.target[dropped])][:3])
+        parts.append(f"nothing to {dropped.size:,} of {T.size:,} targets (the largest: {shown})")
     if over.size:
-        parts.append(f"{over.size:,} more than ten times their target")
+        parts.append(f"more than ten times the target to {over.size:,}" + ("" if dropped.size else f" of {T.size:,}"))
     return (
         "with weight 1 for every target, harmony gave " + " and ".join(parts) + ": above its target every good "
         "gets about the same quantity (y_i (1 + s_i) = 1 / pi_i), and a target of pi_i y_i >= 2 gets nothing "
