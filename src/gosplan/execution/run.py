@@ -85,18 +85,10 @@ def _aggregate_technique(producers: Producers, weights: np.ndarray) -> tuple[sp.
 
 def _labour_values(economy: Economy) -> np.ndarray:
     """Base-year labour values on the table's technique, positive (a product without one at the
-    median of the others; all ones without labour)."""
-    from gosplan.cycle.simulate import _base_balance
+    median of the others; all ones without labour or with several techniques)."""
+    from gosplan.planning.problem import labour_values
 
-    base = _base_balance(economy)
-    v = None if base is None else base.labour_values
-    if v is None:
-        return np.ones(economy.n_products)
-    v = np.asarray(v, dtype=np.float64)
-    ok = np.isfinite(v) & (v > 0)
-    if not ok.any():
-        return np.ones(economy.n_products)
-    return np.where(ok, v, float(np.median(v[ok])))
+    return labour_values(economy) if economy.is_square else np.ones(economy.n_products)
 
 
 def execute(

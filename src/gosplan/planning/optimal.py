@@ -407,6 +407,7 @@ def _result(
 _VERTEX_ADVICE = ("Exact prices come from a vertex: HiGHS' simplex (--method highs) or the Leontief method's "
                   "finish (--vertex)")
 
+
 def _harmony_note(problem: PlanProblem, net: np.ndarray) -> str:
     """What unit harmony weights did to targets of very different sizes, where it shows: targets
     given up (``s_i = -1``) or exceeded more than tenfold, with the remedy."""
@@ -430,6 +431,7 @@ def _harmony_note(problem: PlanProblem, net: np.ndarray) -> str:
         "gets about the same quantity (y_i (1 + s_i) = 1 / pi_i), and a target of pi_i y_i >= 2 gets nothing "
         "(docs/planning.md). weights='value' (--weights value) weighs each target by its base-year labour value"
     )
+
 
 _PRICE_ADVICE = {
     "fulfilment": _VERTEX_ADVICE,
