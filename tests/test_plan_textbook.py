@@ -448,9 +448,18 @@ def test_harmony_value_weights_and_the_note_on_unit_weights(method: str) -> None
     value = solve(eco, method, objective="harmony", resources={"labour": 50.0}, weights="value")
     close(value.net_output, y * 50.0 / 101.01, tol * 25)
     assert "harmony_note" not in value.detail
-    with pytest.raises(gosplan.InvalidEconomyError, match="no base-year labour values"):
-        gosplan.plan(techniques(), objective="harmony", targets={"corn": 1.0}, resources={"labour": 100.0},
-                     weights="value")
+    # Several techniques: the least-labour choice's values (iron 10/9, corn 140/81 by corn-b, above),
+    # so with labour alone limited both targets are met in the proportion 14 / (10/9 + 140/81).
+    both = gosplan.plan(techniques(), objective="harmony", targets={"iron": 1.0, "corn": 1.0},
+                        resources={"labour": 14.0}, weights="value", method=method)
+    close(both.net_output, [14 * 81 / 230] * 2, tol * 5)
+    joint = gosplan.Economy(  # one technique makes both products: no labour value per product
+        products=["wool", "mutton"], use=np.zeros((2, 2)), make=np.array([[1.0, 1.0], [0.5, 0.0]]),
+        activities=["sheep", "spinning"], primary=np.array([[1.0, 1.0]]), resources=["labour"],
+        demand=np.array([[1.0], [1.0]]), categories=["fd"],
+    )
+    with pytest.raises(gosplan.InvalidEconomyError, match="labour values .* are not defined: joint production"):
+        gosplan.plan(joint, objective="harmony", resources={"labour": 10.0}, weights="value")
 
 
 @pytest.mark.parametrize("method", ["highs-ipm", "highs"])

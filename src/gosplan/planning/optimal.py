@@ -108,8 +108,8 @@ def plan(
         floors default to ``0``.
     weights:
         Harmony weights ``w_i > 0`` (``product,weight``), default ``1``; ``"value"``: each
-        target's value at the base-year labour values, ``w_i = v_i y_i`` (square economies;
-        :func:`gosplan.planning.problem.value_weights`). With weight 1 every good above its
+        target's value at the labour values, ``w_i = v_i y_i`` (the table's technique, or the
+        least-labour choice among several; :func:`gosplan.planning.problem.value_weights`). With weight 1 every good above its
         target gets about the same quantity; the result's ``detail["harmony_note"]`` says
         when that gave targets nothing or more than tenfold.
     costs:

@@ -224,20 +224,37 @@ def _vector(value: Any, kind: str, labels: pd.Index, owner: str, fill: float) ->
 
 
 def labour_values(economy: Economy) -> np.ndarray:
-    """Base-year labour values ``v = l (I - A)^-1`` of a square economy, each positive (a product
-    without one at the median of the others; ones where the economy has no labour)."""
-    if not economy.is_square:
-        raise InvalidEconomyError(
-            f"economy {economy.meta.name!r} has several techniques or joint products, so its products have "
-            "no base-year labour values: give the weights (product,weight)"
-        )
+    """Labour values ``v = l_B (I - A_B)^-1``, each positive (a product without one at the median
+    of the others; ones where the economy has no labour). ``B`` is the table's own technique in a
+    square economy; with several techniques per product, the least-labour choice (by the
+    substitution theorem one choice is cheapest in labour for every net output; found by policy
+    iteration, under the Leontief method's conditions: no joint production, no negative
+    coefficients)."""
+    n = economy.n_products
     if economy.labour is None:
-        return np.ones(economy.n_products)
-    from gosplan.material_balance import balance
+        return np.ones(n)
+    if economy.is_square:
+        from gosplan.material_balance import balance
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        v = balance(economy, multipliers=False).labour_values
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = balance(economy, multipliers=False).labour_values
+    else:
+        from gosplan.planning.substitution import NotApplicable, _Structure, applicable
+
+        problem = planning_problem(economy, targets=np.zeros(n), resources={})  # nothing limited
+        why = applicable(problem, "fulfilment")
+        if why:
+            raise InvalidEconomyError(
+                f"economy {economy.meta.name!r} has several techniques, and its labour values (those of the "
+                f"least-labour choice) are not defined: {why}; give the weights (product,weight)"
+            )
+        st = _Structure.build(problem, "fulfilment")
+        labour = np.asarray(sp.csr_array(problem.primary)[[problem.labour]].toarray()).ravel()
+        try:
+            v = st.cheapest(labour)
+        except NotApplicable as exc:
+            raise InvalidEconomyError(f"economy {economy.meta.name!r}: no least-labour technique choice ({exc})") from None
     v = np.asarray(v, dtype=np.float64)
     ok = np.isfinite(v) & (v > 0)
     if not ok.any():
@@ -247,7 +264,7 @@ def labour_values(economy: Economy) -> np.ndarray:
 
 def value_weights(economy: Economy, targets: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
     """Harmony weights ``w_i = v_i y_i`` (``weights="value"``): each target's value at the
-    base-year labour values (:func:`labour_values`, or ``values``), scaled to mean 1 over the
+    labour values (:func:`labour_values`, or ``values``), scaled to mean 1 over the
     targets; 1 where there is no target. With labour the only limited resource the harmony plan
     then meets every target in the same proportion (``H'(s_i) = pi_i / v_i``, the same for all)."""
     y = np.asarray(targets, dtype=np.float64)
