@@ -205,6 +205,10 @@ def main() -> None:
     ap.add_argument("--classes", type=int, default=0,
                     help="fulfilment by this many priority classes (the targeted products split at random in "
                          "equal shares; issue 15 asks for 3); 0: one class, as in the earlier runs")
+    ap.add_argument("--harmony-weights", choices=("unit", "value"), default="unit",
+                    help="harmony weights: 1 for every target (Cockshott's, as in the earlier runs) or each target's "
+                         "value at the least-labour choice's labour values (weights='value', computed inside the "
+                         "timed plan)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
@@ -259,6 +263,8 @@ def main() -> None:
             label = f"{label} ({args.limits} only)"
         if args.classes:
             label = f"{label}, {args.classes} priority classes"
+        if args.harmony_weights == "value" and "harmony" in objectives:
+            label = f"{label}, harmony by value"
         print(f"# {label}: built in {built:.1f} s", flush=True)
         for objective in objectives:
             kwargs = {"resources": inst.resources, "capacities": inst.capacities}
@@ -270,6 +276,8 @@ def main() -> None:
                 kwargs["targets"] = 0.85 * inst.economy.y
             elif objective == "fulfilment" and args.classes:
                 kwargs["priorities"] = inst.priorities
+            elif objective == "harmony" and args.harmony_weights == "value":
+                kwargs["weights"] = "value"
             group = []
             for solver in solvers:
                 if (objective, solver) in given_up:
