@@ -323,7 +323,7 @@ class Runner:
             if polished is not None:
                 return polished[0], status, polished[1]
         tighter = self.tol
-        iterations, seconds, method = sol.iterations, sol.seconds, sol.method
+        iterations, seconds, method, first = sol.iterations, sol.seconds, sol.method, sol.message
         while (
             status is Status.OPTIMAL and not check.passes(self.tol * 10) and tighter > self.tol * 1e-4
             and (self.remaining() is None or self.remaining() > 0)
@@ -335,6 +335,8 @@ class Runner:
             sol.iterations, sol.seconds = iterations, seconds
             if method != "pdhg":
                 sol.method = f"{method}+pdhg"
+            # what the first answer said (a Leontief method that gave up, and why) stays in the message
+            sol.message = f"{first}; its rows failed gosplan's check, continued at tolerance {tighter:.0e}: {sol.message}"
             status = STATUS[sol.status]
             check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else check
         return sol, status, check
