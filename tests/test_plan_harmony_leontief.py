@@ -124,6 +124,23 @@ def test_binding_capacities(n: int, seed: int) -> None:
     assert free.objective > result.objective + 1e-6
 
 
+def test_capacities_priced_over_several_rounds_with_value_weights() -> None:
+    """Issue 3's instance at 10^4 with value weights: capacities join the priced rows over several
+    rounds. A round whose plan still exceeds unpriced capacities is not judged by how it meets the
+    priced rows (its prices move once the new rows are priced); the method had given up on such a
+    round here (a priced row 3.4e-6 short) and PDHG took 80 s. Reference: Cockshott's program as
+    :func:`reference` writes it, with sparse matrices and these value weights, solved by
+    cvxpy/Clarabel on 2026-12-06 (25.901608429754127, in 153 s: too slow to run here); gosplan's own
+    check certifies the plan and its prices by weak duality."""
+    inst = planning_instance(10_000, 10, seed=20240601, classes=0)
+    result = _plan(inst.economy, "leontief", resources=inst.resources, capacities=inst.capacities, weights="value")
+    assert result.status.value == "optimal", result.message
+    assert result.method == "leontief" and "Leontief harmony method" in result.stages[-1].message
+    assert result.max_violation <= 1e-6 and result.duality_gap <= 1e-6
+    assert result.objective == pytest.approx(25.901608429754127, rel=1e-7)
+    assert (result.capacity_price > 0).sum() >= 90
+
+
 def test_floors_committed_and_weights() -> None:
     inst = _instance(80, 6)
     econ = inst.economy

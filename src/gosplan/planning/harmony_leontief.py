@@ -45,7 +45,9 @@ with the maximiser in closed form (``g = pi_i y_i / w_i``: ``s = 1/g - 1`` for `
    choice in the combination. With labour the only limited resource and no capacity
    binding the choice does not depend on ``mu``: one policy iteration, a Newton search on
    ``mu`` and one forward solve give the exact plan;
-4. adds the capacities that plan exceeds to the priced set and starts again from step 1.
+4. adds the capacities that plan exceeds to the priced set and starts again from step 1; only a
+   plan that exceeds none is held to use exactly what its prices say (the prices of a round
+   that still adds capacities move in the next).
 
 The prices ``(pi, mu, kappa)`` at the final ``z`` are reported as the program's duals,
 so that :func:`gosplan.optim.check.verify` certifies the plan as it certifies any other
@@ -495,25 +497,27 @@ def solve_harmony(
             # Negative demand (net imports) is met only while the plan uses at least that much.
             x = imports_within_use(st, x, resp.importing, 1e-12)
             gross = np.maximum(gross, 0.0)
-        # The combination must use what the prices say (else the master did not converge).
-        used = np.asarray(st.P_lim @ x).reshape(-1)
-        if master.caps:
-            used = np.concatenate([used, gross[np.asarray(master.caps)]])
-        miss = (used - master.c) / (1.0 + np.abs(master.c))
-        if miss.max(initial=0.0) > tol / 2:
-            raise NotApplicable(f"the master's plan exceeds a resource or capacity by {miss.max():.1e} (relative)")
-        # A priced row left short of its bound costs the gap its price times the shortfall
-        # (theta is the row's rent in units of the whole harmony weight).
-        idle = theta * np.maximum(-miss, 0.0)
-        if idle.sum() > tol / 10 * (1.0 + abs(model_D)):
-            raise NotApplicable(f"the master's prices are off: priced rows left short of their bounds "
-                                f"(rent {idle.sum():.1e} of the harmony weight)")
-        # Capacities the plan exceeds join the priced rows.
+        # Capacities the plan exceeds join the priced rows, and the master is solved again: its
+        # prices then move, so how well this plan meets the priced rows says nothing yet (a plan
+        # of 10^4 products whose last three capacities were still unpriced was given up here).
         capped = st.capped
         priced = set(master.caps)
         over = [int(c) for c in capped[gross[capped] > problem.capacity[capped] * (1 + 1e-9) + 1e-12]
                 if int(c) not in priced]
         if not over:
+            # The combination must use what the prices say (else the master did not converge).
+            used = np.asarray(st.P_lim @ x).reshape(-1)
+            if master.caps:
+                used = np.concatenate([used, gross[np.asarray(master.caps)]])
+            miss = (used - master.c) / (1.0 + np.abs(master.c))
+            if miss.max(initial=0.0) > tol / 2:
+                raise NotApplicable(f"the master's plan exceeds a resource or capacity by {miss.max():.1e} (relative)")
+            # A priced row left short of its bound costs the gap its price times the shortfall
+            # (theta is the row's rent in units of the whole harmony weight).
+            idle = theta * np.maximum(-miss, 0.0)
+            if idle.sum() > tol / 10 * (1.0 + abs(model_D)):
+                raise NotApplicable(f"the master's prices are off: priced rows left short of their bounds "
+                                    f"(rent {idle.sum():.1e} of the harmony weight)")
             status = LPStatus.OPTIMAL
             break
         if len(master.caps) + len(over) > limit:
