@@ -205,6 +205,8 @@ def test_harmony_weights(runner: CliRunner, tmp_path: Path) -> None:
         assert result.exit_code == 0, (result.stdout, result.stderr)
         summary = json.loads(result.stdout)
         settings[name] = summary["settings"]["weights"]
+        shown = {"value": "value", "unit": "unit", "file": "given"}[name]
+        assert f"harmony ({shown} weights)" in (out / "report.html").read_text(encoding="utf-8")
         supply[name] = pd.read_csv(out / "prices.csv")["supply"].to_numpy()
     assert settings == {"value": "value", "unit": "unit", "file": "given"}
     np.testing.assert_allclose(supply["file"], supply["unit"], rtol=1e-9)  # a file of ones is the unit weights

@@ -415,6 +415,8 @@ def test_harmony_value_weights_on_the_command_line(runner, tmp_path: Path) -> No
     note = json.loads((tmp_path / "unit" / "summary.json").read_text())["detail"]["harmony_note"]
     assert "targets (the largest: 'GSLG' (State and local general government), '23' (Construction)" in note
     assert "note: with weight 1 for every target" in unit.stdout
+    bogus = runner.invoke(app, ["plan", "us-2022", "--objective", "harmony", "--weights", "valeu"])
+    assert bogus.exit_code == 2 and "neither 'value' nor a file: 'valeu'" in bogus.stderr
     value = runner.invoke(app, ["plan", "us-2022", "--objective", "harmony", "--weights", "value",
                                 "--out", str(tmp_path / "value")])
     assert value.exit_code == 0, value.output

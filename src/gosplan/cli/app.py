@@ -598,7 +598,9 @@ def plan(
     if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
         raise typer.BadParameter(f"must be a positive number of seconds, got {time_limit}", param_hint="--time-limit")
     _check_out(out)
-    if weights is not None and str(weights) == "value" and not weights.exists():
+    if weights is not None and not weights.exists():
+        if str(weights) != "value":
+            raise typer.BadParameter(f"neither 'value' nor a file: {str(weights)!r}", param_hint="--weights")
         weights = "value"  # type: ignore[assignment]  (the weights derived from labour values)
     inputs = {
         "targets": targets, "priorities": priorities, "resources": resources, "capacities": capacities,

@@ -122,10 +122,13 @@ def simulate_report(summary: Mapping[str, Any], *, written: list[str]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from gosplan.report.simulation import plan_objective
+
     ind = summary.get("indicators") or {}
     rows = [
         ("economy", f"{summary['economy']} ({summary['households']:,} household groups, {summary['goods']:,} goods)"),
         ("rule", str(summary["rule"])),
+        ("plan objective", plan_objective(summary)),
         ("periods", f"{summary['periods']}"),
         ("converged", f"{'yes' if summary['converged'] else 'no'}: {summary['message']}"),
         ("final gap", f"{_number(summary.get('gap'), 3)} (target change {_number(summary.get('change'), 3)})"),

@@ -275,12 +275,22 @@ def write_simulation_html(path: str | Path, *args: Any, **kwargs: Any) -> Path:
     return path
 
 
+def plan_objective(summary: dict) -> str:
+    """Every period's plan objective as the summary's settings give it: ``fulfilment``, or
+    ``harmony (value weights)``, ``harmony (unit weights)``, ``harmony (given weights)``."""
+    settings = summary.get("settings") or {}
+    objective = str(settings.get("objective", "—"))
+    weights = settings.get("weights")
+    return f"{objective} ({weights} weights)" if weights else objective
+
+
 # ------------------------------------------------------------------------------ sections
 def _headline(summary: dict) -> str:
     ok = bool(summary.get("converged"))
     rows = [
         f"<th>Economy</th>{_txt(summary.get('economy', '—'))}",
         f"<th>Rule</th>{_txt(summary.get('rule', '—'))}",
+        f"<th>Plan objective</th>{_txt(plan_objective(summary))}",
         f'<th>Outcome</th><td><span class="status {"ok" if ok else "warn"}">'
         f"{'converged' if ok else 'not converged'}</span> {_e(summary.get('message', ''))}</td>",
         f"<th>Periods</th>{_num(summary.get('periods'))}",
