@@ -4,9 +4,10 @@ problems for the technique choice.
 
 Applies under the conditions of :func:`gosplan.planning.substitution.applicable`
 (single-output techniques, ``U, P >= 0``, no ceilings). A net import stays a negative demand
-(``h_i = floor_i < 0``, or ``b_i + y_i (1 + s_i) < 0`` under a target): the plan ``x = (I - A_B)^-1 d`` for its prices is then still the
-cheapest while ``x >= 0``, which the plan's recovery checks (the method gives up otherwise;
-:mod:`gosplan.planning.leontief_backend` then imports such products only). The program is
+(``h_i = floor_i < 0``, or ``b_i + y_i (1 + s_i) < 0`` under a target): the plan
+``x = (I - A_B)^-1 d`` for its prices is then still the cheapest while ``x >= 0``, which the
+plan's recovery checks (the method gives up otherwise; :mod:`gosplan.planning.leontief_backend`
+then imports such products only). The program is
 :func:`gosplan.planning.formulate.harmony_lp`::
 
     max sum_i w_i H(s_i)   s.t.  N_i x >= b_i + y_i (1 + s_i)   (y_i > 0),
