@@ -225,3 +225,22 @@ def test_random_economies_match_clarabel(seed: int, n: int, capped: bool) -> Non
     assert abs(result.objective - ref[0]) <= 1e-6 * max(1.0, abs(ref[0]))
     if result.method == "leontief":
         assert result.duality_gap <= 1e-6
+
+
+@pytest.mark.parametrize("seed", [5, 7])
+def test_a_combination_of_choices_at_a_flat_kink(seed: int) -> None:
+    """Value-weighted harmony on 3,000 products (seeds 5 and 7 of a scan over 44): the master's
+    SQP ended where its quadratic programs predicted no decrease, with the combined plan 4.1e-3
+    (seed 5) and 6.8e-7 (seed 7) over a priced row, and the method gave these plans to PDHG.
+    The active-set Newton polish on the min-max's optimality conditions (``_Master.polish``)
+    meets them; the plan must equal Cockshott's program solved by Clarabel."""
+    from gosplan.planning.problem import value_weights
+
+    inst = planning_instance(3000, 10, seed=seed)
+    econ = inst.economy
+    kw = {"resources": inst.resources, "capacities": inst.capacities}
+    result = _plan(econ, "leontief", weights="value", **kw)
+    w = value_weights(econ, np.asarray(econ.y, dtype=float))
+    weights = dict(zip(map(str, econ.products), map(float, w)))
+    ref = reference(econ, inst.resources.to_dict(), inst.capacities.to_dict(), weights=weights)
+    _check(result, econ, ref, s_tol=1e-3, **kw)
