@@ -363,6 +363,7 @@ def test_harmony_loop_weighs_targets_by_value():
     economy, hh, v, y_o, y_h = _harmony_economy()
     sim = gosplan.simulate(economy, hh, objective="harmony", periods=1, method="leontief")
     assert sim.settings["weights"] == "value"
+    assert not sim.converged and sim.message.startswith("stopped after 1 period without"), sim.message
     np.testing.assert_allclose(_first_delivery(sim), y_h, rtol=1e-5)
 
     unit = gosplan.simulate(economy, hh, objective="harmony", periods=1, method="leontief", weights="unit")

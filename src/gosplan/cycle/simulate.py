@@ -349,7 +349,7 @@ def simulate(
     prev_delivered = None
     p_prev = None
     converged = False
-    message = f"stopped after {periods} periods without converging to {tol:g}"
+    message = f"stopped after {periods} period{'' if periods == 1 else 's'} without converging to {tol:g}"
     result = None
     C = None
     kept_entries = 0
