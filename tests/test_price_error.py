@@ -66,21 +66,44 @@ def test_plan_with_rounding_level_prices_is_certified() -> None:
     assert np.abs(got.shadow_price - ref.shadow_price).max() <= 1e-6 * scale
 
 
-def test_uncertified_prices_say_what_they_are_and_what_to_do() -> None:
-    """us-2022's harmony plan (tangent cuts): prices miss row by row by ~5e-4; the note says how
-    far (the same figure as the check) and, for harmony, that a tighter tolerance usually brings
+def test_uncertified_prices_say_what_they_are_and_what_to_do(monkeypatch) -> None:
+    """us-2022's harmony plan (tangent cuts) with the exact conic re-solve switched off (as on
+    programs beyond ``CONIC_COLUMNS``): prices miss row by row by ~5e-4; the note says how far
+    (the same figure as the check) and, for harmony, that a tighter tolerance usually brings
     them closer, which 1e-8 does (9.0e-5; 1e-7 does not, and at 1e-9 the cuts' plan itself
     missed the check on an AMD EPYC host: docs/planning.md)."""
+    from gosplan.planning import runner
+
+    monkeypatch.setattr(runner, "CONIC_COLUMNS", 0)
     eco = gosplan.load("us-2022")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loose = gosplan.plan(eco, objective="harmony")
         tight = gosplan.plan(eco, objective="harmony", tol=1e-8)
     assert loose.status is gosplan.Status.OPTIMAL and not loose.detail["prices_certified"]
+    assert loose.method == "highs-simplex+cuts"
     note = loose.detail["prices_note"]
     assert f"{loose.detail['price_error']:.2e}" in note and "a tighter --tol usually brings them closer" in note
     assert tight.status is gosplan.Status.OPTIMAL
     assert tight.detail["price_error"] < loose.detail["price_error"] / 3
+
+
+def test_harmony_prices_are_solved_again_exactly() -> None:
+    """The same plan as above with the conic re-solve (the default up to ``CONIC_COLUMNS``):
+    certified row by row to rounding, the message saying how far the cuts' prices were; and a
+    PDHG answer the same way."""
+    eco = gosplan.load("us-2022")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cuts = gosplan.plan(eco, objective="harmony")
+        pdhg = gosplan.plan(eco, objective="harmony", method="pdhg")
+    for got, first in ((cuts, "highs-simplex+cuts"), (pdhg, "pdhg")):
+        assert got.status is gosplan.Status.OPTIMAL, got.message
+        assert got.method.startswith(first) and got.method.endswith("+clarabel"), got.method
+        assert got.detail["prices_certified"] and got.detail["price_error"] <= 1e-9
+        assert "the first answer's prices missed row by row by" in got.stages[-1].message
+        assert "prices_note" not in got.detail
+    assert pdhg.objective == pytest.approx(cuts.objective, rel=1e-9)
 
 
 def test_simplex_prices_from_presolve_are_solved_again() -> None:

@@ -53,15 +53,7 @@ def solve_diagonal_qp(
     if S.shape != (m,) or not (S > 0).all() or not np.isfinite(S).all():
         raise ValueError("col_scale must hold one finite positive entry per column")
     KS = sp.csr_array(lp.K @ sp.diags_array(S))
-    row_max = np.zeros(k)
-    if KS.nnz:
-        row_max = np.maximum.reduceat(np.abs(KS.data), KS.indptr[:-1]) * (np.diff(KS.indptr) > 0)
-    bound_max = np.maximum(
-        np.where(np.isfinite(lp.row_lower), np.abs(lp.row_lower), 0.0),
-        np.where(np.isfinite(lp.row_upper), np.abs(lp.row_upper), 0.0),
-    )
-    R = 1.0 / np.maximum(np.maximum(row_max, bound_max), 1e-300)
-    R[(row_max == 0) & (bound_max == 0)] = 1.0
+    R = row_scale(KS, lp.row_lower, lp.row_upper)
     cs, qs = lp.c * S, q * S * S
     alpha = 1.0 / max(float(np.abs(cs).max(initial=0.0)), 1e-300)
     lp = LinearProgram(
@@ -98,6 +90,22 @@ def solve_diagonal_qp(
         message=text,
     )
 
+
+
+def row_scale(K: sp.csr_array, row_lower: np.ndarray, row_upper: np.ndarray) -> np.ndarray:
+    """Each row's scale factor: one over the larger of its largest coefficient and its largest
+    finite bound (1 for an empty row without bounds)."""
+    K = sp.csr_array(K)
+    row_max = np.zeros(K.shape[0])
+    if K.nnz:
+        row_max = np.maximum.reduceat(np.abs(K.data), K.indptr[:-1]) * (np.diff(K.indptr) > 0)
+    bound_max = np.maximum(
+        np.where(np.isfinite(row_lower), np.abs(row_lower), 0.0),
+        np.where(np.isfinite(row_upper), np.abs(row_upper), 0.0),
+    )
+    R = 1.0 / np.maximum(np.maximum(row_max, bound_max), 1e-300)
+    R[(row_max == 0) & (bound_max == 0)] = 1.0
+    return R
 
 
 _STATUS = {
@@ -162,7 +170,8 @@ def _clarabel(lp: LinearProgram, q: np.ndarray, tol: float, time_limit: float | 
     return v, y, d, status, name, int(sol.iterations)
 
 
-def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: np.ndarray, feas: float = 1e-9):
+def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: np.ndarray, feas: float = 1e-9,
+            drops: int = 0):
     """Solve the optimality conditions exactly on the interior-point answer's active set.
 
     A row or bound is active where its dual exceeds its slack. With ``A`` the active rows
@@ -170,7 +179,10 @@ def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: n
     Accepted only if every inactive row and bound still holds (to ``feas``, the program being
     scaled to unit rows) and every multiplier has its sign; ``None`` otherwise (the caller keeps
     the interior-point answer). Interior points leave the duals of small, slack-rich variables
-    accurate to ~1e-4 only; the polished answer is exact to rounding.
+    accurate to ~1e-4 only; the polished answer is exact to rounding. ``drops``: where only
+    signs fail, up to this many times the constraint whose multiplier has the wrong sign the
+    most leaves the active set and the system is solved again (a degenerate vertex: a harmony
+    target given nothing, its balance, its bound and its producer's zero all active at once).
     """
     K = sp.csr_array(lp.K)
     k, m = K.shape
@@ -183,45 +195,53 @@ def _polish(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray, d: n
     col_up = np.isfinite(lp.col_upper) & (-d > np.maximum(lp.col_upper - v, 0.0)) & ~col_lo
     rows = np.flatnonzero(row_lo | row_up)
     cols = np.flatnonzero(col_lo | col_up)
-    A = sp.vstack([K[rows], sp.identity(m, format="csr")[cols]], format="csr")
-    b = np.concatenate([np.where(row_lo[rows], lp.row_lower[rows], lp.row_upper[rows]),
-                        np.where(col_lo[cols], lp.col_lower[cols], lp.col_upper[cols])])
-    na = A.shape[0]
-    if na > m:
-        return None
-    # Quasi-definite regularisation (delta on the primal block, -delta on the dual block: the
-    # linear-programming part leaves directions with no curvature, and degenerate active sets
-    # rank-deficient rows), then iterative refinement against the unregularised system.
-    kkt = sp.bmat([[sp.diags_array(q), -A.T], [A, None]], format="csc")
-    delta = 1e-10
-    reg = sp.bmat([[sp.diags_array(q + delta), -A.T], [A, sp.diags_array(np.full(na, -delta))]], format="csc")
-    # The regularisation is proximal, around the interior-point answer: directions the active
-    # set leaves free keep their interior-point values instead of drifting to zero.
-    rhs = np.concatenate([-lp.c, b])
-    try:
-        with np.errstate(all="raise"):
-            solve = _factor(reg)
-            sol = solve(rhs + np.concatenate([delta * v, np.zeros(na)]))
-            for _ in range(5):
-                sol = sol + solve(rhs - kkt @ sol)
-    except (RuntimeError, FloatingPointError, ValueError, np.linalg.LinAlgError):
-        return None
-    if not np.isfinite(sol).all():
-        return None
-    v2, lam = sol[:m], sol[m:]
-    Kv2 = K @ v2
-    ok_rows = np.all(Kv2 >= lp.row_lower - feas) and np.all(Kv2 <= lp.row_upper + feas)
-    ok_cols = np.all(v2 >= lp.col_lower - feas) and np.all(v2 <= lp.col_upper + feas)
-    lam_rows, lam_cols = lam[: rows.size], lam[rows.size:]
-    sign = np.concatenate([np.where(row_lo[rows], 1.0, -1.0), np.where(col_lo[cols], 1.0, -1.0)])
-    ok_sign = np.all(sign * lam >= -feas)
-    if not (ok_rows and ok_cols and ok_sign):
-        return None
-    y2 = np.zeros(k)
-    y2[rows] = lam_rows
-    d2 = np.zeros(m)
-    d2[cols] = lam_cols
-    return v2, y2, d2
+    for attempt in range(drops + 1):
+        A = sp.vstack([K[rows], sp.identity(m, format="csr")[cols]], format="csr")
+        b = np.concatenate([np.where(row_lo[rows], lp.row_lower[rows], lp.row_upper[rows]),
+                            np.where(col_lo[cols], lp.col_lower[cols], lp.col_upper[cols])])
+        na = A.shape[0]
+        if na > m:
+            return None
+        # Quasi-definite regularisation (delta on the primal block, -delta on the dual block: the
+        # linear-programming part leaves directions with no curvature, and degenerate active sets
+        # rank-deficient rows), then iterative refinement against the unregularised system.
+        kkt = sp.bmat([[sp.diags_array(q), -A.T], [A, None]], format="csc")
+        delta = 1e-10
+        reg = sp.bmat([[sp.diags_array(q + delta), -A.T], [A, sp.diags_array(np.full(na, -delta))]], format="csc")
+        # The regularisation is proximal, around the interior-point answer: directions the active
+        # set leaves free keep their interior-point values instead of drifting to zero.
+        rhs = np.concatenate([-lp.c, b])
+        try:
+            with np.errstate(all="raise"):
+                solve = _factor(reg)
+                sol = solve(rhs + np.concatenate([delta * v, np.zeros(na)]))
+                for _ in range(5):
+                    sol = sol + solve(rhs - kkt @ sol)
+        except (RuntimeError, FloatingPointError, ValueError, np.linalg.LinAlgError):
+            return None
+        if not np.isfinite(sol).all():
+            return None
+        v2, lam = sol[:m], sol[m:]
+        Kv2 = K @ v2
+        ok_rows = np.all(Kv2 >= lp.row_lower - feas) and np.all(Kv2 <= lp.row_upper + feas)
+        ok_cols = np.all(v2 >= lp.col_lower - feas) and np.all(v2 <= lp.col_upper + feas)
+        lam_rows, lam_cols = lam[: rows.size], lam[rows.size:]
+        sign = np.concatenate([np.where(row_lo[rows], 1.0, -1.0), np.where(col_lo[cols], 1.0, -1.0)])
+        ok_sign = np.all(sign * lam >= -feas)
+        if ok_rows and ok_cols and ok_sign:
+            y2 = np.zeros(k)
+            y2[rows] = lam_rows
+            d2 = np.zeros(m)
+            d2[cols] = lam_cols
+            return v2, y2, d2
+        if not (ok_rows and ok_cols) or attempt == drops:
+            return None
+        worst = int(np.argmin(sign * lam))
+        if worst < rows.size:
+            rows = np.delete(rows, worst)
+        else:
+            cols = np.delete(cols, worst - rows.size)
+    return None
 
 
 DENSE_KKT = 8_000
