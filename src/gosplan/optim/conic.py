@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
-from gosplan.optim.qp import _STATUS, _polish, row_scale, solve_diagonal_qp
+from gosplan.optim.qp import _STATUS, _polish, clarabel_settings, row_scale, solve_diagonal_qp
 
 __all__ = ["solve_conic"]
 
@@ -140,14 +140,7 @@ def _clarabel_harmony(lp: LinearProgram, tol: float, time_limit: float | None):
     n_eq = int(eq.sum()) + h
     n_ineq = int(up.sum() + lo.sum() + cup.sum() + clo.sum()) + 2 * h
     cones = [clarabel.ZeroConeT(n_eq), clarabel.NonnegativeConeT(n_ineq)] + [clarabel.ExponentialConeT()] * h
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = float(tol)
-    settings.tol_ktratio = min(settings.tol_ktratio, float(tol))
-    settings.max_iter = 500
-    if time_limit is not None:
-        settings.time_limit = float(time_limit)
-    sol = clarabel.DefaultSolver(P, q, A, b, cones, settings).solve()
+    sol = clarabel.DefaultSolver(P, q, A, b, cones, clarabel_settings(tol, time_limit)).solve()
     name = str(sol.status).split(".")[-1]
     status = _STATUS.get(name, LPStatus.NUMERICAL)
     x = np.asarray(sol.x, dtype=np.float64)

@@ -92,6 +92,20 @@ def solve_diagonal_qp(
 
 
 
+def clarabel_settings(tol: float, time_limit: float | None):
+    """Clarabel's settings at ``tol`` (gap, feasibility and KKT ratio), 500 iterations, quiet."""
+    import clarabel
+
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = float(tol)
+    settings.tol_ktratio = min(settings.tol_ktratio, float(tol))
+    settings.max_iter = 500
+    if time_limit is not None:
+        settings.time_limit = float(time_limit)
+    return settings
+
+
 def row_scale(K: sp.csr_array, row_lower: np.ndarray, row_upper: np.ndarray) -> np.ndarray:
     """Each row's scale factor: one over the larger of its largest coefficient and its largest
     finite bound (1 for an empty row without bounds)."""
@@ -145,14 +159,7 @@ def _clarabel(lp: LinearProgram, q: np.ndarray, tol: float, time_limit: float | 
     if eq.any():
         cones.append(clarabel.ZeroConeT(int(eq.sum())))
     cones.append(clarabel.NonnegativeConeT(int(up.sum() + lo.sum() + cup.sum() + clo.sum())))
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = float(tol)
-    settings.tol_ktratio = min(settings.tol_ktratio, float(tol))
-    settings.max_iter = 500
-    if time_limit is not None:
-        settings.time_limit = float(time_limit)
-    solver = clarabel.DefaultSolver(P, lp.c, A, b, cones, settings)
+    solver = clarabel.DefaultSolver(P, lp.c, A, b, cones, clarabel_settings(tol, time_limit))
     sol = solver.solve()
     name = str(sol.status).split(".")[-1]
     status = _STATUS.get(name, LPStatus.NUMERICAL)

@@ -94,6 +94,13 @@ CONIC_COLUMNS = 20_000
 """Up to this many columns a harmony plan by tangent cuts whose prices miss their certificate is
 solved again as an exact conic program (:mod:`gosplan.optim.conic`)."""
 
+def _carried(first: LPSolution, again: LPSolution) -> LPSolution:
+    """``again``, counting the iterations and seconds of the ``first`` answer it replaces."""
+    again.iterations += first.iterations
+    again.seconds += first.seconds
+    return again
+
+
 PRICE_EXACT_COLUMNS = 5_000
 """Up to this many columns a first-order answer whose prices alone miss their certificate is
 solved again exactly (HiGHS takes well under a second there); beyond, its prices are reported
@@ -219,15 +226,12 @@ class Runner:
             # (wiod-2011 with one resource limited: 8.6e-3, an activity running with a reduced cost
             # of 1 % of its turnover; without presolve 1.5e-8). Solved again without presolve.
             again = backend(lp, "highs", self.solver_tol, self.remaining(), None, presolve=False)
-            again_check = verify(lp, again.v, again.y) if np.isfinite(again.v).all() else None
-            if (again.status is LPStatus.OPTIMAL and again_check is not None and again_check.passes(self.tol * 10)
-                    and again_check.price_error < check.price_error):
+            again_check = self._better_prices(lp, again, check)
+            if again_check is not None:
                 message = (f"{again.message}; solved again without presolve: the presolved answer's prices "
                            f"missed row by row by {check.price_error:.1e}")
                 again.method = f"{again.method} (no presolve)"
-                again.iterations += sol.iterations
-                again.seconds += sol.seconds
-                sol, check = again, again_check
+                sol, check = _carried(sol, again), again_check
         if (status is Status.OPTIMAL and check is not None and check.passes(self.tol * 10)
                 and check.price_error > self.tol and not lp.is_linear
                 and lp.shape[1] <= CONIC_COLUMNS and self.remaining() != 0.0):
@@ -239,18 +243,15 @@ class Runner:
             from gosplan.optim.conic import solve_conic
 
             again = solve_conic(lp, tol=min(self.solver_tol, 1e-8), time_limit=self.remaining(), v0=sol.v)
-            again_check = verify(lp, again.v, again.y) if np.isfinite(again.v).all() else None
-            if (again.status is LPStatus.OPTIMAL and again_check is not None and again_check.passes(self.tol * 10)
-                    and again_check.price_error < check.price_error):
+            again_check = self._better_prices(lp, again, check)
+            if again_check is not None:
                 message = (f"{sol.message}; solved again exactly by {again.message}: the first answer's prices "
                            f"missed row by row by {check.price_error:.1e}")
                 again.method = f"{sol.method}+clarabel"
                 # the first answer's basis and cuts still warm-start a related program (two-level
                 # planning's next round lays its cuts from them)
                 again.detail = {**sol.detail, **again.detail}
-                again.iterations += sol.iterations
-                again.seconds += sol.seconds
-                sol, check = again, again_check
+                sol, check = _carried(sol, again), again_check
                 if prices_only and again_check.price_error <= self.tol:
                     need = None
         if status is Status.OPTIMAL:
@@ -303,6 +304,14 @@ class Runner:
         if check is not None:
             self.verifications.append(check)
         return sol, status, message
+
+    def _better_prices(self, lp: LinearProgram, again: LPSolution, check: Verification) -> Verification | None:
+        """``again``'s check where it is optimal, passes at ``10 tol`` and prices closer than ``check``."""
+        again_check = verify(lp, again.v, again.y) if np.isfinite(again.v).all() else None
+        if (again.status is LPStatus.OPTIMAL and again_check is not None and again_check.passes(self.tol * 10)
+                and again_check.price_error < check.price_error):
+            return again_check
+        return None
 
     def _certificate(self, lp: LinearProgram, sol: LPSolution) -> str:
         """What proves ``lp`` infeasible, in words: the Farkas ray's margin when it has one."""
