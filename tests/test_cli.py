@@ -454,3 +454,18 @@ def test_plan_with_committed_demand(runner: CliRunner, tmp_path: Path) -> None:
     for extra, flag in ((["--decompose"], "--committed"), (["--years", "2"], "--committed")):
         refused = runner.invoke(app, ["plan", "cockshott-example", "--committed", str(path), *extra])
         assert refused.exit_code == 2 and flag in refused.stderr, refused.output
+
+
+def test_tables_in_a_pipe_are_not_wrapped_at_80_columns():
+    """Written to a pipe or a file (CliRunner's output is not a terminal), a table row stays on
+    one line (us-2022's second resource's name ran over five lines at rich's 80 columns);
+    ``COLUMNS`` still sets the width."""
+    name = "Taxes on production and imports, less subsidies"
+    wide = CliRunner().invoke(app, ["plan", "us-2022"], env={"COLUMNS": None})
+    assert wide.exit_code == 0, wide.output
+    row = next(line for line in wide.output.splitlines() if "V002" in line)
+    assert name in row and "unlimited" in row
+    narrow = CliRunner().invoke(app, ["plan", "us-2022"], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0, narrow.output
+    assert name not in narrow.output  # wrapped within its cell
+    assert max(len(line) for line in narrow.output.splitlines() if "│" in line or "V002" in line) <= 80

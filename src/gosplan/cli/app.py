@@ -49,6 +49,8 @@ EXIT_INFEASIBLE = 3
 EXIT_UNBOUNDED = 4
 
 PLAN_STEM = "plan"
+#: Columns of the tables and notes written to a pipe or a file (``COLUMNS`` overrides it).
+PIPE_WIDTH = 160
 #: ``plan`` input files that also apply with ``--years`` (the others are single-year only).
 MULTIYEAR_INPUTS = ("priorities", "resources", "costs")
 MULTIYEAR_OBJECTIVES = ("fulfilment", "harmony", "cost")
@@ -168,6 +170,10 @@ def _consoles(quiet: bool) -> tuple[Any, Any, bool]:
     from rich.console import Console
 
     out = Console(highlight=False)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or redirected: rich would wrap every table at 80 columns (a resource's name over
+        # five lines); a file is read with a pager or an editor, not a terminal's width.
+        out = Console(highlight=False, width=PIPE_WIDTH)
     err = Console(stderr=True, highlight=False)
     return out, err, (not quiet) and err.is_terminal
 
