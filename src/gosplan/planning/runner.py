@@ -90,9 +90,11 @@ def backend(
     return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0, max_iter=max_iter)
 
 
-CONIC_COLUMNS = 20_000
+CONIC_COLUMNS = 5_000
 """Up to this many columns a harmony plan by tangent cuts whose prices miss their certificate is
-solved again as an exact conic program (:mod:`gosplan.optim.conic`)."""
+solved again as an exact conic program (:mod:`gosplan.optim.conic`). Clarabel's interior point
+takes 1.2 s at 1,715 columns and 7.5 s at 5,140 on the issue-3 instances, 57 s at 17,170 (where
+it stopped short: BENCHMARKS.md, "Harmony's prices on the bundled tables")."""
 
 def _carried(first: LPSolution, again: LPSolution) -> LPSolution:
     """``again``, counting the iterations and seconds of the ``first`` answer it replaces."""
