@@ -18,8 +18,7 @@ column ``s_j`` gets ``u_j <= 0``, ``p_j >= 0``, the row ``s_j - u_j - p_j = 0`` 
 :mod:`gosplan.optim.qp`. The interior point's answer is then polished by Newton's method on
 the optimality conditions over its active set (each step the diagonal QP polish of
 :func:`gosplan.optim.qp._polish` at the harmony terms' curvature), so that the prices hold row by
-row to rounding, not only to the interior point's tolerance. A linear program is the diagonal
-QP with ``q = 0``.
+row to rounding, not only to the interior point's tolerance.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
-from gosplan.optim.qp import _STATUS, _polish, clarabel_settings, row_scale, solve_diagonal_qp
+from gosplan.optim.qp import _STATUS, _polish, clarabel_settings, row_scale
 
 __all__ = ["solve_conic"]
 
@@ -43,7 +42,7 @@ DROPS = 20
 def solve_conic(
     lp: LinearProgram, *, tol: float = 1e-8, time_limit: float | None = None, v0: np.ndarray | None = None,
 ) -> LPSolution:
-    """Solve ``lp`` (harmony columns or none) by Clarabel; see the module. Duals in HiGHS' sign
+    """Solve ``lp`` (with harmony columns) by Clarabel; see the module. Duals in HiGHS' sign
     convention; ``method="clarabel"``; the status is Clarabel's, which gosplan's check then judges.
 
     ``v0``: a plan of about the optimum's size (HiGHS' tangent cuts): the other columns are
@@ -51,7 +50,7 @@ def solve_conic(
     monetary tables, where a plan runs to millions and ``s`` to a few units, Clarabel made
     no progress unscaled (us-2022, uk-2015) and solves them in 23-34 iterations scaled."""
     if lp.is_linear:
-        return solve_diagonal_qp(lp, np.zeros(lp.shape[1]), tol=tol, time_limit=time_limit, col_scale=_col_scale(lp, v0))
+        raise ValueError("solve_conic is for harmony programs; a linear program is solve_diagonal_qp's with q = 0")
     start = time.perf_counter()
     S = _col_scale(lp, v0)
     KS = sp.csr_array(lp.K @ sp.diags_array(S))
@@ -90,8 +89,7 @@ def _col_scale(lp: LinearProgram, v0: np.ndarray | None) -> np.ndarray:
         return np.ones(m)
     a = np.abs(np.asarray(v0, dtype=np.float64))
     S = np.maximum(a, 1e-3 * a.max())
-    if not lp.is_linear:
-        S[lp.harmony_columns] = 1.0
+    S[lp.harmony_columns] = 1.0
     return S
 
 
