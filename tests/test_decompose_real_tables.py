@@ -33,6 +33,7 @@ def _load(name: str):
         return gosplan.load(name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["us-2022", "us-2017-domestic"])
 @pytest.mark.parametrize("objective", ["fulfilment", "harmony"])
 def test_bea_tables_without_enterprises_plan_the_products_and_say_so(name, objective):

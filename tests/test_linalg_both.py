@@ -28,6 +28,7 @@ def _parts(ptr: np.ndarray, parts: int) -> np.ndarray:
     return cuts
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(
     n=st.integers(2, 300),

@@ -76,6 +76,7 @@ def _rel_excess(value: np.ndarray, limit: np.ndarray) -> float:
     return float(np.max((value[ok] - limit[ok]) / (1 + np.abs(limit[ok])), initial=0.0))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", BACKENDS)
 @CERTIFIED
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1))

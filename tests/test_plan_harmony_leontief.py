@@ -227,6 +227,7 @@ def test_random_economies_match_clarabel(seed: int, n: int, capped: bool) -> Non
         assert result.duality_gap <= 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [5, 7])
 def test_a_combination_of_choices_at_a_flat_kink(seed: int) -> None:
     """Value-weighted harmony on 3,000 products (seeds 5 and 7 of a scan over 44): the master's

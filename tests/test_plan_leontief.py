@@ -242,6 +242,7 @@ def test_fallback_gets_only_the_time_left(monkeypatch: pytest.MonkeyPatch) -> No
     assert "Leontief method not applicable (gave up at its limit)" in got.stages[0].message
 
 
+@pytest.mark.slow
 def test_infeasible_cost_plan_is_certified_by_the_method() -> None:
     """97 % of final demand is more than this economy of 20,000 products makes: its fulfilment
     plan (optimal, certified) reaches z < 1, so the cost plan is infeasible. The master needs its

@@ -106,6 +106,7 @@ def test_harmony_prices_are_solved_again_exactly() -> None:
     assert pdhg.objective == pytest.approx(cuts.objective, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_simplex_prices_from_presolve_are_solved_again() -> None:
     """WIOD 2011 with its residual value added limited to 69,268,602: HiGHS' presolved vertex had
     duals missing complementary slackness by 8.6e-3 (an activity running with a reduced cost of 1 %

@@ -177,6 +177,7 @@ def test_values_matches_the_equilibrium_only_when_labour_alone_is_scarce(us2022)
     assert opp.periods["eg_objective"].iloc[-1] > sim.periods["eg_objective"].iloc[-1]
 
 
+@pytest.mark.slow
 def test_us2017_with_capacities_reaches_the_equilibrium():
     economy = gosplan.load("us-2017")
     use = _default_labour_available(economy)
