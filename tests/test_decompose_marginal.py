@@ -4,6 +4,7 @@ enterprises) against the enterprise-level program written out independently
 
 from __future__ import annotations
 
+import _enterprise_lp as ref
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,8 +14,6 @@ import gosplan
 from gosplan.decompose import plan_decomposed
 from gosplan.errors import InvalidEconomyError
 from gosplan.results import Status
-
-import _enterprise_lp as ref
 
 
 def _economy(n: int, seed: int, per: float = 4, M: int = 4, own: float = 0.0):
@@ -271,3 +270,91 @@ def test_reduced_costs_of_several_price_systems_at_once():
             # d_e = -(o_e - a_e) . pi + p_e . w from the written-out columns
             cols = data.enterprise
             np.testing.assert_allclose(one, -(N[:, cols].T @ Pi[:, k]) + Pm[:, cols].T @ W[:, k], rtol=1e-10, atol=1e-12)
+
+
+def _imports(econ, seed: int, share: float = 0.2):
+    """Targets on most products; on a share of them none, and a negative floor instead (a net
+    import): half of those below their use at the table's plan (imported in full, made not at
+    all), half above a third of it (imported in part, made too)."""
+    n = econ.n_products
+    rng = np.random.default_rng(seed)
+    gross = gosplan.balance(econ).gross_output
+    use = np.asarray(econ.A @ gross)
+    imp = rng.choice(n, int(share * n), replace=False)
+    y = np.maximum(econ.y, 0).astype(float)
+    y[imp] = 0.0
+    floor = np.zeros(n)
+    floor[imp] = -use[imp] * np.where(np.arange(imp.size) % 2 == 0, 3.0, 0.3)
+    return y, floor, imp
+
+
+def _check_rows(res, econ, y, floor, L, tol=1e-9):
+    """Every row of the enterprise-level program at the plan's z, the floors included."""
+    h = econ.hierarchy
+    x = res.enterprise_output
+    assert (x >= 0).all() and (x <= h.capacity * (1 + 1e-12)).all()
+    N, Pm, _ = ref.columns(econ, h)
+    unc = np.flatnonzero(~h.covered)
+    full = np.concatenate([x, res.gross_output[unc]])
+    scale = 1.0 + np.abs(N) @ np.abs(full)
+    need = res.objective * y + np.where(y > 0, 0.0, floor)
+    assert ((N @ full - need) / scale >= -tol).all()
+    assert Pm[econ.resources.get_loc(econ.labour)] @ full <= L * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed, share", [(3, 0.9), (4, 0.95), (6, 1.2)])
+def test_net_imports_equal_the_enterprise_program(seed, share):
+    """Negative floors (net imports, as every bundled table has): the products whose import
+    covers their use are made not at all and priced 0; the plan equals the enterprise-level
+    program's optimum (HiGHS) and meets its rows, the floors included."""
+    econ = _economy(150, seed=seed)
+    y, floor, imp = _imports(econ, seed)
+    L, available = _labour(econ, share)
+    opt, _, _ = ref.solve(econ, econ.hierarchy, targets=y, available=available, floor=floor)
+    res = plan_decomposed(econ, targets=y, floors=floor, resources={"labour": L}, coordination="marginal", tol=1e-6)
+    assert res.bound >= opt * (1 - 1e-9) and res.objective <= opt * (1 + 1e-9)
+    _check_rows(res, econ, y, floor, L)
+    if res.status is not Status.OPTIMAL:  # capacities' prices out of its reach (see test_marginal_property)
+        assert res.status is Status.ITERATION_LIMIT and "aggregation" in res.message, res.message
+        return
+    assert abs(res.objective - opt) <= 1e-6 * opt
+    full = imp[::2]  # imported in full at the table's plan: none made by the optimum either
+    assert np.abs(res.gross_output[full]).max() <= 1e-9 * max(1.0, np.abs(res.gross_output).max())
+
+
+def test_a_real_table_with_net_imports_plans_as_aggregation_does():
+    """uk-2015 with synthetic enterprises, the table's own targets and its net import (cement):
+    refused before (a negative floor; and the negative coefficients of taxes less subsidies, a
+    resource the plan does not limit); both coordinations now reach the same z, the bound
+    certified."""
+    from gosplan.synth.enterprises import synth_enterprises
+
+    econ = synth_enterprises(gosplan.load("uk-2015"), per_product=3, ministries=6, seed=1)
+    a = plan_decomposed(econ, tol=1e-7)
+    m = plan_decomposed(econ, coordination="marginal", tol=1e-7)
+    assert a.status is m.status is Status.OPTIMAL, (a.message, m.message)
+    assert abs(a.objective - m.objective) <= 2e-7 * a.objective
+    assert m.bound >= a.objective * (1 - 1e-9) and m.gap <= 1e-7
+    # a negative input coefficient (scrap, used goods) is still refused, and named
+    us = synth_enterprises(gosplan.load("us-2022"), per_product=2, ministries=4, seed=1)
+    with pytest.raises(InvalidEconomyError, match="negative input or resource coefficients .input of 'Used'"):
+        plan_decomposed(us, coordination="marginal")
+
+
+@settings(derandomize=True, max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(20, 60), seed=st.integers(0, 10_000), share=st.floats(0.6, 1.4),
+       imports=st.floats(0.05, 0.5))
+def test_net_imports_property(n, seed, share, imports):
+    """Random net imports on a random share of the products: the bound is a bound, the plan
+    meets every row with its floors; "optimal" is within tol of the optimum."""
+    econ = _economy(n, seed=seed, per=3, M=3)
+    y, floor, _ = _imports(econ, seed, share=imports)
+    L, available = _labour(econ, share)
+    opt, _, _ = ref.solve(econ, econ.hierarchy, targets=y, available=available, floor=floor)
+    res = plan_decomposed(econ, targets=y, floors=floor, resources={"labour": L}, coordination="marginal", tol=1e-4)
+    assert res.bound >= opt * (1 - 1e-9) and res.objective <= opt * (1 + 1e-9)
+    _check_rows(res, econ, y, floor, L)
+    if res.status is Status.OPTIMAL:
+        assert abs(res.objective - opt) <= 1e-4 * opt
+    else:
+        assert res.status is Status.ITERATION_LIMIT and "aggregation" in res.message, res.message

@@ -23,6 +23,10 @@ primal–dual fixed point:
   ``x_M = (I - A_M)^-1 (d - S + A s)`` (the marginal enterprises make what the saturated
   ones do not), ``g = S + x_M``.
 
+A net import (``h_i < 0``) that covers all of product ``i``'s use makes none of it: the
+centre holds its marginal output at 0 and prices it 0 (its row slack), solving the others
+around it (:meth:`gosplan.decompose.marginal_centre._Centre._imports`).
+
 When the ministries' choice no longer changes, every saturated enterprise costs at most the
 product's price and every idle one at least (dual feasible) and ``0 <= x_M <= C_M`` (primal
 feasible): the inner problem is solved, with ``L(z)`` and its slope ``pi . y``.

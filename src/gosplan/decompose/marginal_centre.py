@@ -16,7 +16,7 @@ from gosplan.decompose.marginal import SupplyOrder, rents, requirements, supply_
 from gosplan.decompose.result import Round
 from gosplan.results import Status
 
-__all__ = ["marginal_applicable", "run_marginal", "MAX_INNER_ROUNDS", "SOLVE_TOL"]
+__all__ = ["MAX_INNER_ROUNDS", "SOLVE_TOL", "marginal_applicable", "run_marginal"]
 
 MAX_INNER_ROUNDS = 60
 """Rounds of prices and quantities for one ``z`` before the fixed point is given up."""
@@ -33,6 +33,8 @@ CYCLE_RETURNS = 2
 the prices (see ``inner`` in :func:`run_marginal`)."""
 SOLVE_TOL = 1e-12
 """Relative residual of the centre's Leontief solves."""
+MAX_IMPORT_PASSES = 50
+"""Passes that settle which net imports cover all their product's use (:meth:`_Centre._imports`)."""
 
 
 def marginal_applicable(base: Any, objective: str, economy: Any, hierarchy: Any) -> str:
@@ -46,10 +48,9 @@ def marginal_applicable(base: Any, objective: str, economy: Any, hierarchy: Any)
         return f"it needs exactly one limited resource (the plan limits {limited.size})"
     if np.isfinite(base.ceiling).any():
         return "ceilings on net output"
-    h = _floors(base)
-    if (h < 0).any():
-        return "negative floors or committed demand (net imports)"
-    negative = base.negative_coefficient()
+    # only the limited resource prices a technique (c_e = a_e . pi + p_e . w): the others'
+    # coefficients, negative or not (uk-2015's taxes less subsidies), do not enter
+    negative = base.negative_coefficient(resources=limited)
     if negative:
         return f"negative input or resource coefficients ({negative})"
     if (hierarchy.input_factor < 0).any() or (hierarchy.labour_factor < 0).any():
@@ -113,10 +114,17 @@ class _Centre:
         surplus = None
         if pinned is None or not pinned.any():
             system = prepare(A_M)
-            pi, _ = solve(system, w_M if kappa is None else w_M + kappa, transpose=True, tol=SOLVE_TOL)
+            cost = w_M if kappa is None else w_M + kappa
             x, _ = solve(system, rhs, tol=SOLVE_TOL)
             self.system = system
-            self.solves += 2
+            self.solves += 1
+            imported, x, rest = self._imports(A_M, rhs, d, req["S"], x)
+            if imported is None:
+                pi, _ = solve(system, cost, transpose=True, tol=SOLVE_TOL)
+            else:  # imported products are free (their rows slack): the rest priced among themselves
+                pi = np.zeros(n)
+                pi[~imported], _ = solve(rest, cost[~imported], transpose=True, tol=SOLVE_TOL)
+            self.solves += 1
         else:
             pi = None
             free = np.flatnonzero(~pinned)
@@ -131,6 +139,54 @@ class _Centre:
         labour = float(w_M @ x + unit @ req["s_h"] + req["s_own_primary"] @ self.w)
         self.seconds += time.perf_counter() - t0
         return pi, x, g, labour, surplus
+
+    def _imports(self, A_M: sp.csr_array, rhs: np.ndarray, d: np.ndarray, S: np.ndarray, x: np.ndarray
+                 ) -> tuple[np.ndarray | None, np.ndarray, Any]:
+        """Products whose net import covers all their use at these roles.
+
+        A product with ``d_i < 0`` (a negative floor or committed demand: a net import of up to
+        ``-d_i``) whose gross output ``S_i + x_i = d_i + use_i`` comes out negative is imported
+        in full: its marginal output is held at 0 and its row becomes an inequality (made at
+        least what is used and wanted, ``S_i >= d_i + use_i``, with the saturated ones in
+        surplus), so its price is 0 — producing it would cost labour that nothing needs. The
+        other products are solved from ``(I - A_M)[U, U]``; a held product whose use grows
+        past its import is made again, and a product that turns negative is held, until
+        neither happens (:data:`MAX_IMPORT_PASSES`). Returns ``(mask or None, x, system of U)``."""
+        from gosplan.linalg.leontief import prepare, solve
+
+        negative = d < 0
+        if not negative.any():
+            return None, x, None
+        tiny = 1e-10 * (1.0 + np.abs(d) + S)
+        held = negative & (S + x < -tiny)
+        if not held.any():
+            return None, x, None
+        n = d.size
+        rest = None
+        for _ in range(MAX_IMPORT_PASSES):
+            keep = np.flatnonzero(~held)
+            rest = prepare(sp.csr_array(A_M[keep][:, keep]))
+            x = np.zeros(n)
+            x[keep], _ = solve(rest, rhs[keep], tol=SOLVE_TOL)
+            self.solves += 1
+            needed = rhs + A_M @ x  # what a held product's marginal enterprise would have to make
+            back = held & (needed > tiny)
+            more = negative & ~held & (S + x < -tiny)
+            if not back.any() and not more.any():
+                break
+            held = (held & ~back) | more
+            if not held.any():
+                return None, self._full(rhs), None
+        else:  # unsettled: the plain solve, whose negative outputs the caller rejects
+            return None, self._full(rhs), None
+        return held, x, rest
+
+    def _full(self, rhs: np.ndarray) -> np.ndarray:
+        from gosplan.linalg.leontief import solve
+
+        x, _ = solve(self.system, rhs, tol=SOLVE_TOL)
+        self.solves += 1
+        return x
 
     def _marginal(self, req: dict[str, Any]) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
         """``A_M`` (the marginal techniques' inputs by column), their labour ``w_M`` and the
@@ -218,6 +274,7 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
     table = prepare(sp.csr_array(A))
     pi, _ = solve(table, np.asarray(P.T @ w), transpose=True, tol=SOLVE_TOL)
     g, _ = solve(table, y + h, tol=SOLVE_TOL)
+    g = np.maximum(g, 0.0)  # a net import larger than the product's use makes none of it
     z = 1.0
     best_bound = math.inf
     best_pi = None
@@ -376,8 +433,7 @@ def run_marginal(*, base, A, P, uncovered, handles, ex, tol, max_rounds, deadlin
             # The plan ray stopped by capacities rather than labour: price each short product's
             # capacity alone (labour free), pi = (I - A_M)^-T e_j, and bound z with those prices.
             cand = scarcity_bound(point.short)
-            if cand < best_bound:
-                best_bound = cand
+            best_bound = min(best_bound, cand)
         gap = _gap(lo, best_bound)
         if lo is not None and gap <= tol:
             status = Status.OPTIMAL

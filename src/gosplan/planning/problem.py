@@ -13,10 +13,11 @@ net output ``f = (O - U) x``, gross output ``g = O x``, resource use ``P x``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from gosplan.errors import DataQualityWarning, InvalidEconomyError, Location
 from gosplan.io.keyed import align_keyed, read_keyed
 from gosplan.model.economy import Economy, quoted_name, worded_name
 
-__all__ = ["PlanProblem", "planning_problem", "OBJECTIVES"]
+__all__ = ["OBJECTIVES", "PlanProblem", "planning_problem"]
 
 OBJECTIVES = ("fulfilment", "harmony", "cost")
 
@@ -124,10 +125,14 @@ class PlanProblem:
         """Priority classes present among the targets, most urgent first."""
         return sorted(int(k) for k in np.unique(self.priority[self.target > 0]))
 
-    def negative_coefficient(self) -> str:
+    def negative_coefficient(self, resources: np.ndarray | None = None) -> str:
         """Where the most negative input (``U = O - N``) or resource coefficient sits, in
-        words (``""`` when there is none), for messages that must name the entry."""
-        for what, M, rows in (("input", self.make - self.net, self.products), ("use", self.primary, self.resources)):
+        words (``""`` when there is none), for messages that must name the entry; only the
+        resources at the positions ``resources`` when given."""
+        primary, names = self.primary, self.resources
+        if resources is not None:
+            primary, names = sp.csr_array(primary)[resources], names[resources]
+        for what, M, rows in (("input", self.make - self.net, self.products), ("use", primary, names)):
             M = sp.coo_array(M)
             bad = np.flatnonzero(M.data < -1e-15)
             if bad.size:
