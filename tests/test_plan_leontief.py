@@ -197,6 +197,41 @@ def test_not_applicable_is_an_error_or_a_fallback() -> None:
     assert got.objective == pytest.approx(ref.objective, rel=1e-9)
 
 
+@pytest.mark.parametrize("objective", ["fulfilment", "cost", "harmony"])
+def test_negative_coefficients_of_resources_nothing_prices(objective: str) -> None:
+    """uk-2015's "taxes less subsidies on production" has negative coefficients; the default plan
+    limits labour alone and costs labour alone, so no technique's unit cost reads them: the
+    method plans the table (it refused it before), to HiGHS' optimum."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        uk = gosplan.load("uk-2015")
+        problem = planning_problem(uk)
+        taxes = int(np.flatnonzero(uk.resources == "Taxes less subsidies on production")[0])
+        assert (sp.csr_array(problem.primary)[[taxes]].toarray() < 0).any()
+        assert applicable(problem, objective) == ""
+        ref = gosplan.plan(uk, objective=objective, method="highs")
+        got = gosplan.plan(uk, objective=objective, method="leontief")
+    assert ref.status is got.status is Status.OPTIMAL
+    assert got.method == "leontief"
+    assert got.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert got.max_violation <= 1e-9 and got.duality_gap <= 1e-9
+
+
+def test_negative_coefficients_of_a_priced_resource_are_refused() -> None:
+    """Limited, or weighed by the cost objective, the same resource makes unit costs that the
+    substitution theorem does not cover: refused, naming the entry."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        uk = gosplan.load("uk-2015")
+        name = "Taxes less subsidies on production"
+        limited = planning_problem(uk, resources={"labour": 1e6, name: 1e5})
+        costed = planning_problem(uk, costs={"labour": 1.0, name: 0.5})
+    for problem, objective in ((limited, "fulfilment"), (limited, "harmony"), (costed, "cost")):
+        why = applicable(problem, objective)
+        assert why.startswith("negative input or resource coefficients (use of") and repr(name) in why, why
+    assert applicable(costed, "fulfilment") == ""  # costs weigh only the cost objective
+
+
 def test_technique_matrix_written_into_the_pattern() -> None:
     """The coefficients of a choice written into the shared pattern, switch after switch,
     equal ``U[:, B] / O_B`` built directly."""

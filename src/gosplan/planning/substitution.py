@@ -127,7 +127,13 @@ def applicable(problem: PlanProblem, objective: str) -> str:
         return "a technique with a non-positive output"
     if (np.diff(make.indptr) == 0).any():
         return "a product no technique makes"
-    negative = problem.negative_coefficient()
+    # A technique's unit cost reads only the limited resources (priced) and, for cost, those
+    # the objective weighs: the others' coefficients, negative or not (uk-2015's taxes less
+    # subsidies on production), never enter.
+    priced = np.isfinite(problem.available)
+    if objective == "cost":
+        priced |= problem.cost != 0
+    negative = problem.negative_coefficient(resources=np.flatnonzero(priced))
     if negative:
         return f"negative input or resource coefficients ({negative})"
     if np.isfinite(problem.ceiling).any():
