@@ -92,9 +92,20 @@ def test_hand_solved_by_product() -> None:
 @pytest.mark.parametrize("weights", [None, "value"])
 def test_bundled_tables_are_certified(table: str, weights) -> None:
     economy = gosplan.load(table)
-    result = _plan(economy, weights=weights)
+    result = _plan(economy, weights=weights, method="highs")
     assert result.status.value == "optimal", result.message
     assert result.method == "highs-simplex+cuts+clarabel", result.stages[-1].message
+    if table == "uk-2015":
+        # `auto` plans uk-2015 by the Leontief method (its negative coefficients are in a resource
+        # nothing limits): the same plan and prices, exact by construction
+        auto = _plan(economy, weights=weights)
+        assert auto.method == "leontief", auto.stages[-1].message
+        assert auto.objective == pytest.approx(result.objective, rel=1e-10)
+        # (a target given nothing, s = -1, has any price above H's slope there: two such differ)
+        made = result.net_output > 1e-9 * result.net_output.max()
+        np.testing.assert_allclose(auto.shadow_price[made], result.shadow_price[made], rtol=1e-8,
+                                   atol=1e-10 * np.abs(result.shadow_price).max())
+        assert auto.detail["prices_certified"] and auto.detail["price_error"] <= 1e-9
     assert result.detail["prices_certified"], result.detail
     assert result.detail["price_error"] <= 1e-9
     assert result.duality_gap <= 1e-9 and result.max_violation <= 1e-9

@@ -49,6 +49,11 @@ def _choose_method(method: str, problem: PlanProblem, objective: str) -> str:
     if method not in METHODS:
         raise InvalidEconomyError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "auto":
+        if objective == "harmony" and not applicable(problem, objective):
+            # exact where it applies, and faster than HiGHS' tangent cuts at every size measured
+            # (uk-2015 0.01 s against 0.76 s, n = 1,000 0.23 s against 2.0 s, WIOD 0.32 s against
+            # cuts unfinished at 120 s; BENCHMARKS.md, run N1 and "Harmony by the Leontief method")
+            return "leontief"
         if problem.m <= AUTO_HIGHS_MAX and problem.net.nnz < AUTO_DENSE_NNZ:
             return "highs"
         if not applicable(problem, objective):
@@ -124,7 +129,7 @@ def plan(
     method:
         ``"auto"`` (HiGHS up to :data:`AUTO_HIGHS_MAX` activities; beyond, and on dense
         tables (:data:`AUTO_DENSE_NNZ` nonzeros), ``"leontief"`` where it applies, else
-        ``"pdhg"``), ``"highs"`` (dual simplex), ``"highs-ipm"``,
+        ``"pdhg"``; ``harmony`` by ``"leontief"`` wherever it applies, at any size), ``"highs"`` (dual simplex), ``"highs-ipm"``,
         ``"highs-pdlp"``, ``"leontief"`` (decomposition over the scarce resources with
         Leontief substitution subproblems, :mod:`gosplan.planning.substitution`; for
         ``harmony`` a Newton search over their prices, :mod:`gosplan.planning.harmony_leontief`),
