@@ -197,7 +197,7 @@ def _run(workloads: list[tuple[str, Callable[[], None]]], say: Progress) -> None
 
 
 def _side_by_side(work: Path, names: list[str], parts: list[list[str]], say: Progress) -> None:
-    """Run each part in its own process (``--part``), all at once, on the economies in ``work``.
+    """Run each part in its own process (``--work``/``--only``), all at once, on the economies in ``work``.
 
     Two processes that add a specialisation of the same kernel at once can each write the
     kernel's index without the other's entry; the caller's pass over every workload afterwards

@@ -162,7 +162,7 @@ class _Centre:
         if not held.any():
             return None, x, None
         n = d.size
-        rest = None
+        full, rest = x, None
         for _ in range(MAX_IMPORT_PASSES):
             keep = np.flatnonzero(~held)
             rest = prepare(sp.csr_array(A_M[keep][:, keep]))
@@ -176,17 +176,10 @@ class _Centre:
                 break
             held = (held & ~back) | more
             if not held.any():
-                return None, self._full(rhs), None
+                return None, full, None
         else:  # unsettled: the plain solve, whose negative outputs the caller rejects
-            return None, self._full(rhs), None
+            return None, full, None
         return held, x, rest
-
-    def _full(self, rhs: np.ndarray) -> np.ndarray:
-        from gosplan.linalg.leontief import solve
-
-        x, _ = solve(self.system, rhs, tol=SOLVE_TOL)
-        self.solves += 1
-        return x
 
     def _marginal(self, req: dict[str, Any]) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
         """``A_M`` (the marginal techniques' inputs by column), their labour ``w_M`` and the

@@ -49,12 +49,11 @@ def _choose_method(method: str, problem: PlanProblem, objective: str) -> str:
     if method not in METHODS:
         raise InvalidEconomyError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if method == "auto":
-        if objective == "harmony" and not applicable(problem, objective):
-            # exact where it applies, and faster than HiGHS' tangent cuts at every size measured
-            # (uk-2015 0.02 s against 0.43 s, n = 1,000 0.23 s against 2.0 s, WIOD 0.32 s against
-            # cuts unfinished at 120 s; BENCHMARKS.md, run N1 and "Harmony by the Leontief method")
-            return "leontief"
-        if problem.m <= AUTO_HIGHS_MAX and problem.net.nnz < AUTO_DENSE_NNZ:
+        # harmony takes the Leontief method wherever it applies, at any size: exact, and faster
+        # than HiGHS' tangent cuts at every size measured (uk-2015 0.02 s against 0.43 s,
+        # n = 1,000 0.23 s against 2.0 s, WIOD 0.32 s against cuts unfinished at 120 s;
+        # BENCHMARKS.md, run N1 and "Harmony by the Leontief method")
+        if objective != "harmony" and problem.m <= AUTO_HIGHS_MAX and problem.net.nnz < AUTO_DENSE_NNZ:
             return "highs"
         if not applicable(problem, objective):
             return "leontief"
