@@ -203,21 +203,31 @@ def _side_by_side(work: Path, names: list[str], parts: list[list[str]], say: Pro
     kernel's index without the other's entry; the caller's pass over every workload afterwards
     compiles what was lost and writes it. A part that fails is left to that pass too."""
     import subprocess
+    import threading
 
-    procs = [
-        (part, subprocess.Popen([sys.executable, "-m", "gosplan.precompile", "--work", str(work),
+    def relay(number: int, proc: subprocess.Popen, last: list[str]) -> None:
+        # each part's lines as they come (not when it ends), marked with the part's number
+        for raw in proc.stdout:
+            line = raw.rstrip().removeprefix("gosplan.precompile: ")
+            if line.strip():
+                last[:] = [line]
+                say(f"  [part {number}] {line}")
+
+    running = []
+    for number, part in enumerate(parts, 1):
+        proc = subprocess.Popen([sys.executable, "-m", "gosplan.precompile", "--work", str(work),
                                  "--only", ",".join(str(names.index(n)) for n in part)], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True))
-        for part in parts
-    ]
-    for part, proc in procs:
-        out, _ = proc.communicate()
-        lines = [ln.removeprefix("gosplan.precompile: ") for ln in out.splitlines() if ln.strip()]
+                                stderr=subprocess.STDOUT, text=True, bufsize=1)
+        label, last = ", ".join(part), []
+        thread = threading.Thread(target=relay, args=(number, proc, last), daemon=True)
+        thread.start()
+        running.append((label, proc, thread, last))
+    for label, proc, thread, last in running:
+        proc.wait()
+        thread.join()
         if proc.returncode != 0:
-            say(f"part {', '.join(part)} exited with {proc.returncode} (the last pass compiles it): "
-                + (lines[-1] if lines else ""))
-        for line in lines if proc.returncode == 0 else []:
-            say(f"  {line}")
+            say(f"part {label} exited with {proc.returncode} (the last pass compiles it)"
+                + (f": {last[0]}" if last else ""))
 
 
 def precompile(progress: Progress | None = None, jobs: int = 1) -> dict[str, object]:
