@@ -7,13 +7,18 @@ worker processes, side by side in one process.
     python benchmarks/bench_decompose.py --cases 10000:10:10,100000:10:30 --workers 1,2,4 --limit 900
     python benchmarks/bench_decompose.py ... --out r.json --markdown r.md
     python benchmarks/bench_decompose.py --aggregate us-2017:1e6   # aggregate() of 10^6 enterprises alone
+    python benchmarks/bench_decompose.py --cases 100000:10:30 --workers '' --coordination marginal \
+        --tol 1e-4 --mono-max 0 --imports 0.05                     # net imports on 5 % of the products
 
 A case ``n:E:M`` is a synthetic economy of ``n`` products (``gosplan.synth.generate(n,
 seed=--seed)``) with on average ``E`` enterprises per product
 (``gosplan.synth.enterprises.synth_enterprises``: Pareto sizes, capacities 5-30 % above the
 table's own plan, input and labour factors lognormal around 1) under ``M`` ministries. The
 plan: fulfilment (or with ``--objective harmony`` Cockshott's harmony) of the table's own final
-demand with labour limited to the table's own use.
+demand with labour limited to the table's own use. ``--imports SHARE``: that share of the
+products (drawn with ``--seed``) untargeted, with a negative floor instead (a net import: -3
+times the product's use at the table's own plan, imported in full, or -0.3 times it, imported
+in part, alternately), as every bundled table has; ``rows short`` then counts the floors.
 
 Rows, for each case:
 
@@ -68,7 +73,26 @@ def build(n: int, per: float, ministries: int, seed: int):
     return synth_enterprises(econ, per_product=per, ministries=ministries, seed=seed)
 
 
-def enterprise_check(econ, res) -> tuple[float, float]:
+def net_imports(econ, share: float, seed: int):
+    """``(targets, floors)`` with net imports on ``share`` of the products (drawn at random): those
+    untargeted, with a floor of -3 times their use at the table's own plan (imported in full, made
+    not at all) or -0.3 times it (imported in part), alternately; the rest keep their targets."""
+    import numpy as np
+
+    import gosplan
+
+    n = econ.n_products
+    rng = np.random.default_rng(seed)
+    use = np.asarray(econ.A @ gosplan.balance(econ).gross_output)
+    imp = rng.choice(n, int(share * n), replace=False)
+    y = np.maximum(econ.y, 0.0).astype(float)
+    y[imp] = 0.0
+    floor = np.zeros(n)
+    floor[imp] = -use[imp] * np.where(np.arange(imp.size) % 2 == 0, 3.0, 0.3)
+    return y, floor
+
+
+def enterprise_check(econ, res, targets=None, floors=None) -> tuple[float, float]:
     """The plan's worst relative shortfall on the enterprise-level rows, ``(z y - net) / (1 +
     |made| + |used|)``, and its labour over the table's own use minus 1, computed sparsely from
     the hierarchy's fields as tests/_enterprise_lp.py writes the program (not through
@@ -97,7 +121,8 @@ def enterprise_check(econ, res) -> tuple[float, float]:
         xe = x[h.norms.enterprise]
         used = used + h.norms.inputs.T @ xe
         labour += float((h.norms.primary.T @ xe)[li])
-    y = np.maximum(econ.y, 0.0)
+    y = np.maximum(econ.y, 0.0) if targets is None else np.asarray(targets, dtype=float)
+    need_floor = np.zeros(n) if floors is None else np.where(y > 0, 0.0, np.asarray(floors, dtype=float))
     L = float(econ.l @ gosplan.balance(econ).gross_output)
     net = made - used
     if res.objective_kind == "harmony":
@@ -108,7 +133,7 @@ def enterprise_check(econ, res) -> tuple[float, float]:
         shortfall = max(float((-net[~t] / (1.0 + np.abs(made[~t]) + np.abs(used[~t]))).max(initial=0.0)),
                         (res.objective - made_h) / max(abs(res.objective), 1e-12))
         return shortfall, labour / L - 1.0
-    shortfall = float(((res.objective * y - net) / (1.0 + np.abs(made) + np.abs(used))).max())
+    shortfall = float(((res.objective * y + need_floor - net) / (1.0 + np.abs(made) + np.abs(used))).max())
     return shortfall, labour / L - 1.0
 
 
@@ -126,7 +151,7 @@ def run_one(econ, label: str, limit: float, **kw) -> dict[str, Any]:
     workers_rss = [v for k, v in res.memory.items() if k != "in-process"]
     shortfall = labour = None
     if math.isfinite(res.objective) and not kw.get("monolithic"):
-        shortfall, labour = enterprise_check(econ, res)
+        shortfall, labour = enterprise_check(econ, res, kw.get("targets"), kw.get("floors"))
     return {
         "mode": label,
         "status": s["status"],
@@ -240,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="time gosplan.hierarchy.aggregate of E random enterprises on a bundled table and exit "
                          "(default us-2017:1e6)")
     ap.add_argument("--quick", action="store_true", help="--cases 2000:10:10 --workers 2 --limit 120")
+    ap.add_argument("--imports", type=float, default=0.0, metavar="SHARE",
+                    help="net imports on this share of the products (untargeted, floors of -3 or -0.3 times their use)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--markdown", nargs="?", const="-", default=None, metavar="FILE")
     args = ap.parse_args(argv)
@@ -299,16 +326,19 @@ def main(argv: list[str] | None = None) -> int:
         h = econ.hierarchy
         made = time.perf_counter() - t
         case = {"n": n, "enterprises": h.n_enterprises, "ministries": h.n_ministries, "build_s": made}
+        extra: dict[str, Any] = {}
+        if args.imports:
+            extra["targets"], extra["floors"] = net_imports(econ, args.imports, args.seed)
         print(f"case n={n:,}: {h.n_enterprises:,} enterprises, {h.n_ministries} ministries (built in {made:.1f} s)", flush=True)
         results = []
         if h.n_enterprises <= args.mono_max:
             results.append(run_one(econ, "monolithic highs", args.limit, monolithic=True, method="highs", tol=args.tol,
-                                   objective=args.objective))
+                                   objective=args.objective, **extra))
             print("  ", results[-1], flush=True)
         coordinations = [c.strip() for c in args.coordination.split(",") if c.strip()]
         for co in coordinations:
             results.append(run_one(econ, f"decomposed {co} in-process", args.limit, method=args.method, tol=args.tol,
-                                   coordination=co, objective=args.objective))
+                                   coordination=co, objective=args.objective, **extra))
             print("  ", results[-1], flush=True)
         for w, co in [(w, co) for co in coordinations for w in worker_counts]:
             import distributed
@@ -320,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             startup = time.perf_counter() - t
             try:
                 row = run_one(econ, f"decomposed {co} dask w{w}", args.limit, client=client, method=args.method,
-                              tol=args.tol, coordination=co, objective=args.objective)
+                              tol=args.tol, coordination=co, objective=args.objective, **extra)
             finally:
                 client.close()
                 cluster.close()
