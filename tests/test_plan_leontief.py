@@ -3,9 +3,11 @@ subproblems) against HiGHS on the same plans: objective, per-class fulfilment, p
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
@@ -169,14 +171,24 @@ def test_not_applicable_is_an_error_or_a_fallback() -> None:
     with pytest.raises(InvalidEconomyError, match="joint production"):
         _plan(econ, "leontief", resources={"labour": 10.0})
     assert "joint production" in applicable(problem, "harmony")  # harmony too (harmony_leontief)
-    # The real tables have scrap (negative coefficients) and net imports (negative floors).
+    # The real tables have scrap (negative coefficients) and net imports (negative floors). With
+    # one technique per product nothing is substituted: the method applies and its answer is
+    # certified (test_bea_tables_by_the_leontief_method); with a second technique it is refused.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         us = gosplan.load("us-2022")
-        why = applicable(planning_problem(us), "fulfilment")
+        assert applicable(planning_problem(us), "fulfilment") == ""
+        # a second technique for the first product: a copy of its first
+        one = planning_problem(us)
+        problem = dataclasses.replace(
+            one, activities=one.activities.append(pd.Index(["second"])),
+            net=sp.csr_array(sp.hstack([one.net, one.net[:, [0]]])),
+            make=sp.csr_array(sp.hstack([one.make, one.make[:, [0]]])),
+            primary=sp.csr_array(sp.hstack([one.primary, one.primary[:, [0]]])),
+        )
+        why = applicable(problem, "fulfilment")
         assert "negative input" in why
         # the entry is named, with its value (the most negative one) and how many more
-        problem = planning_problem(us)
         use = sp.coo_array(problem.make - problem.net)
         k = int(np.argmin(use.data))
         code = problem.products[use.row[k]]
@@ -215,6 +227,44 @@ def test_negative_coefficients_of_resources_nothing_prices(objective: str) -> No
     assert got.method == "leontief"
     assert got.objective == pytest.approx(ref.objective, rel=1e-9)
     assert got.max_violation <= 1e-9 and got.duality_gap <= 1e-9
+
+
+@pytest.mark.parametrize("table, objectives", [("us-2022", ("fulfilment", "cost", "harmony")),
+                                               ("us-2017-domestic", ("fulfilment", "cost"))])
+def test_bea_tables_by_the_leontief_method(table: str, objectives) -> None:
+    """The BEA tables' negative inputs (scrap, used goods), one technique per product: the method
+    plans them (it refused them before), to HiGHS' optimum, with its answer certified."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        economy = gosplan.load(table)
+        assert (sp.csr_array(economy.use).data < 0).any()
+        for objective in objectives:
+            ref = gosplan.plan(economy, objective=objective, method="highs")
+            got = gosplan.plan(economy, objective=objective, method="leontief")
+            assert ref.status is got.status is Status.OPTIMAL
+            assert got.method == "leontief", got.stages[-1].message
+            assert got.objective == pytest.approx(ref.objective, rel=1e-9)
+            assert got.max_violation <= 1e-9 and got.duality_gap <= 1e-9
+            assert got.detail["price_error"] <= 1e-9
+
+
+@pytest.mark.parametrize("objective", ["fulfilment", "cost", "harmony"])
+def test_negative_inputs_that_break_the_plan_fall_back(objective: str) -> None:
+    """Cars yield half a unit of grain each (a negative input) and households want 0.1 grain: the
+    Leontief plan ``(I - A)^-1 y`` makes grain at a negative level (the by-product exceeds its
+    use). Its certificate fails, so HiGHS plans it (no grain made, its row in surplus), and
+    the message says why."""
+    econ = Economy.from_coefficients(np.array([[0.0, -0.5], [0.2, 0.0]]), l=np.array([1.0, 1.0]),
+                                     demand=np.array([0.1, 1.0]), products=["grain", "cars"])
+    got = _plan(econ, "leontief", objective=objective, resources={"labour": 2.0})
+    ref = _plan(econ, "highs", objective=objective, resources={"labour": 2.0})
+    assert got.status is ref.status is Status.OPTIMAL
+    assert not got.method.startswith("leontief")
+    message = got.stages[-1].message
+    assert "Leontief method not applicable" in message and "fails its certificate" in message
+    assert "input of 'grain' by technique 'cars' is -0.5" in message
+    assert got.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert got.gross_output[0] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_negative_coefficients_of_a_priced_resource_are_refused() -> None:

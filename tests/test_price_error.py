@@ -78,8 +78,9 @@ def test_uncertified_prices_say_what_they_are_and_what_to_do(monkeypatch) -> Non
     eco = gosplan.load("us-2022")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loose = gosplan.plan(eco, objective="harmony")
-        tight = gosplan.plan(eco, objective="harmony", tol=1e-8)
+        # (method="highs": `auto` plans this table by the Leontief method, whose prices are exact)
+        loose = gosplan.plan(eco, objective="harmony", method="highs")
+        tight = gosplan.plan(eco, objective="harmony", tol=1e-8, method="highs")
     assert loose.status is gosplan.Status.OPTIMAL and not loose.detail["prices_certified"]
     assert loose.method == "highs-simplex+cuts"
     note = loose.detail["prices_note"]
@@ -91,12 +92,17 @@ def test_uncertified_prices_say_what_they_are_and_what_to_do(monkeypatch) -> Non
 def test_harmony_prices_are_solved_again_exactly() -> None:
     """The same plan as above with the conic re-solve (the default up to ``CONIC_COLUMNS``):
     certified row by row to rounding, the message saying how far the cuts' prices were; and a
-    PDHG answer the same way."""
+    PDHG answer the same way; `auto`, the Leontief method (the table's negative inputs certified
+    with the answer), reaches the same plan with its own exact prices."""
     eco = gosplan.load("us-2022")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cuts = gosplan.plan(eco, objective="harmony")
+        cuts = gosplan.plan(eco, objective="harmony", method="highs")
         pdhg = gosplan.plan(eco, objective="harmony", method="pdhg")
+        auto = gosplan.plan(eco, objective="harmony")
+    assert auto.method == "leontief", auto.stages[-1].message
+    assert auto.detail["prices_certified"] and auto.detail["price_error"] <= 1e-9
+    assert auto.objective == pytest.approx(cuts.objective, rel=1e-9)
     for got, first in ((cuts, "highs-simplex+cuts"), (pdhg, "pdhg")):
         assert got.status is gosplan.Status.OPTIMAL, got.message
         assert got.method.startswith(first) and got.method.endswith("+clarabel"), got.method

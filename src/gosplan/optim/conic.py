@@ -2,9 +2,9 @@
 
 HiGHS meets the harmony function only by tangent cuts, whose prices miss complementary slackness
 row by row by 1e-4 to 5e-3 on the bundled BEA and ONS tables; the Leontief method
-(:mod:`gosplan.planning.harmony_leontief`) certifies its prices but refuses tables with negative
-input coefficients (the BEA tables' scrap and used goods), and anything planned with
-``method="highs"`` goes to the cuts. Here
+(:mod:`gosplan.planning.harmony_leontief`) certifies its prices but gives up where they would not
+be (negative inputs that break ``(I - A)^-1 >= 0``, more binding capacities than it prices), and
+anything planned with ``method="highs"`` goes to the cuts. Here
 the program of a :class:`~gosplan.optim.lp.LinearProgram` with harmony columns,
 ``min c'v - sum_j w_j H(v_j)``, is written exactly with
 

@@ -43,8 +43,12 @@ def solve_leontief(lp: LinearProgram, stage: dict[str, Any], tol: float, time_li
         if ray is not None:
             return ray
     if stage.get("objective") == "harmony":
-        return _harmony(lp, stage, tol, time_limit, progress)
-    return _with_net_imports(lp, stage, tol, time_limit, progress)
+        sol = _harmony(lp, stage, tol, time_limit, progress)
+    else:
+        sol = _with_net_imports(lp, stage, tol, time_limit, progress)
+    if substitution.has_negative_inputs(problem):
+        sol = substitution.certified_with_negative_inputs(problem, lp, sol, tol)
+    return sol
 
 
 def _with_net_imports(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: float | None,

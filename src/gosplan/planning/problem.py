@@ -125,14 +125,15 @@ class PlanProblem:
         """Priority classes present among the targets, most urgent first."""
         return sorted(int(k) for k in np.unique(self.priority[self.target > 0]))
 
-    def negative_coefficient(self, resources: np.ndarray | None = None) -> str:
+    def negative_coefficient(self, resources: np.ndarray | None = None, inputs: bool = True) -> str:
         """Where the most negative input (``U = O - N``) or resource coefficient sits, in
         words (``""`` when there is none), for messages that must name the entry; only the
-        resources at the positions ``resources`` when given."""
+        resources at the positions ``resources`` when given, and no inputs with ``inputs=False``."""
         primary, names = self.primary, self.resources
         if resources is not None:
             primary, names = sp.csr_array(primary)[resources], names[resources]
-        for what, M, rows in (("input", self.make - self.net, self.products), ("use", primary, names)):
+        parts = [("input", self.make - self.net, self.products)] if inputs else []
+        for what, M, rows in parts + [("use", primary, names)]:
             M = sp.coo_array(M)
             bad = np.flatnonzero(M.data < -1e-15)
             if bad.size:

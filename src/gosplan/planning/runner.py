@@ -239,9 +239,9 @@ class Runner:
                 and lp.shape[1] <= CONIC_COLUMNS and self.remaining() != 0.0):
             # Tangent cuts meet harmony's curve only where they touch it, first-order iterates only
             # to their tolerance: their prices missed complementary slackness row by row by 1e-4 to
-            # 8e-2 on the bundled BEA and ONS tables (the BEA tables' negative inputs keep the
-            # Leontief method off them). Solved again exactly, as a conic program scaled by the
-            # plan, and polished (gosplan.optim.conic).
+            # 8e-2 on the bundled BEA and ONS tables with method="highs" (auto plans them by the
+            # Leontief method). Solved again exactly, as a conic program scaled by the plan, and
+            # polished (gosplan.optim.conic).
             from gosplan.optim.conic import solve_conic
 
             again = solve_conic(lp, tol=min(self.solver_tol, 1e-8), time_limit=self.remaining(), v0=sol.v)

@@ -134,13 +134,45 @@ def applicable(problem: PlanProblem, objective: str) -> str:
     if objective == "cost":
         priced |= problem.cost != 0
     negative = problem.negative_coefficient(resources=np.flatnonzero(priced))
-    if negative:
+    if negative and not (negative.startswith("input") and problem.m == problem.n
+                         and not problem.negative_coefficient(resources=np.flatnonzero(priced), inputs=False)):
+        # Negative inputs (scrap, used goods: the BEA tables) with one technique per product
+        # leave nothing to substitute; the plan is then solved and certified as a whole
+        # (:func:`certified_with_negative_inputs`). With a choice of techniques the substitution
+        # argument needs (I - A_B)^-1 >= 0, which they can break.
         return f"negative input or resource coefficients ({negative})"
     if np.isfinite(problem.ceiling).any():
         return "ceilings on net output"
     if objective == "cost" and (problem.cost < 0).any():
         return "negative resource costs"
     return ""
+
+
+def has_negative_inputs(problem: PlanProblem) -> bool:
+    """Whether some technique has a negative input (``U = O - N`` below zero: scrap, by-products)."""
+    return bool((sp.csr_array(problem.make - problem.net).data < -1e-15).any())
+
+
+def certified_with_negative_inputs(problem: PlanProblem, lp: LinearProgram, sol: LPSolution, tol: float) -> LPSolution:
+    """``sol`` where it passes gosplan's check of ``lp`` (violation, gap and dual residual within
+    ``10 tol``, prices row by row within ``10 tol``); raises :class:`NotApplicable` otherwise.
+
+    With negative inputs ``(I - A)^-1`` can have negative entries: the plan ``x = (I - A)^-1 d``
+    may then run an activity below zero, or the prices ``pi = (I - A)^-T w`` price a product
+    below zero, and neither makes an optimum. Where both hold up, the check certifies the
+    answer by the same duality the method uses; where they do not, the caller's LP solver plans it."""
+    from gosplan.optim.check import verify
+
+    if sol.status is not LPStatus.OPTIMAL:
+        return sol
+    check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
+    if check is None or not check.passes(10 * tol) or not check.price_error <= 10 * tol:
+        what = ("no finite plan" if check is None else
+                f"violation {check.max_violation:.1e}, gap {check.relative_gap:.1e}, "
+                f"dual residual {check.dual_residual:.1e}, price error {check.price_error:.1e}")
+        raise NotApplicable(f"with negative input coefficients ({problem.negative_coefficient()}) the plan "
+                            f"by the Leontief method fails its certificate ({what})")
+    return sol
 
 
 @dataclass
