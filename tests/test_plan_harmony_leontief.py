@@ -214,6 +214,40 @@ def _random_economy(seed: int, n: int):
     return econ, {"labour": R[0], "land": R[1]}, caps
 
 
+@pytest.mark.parametrize("own", [True, False])
+def test_targets_only_capacities_limit(own: bool) -> None:
+    """Product p1 uses nothing limited (no resource, no input: customs duties in us-2017), p2 only
+    p1; both targeted. Only capacities limit them: p1's (``own``), or p1's and p2's. The method
+    prices those capacities from the start (it gave the plan to HiGHS before) and matches the
+    conic reference."""
+    econ, resources, caps = _random_economy(3, 12)
+    U = sp.csr_array(econ.use).toarray()
+    O = sp.csr_array(econ.make).toarray()
+    P = sp.csr_array(econ.primary).toarray()
+    made = O.argmax(axis=0)
+    U[:, made == 1] = 0.0
+    P[:, made == 1] = 0.0
+    U[:, made == 2] = 0.0
+    U[1, made == 2] = 0.5
+    P[:, made == 2] = 0.0
+    y = np.asarray(econ.y, dtype=float).copy()
+    y[[1, 2]] = 1.0
+    econ = gosplan.Economy(products=list(econ.products), use=U, make=O, activities=list(econ.activities),
+                           primary=P, resources=list(econ.resources), demand=y.reshape(-1, 1), categories=["fd"])
+    caps = caps.drop([c for c in ("p1", "p2") if c in caps.index])
+    caps["p1"] = 3.0
+    if not own:
+        caps["p2"] = 1.2
+    kw = {"resources": resources, "capacities": caps}
+    result = _plan(econ, "leontief", **kw)
+    _check(result, econ, reference(econ, resources, caps.to_dict()), **kw)
+    assert result.capacity_price[list(econ.products).index("p1")] > 0
+    # without a capacity on their way nothing limits them: the method leaves the plan to HiGHS
+    unlimited = _plan(econ, "leontief", resources=resources, capacities=caps.drop(["p1", *([] if own else ["p2"])]))
+    assert unlimited.status.value == "unbounded" and unlimited.method != "leontief"
+    assert "uses no limited resource and no capacity" in unlimited.stages[-1].message
+
+
 @settings(max_examples=8, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 40), capped=st.booleans())
 def test_random_economies_match_clarabel(seed: int, n: int, capped: bool) -> None:

@@ -555,13 +555,28 @@ def solve_harmony(
     mu, kappa = prices(theta)
     st.cheapest(_unit_costs(st, mu, kappa))
     first = master.add_piece(st.choice)
-    if (np.abs(first.W[resp.T]).max(axis=1) <= 0).any():
-        # A targeted product that embodies no limited resource: only a capacity can limit it.
-        raise NotApplicable("a targeted product uses no limited resource, directly or indirectly")
+    limit = _max_priced(n)
+    free = resp.T[np.abs(first.W[resp.T]).max(axis=1) <= 0]
+    if free.size:
+        # Targeted products that embody no limited resource (customs duties in us-2017): only
+        # capacities can limit them, those of the products their making uses (their own, or
+        # their inputs', directly or indirectly). Those are priced from the start.
+        unit = np.zeros(n)
+        unit[free] = 1.0
+        g = np.asarray(st.plans(unit)).reshape(-1)
+        reach = [int(c) for c in st.capped[g[st.capped] > 0]]
+        if reach and len(reach) <= limit:
+            master.add_caps(reach, [first])
+            first = master.pieces[0]
+            theta = np.ones(n_res + len(reach))
+        if (np.abs(first.W[resp.T]).max(axis=1) <= 0).any():
+            raise NotApplicable(
+                f"targeted products use no limited resource, and the {len(reach)} capacities that limit them "
+                f"are more than the {limit} the method prices at {n:,} products" if len(reach) > limit else
+                "a targeted product uses no limited resource and no capacity, directly or indirectly")
     rounds = 0
     status = LPStatus.ITERATION_LIMIT
     x = s = pi = None
-    limit = _max_priced(n)
     for rounds in range(1, MAX_ROUNDS + 1):
         theta = master.minimise(theta, deadline)
         if rounds == 1 and st.capped.size > limit:
