@@ -155,7 +155,7 @@ def test_the_equivalent_program_and_what_is_refused() -> None:
     bad = planning_problem(econ, resources=resources, floors={**floors, targeted: -1.0})
     assert targeted in refusal(bad) and "without committed demand" in refusal(bad)
     assert applicable(bad, "fulfilment") == applicable(bad, "harmony") == ""  # both plan negative demand first
-    assert "beyond the plan's use on a targeted product" in refusal(bad, "harmony")  # harmony's free imports
+    assert refusal(bad, "harmony") == refusal(bad)  # harmony's free imports: the same rule
     # negative committed demand of a targeted product above its floor (0 by default): refused
     bad = planning_problem(econ, resources=resources, floors=floors, committed={targeted: -1.0})
     assert "negative committed demand (net imports) on a targeted product whose floor (0) is above it" in refusal(bad)
@@ -168,7 +168,7 @@ def test_the_equivalent_program_and_what_is_refused() -> None:
     # techniques make the home product, which carries the capacity, and a delivery passes it on.
     first = next(iter(floors))
     capped = planning_problem(econ, resources=resources, floors=floors, capacities={first: 10.0})
-    assert refusal(capped) == "" and "capacity on a product whose net imports exceed" in refusal(capped, "harmony")
+    assert refusal(capped) == refusal(capped, "harmony") == ""
     aug = with_imports(capped)
     i = list(map(str, capped.products)).index(first)
     home = capped.n + k
@@ -229,6 +229,41 @@ def test_targets_with_net_imports_and_capacities_match_highs(seed: int, n: int, 
     want = reference(econ, resources, caps.to_dict(), committed, committed)
     assert harmony.status.value == "optimal", harmony.message
     assert abs(harmony.objective - want) <= 1e-6 * max(1.0, abs(want))
+
+
+@pytest.mark.parametrize("free_at_home, capacity", [(False, 0.0), (False, 0.5), (True, 0.0)])
+def test_harmony_imports_a_targeted_capped_good(free_at_home: bool, capacity: float) -> None:
+    """Used goods as `gosplan simulate` plans them on the BEA tables: a consumer good with the
+    rest of final demand -100 (an import quota of 100, beyond what households and industries
+    use) and a capacity on what is made at home of 0 (the table's output is negative) or 0.5;
+    made at home with labour, or (``free_at_home``) from nothing, as used goods are. The harmony
+    method plans it (a targeted or capped import beyond use went to HiGHS' tangent cuts before),
+    makes no more at home than the capacity allows, and matches Cockshott's program."""
+    import scipy.sparse as sp
+
+    econ, resources, caps = _random_economy(3, 12)
+    U, O, P = (sp.csr_array(getattr(econ, k)).toarray() for k in ("use", "make", "primary"))
+    made = O.argmax(axis=0)
+    U[:, made == 1] = 0.0
+    if free_at_home:
+        P[:, made == 1] = 0.0
+    y = np.asarray(econ.y, dtype=float).copy()
+    y[1] = 1.0
+    econ = gosplan.Economy(products=list(econ.products), use=U, make=O, activities=list(econ.activities),
+                           primary=P, resources=list(econ.resources), demand=y.reshape(-1, 1), categories=["fd"])
+    caps = caps.drop("p1", errors="ignore")
+    caps["p1"] = capacity
+    committed = {"p1": -100.0}
+    result = _plan(econ, "harmony", "leontief", resources=resources, capacities=caps, floors=committed,
+                   committed=committed)
+    want = reference(econ, resources, caps.to_dict(), committed, committed)
+    assert result.status.value == "optimal", result.message
+    assert result.method == "leontief", result.stages[-1].message
+    if not free_at_home:
+        assert "1 net import(s) planned as free imports" in result.stages[-1].message
+    assert abs(result.objective - want) <= 1e-6 * max(1.0, abs(want))
+    assert result.max_violation <= 1e-9 and result.duality_gap <= 1e-9
+    assert result.gross_output[1] <= capacity + 1e-9  # made at home within its capacity
 
 
 def test_a_plan_limited_by_capacities_alone() -> None:

@@ -132,6 +132,7 @@ class _Response:
     def __call__(self, pi: np.ndarray, want_curv: bool = False):
         p = pi[self.T]
         tiny = 1e-14 * max(float(np.abs(pi).max(initial=0.0)), 1e-300)
+        unpriced = bool((p[self.w > 0] < tiny).any())
         p = np.maximum(p, tiny)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             g = p * self.y / self.w
@@ -139,8 +140,12 @@ class _Response:
             s = np.maximum(su, self.s_lo)
             dT = np.maximum(self.floor, self.a + self.y * s)
             value = float(self.w @ harmony(s) - p @ dT) - float(pi @ self.h)
-        if not np.isfinite(value):
-            value = np.inf  # a targeted product priced at (about) zero: unbounded in that direction
+        if unpriced or not np.isfinite(value):
+            # A targeted product priced at (about) zero: unbounded in that direction. Held at
+            # `tiny`, its price would give a finite value, a floor a line search can settle on:
+            # an import quota that alone priced a consumer good was stepped to a price of 1e-23
+            # and stuck there, the good's net output 10^13 times its target.
+            value = np.inf
         d = self.h.copy()
         d[self.T] = dT
         curv = None
@@ -506,14 +511,18 @@ def solve_harmony(
     time_limit: float | None = None,
     progress=None,
     state: dict | None = None,
+    prefer: tuple[np.ndarray, np.ndarray] | None = None,
     **_: object,
 ) -> LPSolution:
     """The harmony plan by the Leontief-structure method (see the module); an
-    :class:`LPSolution` of ``lp`` (``v = [x, s]``, duals in HiGHS' convention)."""
+    :class:`LPSolution` of ``lp`` (``v = [x, s]``, duals in HiGHS' convention). ``prefer``:
+    ``(products, techniques)`` the technique choice starts from (and keeps on ties)."""
     start = time.perf_counter()
     deadline = None if time_limit is None else start + time_limit
     n, m = problem.n, problem.m
     st = _Structure.build(problem, "fulfilment")  # unit costs come from the prices alone
+    if prefer is not None:
+        st.choice[np.asarray(prefer[0], dtype=np.int64)] = np.asarray(prefer[1], dtype=np.int64)
     resp = _Response(problem)
     if resp.T.size == 0:
         raise NotApplicable("no targeted product: nothing to harmonise")

@@ -47,8 +47,11 @@ bound the net output as well: such a product is planned as negative demand only,
 imports exceed the plan's use the method gives the plan to HiGHS). An importing product with a capacity
 (a bound on what is made of it at home) is split: its techniques make a *home* product that
 carries the capacity, and a *delivery* technique turns it into the product at no cost, beside
-the import. ``harmony`` keeps net imports of targeted and capped products as negative demand
-only: where they exceed the plan's use, it gives the plan to HiGHS' tangent cuts.
+the import. ``harmony``'s free imports take targeted products under the same rule (the balance
+``N_i x >= committed_i + y_i (1 + s_i)`` becomes ``N_i x >= y_i (1 + s_i)`` with the quota
+``-committed_i`` on the import), and capped ones too: nothing of them is made at home, so
+their capacity holds and the quota takes its place (priced 0 where it is above zero; where it
+is zero it binds, priced at what making the product at home would save).
 """
 
 from __future__ import annotations
@@ -85,27 +88,14 @@ def refusal(problem: PlanProblem, objective: str = "fulfilment", imp: np.ndarray
 
     A targeted product may import when its committed demand is negative and its floor at or
     below it (its net output is then bounded by ``committed + z y`` alone); a floor between them
-    would bound it too, and a negative floor without negative committed demand is refused.
-    ``harmony``'s free imports (:func:`with_free_imports`) take neither targeted products nor
-    products with a capacity."""
+    would bound it too, and a negative floor without negative committed demand is refused; for
+    every objective (``harmony``'s free imports, :func:`with_free_imports`, included)."""
     targeted = problem.target > 0
     floor, base = problem.floor, problem.base
     if imp is not None:
         chosen = np.zeros(problem.n, dtype=bool)
         chosen[imp] = True
         targeted = targeted & chosen
-    if objective == "harmony":
-        for what, values in (("floor", floor), ("committed demand", base)):
-            refused = np.flatnonzero((values < 0) & targeted)
-            if refused.size:
-                return (f"negative {what} (net imports) beyond the plan's use on a targeted product, e.g. "
-                        f"{problem.product_words(problem.products[refused[0]])}")
-        capped = importing(problem) if imp is None else np.asarray(imp, dtype=np.int64)
-        capped = capped[np.isfinite(problem.capacity[capped])]
-        if capped.size:
-            return (f"a capacity on a product whose net imports exceed the plan's use, e.g. "
-                    f"{problem.product_words(problem.products[capped[0]])}")
-        return ""
     above = np.flatnonzero(targeted & (base < 0) & (floor > base))
     if above.size:
         i = above[0]
@@ -206,9 +196,12 @@ def home_of(problem: PlanProblem, imp: np.ndarray) -> np.ndarray:
 
 def with_free_imports(problem: PlanProblem, free: np.ndarray) -> PlanProblem:
     """``problem`` with products ``free`` (net imports the plan does not use in full) made by an
-    import technique that costs nothing, their floors ``0`` and their gross output capped at
-    the quota ``-max(floor_i, committed_i)``: a restriction of ``problem`` (nothing of them is made at home),
-    optimal for it when its prices pass gosplan's check on ``problem`` (the caller's)."""
+    import technique that costs nothing (activities ``m, m + 1, ...`` in the order of ``free``),
+    their floors and negative committed demand ``0`` and their gross output capped at the quota
+    ``-max(floor_i, committed_i)``: a restriction of ``problem`` where nothing of them is made at
+    home (the caller starts the technique choice on the imports, which ties keep), so a capacity
+    on what is made at home holds and the quota takes its place; optimal for ``problem`` when its
+    prices pass gosplan's check there (the caller's, with those capacities priced again)."""
     k, n = free.size, problem.n
     if k == 0:
         return problem
