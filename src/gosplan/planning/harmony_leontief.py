@@ -128,11 +128,12 @@ class _Response:
         self.importing = h < 0
         self.importing[T] = b[T] < 0
         self.wsum = float(self.w.sum())
+        self.weighted = self.w > 0
 
     def __call__(self, pi: np.ndarray, want_curv: bool = False):
         p = pi[self.T]
         tiny = 1e-14 * max(float(np.abs(pi).max(initial=0.0)), 1e-300)
-        unpriced = bool((p[self.w > 0] < tiny).any())
+        unpriced = bool((p[self.weighted] < tiny).any())
         p = np.maximum(p, tiny)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
             g = p * self.y / self.w

@@ -133,13 +133,12 @@ def applicable(problem: PlanProblem, objective: str) -> str:
     priced = np.isfinite(problem.available)
     if objective == "cost":
         priced |= problem.cost != 0
-    negative = problem.negative_coefficient(resources=np.flatnonzero(priced))
-    if negative and not (negative.startswith("input") and problem.m == problem.n
-                         and not problem.negative_coefficient(resources=np.flatnonzero(priced), inputs=False)):
-        # Negative inputs (scrap, used goods: the BEA tables) with one technique per product
-        # leave nothing to substitute; the plan is then solved and certified as a whole
-        # (:func:`certified_with_negative_inputs`). With a choice of techniques the substitution
-        # argument needs (I - A_B)^-1 >= 0, which they can break.
+    # Negative inputs (scrap, used goods: the BEA tables) with one technique per product leave
+    # nothing to substitute; the plan is then solved and certified as a whole
+    # (:func:`certified_with_negative_inputs`). With a choice of techniques the substitution
+    # argument needs (I - A_B)^-1 >= 0, which they can break.
+    negative = problem.negative_coefficient(resources=np.flatnonzero(priced), inputs=problem.m != problem.n)
+    if negative:
         return f"negative input or resource coefficients ({negative})"
     if np.isfinite(problem.ceiling).any():
         return "ceilings on net output"
