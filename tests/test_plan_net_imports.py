@@ -372,3 +372,41 @@ def test_nothing_limited_is_unbounded_at_once(objective: str) -> None:
         assert lp.c @ ray < 0  # min -z
     else:
         assert (ray[lp.harmony_columns] > 0).all()  # every s_i grows, and H with it
+
+
+@pytest.mark.parametrize("seed", [3, 5])
+def test_harmony_makes_a_free_import_at_home_up_to_its_capacity(seed: int) -> None:
+    """Used goods as us-2017's consumer loop plans them: a consumer good made at home from nothing,
+    up to a capacity above zero (0.3), beside an import quota (50) that the first plans use less
+    of than the quota; harmony weighted by value. The optimum makes the 0.3 at home and imports
+    the rest, which a free import alone cannot plan (the method gave these to HiGHS' tangent cuts:
+    "net imports not settled"). Against Cockshott's program in cvxpy/Clarabel."""
+    import scipy.sparse as sp
+    from test_plan_harmony_leontief import reference as weighted_reference
+
+    from gosplan.planning.problem import value_weights
+
+    econ, resources, caps = _random_economy(seed, 12)
+    U, O, P = (sp.csr_array(getattr(econ, k)).toarray() for k in ("use", "make", "primary"))
+    made = O.argmax(axis=0)
+    U[:, made == 1] = 0.0
+    P[:, made == 1] = 0.0
+    y = np.asarray(econ.y, dtype=float).copy()
+    y[1] = 10.0
+    econ = gosplan.Economy(products=list(econ.products), use=U, make=O, activities=list(econ.activities),
+                           primary=P, resources=list(econ.resources), demand=y.reshape(-1, 1), categories=["fd"])
+    caps = caps.drop("p1", errors="ignore")
+    caps["p1"] = 0.3
+    committed = {"p1": -50.0}
+    kw = {"resources": resources, "capacities": caps, "floors": committed, "committed": committed}
+    result = _plan(econ, "harmony", "leontief", weights="value", **kw)
+    weights = dict(zip(map(str, econ.products), map(float, value_weights(econ, y))))
+    want, _, _ = weighted_reference(econ, resources, caps.to_dict(), weights=weights, floors=committed,
+                                    committed=committed)
+    assert result.status.value == "optimal", result.message
+    assert result.method == "leontief", result.stages[-1].message
+    assert "1 of them made at home too" in result.stages[-1].message
+    assert abs(result.objective - want) <= 1e-6 * max(1.0, abs(want))
+    assert result.max_violation <= 1e-9 and result.duality_gap <= 1e-9
+    assert result.stages[-1].price_error <= 1e-5
+    assert result.gross_output[1] == pytest.approx(0.3, rel=1e-12)  # made at home in full

@@ -139,13 +139,14 @@ def _free_ray(lp: LinearProgram, stage: dict[str, Any]) -> LPSolution | None:
     )
 
 
-def _home_capacities_priced(sol: LPSolution, lp: LinearProgram, layout, problem, capped: np.ndarray) -> LPSolution:
+def _home_capacities_priced(sol: LPSolution, lp: LinearProgram, layout, problem, capped: np.ndarray,
+                            full: np.ndarray | None = None) -> LPSolution:
     """``sol`` with the capacity rows of ``capped`` (free imports with a capacity on what is made
     at home) priced again for the original program. The restricted program gave each row the
-    import quota's rent, which is already the product's own price. Nothing of them is made at
-    home: a capacity above zero is slack and priced 0; a capacity of zero binds, and is priced at
-    what making the product at home would save at these prices, ``max_j (-d_j / O_ij)^+`` over
-    its techniques."""
+    import quota's rent, which is already the product's own price. A capacity above zero of
+    which nothing is made at home is slack and priced 0; a capacity of zero, and one made at home
+    in full (``full``), binds, and is priced at what making the product at home saves at these
+    prices, ``max_j (-d_j / O_ij)^+`` over its techniques."""
     if not capped.size or sol.y is None or not np.isfinite(sol.y).all() or not np.isfinite(sol.v).all():
         return sol
     position = {int(p): k for k, p in enumerate(layout.capacity_rows)}
@@ -156,8 +157,9 @@ def _home_capacities_priced(sol: LPSolution, lp: LinearProgram, layout, problem,
     y[list(rows.values())] = 0.0
     d = lp.reduced_costs(sol.v, y)
     make = sp.csr_array(problem.make)
+    binding = set() if full is None else set(map(int, full))
     for product, row in rows.items():
-        if problem.capacity[product] > 0:
+        if problem.capacity[product] > 0 and product not in binding:
             continue
         span = slice(make.indptr[product], make.indptr[product + 1])
         y[row] = -max(float(np.max(-d[make.indices[span]] / make.data[span], initial=0.0)), 0.0)
@@ -170,13 +172,18 @@ IMPORT_ROUNDS = 8
 
 
 def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: float | None,
-                      progress: Callable[[str], None] | None) -> LPSolution:
+             progress: Callable[[str], None] | None) -> LPSolution:
     """The Leontief harmony method; net imports as negative demand, those the plan does not use in
-    full as free import techniques (:mod:`gosplan.planning.net_imports`)."""
+    full as free import techniques (:mod:`gosplan.planning.net_imports`). A free import with a
+    capacity above zero on what is made at home, which the plan's prices say is cheaper to make
+    than the product is worth, is made at home in full beside the import (``made``), and made
+    at home no more when a later plan prices it below its cost."""
     problem = stage["problem"]
     free = np.zeros(0, dtype=np.int64)
-    tried: set[tuple[int, ...]] = set()
+    home_at: dict[int, int] = {}  # free product -> the technique that makes it at home in full
+    tried: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
     deadline = None if time_limit is None else time.perf_counter() + time_limit
+    make, rows = sp.csc_array(problem.make), sp.csr_array(problem.make)
     for _ in range(IMPORT_ROUNDS):
         left = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
         if not free.size:
@@ -184,12 +191,15 @@ def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: f
                 return harmony_leontief.solve_harmony(lp=lp, tol=tol, time_limit=left, progress=progress, **stage)
             except ImportsExceedUse as exc:
                 free = exc.products
-                tried.add(tuple(free))
+                tried.add((tuple(free), ()))
                 continue
         why = net_imports.refusal(problem, "harmony", free)
         if why:
             raise NotApplicable(why)
-        augmented = net_imports.with_free_imports(problem, free)
+        made = np.zeros(problem.m)
+        for i, j in home_at.items():
+            made[j] = problem.capacity[i] / float(rows[i, j])
+        augmented = net_imports.with_free_imports(problem, free, made)
         lp2, layout2, stage2 = net_imports.stage_program(stage, augmented)
         # start on the imports: a product's own techniques may cost as little (used goods need
         # nothing limited), and a tie would keep them, made at home past their capacity
@@ -198,29 +208,46 @@ def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: f
             sol = harmony_leontief.solve_harmony(lp=lp2, tol=tol, time_limit=left, progress=progress, **stage2)
         except ImportsExceedUse as exc:
             free = np.union1d(free, exc.products)
-            tried.add(tuple(free))
+            tried.add((tuple(free), tuple(sorted(home_at))))
             continue
         sol = net_imports.restricted(sol, lp, stage["layout"], layout2)
-        sol = _home_capacities_priced(sol, lp, stage["layout"], problem, free[np.isfinite(problem.capacity[free])])
+        if home_at and sol.v is not None:
+            sol = replace(sol, v=np.concatenate([sol.v[: problem.m] + made, sol.v[problem.m:]]),
+                          message=sol.message + f" ({len(home_at)} of them made at home too, up to the capacity)")
+        sol = _home_capacities_priced(sol, lp, stage["layout"], problem, free[np.isfinite(problem.capacity[free])],
+                                      full=np.fromiter(home_at, dtype=np.int64))
         check = verify(lp, sol.v, sol.y) if sol.status is LPStatus.OPTIMAL else None
         # certified on the original program, prices row by row too: the rows and capacities left
         # out of the restriction price what it imports, and a price the restriction got wrong
         # there would not show in the check's totals (us-2017's loop: gap 3e-7, prices off by 0.63)
         if check is None or (check.passes(tol) and check.price_error <= 10 * tol):
             return sol
-        # The restriction (nothing of `free` made at home) is not optimal for the program itself:
-        # the products whose own techniques it prices below their cost are made at home again.
+        # The restriction is not optimal for the program itself: products whose own techniques
+        # it prices below their cost are made at home again, in full where a capacity above zero
+        # limits them (the import goes on beside); those made in full whose technique it prices
+        # above its cost are made at home no more.
+        scale = tol * (1.0 + np.abs(lp.c[: problem.m]))
+        d = sol.d[: problem.m]
+        cheap = np.flatnonzero(d < -scale)
         home = np.zeros(problem.n, dtype=bool)
-        cheap = np.flatnonzero(sol.d[: problem.m] < -tol * (1.0 + np.abs(lp.c[: problem.m])))
-        home[np.asarray(problem.make[:, cheap].tocoo().row, dtype=np.int64)] = True
+        home[np.asarray(make[:, cheap].tocoo().row, dtype=np.int64)] = True
         back = free[home[free]]
-        key = tuple(np.setdiff1d(free, back))
-        if back.size == 0 or key in tried:
+        fill = back[(problem.capacity[back] > 0) & np.isfinite(problem.capacity[back])]
+        dear = {i for i, j in home_at.items() if d[j] > scale[j]}
+        new_home = {i: j for i, j in home_at.items() if i not in dear}
+        for i in fill:  # the technique that saves the most a unit
+            span = slice(rows.indptr[i], rows.indptr[i + 1])
+            techniques, out = rows.indices[span], rows.data[span]
+            new_home.setdefault(int(i), int(techniques[np.argmin(d[techniques] / out)]))
+        back = np.setdiff1d(back, fill)
+        key = (tuple(np.setdiff1d(free, back)), tuple(sorted(new_home)))
+        if (back.size == 0 and new_home == home_at) or key in tried:
             named = ", ".join(problem.product_words(problem.products[i]) for i in free[:3])
-            if back.size == 0 and check.passes(tol):
+            if back.size == 0 and new_home == home_at and check.passes(tol):
                 raise NotApplicable(f"with {named} imported only, the plan's prices miss row by row by "
                                     f"{check.price_error:.1e}")
             raise NotApplicable(f"net imports not settled: importing only {named} is not optimal")
         tried.add(key)
-        free = np.asarray(key, dtype=np.int64)
+        free = np.asarray(key[0], dtype=np.int64)
+        home_at = {i: j for i, j in new_home.items() if i in set(key[0])}
     raise NotApplicable(f"net imports not settled in {IMPORT_ROUNDS} plans")

@@ -51,7 +51,10 @@ the import. ``harmony``'s free imports take targeted products under the same rul
 ``N_i x >= committed_i + y_i (1 + s_i)`` becomes ``N_i x >= y_i (1 + s_i)`` with the quota
 ``-committed_i`` on the import), and capped ones too: nothing of them is made at home, so
 their capacity holds and the quota takes its place (priced 0 where it is above zero; where it
-is zero it binds, priced at what making the product at home would save).
+is zero it binds, priced at what making the product at home would save). Where a capacity above
+zero is worth using (the product's price above what making it at home costs), the caller runs
+that technique at the capacity beside the import (``made``: its inputs committed, its output
+added to the quota).
 """
 
 from __future__ import annotations
@@ -194,17 +197,27 @@ def home_of(problem: PlanProblem, imp: np.ndarray) -> np.ndarray:
     return out
 
 
-def with_free_imports(problem: PlanProblem, free: np.ndarray) -> PlanProblem:
+def with_free_imports(problem: PlanProblem, free: np.ndarray, made: np.ndarray | None = None) -> PlanProblem:
     """``problem`` with products ``free`` (net imports the plan does not use in full) made by an
     import technique that costs nothing (activities ``m, m + 1, ...`` in the order of ``free``),
     their floors and negative committed demand ``0`` and their gross output capped at the quota
     ``-max(floor_i, committed_i)``: a restriction of ``problem`` where nothing of them is made at
     home (the caller starts the technique choice on the imports, which ties keep), so a capacity
     on what is made at home holds and the quota takes its place; optimal for ``problem`` when its
-    prices pass gosplan's check there (the caller's, with those capacities priced again)."""
+    prices pass gosplan's check there (the caller's, with those capacities priced again).
+
+    ``made`` (``m``, default none): activities run at fixed levels, each making a free product
+    at home up to its capacity, where that costs less than the product's price (used goods in
+    the BEA tables need nothing limited). Their inputs are committed (the bounds of the products
+    they use move up by ``U x_made``, the resources they use are set aside) and what they make
+    is added to the product's quota: the free technique then delivers home production and
+    imports together."""
     k, n = free.size, problem.n
     if k == 0:
         return problem
+    fixed = None if made is None or not np.any(made) else np.asarray(made, dtype=np.float64)
+    if fixed is not None:
+        problem = _made_at_home(problem, fixed)
     into = sp.csr_array((np.ones(k), (free, np.arange(k))), shape=(n, k))
     net = sp.csr_array(sp.hstack([problem.net, into], format="csr"))
     make = sp.csr_array(sp.hstack([problem.make, into], format="csr"))
@@ -215,6 +228,8 @@ def with_free_imports(problem: PlanProblem, free: np.ndarray) -> PlanProblem:
     imports = _unique([f"{p} (import)" for p in map(str, problem.products[free])], taken)
     capacity = problem.capacity.copy()
     capacity[free] = -lower_bound(problem)[free]
+    if fixed is not None:
+        capacity[free] += (problem.make @ fixed)[free]
     floor = problem.floor.copy()
     floor[free] = 0.0
     committed = None
@@ -223,6 +238,18 @@ def with_free_imports(problem: PlanProblem, free: np.ndarray) -> PlanProblem:
         committed[free] = np.maximum(committed[free], 0.0)
     return replace(problem, activities=pd.Index(list(problem.activities) + imports, dtype=object), net=net,
                    make=make, primary=primary, floor=floor, capacity=capacity, committed=committed, square=False)
+
+
+def _made_at_home(problem: PlanProblem, made: np.ndarray) -> PlanProblem:
+    """``problem`` for the activities other than those run at the levels ``made``: the inputs
+    ``U made`` added to every product's bounds (committed demand, floor, ceiling; where there is
+    no committed demand it is ``0`` under a target and the floor elsewhere, which reads the
+    same), ``P made`` taken from the available resources. What they make is left to the caller."""
+    use = (problem.make - problem.net) @ made
+    base = problem.committed if problem.committed is not None else np.where(problem.target > 0, 0.0, problem.floor)
+    available = problem.available - problem.primary @ made
+    return replace(problem, committed=base + use, floor=problem.floor + use, ceiling=problem.ceiling + use,
+                   available=np.where(np.isfinite(problem.available), available, np.inf))
 
 
 def _unique(labels: list[str], taken: set[str]) -> list[str]:
