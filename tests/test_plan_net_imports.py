@@ -231,6 +231,53 @@ def test_targets_with_net_imports_and_capacities_match_highs(seed: int, n: int, 
     assert abs(harmony.objective - want) <= 1e-6 * max(1.0, abs(want))
 
 
+def _used_goods(seed: int, target: float, capacity: float, free_at_home: bool = True):
+    """A random economy of 12 products (:func:`_random_economy`) whose good ``p1`` is made at home
+    from no input (and, ``free_at_home``, no resource) up to ``capacity``, targeted at ``target``."""
+    import scipy.sparse as sp
+
+    econ, resources, caps = _random_economy(seed, 12)
+    U, O, P = (sp.csr_array(getattr(econ, k)).toarray() for k in ("use", "make", "primary"))
+    made = O.argmax(axis=0)
+    U[:, made == 1] = 0.0
+    if free_at_home:
+        P[:, made == 1] = 0.0
+    y = np.asarray(econ.y, dtype=float).copy()
+    y[1] = target
+    econ = gosplan.Economy(products=list(econ.products), use=U, make=O, activities=list(econ.activities),
+                           primary=P, resources=list(econ.resources), demand=y.reshape(-1, 1), categories=["fd"])
+    caps = caps.drop("p1", errors="ignore")
+    caps["p1"] = capacity
+    return econ, resources, caps
+
+
+@pytest.mark.parametrize("seed, capacity, quota, target", [(3, 0.3, 5.0, 10.0), (4, 0.3, 50.0, 1.0), (6, 3.0, 50.0, 1.0),
+                                                          (6, 0.3, 5.0, 10.0)])
+def test_harmony_prices_flat_beside_a_curved_rent(seed: int, capacity: float, quota: float, target: float) -> None:
+    """Value weights, used goods made at home for free up to a capacity: at the first prices every
+    other good is priced out of the households' reach (all at s = -1), so the dual is flat in labour's
+    and land's prices and curved only in the used goods' capacity rent. The projected Newton search's
+    gradient steps zigzagged across the rent and crawled along the flat prices (200 steps of 1e-3),
+    and the method gave up ("the master's plan exceeds a resource or capacity by 4.2e-01", or "the
+    master's prices are off"); a Levenberg-Marquardt step now plans them. Against Cockshott's
+    program in cvxpy/Clarabel."""
+    from test_plan_harmony_leontief import reference as weighted_reference
+
+    from gosplan.planning.problem import value_weights
+
+    econ, resources, caps = _used_goods(seed, target, capacity)
+    committed = {"p1": -quota}
+    kw = {"resources": resources, "capacities": caps, "floors": committed, "committed": committed}
+    result = _plan(econ, "harmony", "leontief", weights="value", **kw)
+    weights = dict(zip(map(str, econ.products), map(float, value_weights(econ, np.asarray(econ.y, dtype=float)))))
+    want, _, _ = weighted_reference(econ, resources, caps.to_dict(), weights=weights, floors=committed,
+                                    committed=committed)
+    assert result.status.value == "optimal", result.message
+    assert result.method == "leontief", result.stages[-1].message
+    assert abs(result.objective - want) <= 1e-6 * max(1.0, abs(want))
+    assert result.max_violation <= 1e-9 and result.duality_gap <= 1e-9
+
+
 @pytest.mark.parametrize("free_at_home, capacity", [(False, 0.0), (False, 0.5), (True, 0.0)])
 def test_harmony_imports_a_targeted_capped_good(free_at_home: bool, capacity: float) -> None:
     """Used goods as `gosplan simulate` plans them on the BEA tables: a consumer good with the
@@ -239,20 +286,7 @@ def test_harmony_imports_a_targeted_capped_good(free_at_home: bool, capacity: fl
     made at home with labour, or (``free_at_home``) from nothing, as used goods are. The harmony
     method plans it (a targeted or capped import beyond use went to HiGHS' tangent cuts before),
     makes no more at home than the capacity allows, and matches Cockshott's program."""
-    import scipy.sparse as sp
-
-    econ, resources, caps = _random_economy(3, 12)
-    U, O, P = (sp.csr_array(getattr(econ, k)).toarray() for k in ("use", "make", "primary"))
-    made = O.argmax(axis=0)
-    U[:, made == 1] = 0.0
-    if free_at_home:
-        P[:, made == 1] = 0.0
-    y = np.asarray(econ.y, dtype=float).copy()
-    y[1] = 1.0
-    econ = gosplan.Economy(products=list(econ.products), use=U, make=O, activities=list(econ.activities),
-                           primary=P, resources=list(econ.resources), demand=y.reshape(-1, 1), categories=["fd"])
-    caps = caps.drop("p1", errors="ignore")
-    caps["p1"] = capacity
+    econ, resources, caps = _used_goods(3, 1.0, capacity, free_at_home)
     committed = {"p1": -100.0}
     result = _plan(econ, "harmony", "leontief", resources=resources, capacities=caps, floors=committed,
                    committed=committed)
@@ -374,39 +408,36 @@ def test_nothing_limited_is_unbounded_at_once(objective: str) -> None:
         assert (ray[lp.harmony_columns] > 0).all()  # every s_i grows, and H with it
 
 
-@pytest.mark.parametrize("seed", [3, 5])
-def test_harmony_makes_a_free_import_at_home_up_to_its_capacity(seed: int) -> None:
-    """Used goods as us-2017's consumer loop plans them: a consumer good made at home from nothing,
-    up to a capacity above zero (0.3), beside an import quota (50) that the first plans use less
-    of than the quota; harmony weighted by value. The optimum makes the 0.3 at home and imports
-    the rest, which a free import alone cannot plan (the method gave these to HiGHS' tangent cuts:
-    "net imports not settled"). Against Cockshott's program in cvxpy/Clarabel."""
-    import scipy.sparse as sp
-    from test_plan_harmony_leontief import reference as weighted_reference
+@pytest.mark.filterwarnings("ignore")
+def test_harmony_makes_a_free_import_at_home_up_to_its_capacity(monkeypatch) -> None:
+    """The plan of `gosplan simulate us-2017 -O harmony --groups 5`'s first period (captured from
+    the loop): used goods (`S00402`) are targeted, imported beyond what the first plans use (a
+    quota of 121,878) and made at home from nothing up to a capacity of 1.7. The optimum makes
+    the 1.7 at home and imports the rest, which a free import alone cannot plan (the method gave
+    every period of that loop to HiGHS' tangent cuts: "net imports not settled"). Against HiGHS'
+    cuts and Clarabel's exact re-solve of the same program."""
+    from gosplan.io.households import load_households
+    from gosplan.planning import optimal
 
-    from gosplan.planning.problem import value_weights
+    econ = gosplan.load("us-2017")
+    calls = []
+    real = optimal.plan
 
-    econ, resources, caps = _random_economy(seed, 12)
-    U, O, P = (sp.csr_array(getattr(econ, k)).toarray() for k in ("use", "make", "primary"))
-    made = O.argmax(axis=0)
-    U[:, made == 1] = 0.0
-    P[:, made == 1] = 0.0
-    y = np.asarray(econ.y, dtype=float).copy()
-    y[1] = 10.0
-    econ = gosplan.Economy(products=list(econ.products), use=U, make=O, activities=list(econ.activities),
-                           primary=P, resources=list(econ.resources), demand=y.reshape(-1, 1), categories=["fd"])
-    caps = caps.drop("p1", errors="ignore")
-    caps["p1"] = 0.3
-    committed = {"p1": -50.0}
-    kw = {"resources": resources, "capacities": caps, "floors": committed, "committed": committed}
-    result = _plan(econ, "harmony", "leontief", weights="value", **kw)
-    weights = dict(zip(map(str, econ.products), map(float, value_weights(econ, y))))
-    want, _, _ = weighted_reference(econ, resources, caps.to_dict(), weights=weights, floors=committed,
-                                    committed=committed)
-    assert result.status.value == "optimal", result.message
+    def capture(economy, **kw):
+        calls.append(kw)
+        return real(economy, **kw)
+
+    monkeypatch.setattr(gosplan.planning, "plan", capture)
+    gosplan.simulate(econ, load_households(econ, groups=5), objective="harmony", periods=1)
+    monkeypatch.undo()
+    kw = {k: v for k, v in calls[0].items() if k not in ("objective", "method", "tol", "explain")}
+    result = _plan(econ, "harmony", "leontief", **kw)
+    ref = _plan(econ, "harmony", "highs", **kw)
+    i = list(econ.products).index("S00402")
+    assert result.status.value == ref.status.value == "optimal", (result.message, ref.message)
     assert result.method == "leontief", result.stages[-1].message
-    assert "1 of them made at home too" in result.stages[-1].message
-    assert abs(result.objective - want) <= 1e-6 * max(1.0, abs(want))
+    assert "(1 of them made at home too, up to the capacity)" in result.stages[-1].message
+    assert result.objective == pytest.approx(ref.objective, rel=1e-7)
     assert result.max_violation <= 1e-9 and result.duality_gap <= 1e-9
-    assert result.stages[-1].price_error <= 1e-5
-    assert result.gross_output[1] == pytest.approx(0.3, rel=1e-12)  # made at home in full
+    assert result.stages[-1].price_error <= 1e-9
+    assert result.gross_output[i] == pytest.approx(result.capacity[i], rel=1e-12)  # made at home in full

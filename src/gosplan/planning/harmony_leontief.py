@@ -237,6 +237,12 @@ class _Master:
             H = (WT.T @ (WT * curv[:, None])) / wsum
         return D, grad, H, d, s, use
 
+    @staticmethod
+    def _usable(step: np.ndarray, g: np.ndarray, theta: np.ndarray) -> bool:
+        """A descent direction of a sensible length."""
+        return bool(np.isfinite(step).all() and g @ step < 0
+                    and np.abs(step).max() <= 1e6 * (1 + np.abs(theta).max()))
+
     def newton(self, piece: _Piece, theta: np.ndarray, deadline: float | None) -> np.ndarray:
         """Projected Newton on ``D_B`` over ``theta >= 0``."""
         theta = theta.copy()
@@ -256,10 +262,21 @@ class _Master:
                 step[free] = -np.linalg.solve(Hf + reg * np.eye(Hf.shape[0]), g[free])
             except np.linalg.LinAlgError:
                 step = gradient_step
-            # Where D is flat in curvature (every product it reaches at s = -1) the Newton step
-            # is useless: a gradient step (theta is in units of the whole harmony weight).
-            if not (np.isfinite(step).all() and g @ step < 0) or np.abs(step).max() > 1e6 * (1 + np.abs(theta).max()):
-                step = gradient_step
+            # Where D is flat in curvature along some prices (every product they reach at s = -1)
+            # the Newton step is useless there: a Levenberg-Marquardt step, of the size of theta
+            # itself along the flat prices and Newton's along the curved ones (a plain gradient
+            # step zigzags across a curved price and crawls along the flat ones: 200 steps of
+            # 1e-3 on a capacity rent beside labour and land), else a gradient step (theta is in
+            # units of the whole harmony weight).
+            if not self._usable(step, g, theta):
+                delta = max(float(np.abs(g[free]).max()) / (1.0 + float(np.abs(theta).max())), 1e-300)
+                step = np.zeros_like(theta)
+                try:
+                    step[free] = -np.linalg.solve(Hf + delta * np.eye(Hf.shape[0]), g[free])
+                except np.linalg.LinAlgError:
+                    step = gradient_step
+                if not self._usable(step, g, theta):
+                    step = gradient_step
             new = None
             if -float(g @ step) <= 1e-13 * (1.0 + abs(D)) and step is not gradient_step:
                 # Within rounding of the minimum: Armijo cannot tell, take the full Newton step
