@@ -441,3 +441,25 @@ def test_harmony_makes_a_free_import_at_home_up_to_its_capacity(monkeypatch) -> 
     assert result.max_violation <= 1e-9 and result.duality_gap <= 1e-9
     assert result.stages[-1].price_error <= 1e-9
     assert result.gross_output[i] == pytest.approx(result.capacity[i], rel=1e-12)  # made at home in full
+
+
+def test_harmony_judges_net_imports_on_the_round_that_ends() -> None:
+    """Net imports (negative floors on seven untargeted products) and capacities: at harmony's
+    optimum two products import their whole quota and are made at home as well (negative
+    demand), four import only. An early round's plan, with capacities it exceeded still unpriced,
+    made less of one of the first two than nothing; the method took that for imports beyond use,
+    moved the product to free imports and back, and gave the plan to HiGHS ("net imports not
+    settled"). Imports are now judged on the round that ends, as capacities are. Against
+    Cockshott's program in cvxpy/Clarabel."""
+    econ, resources, caps = _random_economy(151, 23)
+    floors = {"p2": -0.0576381725025506, "p4": -0.1645017235579418, "p5": -0.13164540248835765,
+              "p17": -0.44719833625984656, "p18": -0.26312379785382994, "p19": -0.2121340328245707,
+              "p22": -0.34928222341790655}
+    result = _plan(econ, "harmony", "leontief", resources=resources, capacities=caps, floors=floors)
+    want = reference(econ, resources, caps.to_dict(), floors)
+    assert result.status.value == "optimal", result.message
+    assert result.method == "leontief", result.stages[-1].message
+    assert abs(result.objective - want) <= 1e-6 * max(1.0, abs(want))
+    assert result.max_violation <= 1e-9 and result.duality_gap <= 1e-9
+    made = [list(econ.products).index(p) for p in ("p2", "p4")]
+    assert (result.gross_output[made] > 1e-3).all()  # made at home beside the whole quota

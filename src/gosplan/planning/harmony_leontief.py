@@ -6,8 +6,9 @@ Applies under the conditions of :func:`gosplan.planning.substitution.applicable`
 (single-output techniques, ``U, P >= 0``, no ceilings). A net import stays a negative demand
 (``h_i = floor_i < 0``, or ``b_i + y_i (1 + s_i) < 0`` under a target): the plan
 ``x = (I - A_B)^-1 d`` for its prices is then still the cheapest while ``x >= 0``, which the
-plan's recovery checks (the method gives up otherwise; :mod:`gosplan.planning.leontief_backend`
-then imports such products only). The program is
+recovery of the round that ends checks (a round that still prices capacities is not judged;
+the method gives up otherwise, and :mod:`gosplan.planning.leontief_backend` then imports
+such products only). The program is
 :func:`gosplan.planning.formulate.harmony_lp`::
 
     max sum_i w_i H(s_i)   s.t.  N_i x >= b_i + y_i (1 + s_i)   (y_i > 0),
@@ -657,17 +658,18 @@ def solve_harmony(
             x[piece.choice] += lam[k] * G / st.out[piece.choice]
             gross += lam[k] * G
             s += lam[k] * s_k
-        if resp.importing.any():
-            # Negative demand (net imports) is met only while the plan uses at least that much.
-            x = imports_within_use(st, x, resp.importing, 1e-12)
-            gross = np.maximum(gross, 0.0)
         # Capacities the plan exceeds join the priced rows, and the master is solved again: its
         # prices then move, so how well this plan meets the priced rows says nothing yet (a plan
-        # of 10^4 products whose last three capacities were still unpriced was given up here).
+        # of 10^4 products whose last three capacities were still unpriced was given up here),
+        # nor whether it uses all of its net imports.
         capped = st.capped
         priced = set(master.caps)
         over = [int(c) for c in capped[gross[capped] > problem.capacity[capped] * (1 + 1e-9) + 1e-12]
                 if int(c) not in priced]
+        if not over and resp.importing.any():
+            # Negative demand (net imports) is met only while the plan uses at least that much.
+            x = imports_within_use(st, x, resp.importing, 1e-12)
+            gross = np.maximum(gross, 0.0)
         if not over:
             # The combination must use what the prices say (else the master did not converge).
             used = np.asarray(st.P_lim @ x).reshape(-1)

@@ -176,8 +176,9 @@ def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: f
     """The Leontief harmony method; net imports as negative demand, those the plan does not use in
     full as free import techniques (:mod:`gosplan.planning.net_imports`). A free import with a
     capacity above zero on what is made at home, which the plan's prices say is cheaper to make
-    than the product is worth, is made at home in full beside the import (``made``), and made
-    at home no more when a later plan prices it below its cost."""
+    than the product is worth, is made at home again (negative demand), and where that was
+    tried, in full beside the import (``made``); made at home no more when a later plan prices
+    it below its cost."""
     problem = stage["problem"]
     free = np.zeros(0, dtype=np.int64)
     home_at: dict[int, int] = {}  # free product -> the technique that makes it at home in full
@@ -232,15 +233,19 @@ def _harmony(lp: LinearProgram, stage: dict[str, Any], tol: float, time_limit: f
         home = np.zeros(problem.n, dtype=bool)
         home[np.asarray(make[:, cheap].tocoo().row, dtype=np.int64)] = True
         back = free[home[free]]
-        fill = back[(problem.capacity[back] > 0) & np.isfinite(problem.capacity[back])]
         dear = {i for i, j in home_at.items() if d[j] > scale[j]}
         new_home = {i: j for i, j in home_at.items() if i not in dear}
-        for i in fill:  # the technique that saves the most a unit
-            span = slice(rows.indptr[i], rows.indptr[i + 1])
-            techniques, out = rows.indices[span], rows.data[span]
-            new_home.setdefault(int(i), int(techniques[np.argmin(d[techniques] / out)]))
-        back = np.setdiff1d(back, fill)
         key = (tuple(np.setdiff1d(free, back)), tuple(sorted(new_home)))
+        fill = back[(problem.capacity[back] > 0) & np.isfinite(problem.capacity[back])]
+        if (key in tried or (back.size == 0 and new_home == home_at)) and fill.size:
+            # Made at home again as negative demand was tried (or is where the plan uses less
+            # than the quota): made at home in full beside the import instead.
+            for i in fill:  # the technique that saves the most a unit
+                span = slice(rows.indptr[i], rows.indptr[i + 1])
+                techniques, out = rows.indices[span], rows.data[span]
+                new_home.setdefault(int(i), int(techniques[np.argmin(d[techniques] / out)]))
+            back = np.setdiff1d(back, fill)
+            key = (tuple(np.setdiff1d(free, back)), tuple(sorted(new_home)))
         if (back.size == 0 and new_home == home_at) or key in tried:
             named = ", ".join(problem.product_words(problem.products[i]) for i in free[:3])
             if back.size == 0 and new_home == home_at and check.passes(tol):
