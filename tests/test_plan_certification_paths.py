@@ -296,6 +296,18 @@ def test_farkas_margin_proves_only_what_linprog_confirms(seed: int) -> None:
             assert not farkas_margin(lp, rng.normal(size=k), 1e-5) > 0
 
 
+def test_farkas_margin_reads_a_column_cancelled_to_rounding_as_closed() -> None:
+    """``x >= 2`` and ``x <= 1``: multipliers of 1e6 that cancel on the column up to rounding
+    (1e-9 left, of the wrong sign for a column without an upper bound) prove it infeasible; the
+    margin read the remainder as a direction left open (-inf), and the Leontief method's Farkas
+    certificates on small cost plans failed for it (200 rounds, then HiGHS). A remainder beyond
+    the tolerance of the terms' size still proves nothing."""
+    lp = LinearProgram(c=np.zeros(1), K=np.array([[1.0], [1.0]]), row_lower=np.array([2.0, -np.inf]),
+                       row_upper=np.array([np.inf, 1.0]), col_lower=np.zeros(1), col_upper=np.full(1, np.inf))
+    assert farkas_margin(lp, np.array([1e6, -1e6 * (1 - 1e-15)]), 1e-6) > 0
+    assert farkas_margin(lp, np.array([1e6, -1e6 * (1 - 1e-3)]), 1e-6) == -np.inf
+
+
 # ------------------------------------------------------------------ priority classes beyond HiGHS' size
 def test_first_order_classes_beyond_highs_size_are_held_as_documented(monkeypatch) -> None:
     """Seed 62 (a later class that depends steeply on the hold) on HiGHS' PDLP as if it were

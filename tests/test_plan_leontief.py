@@ -351,6 +351,22 @@ def test_infeasible_cost_plan_is_certified_by_the_method() -> None:
     assert "Farkas certificate" in got.stages[0].message
 
 
+def test_infeasible_cost_plan_of_a_small_economy_is_certified_at_once() -> None:
+    """Six products, labour and land short of what the targets need: the master's prices are a
+    Farkas certificate from round 5 on, but the products' prices equal their techniques' costs,
+    which leaves a column's ``K'y`` at 1e-10 of rounding against multipliers of 1e6; the check
+    read that as a direction left open, and the method tailed off for 200 rounds before HiGHS
+    said infeasible."""
+    from test_plan_harmony_leontief import _random_economy
+
+    econ, resources, _ = _random_economy(74, 6)
+    kw = {"resources": resources, "costs": {"labour": 1.0, "land": 0.5}}
+    got = _plan(econ, "leontief", objective="cost", **kw)
+    ref = _plan(econ, "highs", objective="cost", **kw)
+    assert ref.status is got.status is Status.INFEASIBLE, got.message
+    assert got.method == "leontief" and "Farkas certificate" in got.stages[0].message
+
+
 def test_farkas_of_a_feasible_stage_is_none() -> None:
     """Prices that do not make h cost more than the resources are worth prove nothing."""
     from gosplan.planning import substitution as S

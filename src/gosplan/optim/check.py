@@ -248,7 +248,10 @@ def farkas_margin(lp: LinearProgram, ray: np.ndarray | None, relax: float) -> fl
     g = lp.K.T @ y
     cl = lp.col_lower - relax * (1.0 + np.abs(lp.col_lower))
     cu = lp.col_upper + relax * (1.0 + np.abs(lp.col_upper))
-    g = np.where(np.abs(g) <= relax * np.abs(g).max(initial=0.0) * _wrong_row(g, cl, cu, columns=True), 0.0, g)
+    # A column's g is a sum of terms |K_ij y_i|: within relax of their size it is their rounding
+    # (prices that equal a technique's cost leave 1e-10 of 1e6), not a direction left open.
+    size = np.maximum(abs(lp.K).T @ np.abs(y), np.abs(g).max(initial=0.0))
+    g = np.where(np.abs(g) <= relax * size * _wrong_row(g, cl, cu, columns=True), 0.0, g)
     gp, gn = g > 0, g < 0
     if not (np.isfinite(cu[gp]).all() and np.isfinite(cl[gn]).all()):
         return -math.inf
