@@ -126,3 +126,27 @@ def test_simplex_prices_from_presolve_are_solved_again() -> None:
     assert got.method.endswith("(no presolve)") and "solved again without presolve" in got.stages[0].message
     assert got.detail["prices_certified"] and got.detail["price_error"] <= 1e-6
     assert got.objective == pytest.approx(1.0, abs=1e-9)  # every target met: the resource is not short
+
+
+@pytest.mark.slow
+def test_why_the_method_gave_up_survives_a_re_solve(monkeypatch) -> None:
+    """The same program with the Leontief method asked for and giving up: HiGHS plans it and the
+    runner solves it again without presolve. The stage's message kept only the re-solve's words
+    and lost why the method gave up (seen on random economies with net imports, where the method
+    tails off); it now begins with it."""
+    from gosplan.planning import leontief_backend
+    from gosplan.planning.substitution import NotApplicable
+
+    def refuse(*args, **kwargs):
+        raise NotApplicable("a reason of the test's")
+
+    monkeypatch.setattr(leontief_backend, "solve_leontief", refuse)
+    eco = gosplan.load("wiod-2011")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = gosplan.plan(eco, resources={"va_residual": 69_268_602.0}, method="leontief")
+    assert got.status is gosplan.Status.OPTIMAL
+    assert got.method.endswith("(no presolve)")
+    message = got.stages[0].message
+    assert message.startswith("Leontief method not applicable (a reason of the test's); HiGHS")
+    assert "solved again without presolve" in message and message.count("Leontief method not applicable") == 1

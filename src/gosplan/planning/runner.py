@@ -43,6 +43,11 @@ STATUS = {
 }
 
 
+def gave_up(exc: Exception) -> str:
+    """Why the Leontief method gave a stage to an LP solver, as the stage's message says it."""
+    return f"Leontief method not applicable ({exc})"
+
+
 def backend(
     lp: LinearProgram,
     method: str,
@@ -77,7 +82,8 @@ def backend(
             # at its limit, as at 10^7 products, once doubled the plan's time)
             left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
             sol = backend(lp, fallback, tol, left, v0)
-            sol.message = f"Leontief method not applicable ({exc}); {sol.message}"
+            sol.message = f"{gave_up(exc)}; {sol.message}"
+            sol.detail = {**sol.detail, "gave_up": gave_up(exc)}
             return sol
     if method.startswith("highs"):
         from gosplan.optim.highs import solve_highs
@@ -178,6 +184,7 @@ class Runner:
                 again.seconds += sol.seconds
                 again.message = f"{sol.message} (dual simplex); solved again by its interior-point method: {again.message}"
                 sol = again
+        first_sol = sol
         status = STATUS[sol.status]
         check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
         first_order = is_first_order(sol.method)
@@ -283,6 +290,9 @@ class Runner:
             message = f"{message}; {self.certificate}"
         elif need is not None:
             message = f"{message}; {need}"
+        first = first_sol.detail.get("gave_up")
+        if first and not message.startswith(first):
+            message = f"{first}; {message}"  # a re-solve's message does not lose why the method gave up
         nan = float("nan")
         if status is Status.INFEASIBLE:
             # the last iterate of an infeasible program is no plan: its violation and gap say
