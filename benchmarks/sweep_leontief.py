@@ -7,7 +7,7 @@ and ``cost``, Cockshott's program in cvxpy/Clarabel for ``harmony``.
     python benchmarks/sweep_leontief.py --cases 100 --seed 10 --objectives harmony --reasons
 
 Each case draws the economy of ``tests/test_plan_harmony_leontief.py::_random_economy`` (6-29
-products, a second technique for ~30 %, labour and land limited to 0.7-1.2 of what the
+products by default, ``--sizes``; a second technique for ~30 %, labour and land limited to 0.7-1.2 of what the
 table's demand needs) and, at random: one technique each with 1-3 negative input coefficients
 (35 %), capacities (60 %), negative committed demand on targeted and untargeted products
 (net imports, floors at it, 50 %), else negative floors on untargeted products alone (30 %),
@@ -84,14 +84,15 @@ def _harmony_reference(econ, kw: dict, weights) -> float:
         return float(clarabel.solve(program)[0].value)
 
 
-def draw(seed: int):
-    """One case: ``(economy, plan arguments, harmony weights, priority classes, features)``."""
+def draw(seed: int, sizes: tuple[int, int] = (6, 30)):
+    """One case of ``sizes[0] <= n < sizes[1]`` products: ``(economy, plan arguments, harmony
+    weights, priority classes, features)``."""
     from test_plan_harmony_leontief import _random_economy
 
     import gosplan
 
     rng = np.random.default_rng(10_000 + seed)
-    n = int(rng.integers(6, 30))
+    n = int(rng.integers(*sizes))
     econ, resources, caps = _random_economy(seed, n)
     negative = rng.random() < 0.35
     U, O, P = (sp.csr_array(getattr(econ, k)).toarray() for k in ("use", "make", "primary"))
@@ -150,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=10, help="first case's seed (the cases are seed, seed + 1, ...)")
     ap.add_argument("--objectives", default=",".join(OBJECTIVES))
     ap.add_argument("--reasons", action="store_true", help="list why the method gave cases to HiGHS")
+    ap.add_argument("--sizes", default="6:30", help="products per economy, LO:HI (HI excluded)")
+    ap.add_argument("--list", action="store_true", help="print each case the method gave to HiGHS, with its features")
     args = ap.parse_args(argv)
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()]
+    lo, hi = (int(v) for v in args.sizes.split(":"))
     from gosplan.planning.problem import value_weights
 
     counts: Counter = Counter()
@@ -159,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     start = time.perf_counter()
     for seed in range(args.seed, args.seed + args.cases):
-        econ, kw, weights, classes, features = draw(seed)
+        econ, kw, weights, classes, features = draw(seed, (lo, hi))
         for objective in objectives:
             kw_o = dict(kw)
             if objective == "cost":
@@ -185,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                 counts[(objective, method, got.method.split("-")[0], got.status.value)] += 1
                 if method == "leontief" and got.method != "leontief":
                     reasons[(objective, reason(got.stages))] += 1
+                    if args.list:
+                        print(f"gave away: seed {seed} ({', '.join(features) or 'plain'}) {objective}: "
+                              f"{' || '.join(st.message[:160] for st in got.stages)}", flush=True)
                 problems = []
                 if ref_status is not None and got.status.value != ref_status:
                     problems.append(f"status {got.status.value} against {ref_status}")
@@ -202,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                     bad += 1
                     print(f"BAD seed {seed} ({', '.join(features) or 'plain'}) {objective} {method} "
                           f"[{got.method}]: {'; '.join(problems)}", flush=True)
-    print(f"\n{args.cases} cases from seed {args.seed}, {time.perf_counter() - start:.0f} s; bad: {bad}\n")
+    print(f"\n{args.cases} cases of {lo}-{hi - 1} products from seed {args.seed}, "
+          f"{time.perf_counter() - start:.0f} s; bad: {bad}\n")
     print("| objective | method asked | planned by | status | cases |\n|---|---|---|---|---:|")
     for (objective, method, by, status), k in sorted(counts.items()):
         print(f"| {objective} | {method} | {by} | {status} | {k} |")
