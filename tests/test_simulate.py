@@ -391,3 +391,20 @@ def test_harmony_loop_weighs_targets_by_value():
     np.testing.assert_allclose(_first_delivery(given_), y_h, rtol=1e-5)
     with pytest.raises(InvalidEconomyError, match="unknown weights"):
         gosplan.simulate(economy, hh, objective="harmony", weights="values")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_values_rule_keeps_the_capacity_of_goods_that_need_no_labour():
+    """us-2017-domestic under the values rule: the centre believes labour alone is scarce, and its
+    belief dropped every capacity, also that of used goods (made from nothing, capped at the
+    table's output so that the plan stays bounded). Free in the belief, their valuation was 0,
+    their target rose without end and the loop ended with 100 % shortage and price ratios of
+    1e17, the cost plan infeasible in period 2, harmony's revision failing. Kept, the loop
+    converges, every target met."""
+    economy = gosplan.load("us-2017-domestic")
+    hh = gosplan.load_households(economy, groups=3)
+    for objective in ("fulfilment", "cost"):
+        sim = gosplan.simulate(economy, hh, rule="values", objective=objective, periods=12)
+        assert sim.converged, (objective, sim.message)
+        assert sim.periods["shortage"].iloc[-1] < 1e-6
+        assert sim.periods["gap"].iloc[-1] < 1e-4

@@ -317,7 +317,14 @@ def simulate(
             raise InvalidEconomyError(f"the {rule!r} rule needs labour, limited: the economy has none or it is unlimited")
         only = np.full(len(problem.resources), np.inf)
         only[labour] = problem.available[labour]
-        belief = replace(problem, available=only, capacity=np.full(n, np.inf))
+        # Consumer goods that need no labour (used goods) would be free, and their targets grow
+        # without end, in a belief without capacities: they keep theirs (the table's output, as
+        # in the plan), so that their valuation is their price where imports supply them.
+        believed = np.full(n, np.inf)
+        if base is not None and base.primary_multipliers is not None:
+            free = goods[np.abs(base.primary_multipliers[labour][goods]) <= 1e-12]
+            believed[free] = problem.capacity[free]
+        belief = replace(problem, available=only, capacity=believed)
     if rule == "fixed":
         from gosplan.planning.optimal import solve_problem
 
@@ -353,6 +360,7 @@ def simulate(
     result = None
     C = None
     kept_entries = 0
+    error = ""
     for t in range(1, periods + 1):
         t0 = time.perf_counter()
         result = run_plan(target)
@@ -420,10 +428,15 @@ def simulate(
                 z = delivered @ target / (target @ target)
                 over = delivered > z * target * (1 + 1e-6)
                 center = np.where(over, delivered / max(z, 1e-12), target)
-            rev = proximal_targets(
-                belief, goods, center, p_rev, sigma, theta, time_limit=time_limit, activity=result.activity_level,
-                feasible=delivered,
-            )
+            try:
+                rev = proximal_targets(
+                    belief, goods, center, p_rev, sigma, theta, time_limit=time_limit,
+                    activity=result.activity_level, feasible=delivered,
+                )
+            except PlanningError as exc:
+                # Stop here, keeping the periods before (their tables are what the run has to show).
+                error = message = f"period {t}: {exc}"
+                break
             valuation = rev.valuation
             nxt = rev.targets * SHRINK
             gap = _ratio_gap(p, valuation, delivered, ~over)
@@ -549,6 +562,7 @@ def simulate(
         },
         consumption_periods="all" if len(cons_frames) == len(rows) else "last",
         seconds=time.perf_counter() - start,
+        error=error,
     )
 
 
