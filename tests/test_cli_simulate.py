@@ -211,3 +211,35 @@ def test_harmony_weights(runner: CliRunner, tmp_path: Path) -> None:
     assert settings == {"value": "value", "unit": "unit", "file": "given"}
     np.testing.assert_allclose(supply["file"], supply["unit"], rtol=1e-9)  # a file of ones is the unit weights
     assert not np.allclose(supply["value"], supply["unit"], rtol=1e-2)
+
+
+def test_a_failed_target_revision_exits_1_and_keeps_the_periods_before(runner: CliRunner, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """The revision's quadratic program failing in period 2 (Clarabel's InsufficientProgress on
+    us-2017 under the values rule, before its used goods kept their capacity in the centre's
+    belief): the run stops there, exits 1 and writes period 1's tables, summary and report,
+    saying which period failed. It ended with an error and wrote nothing."""
+    import importlib
+
+    from gosplan.errors import PlanningError
+
+    loop = importlib.import_module("gosplan.cycle.simulate")
+    real, calls = loop.proximal_targets, []
+
+    def fail_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise PlanningError("the target revision (a quadratic program over the plan's constraints) failed: "
+                                "InsufficientProgress")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "proximal_targets", fail_second)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["simulate", ECONOMY, "--groups", "2", "--out", str(out), "--json"])
+    assert result.exit_code == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["periods"] == 1 and summary["failed_period"] == 2
+    assert summary["error"].startswith("period 2: the target revision") and "period 2" in result.stderr
+    assert len(pd.read_csv(out / "periods.csv")) == 1
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Target revision failed in period" in html

@@ -408,6 +408,9 @@ def simulate(
         if code != EXIT_OK:
             summary["failed_period"] = sim.n_periods + 1
             summary["plan_status"] = sim.plan.status.value
+        elif sim.error:  # the target revision failed: the periods before it are written
+            code = EXIT_ERROR
+            summary["failed_period"] = sim.n_periods + 1
         gaps = price_gaps(sim.prices, sim.rule).head(TOP_GAPS)
         summary["largest_gaps"] = [
             {"product": r.product, "name": r.name, "price": r.price, "valuation": r.valuation, "ratio": r.ratio,

@@ -83,6 +83,7 @@ class Simulation:
     settings: dict[str, Any] = field(default_factory=dict)
     consumption_periods: str = "all"
     seconds: float = 0.0
+    error: str = ""  # why the loop stopped early where no plan failed (the target revision), else ""
 
     @property
     def n_periods(self) -> int:
@@ -118,6 +119,7 @@ class Simulation:
             "goods": int(self.households.G),
             "consumption_periods": self.consumption_periods,
             "seconds": self.seconds,
+            **({"error": self.error} if self.error else {}),
             "settings": {k: _num(v) for k, v in self.settings.items()},
         }
 

@@ -299,7 +299,8 @@ def _headline(summary: dict) -> str:
         f"<th>Time</th>{_num(summary.get('seconds'), lambda v: f'{format_number(v)} s')}",
     ]
     if summary.get("failed_period") is not None:
-        rows.append(f"<th>Plan failed in period</th>{_num(summary['failed_period'])}")
+        what = "Target revision failed in period" if summary.get("error") else "Plan failed in period"
+        rows.append(f"<th>{what}</th>{_num(summary['failed_period'])}")
     return _table([], rows, cls="kv")
 
 
