@@ -242,10 +242,13 @@ def test_targets_only_capacities_limit(own: bool) -> None:
     result = _plan(econ, "leontief", **kw)
     _check(result, econ, reference(econ, resources, caps.to_dict()), **kw)
     assert result.capacity_price[list(econ.products).index("p1")] > 0
-    # without a capacity on their way nothing limits them: the method leaves the plan to HiGHS
+    # without a capacity on their way nothing limits them: the method says so with its ray
+    # (it left the plan to HiGHS before), as HiGHS' tangent cuts do
     unlimited = _plan(econ, "leontief", resources=resources, capacities=caps.drop(["p1", *([] if own else ["p2"])]))
-    assert unlimited.status.value == "unbounded" and unlimited.method != "leontief"
-    assert "uses no limited resource and no capacity" in unlimited.stages[-1].message
+    assert unlimited.status.value == "unbounded" and unlimited.method == "leontief"
+    assert "use no limited resource and no capacity" in unlimited.stages[-1].message
+    assert _plan(econ, "highs", resources=resources,
+                 capacities=caps.drop(["p1", *([] if own else ["p2"])])).status.value == "unbounded"
 
 
 @settings(max_examples=8, deadline=None, derandomize=True)

@@ -521,6 +521,60 @@ class _Master:
         return lam / lam.sum()
 
 
+def _unbounded_ray(st: _Structure, resp: _Response, lp: LinearProgram, first: _Piece,
+                   start: float) -> LPSolution | None:
+    """Targeted products with a weight that embody no limited resource and no capacity (customs
+    duties in us-2017): their harmony grows without end along ``x = (I - A_B)^-1 e_F``,
+    ``s_i = 1 / y_i``. The ray is checked on ``lp`` itself (every row and bound it moves keeps
+    its side, the objective falls); ``None`` where it is not a ray (negative inputs can make
+    ``(I - A_B)^-1 e_F`` negative)."""
+    problem = st.problem
+    T = resp.T
+    free = (np.abs(first.W[T]).max(axis=1) <= 0) & resp.weighted
+    if not free.any():
+        return None
+    unit = np.zeros(problem.n)
+    unit[T[free]] = 1.0
+    g = np.asarray(st.plans(unit)).reshape(-1)
+    if not np.isfinite(g).all() or (g < -1e-12 * max(float(np.abs(g).max(initial=0.0)), 1e-300)).any():
+        return None
+    x = np.zeros(problem.m)
+    x[st.choice] = np.maximum(g, 0.0) / st.out[st.choice]
+    s = np.where(free, 1.0 / resp.y, 0.0)
+    ray = np.concatenate([x, s])
+    if ray.size != lp.shape[1] or not _is_ray(lp, ray):
+        return None
+    named = ", ".join(problem.product_words(problem.products[i]) for i in T[free][:3])
+    k, m = lp.shape
+    return LPSolution(
+        status=LPStatus.UNBOUNDED, v=np.full(m, np.nan), y=np.full(k, np.nan), d=np.full(m, np.nan),
+        objective=np.nan, method="leontief", iterations=st.solves, seconds=time.perf_counter() - start,
+        message=(f"Leontief harmony method: unbounded: {int(free.sum())} targeted product(s) use no limited "
+                 f"resource and no capacity, directly or indirectly ({named}); their harmony grows without end "
+                 "along (I - A_B)^-1 e for a productive technique choice"),
+        ray=ray,
+    )
+
+
+def _is_ray(lp: LinearProgram, ray: np.ndarray, rel: float = 1e-9) -> bool:
+    """``ray`` is a direction of unboundedness of ``lp``: every row with a lower bound does not
+    fall along it, every row with an upper bound does not rise (within ``rel`` of the terms'
+    size), every bounded column keeps its side, and the objective falls (a weighted harmony
+    column grows, no linear cost rises)."""
+    K = sp.csr_array(lp.K)
+    moved = K @ ray
+    size = abs(K) @ np.abs(ray) + 1e-300
+    rows_ok = (np.where(np.isfinite(lp.row_lower), moved >= -rel * size, True).all()
+               and np.where(np.isfinite(lp.row_upper), moved <= rel * size, True).all())
+    top = float(np.abs(ray).max(initial=0.0))
+    cols_ok = (np.where(np.isfinite(lp.col_lower), ray >= -rel * top, True).all()
+               and np.where(np.isfinite(lp.col_upper), ray <= rel * top, True).all())
+    h = np.asarray(lp.harmony_columns if lp.harmony_columns is not None else [], dtype=np.int64)
+    w = np.asarray(lp.harmony_weights if lp.harmony_weights is not None else [], dtype=np.float64)
+    grows = bool(h.size and ((ray[h] > 0) & (w > 0)).any())
+    return bool(rows_ok and cols_ok and grows and float(lp.c @ ray) <= rel * float(np.abs(lp.c) @ np.abs(ray) + 1e-300))
+
+
 def solve_harmony(
     problem: PlanProblem,
     lp: LinearProgram,
@@ -598,6 +652,11 @@ def solve_harmony(
             first = master.pieces[0]
             theta = np.ones(n_res + len(reach))
         if (np.abs(first.W[resp.T]).max(axis=1) <= 0).any():
+            if len(reach) <= limit:
+                st.choice = first.choice.copy()
+                ray = _unbounded_ray(st, resp, lp, first, start)
+                if ray is not None:
+                    return ray
             raise NotApplicable(
                 f"targeted products use no limited resource, and the {len(reach)} capacities that limit them "
                 f"are more than the {limit} the method prices at {n:,} products" if len(reach) > limit else
