@@ -58,6 +58,18 @@ MINISTRY_SECRETS = {m: set(_forms(ministry_output(m))) for m in MINISTRIES}
 ALL_ENTERPRISES = [e for es in MINISTRIES.values() for e, _, _ in es]
 
 
+_NUMBER = re.compile(r"[\d.,]+")
+
+
+def shows(text: str, secret: str) -> bool:
+    """``secret`` in ``text``: a number only where it stands alone, not inside a longer run of
+    digits or letters (a response's content hash or timestamp carries "678", colliery-3's target
+    rounded, one time in a few dozen), a name anywhere."""
+    if not _NUMBER.fullmatch(secret):
+        return secret in text
+    return re.search(rf"(?<![0-9A-Za-z.,]){re.escape(secret)}(?![0-9A-Za-z]|[.,]\d)", text) is not None
+
+
 def forbidden_strings(actor: str) -> set[str]:
     """What ``actor`` must never be shown."""
     visible_enterprises = {"ministry": {"bakery-5"}, "enterprise": {"bakery-5"}, "neighbour": {"colliery-3"}}.get(actor, set())
@@ -251,7 +263,7 @@ def test_no_route_serves_other_parties_objects(world: dict[str, Any]) -> None:
                 if resp.status_code not in allowed:
                     failures.append(f"{method} {url} {query or ''} as {actor}: {resp.status_code} not in "
                                     f"{sorted(allowed)[:6]}: {resp.text[:200]}")
-                leaked = sorted(s for s in forbidden if s in resp.text and s not in asked)
+                leaked = sorted(s for s in forbidden if shows(resp.text, s) and not shows(asked, s))
                 if leaked:
                     failures.append(f"{method} {url} {query or ''} as {actor}: response shows {leaked[:5]}")
     assert not failures, "\n".join(failures)
