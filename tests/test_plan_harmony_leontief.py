@@ -249,6 +249,12 @@ def test_targets_only_capacities_limit(own: bool) -> None:
     assert "use no limited resource and no capacity" in unlimited.stages[-1].message
     assert _plan(econ, "highs", resources=resources,
                  capacities=caps.drop(["p1", *([] if own else ["p2"])])).status.value == "unbounded"
+    # the same ray beside committed demand no labour can make: infeasible, not unbounded (the ray
+    # proves nothing without a plan that meets the program; the method leaves it to HiGHS)
+    committed = {"p0": 1000.0}
+    short = _plan(econ, "leontief", resources=resources, capacities=caps.drop(["p1", *([] if own else ["p2"])]),
+                  committed=committed)
+    assert short.status.value == "infeasible" and short.method != "leontief", short.message
 
 
 @settings(max_examples=8, deadline=None, derandomize=True)

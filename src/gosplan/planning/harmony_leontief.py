@@ -71,6 +71,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
+from gosplan.optim.check import max_violation
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, harmony, harmony_derivative
 from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
@@ -526,8 +527,9 @@ def _unbounded_ray(st: _Structure, resp: _Response, lp: LinearProgram, first: _P
     """Targeted products with a weight that embody no limited resource and no capacity (customs
     duties in us-2017): their harmony grows without end along ``x = (I - A_B)^-1 e_F``,
     ``s_i = 1 / y_i``. The ray is checked on ``lp`` itself (every row and bound it moves keeps
-    its side, the objective falls); ``None`` where it is not a ray (negative inputs can make
-    ``(I - A_B)^-1 e_F`` negative)."""
+    its side, the objective falls) and beside a plan that meets the program; ``None`` where it is
+    not a ray (negative inputs can make ``(I - A_B)^-1 e_F`` negative) or that plan fails (the
+    program may be infeasible: the caller's LP solver decides)."""
     problem = st.problem
     T = resp.T
     free = (np.abs(first.W[T]).max(axis=1) <= 0) & resp.weighted
@@ -543,6 +545,16 @@ def _unbounded_ray(st: _Structure, resp: _Response, lp: LinearProgram, first: _P
     s = np.where(free, 1.0 / resp.y, 0.0)
     ray = np.concatenate([x, s])
     if ray.size != lp.shape[1] or not _is_ray(lp, ray):
+        return None
+    # A ray proves the program unbounded only beside a plan that meets it (else it is infeasible):
+    # the least one, targets at their lowest (s at its bound), the rest of demand made, and what
+    # net imports leave below zero not made (checked on the program as it stands).
+    least = resp.h.copy()
+    least[T] = np.maximum(resp.floor, resp.a - resp.y)
+    g0 = np.asarray(st.plans(least)).reshape(-1)
+    x0 = np.zeros(problem.m)
+    x0[st.choice] = np.maximum(g0, 0.0) / st.out[st.choice]
+    if max_violation(lp, np.concatenate([x0, resp.s_lo])) > 1e-9:
         return None
     named = ", ".join(problem.product_words(problem.products[i]) for i in T[free][:3])
     k, m = lp.shape
