@@ -45,10 +45,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from gosplan.optim.lp import LinearProgram, harmony
 
-__all__ = ["Verification", "verify", "max_violation", "row_sizes", "farkas_margin"]
+__all__ = ["Verification", "verify", "max_violation", "row_sizes", "farkas_margin", "proves_unbounded"]
 
 DUAL_BOUND_RESIDUAL = 1e-3
 """Above this dual residual the prices bound nothing and the gap is reported infinite."""
@@ -260,3 +261,23 @@ def farkas_margin(lp: LinearProgram, ray: np.ndarray | None, relax: float) -> fl
     if scale == 0.0:
         return -math.inf
     return float((b_terms.sum() - s_terms.sum()) / scale)
+
+
+def proves_unbounded(lp: LinearProgram, ray: np.ndarray, rel: float = 1e-9) -> bool:
+    """``ray`` is a direction of unboundedness of ``lp``: every row with a lower bound does not
+    fall along it, every row with an upper bound does not rise (within ``rel`` of the terms'
+    size), every bounded column keeps its side, and the objective falls (a weighted harmony
+    column grows, no linear cost rises). With a plan that meets ``lp`` beside it, the program
+    is unbounded; alone it proves nothing (the program may be infeasible)."""
+    K = sp.csr_array(lp.K)
+    moved = K @ ray
+    size = abs(K) @ np.abs(ray) + 1e-300
+    rows_ok = (np.where(np.isfinite(lp.row_lower), moved >= -rel * size, True).all()
+               and np.where(np.isfinite(lp.row_upper), moved <= rel * size, True).all())
+    top = float(np.abs(ray).max(initial=0.0))
+    cols_ok = (np.where(np.isfinite(lp.col_lower), ray >= -rel * top, True).all()
+               and np.where(np.isfinite(lp.col_upper), ray <= rel * top, True).all())
+    h = np.asarray(lp.harmony_columns if lp.harmony_columns is not None else [], dtype=np.int64)
+    w = np.asarray(lp.harmony_weights if lp.harmony_weights is not None else [], dtype=np.float64)
+    grows = bool(h.size and ((ray[h] > 0) & (w > 0)).any())
+    return bool(rows_ok and cols_ok and grows and float(lp.c @ ray) <= rel * float(np.abs(lp.c) @ np.abs(ray) + 1e-300))

@@ -71,7 +71,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from gosplan.optim.check import max_violation
+from gosplan.optim.check import max_violation, proves_unbounded
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus, harmony, harmony_derivative
 from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
@@ -544,7 +544,7 @@ def _unbounded_ray(st: _Structure, resp: _Response, lp: LinearProgram, first: _P
     x[st.choice] = np.maximum(g, 0.0) / st.out[st.choice]
     s = np.where(free, 1.0 / resp.y, 0.0)
     ray = np.concatenate([x, s])
-    if ray.size != lp.shape[1] or not _is_ray(lp, ray):
+    if ray.size != lp.shape[1] or not proves_unbounded(lp, ray):
         return None
     # A ray proves the program unbounded only beside a plan that meets it (else it is infeasible):
     # the least one, targets at their lowest (s at its bound), the rest of demand made, and what
@@ -566,25 +566,6 @@ def _unbounded_ray(st: _Structure, resp: _Response, lp: LinearProgram, first: _P
                  "along (I - A_B)^-1 e for a productive technique choice"),
         ray=ray,
     )
-
-
-def _is_ray(lp: LinearProgram, ray: np.ndarray, rel: float = 1e-9) -> bool:
-    """``ray`` is a direction of unboundedness of ``lp``: every row with a lower bound does not
-    fall along it, every row with an upper bound does not rise (within ``rel`` of the terms'
-    size), every bounded column keeps its side, and the objective falls (a weighted harmony
-    column grows, no linear cost rises)."""
-    K = sp.csr_array(lp.K)
-    moved = K @ ray
-    size = abs(K) @ np.abs(ray) + 1e-300
-    rows_ok = (np.where(np.isfinite(lp.row_lower), moved >= -rel * size, True).all()
-               and np.where(np.isfinite(lp.row_upper), moved <= rel * size, True).all())
-    top = float(np.abs(ray).max(initial=0.0))
-    cols_ok = (np.where(np.isfinite(lp.col_lower), ray >= -rel * top, True).all()
-               and np.where(np.isfinite(lp.col_upper), ray <= rel * top, True).all())
-    h = np.asarray(lp.harmony_columns if lp.harmony_columns is not None else [], dtype=np.int64)
-    w = np.asarray(lp.harmony_weights if lp.harmony_weights is not None else [], dtype=np.float64)
-    grows = bool(h.size and ((ray[h] > 0) & (w > 0)).any())
-    return bool(rows_ok and cols_ok and grows and float(lp.c @ ray) <= rel * float(np.abs(lp.c) @ np.abs(ray) + 1e-300))
 
 
 def solve_harmony(

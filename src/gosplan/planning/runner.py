@@ -82,8 +82,9 @@ def backend(
             # at its limit, as at 10^7 products, once doubled the plan's time)
             left = None if time_limit is None else max(time_limit - (time.perf_counter() - started), 0.0)
             sol = backend(lp, fallback, tol, left, v0)
-            sol.message = f"{gave_up(exc)}; {sol.message}"
-            sol.detail = {**sol.detail, "gave_up": gave_up(exc)}
+            why = gave_up(exc)
+            sol.message = f"{why}; {sol.message}"
+            sol.detail = {**sol.detail, "gave_up": why}
             return sol
     if method.startswith("highs"):
         from gosplan.optim.highs import solve_highs
