@@ -522,6 +522,27 @@ class _Master:
         return lam / lam.sum()
 
 
+def _prices(st: _Structure, master: _Master, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Resource prices ``mu`` and capacity rents ``kappa`` at the master's ``theta``."""
+    n_res = st.limited.size
+    z = theta * master.scale()
+    mu = np.zeros(st.problem.resources.size)
+    mu[st.limited] = z[:n_res]
+    kappa = np.zeros(st.problem.n)
+    if master.caps:
+        kappa[np.asarray(master.caps)] = z[n_res:]
+    return mu, kappa
+
+
+def _start(st: _Structure, master: _Master) -> tuple[np.ndarray, _Piece]:
+    """Every limited resource priced at the whole weight over its availability, and the cheapest
+    choice there as the master's first piece."""
+    theta = np.ones(st.limited.size)
+    mu, kappa = _prices(st, master, theta)
+    st.cheapest(_unit_costs(st, mu, kappa))
+    return theta, master.add_piece(st.choice)
+
+
 def _unbounded_ray(st: _Structure, resp: _Response, lp: LinearProgram, first: _Piece,
                    start: float) -> LPSolution | None:
     """Targeted products with a weight that embody no limited resource and no capacity (customs
@@ -585,7 +606,7 @@ def solve_harmony(
     ``(products, techniques)`` the technique choice starts from (and keeps on ties)."""
     start = time.perf_counter()
     deadline = None if time_limit is None else start + time_limit
-    n, m = problem.n, problem.m
+    n = problem.n
     st = _Structure.build(problem, "fulfilment")  # unit costs come from the prices alone
     if prefer is not None:
         st.choice[np.asarray(prefer[0], dtype=np.int64)] = np.asarray(prefer[1], dtype=np.int64)
@@ -602,34 +623,7 @@ def solve_harmony(
         raise NotApplicable("no limited resource (capacities alone)")
     master = _Master(st, resp)
     n_res = st.limited.size
-    resources = problem.resources.size
-
-    def prices(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = theta * master.scale()
-        mu = np.zeros(resources)
-        mu[st.limited] = z[:n_res]
-        kappa = np.zeros(n)
-        if master.caps:
-            kappa[np.asarray(master.caps)] = z[n_res:]
-        return mu, kappa
-
-    def judge(theta: np.ndarray):
-        """The cheapest choice at ``theta`` (left in ``st.choice``), the true dual there and the
-        model's, and whether the model is exact: the choice already collected, or the true dual
-        not above the model's beyond the Leontief solves' own error."""
-        mu, kappa = prices(theta)
-        pi = st.cheapest(_unit_costs(st, mu, kappa))
-        true_D = (resp(pi)[0] + float(mu[st.limited] @ master.R)
-                  + (float(kappa[master.caps] @ problem.capacity[master.caps]) if master.caps else 0.0)) / resp.wsum
-        model_D = max(master.evaluate(pc, theta)[0] for pc in master.pieces)
-        collected = any(np.array_equal(pc.choice, st.choice) for pc in master.pieces)
-        exact = collected or true_D - model_D <= 1e-11 * (1.0 + abs(true_D))
-        return mu, kappa, pi, true_D, model_D, exact
-
-    theta = np.ones(n_res)
-    mu, kappa = prices(theta)
-    st.cheapest(_unit_costs(st, mu, kappa))
-    first = master.add_piece(st.choice)
+    theta, first = _start(st, master)
     limit = _max_priced(n)
     free = resp.T[np.abs(first.W[resp.T]).max(axis=1) <= 0]
     if free.size:
@@ -654,6 +648,57 @@ def solve_harmony(
                 f"targeted products use no limited resource, and the {len(reach)} capacities that limit them "
                 f"are more than the {limit} the method prices at {n:,} products" if len(reach) > limit else
                 "a targeted product uses no limited resource and no capacity, directly or indirectly")
+    x, s, pi, mu, kappa, rounds, status = _search(st, resp, master, theta, limit, tol, deadline, progress)
+    info = (f"{rounds} round(s), {len(master.pieces)} technique choice(s), "
+            f"{len(master.caps)} priced capacit(ies)")
+    # Row duals in HiGHS' convention for lp: balance rows pi (split with the floor's bound
+    # row where a targeted product's floor binds), resources -mu, capacity rows -kappa.
+    ydual = np.zeros(lp.shape[0])
+    ydual[:n] = pi
+    T = resp.T
+    if layout.bound_rows.size:
+        _, _, _, _, su = resp(pi)
+        floor_binds = (su < resp.s_lo) & (resp.s_lo > -1.0)
+        bal = np.where(floor_binds, resp.w * harmony_derivative(s) / resp.y, pi[T])
+        ydual[T] = bal
+        pos = np.full(n, -1, dtype=np.int64)
+        pos[layout.bound_rows] = np.arange(layout.bound_rows.size)
+        where = pos[T] >= 0
+        ydual[layout.bound_start + pos[T][where]] = (pi[T] - bal)[where]
+    ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows]
+    ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows]
+    v = np.concatenate([x, s])
+    return st.solution(
+        lp, v, ydual, status, start,
+        f"Leontief harmony method: {info}, {st.policy_rounds} policy-iteration round(s), {st.solves} Leontief solves",
+        rounds=rounds,
+    )
+
+
+def _search(st: _Structure, resp, master: _Master, theta: np.ndarray, limit: int, tol: float,
+            deadline: float | None, progress=None):
+    """Steps 1-4 of the module from prices ``theta``: rounds until a plan exceeds no capacity and
+    uses what its prices say. Returns ``(x, s, pi, mu, kappa, rounds, status)``; raises
+    :class:`NotApplicable` where the method cannot finish."""
+    problem = st.problem
+    n, m = problem.n, problem.m
+
+    def prices(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _prices(st, master, theta)
+
+    def judge(theta: np.ndarray):
+        """The cheapest choice at ``theta`` (left in ``st.choice``), the true dual there and the
+        model's, and whether the model is exact: the choice already collected, or the true dual
+        not above the model's beyond the Leontief solves' own error."""
+        mu, kappa = prices(theta)
+        pi = st.cheapest(_unit_costs(st, mu, kappa))
+        true_D = (resp(pi)[0] + float(mu[st.limited] @ master.R)
+                  + (float(kappa[master.caps] @ problem.capacity[master.caps]) if master.caps else 0.0)) / resp.wsum
+        model_D = max(master.evaluate(pc, theta)[0] for pc in master.pieces)
+        collected = any(np.array_equal(pc.choice, st.choice) for pc in master.pieces)
+        exact = collected or true_D - model_D <= 1e-11 * (1.0 + abs(true_D))
+        return mu, kappa, pi, true_D, model_D, exact
+
     rounds = 0
     status = LPStatus.ITERATION_LIMIT
     x = s = pi = None
@@ -750,29 +795,6 @@ def solve_harmony(
         if deadline is not None and time.perf_counter() > deadline:
             status = LPStatus.TIME_LIMIT
             break
-    info = (f"{rounds} round(s), {len(master.pieces)} technique choice(s), "
-            f"{len(master.caps)} priced capacit(ies)")
     if x is None:
         raise NotApplicable(f"no certified harmony plan after {rounds} round(s) ({status.value})")
-    # Row duals in HiGHS' convention for lp: balance rows pi (split with the floor's bound
-    # row where a targeted product's floor binds), resources -mu, capacity rows -kappa.
-    ydual = np.zeros(lp.shape[0])
-    ydual[:n] = pi
-    T = resp.T
-    if layout.bound_rows.size:
-        _, _, _, _, su = resp(pi)
-        floor_binds = (su < resp.s_lo) & (resp.s_lo > -1.0)
-        bal = np.where(floor_binds, resp.w * harmony_derivative(s) / resp.y, pi[T])
-        ydual[T] = bal
-        pos = np.full(n, -1, dtype=np.int64)
-        pos[layout.bound_rows] = np.arange(layout.bound_rows.size)
-        where = pos[T] >= 0
-        ydual[layout.bound_start + pos[T][where]] = (pi[T] - bal)[where]
-    ydual[layout.resource_start : layout.capacity_start] = -mu[layout.resource_rows]
-    ydual[layout.capacity_start : layout.bound_start] = -kappa[layout.capacity_rows]
-    v = np.concatenate([x, s])
-    return st.solution(
-        lp, v, ydual, status, start,
-        f"Leontief harmony method: {info}, {st.policy_rounds} policy-iteration round(s), {st.solves} Leontief solves",
-        rounds=rounds,
-    )
+    return x, s, pi, mu, kappa, rounds, status
