@@ -57,7 +57,9 @@ class Simulation:
       household spending or supply value), ``consumption_per_head``, ``welfare_per_head``,
       ``labour_per_head`` (population averages), ``gini``, ``eg_objective``
       (``sum_h beta_h log u_h``, ``beta`` the budget shares), ``labour_used``, ``step``,
-      and seconds for ``plan_seconds``, ``market_seconds``, ``revision_seconds``;
+      ``plan_method`` and ``revision_method`` (``leontief`` or ``clarabel``: who solved the
+      period's plan and its target revision), and seconds for ``plan_seconds``,
+      ``market_seconds``, ``revision_seconds``;
     * ``prices``: ``period, product, name, price, valuation, shadow_price, supply, target,
       demand, queue, unsold, waste, hidden_price`` per consumer good;
     * ``consumption``: ``period, household, product, quantity`` (every period when it fits in

@@ -52,6 +52,10 @@ __all__ = ["Revision", "proximal_targets", "MAX_FALL"]
 
 MAX_FALL = 10.0
 """A target falls at most this many times in one period (the proximal step's lower bound)."""
+CERTIFY = 1e-8
+"""A revision by the Leontief method is taken where gosplan's check of the program finds violation,
+duality gap and price error within this; else Clarabel solves it."""
+
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Revision:
     seconds: float
     message: str = ""
     stationarity: float = 0.0
+    method: str = ""
 
 
 def proximal_targets(
@@ -77,11 +82,15 @@ def proximal_targets(
     time_limit: float | None = None,
     activity: np.ndarray | None = None,
     feasible: np.ndarray | None = None,
+    leontief: bool = True,
 ) -> Revision:
     """The proximal revision (see the module) from the targets ``center`` over ``problem``'s constraints.
 
     ``problem.committed`` holds the final demand other than households'; ``goods`` the
-    product index of each consumer good.
+    product index of each consumer good. With ``leontief`` the Leontief-structure method
+    (:mod:`gosplan.planning.proximal_leontief`) is tried first and its answer taken where
+    gosplan's check certifies it (:data:`CERTIFY`); else, and where it is not, Clarabel solves
+    the program (``Revision.method``; ``Revision.message`` says why the method was not taken).
     """
     start = time.perf_counter()
     n, G = problem.n, goods.size
@@ -92,7 +101,7 @@ def proximal_targets(
     is_good[goods] = True
     b = problem.base
     cols = sp.csr_array((-np.ones(G), (goods, np.arange(G))), shape=(n, G))
-    lp, _ = _assemble(
+    lp, layout = _assemble(
         problem,
         extra_cols=cols,
         extra=goods,
@@ -104,6 +113,17 @@ def proximal_targets(
         bound_products=np.flatnonzero(is_good & ((problem.floor > 0) | np.isfinite(problem.ceiling))),
     )
     q = np.concatenate([np.zeros(problem.m), w])
+    why = "not tried"
+    if leontief:
+        by_method = _by_leontief(problem, lp, layout, q, goods, chat, prices, w, lower, time_limit)
+        if isinstance(by_method, str):
+            why = by_method
+        else:
+            c, pi, message = by_method
+            return Revision(targets=c, valuation=pi, seconds=time.perf_counter() - start, message=message,
+                            stationarity=_stationarity(c, lower, pi, prices, w, chat), method="leontief")
+    if time_limit is not None:
+        time_limit = max(time_limit - (time.perf_counter() - start), 1.0)
     x_scale = np.ones(problem.m) if activity is None else np.asarray(activity, dtype=np.float64)
     x_scale = np.where(np.isfinite(x_scale) & (x_scale > 0), x_scale, 0.0)
     x_scale = np.maximum(x_scale, 1e-6 * max(float(x_scale.max(initial=0.0)), 1.0))
@@ -117,8 +137,39 @@ def proximal_targets(
         )
     c = np.maximum(sol.v[problem.m:], lower)
     pi = sol.y[goods]
-    # Stationarity of the interior targets: pi_j = p_j - w_j (c_j - chat_j), relative to p_j.
+    return Revision(targets=c, valuation=pi, seconds=time.perf_counter() - start,
+                    message=f"Leontief method {why}" if leontief else "",
+                    stationarity=_stationarity(c, lower, pi, prices, w, chat), method="clarabel")
+
+
+def _stationarity(c: np.ndarray, lower: np.ndarray, pi: np.ndarray, prices: np.ndarray, w: np.ndarray,
+                  chat: np.ndarray) -> float:
+    """Stationarity of the interior targets: ``pi_j = p_j - w_j (c_j - chat_j)``, relative to ``p_j``."""
     interior = c > lower * (1 + 1e-9)
     implied = prices - w * (c - chat)
-    stationarity = float(np.max(np.abs(pi - implied)[interior] / prices[interior], initial=0.0))
-    return Revision(targets=c, valuation=pi, seconds=time.perf_counter() - start, stationarity=stationarity)
+    return float(np.max(np.abs(pi - implied)[interior] / prices[interior], initial=0.0))
+
+
+def _by_leontief(problem: PlanProblem, lp, layout, q: np.ndarray, goods: np.ndarray, chat: np.ndarray,
+                 prices: np.ndarray, w: np.ndarray, lower: np.ndarray,
+                 time_limit: float | None) -> tuple[np.ndarray, np.ndarray, str] | str:
+    """The revision by the Leontief-structure method (:mod:`gosplan.planning.proximal_leontief`),
+    accepted where gosplan's check of the program certifies it (violation, duality gap and prices
+    row by row within :data:`CERTIFY`); where the method does not apply or is not certified, why."""
+    from gosplan.optim.check import verify_diagonal_qp
+    from gosplan.planning.proximal_leontief import solve_proximal
+    from gosplan.planning.substitution import NotApplicable
+
+    try:
+        plan = solve_proximal(problem, layout, goods, chat, prices, w, lower, tol=CERTIFY / 10, time_limit=time_limit)
+    except (NotApplicable, ArithmeticError) as exc:
+        return f"not applicable: {exc}"
+    check = verify_diagonal_qp(lp, q, np.concatenate([plan.x, plan.c]), plan.y)
+    if not (check.passes(CERTIFY) and check.price_error <= CERTIFY):
+        return f"not certified ({_words(check)})"
+    return np.maximum(plan.c, lower), plan.y[goods], f"{plan.message}; {_words(check)}"
+
+
+def _words(check) -> str:
+    return (f"violation {check.max_violation:.1e}, duality gap {check.relative_gap:.1e}, "
+            f"price error {check.price_error:.1e}")

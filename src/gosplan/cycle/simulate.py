@@ -58,6 +58,9 @@ beyond, only the last period's consumption is kept."""
 MIN_STEP = 1.0 / 64
 CLIP = 1e3
 SHRINK = 1.0 - 1e-6
+LEONTIEF_MISSES = 2
+"""After this many revisions in a row that the Leontief method could not make (or certify), the loop
+leaves the rest to Clarabel: a failed try costs seconds at 10^4 products."""
 """Revised targets are planned this little inside the production set: exactly on its boundary
 (capacities binding) the plan ray's program is so degenerate that HiGHS' answers fail gosplan's
 own check; the plan's ray (z >= 1) takes what is delivered back to the boundary."""
@@ -353,6 +356,7 @@ def simulate(
     target = c0.copy()
     theta = float(step)
     prev_phi = -np.inf
+    misses = 0  # revisions in a row the Leontief method did not make
     prev_delivered = None
     p_prev = None
     converged = False
@@ -431,17 +435,20 @@ def simulate(
             try:
                 rev = proximal_targets(
                     belief, goods, center, p_rev, sigma, theta, time_limit=time_limit,
-                    activity=result.activity_level, feasible=delivered,
+                    activity=result.activity_level, feasible=delivered, leontief=misses < LEONTIEF_MISSES,
                 )
             except PlanningError as exc:
                 # Stop here, keeping the periods before (their tables are what the run has to show).
                 error = message = f"period {t}: {exc}"
                 break
             valuation = rev.valuation
+            revision_method = rev.method
+            misses = misses + 1 if rev.method != "leontief" else 0
             nxt = rev.targets * SHRINK
             gap = _ratio_gap(p, valuation, delivered, ~over)
         else:
             valuation = fixed_prices
+            revision_method = ""
             nxt = target
             gap = _ratio_gap(p_clear, valuation, delivered)
         t_rev = time.perf_counter() - t2
@@ -490,6 +497,7 @@ def simulate(
             "labour_used": labour_used if labour_used is not None else np.nan,
             "step": theta,
             "plan_method": result.method,
+            "revision_method": revision_method,
             "plan_seconds": t_plan,
             "market_seconds": t_market,
             "revision_seconds": t_rev,

@@ -49,7 +49,8 @@ import scipy.sparse as sp
 
 from gosplan.optim.lp import LinearProgram, harmony
 
-__all__ = ["Verification", "verify", "max_violation", "row_sizes", "farkas_margin", "proves_unbounded"]
+__all__ = ["Verification", "verify", "verify_diagonal_qp", "max_violation", "row_sizes", "farkas_margin",
+           "proves_unbounded"]
 
 DUAL_BOUND_RESIDUAL = 1e-3
 """Above this dual residual the prices bound nothing and the gap is reported infinite."""
@@ -123,9 +124,10 @@ def row_sizes(lp: LinearProgram, v: np.ndarray) -> np.ndarray:
 
 
 def _price_error(lp: LinearProgram, v: np.ndarray, y: np.ndarray, a: np.ndarray, Kv: np.ndarray,
-                 size: np.ndarray) -> float:
-    """Row-by-row and column-by-column error of the prices ``y`` (see the module)."""
-    grad = lp.gradient(v)
+                 size: np.ndarray, grad: np.ndarray | None = None) -> float:
+    """Row-by-row and column-by-column error of the prices ``y`` (see the module); ``grad`` the
+    objective's gradient at ``v`` (default ``lp``'s)."""
+    grad = lp.gradient(v) if grad is None else grad
     d = grad - (lp.c - a)  # grad - K'y
     abs_kt = abs(lp.K).T
     turnover = np.abs(grad) + abs_kt @ np.abs(y)
@@ -216,6 +218,37 @@ def verify(lp: LinearProgram, v: np.ndarray, y: np.ndarray) -> Verification:
     else:
         gap = abs(primal - dual) / (1.0 + abs(primal) + abs(dual))
     return Verification(violation, residual, primal, dual, gap, _price_error(lp, v, y, a, Kv, size))
+
+
+def verify_diagonal_qp(lp: LinearProgram, q: np.ndarray, v: np.ndarray, y: np.ndarray) -> Verification:
+    """:func:`verify` for ``lp`` with the extra objective ``1/2 sum_j q_j v_j^2`` (``q >= 0``, linear
+    ``lp``): the dual bound's inner minimum over a column with ``q_j > 0`` is taken at
+    ``clip(-a_j / q_j, l_j, u_j)``."""
+    v = np.asarray(v, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    if not lp.is_linear:
+        raise ValueError("verify_diagonal_qp takes a linear program plus the diagonal term")
+    if not (np.isfinite(v).all() and np.isfinite(y).all()):
+        return Verification(math.inf, math.inf, math.nan, math.nan, math.inf)
+    Kv = lp.K @ v
+    size = row_sizes(lp, v)
+    violation = _violation(lp, v, Kv, size)
+    primal = lp.objective(v) + 0.5 * float(q @ (v * v))
+    a = lp.c - lp.K.T @ y
+    row_value, row_wrong = _bound_term(y, lp.row_lower, lp.row_upper)
+    quad = q > 0
+    lo, hi = lp.col_lower[quad], lp.col_upper[quad]
+    vq = np.clip(-a[quad] / q[quad], lo, hi)
+    col_value, col_wrong = _bound_term(a[~quad], lp.col_lower[~quad], lp.col_upper[~quad])
+    dual = lp.offset + row_value + col_value + float(a[quad] @ vq + 0.5 * q[quad] @ (vq * vq))
+    residual = float(np.sqrt(np.sum(row_wrong**2) + np.sum(col_wrong**2))) / (1.0 + float(np.linalg.norm(lp.c)))
+    if not math.isfinite(dual) or residual > DUAL_BOUND_RESIDUAL:
+        gap = math.inf
+    else:
+        gap = abs(primal - dual) / (1.0 + abs(primal) + abs(dual))
+    return Verification(violation, residual, primal, dual, gap,
+                        _price_error(lp, v, y, a, Kv, size, grad=lp.c + q * v))
 
 
 def _wrong_row(m: np.ndarray, lo: np.ndarray, hi: np.ndarray, columns: bool = False) -> np.ndarray:
