@@ -5,7 +5,8 @@ synthetic household groups, labour and two other resources limited and 40 capaci
 every capacity binds at once, with committed demand in millions of USD. gosplan's check caught
 the wrong prices (duality gap 7e-4) and the plan was ``numerical_error`` with every backend; the
 runner now solves such an answer again at a hundredfold tighter tolerance
-(tests/data/degenerate_us2017_plan.npz holds the inputs).
+(tests/data/degenerate_us2017_plan.npz holds the inputs), and then at 1e-9
+(tests/data/degenerate_us2017_plan_tight.npz: a plan a hundredfold tighter does not certify).
 """
 
 from __future__ import annotations
@@ -21,17 +22,30 @@ import gosplan
 pytestmark = pytest.mark.filterwarnings("ignore::gosplan.GosplanWarning")
 
 
-def test_degenerate_plan_is_certified():
-    d = np.load(Path(__file__).parent / "data" / "degenerate_us2017_plan.npz")
-    economy = gosplan.load("us-2017")
-    res = gosplan.plan(
-        economy, targets=d["targets"], committed=d["committed"], floors=d["floors"], method="highs",
+def _plan(name: str, **kw):
+    d = np.load(Path(__file__).parent / "data" / name)
+    return gosplan.plan(
+        gosplan.load("us-2017"), targets=d["targets"], committed=d["committed"], floors=d["floors"],
         resources=dict(zip(d["res_names"].tolist(), d["res_values"].tolist())),
-        capacities=pd.Series(d["cap_values"], index=d["cap_products"].astype(str)),
+        capacities=pd.Series(d["cap_values"], index=d["cap_products"].astype(str)), **kw,
     )
+
+
+def test_degenerate_plan_is_certified():
+    res = _plan("degenerate_us2017_plan.npz", method="highs")
     assert res.success, res.message
     assert res.duality_gap <= 1e-6 and res.detail["prices_certified"]
     assert "solved again at tolerance" in res.stages[0].message
+
+
+def test_degenerate_plan_a_hundredfold_tighter_does_not_certify_is_solved_at_1e_9():
+    """The consumer loop's period-4 plan of test_simulate's capacity test, reached with targets
+    revised 1e-8 differently: HiGHS' duals leave a gap of 7.8e-4 at tolerances 1e-6 and 1e-7 (with
+    presolve or without), 1e-9 at 1e-9; before, every backend ended ``numerical_error``."""
+    res = _plan("degenerate_us2017_plan_tight.npz", tol=1e-5)
+    assert res.success, res.message
+    assert res.duality_gap <= 1e-6 and res.max_violation <= 1e-6
+    assert "solved again at tolerance 1e-09" in res.stages[0].message
 
 
 def test_infeasible_cost_plan_is_infeasible_where_the_simplex_gives_up() -> None:
