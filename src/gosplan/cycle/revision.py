@@ -52,7 +52,7 @@ __all__ = ["Revision", "proximal_targets", "MAX_FALL"]
 
 MAX_FALL = 10.0
 """A target falls at most this many times in one period (the proximal step's lower bound)."""
-CERTIFY = 1e-8
+CERTIFY = 1e-7
 """A revision by the Leontief method is taken where gosplan's check of the program finds violation,
 duality gap and price error within this; else Clarabel solves it."""
 
@@ -161,7 +161,7 @@ def _by_leontief(problem: PlanProblem, lp, layout, q: np.ndarray, goods: np.ndar
     from gosplan.planning.substitution import NotApplicable
 
     try:
-        plan = solve_proximal(problem, layout, goods, chat, prices, w, lower, tol=CERTIFY / 10, time_limit=time_limit)
+        plan = solve_proximal(problem, layout, goods, chat, prices, w, lower, tol=10 * CERTIFY, time_limit=time_limit)
     except (NotApplicable, ArithmeticError) as exc:
         return f"not applicable: {exc}"
     check = verify_diagonal_qp(lp, q, np.concatenate([plan.x, plan.c]), plan.y)
