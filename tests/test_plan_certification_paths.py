@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 import gosplan
@@ -353,3 +354,20 @@ def test_a_later_stage_infeasible_under_the_holds_is_not_an_infeasible_plan(monk
     assert res.status is Status.NUMERICAL_ERROR, res.message
     assert "holds of the earlier priority classes" in res.message
     assert res.stages[1].status is Status.NUMERICAL_ERROR
+
+
+def test_proves_unbounded_on_a_linear_program():
+    """``min -z`` s.t. ``x - z >= 0`` (``x, z >= 0``): ``(1, 1)`` is a ray (the cost falls, the row
+    keeps its side); ``(0, 1)`` breaks the row, ``(1, 0)`` leaves the cost where it is, and with
+    ``z <= 5`` the ray leaves the column's bound."""
+    from gosplan.optim.check import proves_unbounded
+
+    def lp(z_upper):
+        return LinearProgram(c=np.array([0.0, -1.0]), K=sp.csr_array(np.array([[1.0, -1.0]])),
+                             row_lower=np.array([0.0]), row_upper=np.array([np.inf]),
+                             col_lower=np.zeros(2), col_upper=np.array([np.inf, z_upper]))
+
+    assert proves_unbounded(lp(np.inf), np.array([1.0, 1.0]))
+    assert not proves_unbounded(lp(np.inf), np.array([0.0, 1.0]))
+    assert not proves_unbounded(lp(np.inf), np.array([1.0, 0.0]))
+    assert not proves_unbounded(lp(5.0), np.array([1.0, 1.0]))

@@ -132,9 +132,33 @@ def test_verify_diagonal_qp_on_a_hand_solved_program():
     assert bad.dual_objective == pytest.approx(-2.0) and not bad.passes(1e-3)
 
 
-def test_the_loop_reports_who_revised(us2022_small=None):
+def test_the_loop_reports_who_revised():
     eco = gosplan.load("us-2022")
     hh = gosplan.load_households(eco, groups=3, seed=1)
     sim = gosplan.simulate(eco, hh, rule="opportunity", periods=3)
     assert set(sim.periods["revision_method"]) <= {"leontief", "clarabel"}
     assert (sim.periods["revision_method"] == "leontief").any()
+
+
+def test_the_loop_stops_trying_after_two_misses(monkeypatch):
+    """Two revisions in a row the method cannot make: the rest go to Clarabel without a try."""
+    import importlib
+
+    from gosplan.planning import proximal_leontief
+
+    loop = importlib.import_module("gosplan.cycle.simulate")  # the package's ``simulate`` is the function
+    from gosplan.planning.substitution import NotApplicable
+
+    calls = []
+
+    def refuse(*a, **k):
+        calls.append(1)
+        raise NotApplicable("refused in the test")
+
+    monkeypatch.setattr(proximal_leontief, "solve_proximal", refuse)
+    eco = gosplan.load("us-2022")
+    hh = gosplan.load_households(eco, groups=3, seed=1)
+    sim = gosplan.simulate(eco, hh, rule="opportunity", periods=5)
+    assert len(calls) == loop.LEONTIEF_MISSES == 2
+    assert (sim.periods["revision_method"] == "clarabel").all() and sim.n_periods == 5
+

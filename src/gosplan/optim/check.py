@@ -299,8 +299,8 @@ def farkas_margin(lp: LinearProgram, ray: np.ndarray | None, relax: float) -> fl
 def proves_unbounded(lp: LinearProgram, ray: np.ndarray, rel: float = 1e-9) -> bool:
     """``ray`` is a direction of unboundedness of ``lp``: every row with a lower bound does not
     fall along it, every row with an upper bound does not rise (within ``rel`` of the terms'
-    size), every bounded column keeps its side, and the objective falls (a weighted harmony
-    column grows, no linear cost rises). With a plan that meets ``lp`` beside it, the program
+    size), every bounded column keeps its side, and the objective falls (its linear cost falls,
+    or a weighted harmony column grows and no linear cost rises). With a plan that meets ``lp`` beside it, the program
     is unbounded; alone it proves nothing (the program may be infeasible)."""
     K = sp.csr_array(lp.K)
     moved = K @ ray
@@ -313,4 +313,6 @@ def proves_unbounded(lp: LinearProgram, ray: np.ndarray, rel: float = 1e-9) -> b
     h = np.asarray(lp.harmony_columns if lp.harmony_columns is not None else [], dtype=np.int64)
     w = np.asarray(lp.harmony_weights if lp.harmony_weights is not None else [], dtype=np.float64)
     grows = bool(h.size and ((ray[h] > 0) & (w > 0)).any())
-    return bool(rows_ok and cols_ok and grows and float(lp.c @ ray) <= rel * float(np.abs(lp.c) @ np.abs(ray) + 1e-300))
+    slope, terms = float(lp.c @ ray), rel * float(np.abs(lp.c) @ np.abs(ray) + 1e-300)
+    falls = slope < -terms or (grows and slope <= terms)  # a linear program's cost falls along it
+    return bool(rows_ok and cols_ok and falls)

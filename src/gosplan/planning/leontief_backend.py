@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gosplan.errors import PlanningError
-from gosplan.optim.check import verify
+from gosplan.optim.check import proves_unbounded, verify
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
 from gosplan.planning import harmony_leontief, net_imports, substitution
 from gosplan.planning.substitution import ImportsExceedUse, NegativeDemandMixes, NotApplicable, _Structure
@@ -129,6 +129,10 @@ def _free_ray(lp: LinearProgram, stage: dict[str, Any]) -> LPSolution | None:
     x = np.zeros(problem.m)
     x[st.choice] = np.maximum(g, 0.0) / st.out[st.choice]
     ray = np.concatenate([x, np.ones(lp.shape[1] - problem.m)])
+    # The program is feasible (productive, nothing limited, no ceilings: any demand can be made);
+    # the ray is checked on it as the harmony method's is.
+    if not proves_unbounded(lp, ray):
+        return None
     k, m = lp.shape
     return LPSolution(
         status=LPStatus.UNBOUNDED, v=np.full(m, np.nan), y=np.full(k, np.nan), d=np.full(m, np.nan),
