@@ -57,7 +57,6 @@ CERTIFY = 1e-7
 duality gap and price error within this; else Clarabel solves it."""
 
 
-
 @dataclass(frozen=True)
 class Revision:
     """Next period's targets (``G``) and the valuation they were revised against."""

@@ -58,12 +58,12 @@ beyond, only the last period's consumption is kept."""
 MIN_STEP = 1.0 / 64
 CLIP = 1e3
 SHRINK = 1.0 - 1e-6
-LEONTIEF_MISSES = 2
-"""After this many revisions in a row that the Leontief method could not make (or certify), the loop
-leaves the rest to Clarabel: a failed try costs seconds at 10^4 products."""
 """Revised targets are planned this little inside the production set: exactly on its boundary
 (capacities binding) the plan ray's program is so degenerate that HiGHS' answers fail gosplan's
 own check; the plan's ray (z >= 1) takes what is delivered back to the boundary."""
+LEONTIEF_MISSES = 2
+"""After this many revisions in a row that the Leontief method could not make (or certify), the loop
+leaves the rest to Clarabel: a failed try costs seconds at 10^4 products."""
 
 
 def plan_with_fallbacks(economy: Economy, targets: np.ndarray, committed: np.ndarray, **kwargs: Any) -> Any:

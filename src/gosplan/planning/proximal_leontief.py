@@ -20,9 +20,12 @@ closed form,
 
 curvature ``1 / w_j`` where the bound does not hold. Each round costs a few sparse Leontief
 solves instead of the direct factorisation of the economy that an interior-point method needs
-(150-200 s a period at 10^4 products, none finished at 10^5). The caller checks the answer as
-a whole (:func:`gosplan.optim.check.verify_diagonal_qp`) and solves the program by Clarabel where
-the method gives up or the check fails.
+(Clarabel and its KKT polish: 50-113 s a period at 10^4 products, BENCHMARKS.md). Net imports
+the plan does not use in full are imported only, as in harmony's plans. The method gives up
+where more capacities bind than the master prices (:func:`~gosplan.planning.harmony_leontief._max_priced`:
+583 against 400 at 10^4 synthetic products). The caller checks the answer as a whole
+(:func:`gosplan.optim.check.verify_diagonal_qp`) and solves the program by Clarabel where the
+method gives up or the check fails.
 """
 
 from __future__ import annotations
