@@ -165,10 +165,5 @@ def _by_leontief(problem: PlanProblem, lp, layout, q: np.ndarray, goods: np.ndar
         return f"not applicable: {exc}"
     check = verify_diagonal_qp(lp, q, np.concatenate([plan.x, plan.c]), plan.y)
     if not (check.passes(CERTIFY) and check.price_error <= CERTIFY):
-        return f"not certified ({_words(check)})"
-    return np.maximum(plan.c, lower), plan.y[goods], f"{plan.message}; {_words(check)}"
-
-
-def _words(check) -> str:
-    return (f"violation {check.max_violation:.1e}, duality gap {check.relative_gap:.1e}, "
-            f"price error {check.price_error:.1e}")
+        return f"not certified ({check.words()})"
+    return np.maximum(plan.c, lower), plan.y[goods], f"{plan.message}; {check.words()}"

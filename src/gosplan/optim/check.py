@@ -76,6 +76,11 @@ class Verification:
             and self.relative_gap <= tol
         )
 
+    def words(self) -> str:
+        """``violation ..., gap ..., dual residual ..., price error ...`` for messages."""
+        return (f"violation {self.max_violation:.1e}, gap {self.relative_gap:.1e}, "
+                f"dual residual {self.dual_residual:.1e}, price error {self.price_error:.1e}")
+
     def to_dict(self) -> dict[str, float | None]:
         def f(x: float) -> float | None:
             return float(x) if math.isfinite(x) else None

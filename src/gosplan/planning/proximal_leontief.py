@@ -46,9 +46,9 @@ __all__ = ["ProximalPlan", "solve_proximal"]
 
 
 class _ProximalResponse:
-    """The goods' answer to prices ``pi`` (the interface of the harmony method's response):
-    ``c_j = chat_j (1 + s_j)``, so that the search's deviations ``s`` and net outputs
-    ``d_j = b_j + chat_j (1 + s_j)`` read as harmony's."""
+    """The goods' answer to prices ``pi`` (what the harmony method's search reads of its response:
+    ``T``, ``wsum``, ``importing`` and the call): ``c_j = chat_j (1 + s_j)``, so that the search's
+    deviations ``s`` and net outputs ``d_j = b_j + chat_j (1 + s_j)`` read as harmony's."""
 
     def __init__(self, problem: PlanProblem, goods: np.ndarray, center: np.ndarray, prices: np.ndarray,
                  weights: np.ndarray, lower: np.ndarray) -> None:
@@ -58,7 +58,6 @@ class _ProximalResponse:
         self.p = prices
         self.wq = weights
         self.a = b[goods] + center
-        self.floor = np.full(goods.size, -np.inf)
         self.s_lo = lower / center - 1.0
         h = np.maximum(problem.floor, b)  # the revision's balance rows of the other products
         h[goods] = 0.0
@@ -67,7 +66,6 @@ class _ProximalResponse:
         self.importing[goods] = b[goods] < 0
         # theta = 1 prices a row at the goods' whole value over the row's bound (see _Master.scale)
         self.wsum = float(prices @ center)
-        self.weighted = np.ones(goods.size, dtype=bool)
 
     def __call__(self, pi: np.ndarray, want_curv: bool = False):
         q = pi[self.T]
@@ -116,6 +114,9 @@ def solve_proximal(problem: PlanProblem, layout: Layout, goods: np.ndarray, cent
     deadline = None if time_limit is None else start + time_limit
     args = (goods, center, np.asarray(prices, dtype=np.float64), np.asarray(weights, dtype=np.float64),
             np.asarray(lower, dtype=np.float64))
+    limited = np.isfinite(problem.available)
+    if not limited.any() or (problem.available[limited] <= 0).any():
+        raise NotApplicable("no limited resource with something available")
     free = np.zeros(0, dtype=np.int64)
     for _ in range(IMPORT_ROUNDS):
         # Net imports the plan does not use in full are imported only, by a free technique capped
@@ -125,10 +126,6 @@ def solve_proximal(problem: PlanProblem, layout: Layout, goods: np.ndarray, cent
         st = _Structure.build(stage, "fulfilment")
         st.choice[free] = problem.m + np.arange(free.size)
         resp = _ProximalResponse(stage, *args)
-        if st.limited.size == 0 or (stage.available[st.limited] <= 0).any():
-            raise NotApplicable("no limited resource with something available")
-        if np.isneginf(resp.h).any():
-            raise NotApplicable("unlimited net imports (a floor of -inf)")
         master = _Master(st, resp)
         theta, _ = _start(st, master)
         try:

@@ -166,9 +166,7 @@ def certified_with_negative_inputs(problem: PlanProblem, lp: LinearProgram, sol:
         return sol
     check = verify(lp, sol.v, sol.y) if np.isfinite(sol.v).all() else None
     if check is None or not check.passes(10 * tol) or not check.price_error <= 10 * tol:
-        what = ("no finite plan" if check is None else
-                f"violation {check.max_violation:.1e}, gap {check.relative_gap:.1e}, "
-                f"dual residual {check.dual_residual:.1e}, price error {check.price_error:.1e}")
+        what = "no finite plan" if check is None else check.words()
         raise NotApplicable(f"with negative input coefficients ({problem.negative_coefficient()}) the plan "
                             f"by the Leontief method fails its certificate ({what})")
     return sol
