@@ -64,6 +64,19 @@ def test_each_rule_writes_tables_summary_and_report(runner: CliRunner, tmp_path:
     assert "log scale" in html and gaps[0]["name"].replace("&", "&amp;") in html
     for heading in ("Convergence", "Shortage", "Household groups", "Prices against valuations", "Final indicators"):
         assert heading in html
+    # who solved the periods, counted from the periods table
+    plans = periods_frame["plan_method"].value_counts()
+    assert "Solved by" in html
+    for method, count in plans.items():
+        assert f"{method} ({count})" in html
+    revised = periods_frame["revision_method"].dropna().astype(str)
+    revised = revised[revised != ""]
+    if rule == "fixed":
+        assert revised.empty and "target revisions:" not in html
+    else:
+        assert len(revised) == len(periods_frame)
+        text = "target revisions: " + ", ".join(f"{m} ({k})" for m, k in revised.value_counts(sort=False).items())
+        assert text in html
 
 
 def test_json_is_the_summary(runner: CliRunner, tmp_path: Path) -> None:

@@ -252,7 +252,7 @@ def simulation_html(
     n = len(periods)
     labels = [str(int(p)) for p in periods["period"]] if n else []
     sections = [
-        ("headline", "Headline figures", _headline(summary)),
+        ("headline", "Headline figures", _headline(summary, periods)),
         ("convergence", "1. Convergence", _convergence(labels, periods, rule)),
         ("shortage", "2. Shortage, unsold goods and the hidden market", _shortage(labels, periods, rule)),
         ("groups", "3. Household groups in the last period", _groups(groups, max_groups)),
@@ -285,7 +285,23 @@ def plan_objective(summary: dict) -> str:
 
 
 # ------------------------------------------------------------------------------ sections
-def _headline(summary: dict) -> str:
+def solved_by(periods: pd.DataFrame) -> str:
+    """Who solved the periods' plans and target revisions, with how many periods each:
+    ``plans: leontief (8); target revisions: leontief (7), clarabel (1)`` (``""`` when the
+    table records neither; the fixed rule revises no targets)."""
+    parts = []
+    for key, what in (("plan_method", "plans"), ("revision_method", "target revisions")):
+        if periods is None or key not in periods:
+            continue
+        named = periods[key].fillna("").astype(str)
+        counts = named[named != ""].value_counts(sort=False)  # no revision under the fixed rule
+        if counts.empty:
+            continue
+        parts.append(f"{what}: " + ", ".join(f"{name} ({int(k)})" for name, k in counts.items()))
+    return "; ".join(parts)
+
+
+def _headline(summary: dict, periods: pd.DataFrame | None = None) -> str:
     ok = bool(summary.get("converged"))
     rows = [
         f"<th>Economy</th>{_txt(summary.get('economy', '—'))}",
@@ -298,6 +314,9 @@ def _headline(summary: dict) -> str:
         f"<th>Consumer goods</th>{_num(summary.get('goods'))}",
         f"<th>Time</th>{_num(summary.get('seconds'), lambda v: f'{format_number(v)} s')}",
     ]
+    who = solved_by(periods)
+    if who:
+        rows.append(f"<th>Solved by</th>{_txt(who)}")
     if summary.get("failed_period") is not None:
         what = "Target revision failed in period" if summary.get("error") else "Plan failed in period"
         rows.append(f"<th>{what}</th>{_num(summary['failed_period'])}")
