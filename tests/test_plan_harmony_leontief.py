@@ -288,3 +288,50 @@ def test_a_combination_of_choices_at_a_flat_kink(seed: int) -> None:
     weights = dict(zip(map(str, econ.products), map(float, w)))
     ref = reference(econ, inst.resources.to_dict(), inst.capacities.to_dict(), weights=weights)
     _check(result, econ, ref, s_tol=1e-3, **kw)
+
+
+def _converged_master(n: int, seed: int):
+    """The harmony method's master at its answer on a synthetic instance, and the answer's
+    ``theta`` (prices in units of the whole harmony weight over each row's bound)."""
+    from gosplan.planning import harmony_leontief as hl
+    from gosplan.planning.substitution import _Structure
+
+    inst = planning_instance(n, 10, seed=seed)
+    problem = planning_problem(inst.economy, resources=inst.resources, capacities=inst.capacities)
+    st = _Structure.build(problem, "fulfilment")
+    resp = hl._Response(problem)
+    master = hl._Master(st, resp)
+    theta, _ = hl._start(st, master)
+    _, _, _, mu, kappa, _, status = hl._search(st, resp, master, theta, hl._max_priced(n), 1e-6, None)
+    assert status.value == "optimal"
+    z = np.concatenate([mu[st.limited], kappa[np.asarray(master.caps, dtype=np.int64)]])
+    return master, z / master.scale()
+
+
+def test_polish_unprices_rows_left_at_rounding_prices() -> None:
+    """The SQP's interior-point steps stop a price a rounding error short of zero: at 10^4
+    products 36 capacities 57 % short of their bound kept prices of 1e-12 to 1e-9, and the
+    polish solved for prices that are not there (a target revision and a harmony plan were given
+    to Clarabel and PDHG for it). Here the slack capacities of a converged master get prices
+    of 1e-11 of the largest: the polish must unprice them all and meet the optimality
+    conditions again; the maximum of the choices' duals must not rise."""
+    master, theta = _converged_master(3000, 3)
+    assert len(master.pieces) >= 2
+    evals = [master.evaluate(pc, theta) for pc in master.pieces]
+    lam = master.weights(theta, evals)
+    assert master.kkt_residual(theta, evals, lam) <= 1e-9
+    comb = lam @ np.array([e[1] for e in evals])
+    slack = np.flatnonzero((theta <= 1e-9 * theta.max()) & (comb > 1e-3))
+    assert slack.size >= 5
+    noisy = theta.copy()
+    noisy[slack] = 1e-11 * theta.max() * (1.0 + np.arange(slack.size) / slack.size)
+    ev = [master.evaluate(pc, noisy) for pc in master.pieces]
+    assert master.kkt_residual(noisy, ev, master.weights(noisy, ev)) > 1e-3  # the rows count as priced
+    top = max(e[0] for e in ev)
+    polished = master.polish(noisy)
+    ev = [master.evaluate(pc, polished) for pc in master.pieces]
+    assert master.kkt_residual(polished, ev, master.weights(polished, ev)) <= 1e-9
+    assert (polished[slack] == 0).all()
+    assert max(e[0] for e in ev) <= top + 1e-12 * (1 + abs(top))
+    np.testing.assert_allclose(polished, np.where(theta <= 1e-9 * theta.max(), 0.0, theta), rtol=1e-6,
+                               atol=1e-9 * theta.max())

@@ -89,16 +89,31 @@ NEWTON_TOL = 1e-11
 ZERO_PRICE = 1e-12
 """A row priced below this (in units of the whole harmony weight over the row's bound) with a
 positive gradient counts as unpriced (at its bound ``0``)."""
-MAX_PRICED_CAPACITIES = 400
+ACTIVE_SETS = 30
+"""Changes of the choices and rows that the master's polish solves on before it stops."""
+SNAP_PRICE = 1e-6
+"""A row priced below this share of the largest price, and left short of its bound by the
+choices' combination, is taken as unpriced by the master's polish."""
+MAX_PRICED_CAPACITIES = 1000
 """Capacities priced in the master at most (each costs one transposed Leontief solve per
 choice, ``8 n`` bytes per choice and ``n p`` operations per Hessian entry); fewer on large
 plans, see :func:`_max_priced`."""
+HESSIAN_BUDGET = 1e10
+"""Operations of one Hessian ``W' diag W`` of the master (``n p^2``) that :func:`_max_priced` allows."""
+W_BUDGET = 6e9
+"""Bytes of the matrices ``W_B`` of :data:`MAX_PIECES` choices (``8 n p`` each) that :func:`_max_priced` allows."""
 
 
 def _max_priced(n: int) -> int:
     """Priced capacities allowed at ``n`` products: the master's Hessian ``W' diag W`` costs
-    ``n p^2``; kept under ``4e9`` operations (10^4: 400, 10^5: 200, 10^6: 63)."""
-    return int(min(MAX_PRICED_CAPACITIES, max(20, (4e9 / max(n, 1)) ** 0.5)))
+    ``n p^2`` operations, kept under :data:`HESSIAN_BUDGET`, and its choices ``8 n p`` bytes
+    each, kept under :data:`W_BUDGET` together (10^4: 1,000, 10^5: 316, 10^6: 62, 10^7: 20).
+    A target revision of 10^4 products prices 619 capacities, a harmony plan 705 (run H4 of
+    BENCHMARKS.md); at 400 both were given to the conic or first-order solver."""
+    n = max(n, 1)
+    by_time = (HESSIAN_BUDGET / n) ** 0.5
+    by_memory = W_BUDGET / (8.0 * n * MAX_PIECES)
+    return int(min(MAX_PRICED_CAPACITIES, max(20, min(by_time, by_memory))))
 
 
 class _Response:
@@ -233,11 +248,23 @@ class _Master:
         wsum = self.resp.wsum
         D = (value + float(z @ c)) / wsum
         grad = zs * (c - use) / wsum
-        H = None
-        if hess:
-            WT = piece.W[self.resp.T] * zs
-            H = (WT.T @ (WT * curv[:, None])) / wsum
+        H = self._hessian(piece, curv, zs) if hess else None
         return D, grad, H, d, s, use
+
+    def _hessian(self, piece: _Piece, curv: np.ndarray, zs: np.ndarray) -> np.ndarray:
+        """``W_T' diag(curv) W_T / wsum`` in theta: a symmetric rank-k update over the targeted
+        rows with curvature (those at a bound of ``s`` add nothing), half the work of the product."""
+        from scipy.linalg.blas import dsyrk
+
+        rows = np.flatnonzero(curv > 0)
+        p = zs.size
+        if rows.size == 0:
+            return np.zeros((p, p))
+        M = piece.W[self.resp.T[rows]]
+        M *= zs
+        M *= np.sqrt(curv[rows])[:, None]
+        H = dsyrk(1.0 / self.resp.wsum, M.T)  # M' M, upper triangle
+        return np.triu(H) + np.triu(H, 1).T
 
     @staticmethod
     def _usable(step: np.ndarray, g: np.ndarray, theta: np.ndarray) -> bool:
@@ -339,12 +366,17 @@ class _Master:
         """An active-set Newton method on the min-max's optimality conditions. For the active
         choices ``A`` and priced rows ``F``: ``sum_A lam_k g_k[F] = 0``, ``D_k(theta) = t``
         (``k`` in ``A``), ``sum_A lam_k = 1``, Jacobian ``[[sum lam_k H_k, G_A'], [G_A, -1],
-        [1', 0]]``; a choice whose weight turns negative, or a row whose price does, leaves its
-        set, a choice above ``t`` or a row over its bound joins it. The SQP's quadratic programs
-        end where they predict no decrease, which on a flat kink left the rows' use up to 4e-3
-        off its bound (4 of 44 plans of 3,000 products were given up for that); this converges
-        quadratically once the sets are right. Its answer is kept only where it meets the
-        conditions better and the maximum did not rise."""
+        [1', 0]]``, its steps halved until they cut the residual. The choices start as those the
+        combination weighs, the rows as those priced above :data:`SNAP_PRICE` of the largest
+        price or overused; then the choice whose weight turns most negative leaves, every row
+        whose price turns negative leaves, and, when none does, the choice most above ``t``, or
+        else every row over its bound, joins (at most :data:`ACTIVE_SETS` changes). The SQP's
+        quadratic programs end where they predict no decrease, which on a flat kink left the
+        rows' use up to 4e-3 off its bound (4 of 44 plans of 3,000 products were given up for
+        that); this converges quadratically once the sets are right. With hundreds of priced
+        capacities the sets change by dozens of rows (a target revision of 10^4 products: 622
+        rows, 31 unpriced at once). Its answer is kept only where it meets the conditions better
+        and the maximum did not rise."""
         evals = [self.evaluate(pc, theta) for pc in self.pieces]
         lam = self.weights(theta, evals)
         best, best_res = theta, self.kkt_residual(theta, evals, lam)
@@ -353,25 +385,35 @@ class _Master:
         Dv = np.array([e[0] for e in evals])
         top0 = float(Dv.max())
         scale = 1.0 + abs(top0)
-        A = (lam > 1e-12) | (Dv >= top0 - 1e-6 * scale)
+        A = lam > 1e-12  # choices at the maximum that the combination leaves out join when above it
         comb = lam @ np.array([e[1] for e in evals])
-        F = (theta > ZERO_PRICE) | (comb < 0)
-        th, lm = theta.copy(), lam.copy()
-        for _ in range(6):  # active sets
-            last = np.inf
+        # A row the combination leaves short of its bound (comb > 0) at a price of rounding size
+        # is unpriced: the SQP's interior-point steps stop a price 1e-12 short of zero, not at it
+        # (705 priced capacities at 10^4 products: rows 57 % short at theta 1e-12 made the Newton
+        # system solve for prices that are not there).
+        idle = (comb > 0) & (theta <= SNAP_PRICE * float(theta.max(initial=0.0)))
+        F = ((theta > ZERO_PRICE) & ~idle) | (comb < 0)
+        th, lm = np.where(F, theta, 0.0), lam.copy()
+        if idle.any():
+            evals = [self.evaluate(pc, th) for pc in self.pieces]
+
+        def residual(lm: np.ndarray, evals: list, a_idx: np.ndarray, f_idx: np.ndarray) -> np.ndarray:
+            G = np.array([evals[k][1] for k in a_idx])
+            Da = np.array([evals[k][0] for k in a_idx])
+            t = float(lm[a_idx] @ Da)
+            return np.concatenate([lm[a_idx] @ G[:, f_idx], Da - t, [lm[a_idx].sum() - 1.0]])
+
+        for _ in range(ACTIVE_SETS):  # active sets
             for _ in range(iterations):  # Newton with the sets fixed
                 a_idx, f_idx = np.flatnonzero(A), np.flatnonzero(F)
                 a, f = a_idx.size, f_idx.size
                 if a < 2 or f == 0:
                     return best
                 G = np.array([evals[k][1] for k in a_idx])
-                Da = np.array([evals[k][0] for k in a_idx])
-                t = float(lm[a_idx] @ Da)
-                r = np.concatenate([lm[a_idx] @ G[:, f_idx], Da - t, [lm[a_idx].sum() - 1.0]])
+                r = residual(lm, evals, a_idx, f_idx)
                 size = float(np.abs(r).max())
-                if size <= 1e-14 or size >= last:  # converged, or at rounding
+                if size <= 1e-14:  # converged
                     break
-                last = size
                 H = sum(lm[k] * self.evaluate(self.pieces[k], th, hess=True)[2] for k in a_idx if lm[k] != 0)
                 J = np.zeros((f + a + 1, f + a + 1))
                 if not np.isscalar(H):
@@ -386,18 +428,30 @@ class _Master:
                     return best
                 if not np.isfinite(step).all():
                     return best
-                th = th.copy()
-                th[f_idx] += step[:f]
-                lm = lm.copy()
-                lm[a_idx] += step[f:f + a]
-                evals = [self.evaluate(pc, np.maximum(th, 0.0)) for pc in self.pieces]
+                # Damped: the full step is taken where it cuts the residual, else halved (with
+                # several choices nearly alike the system is close to singular, and a full step
+                # from a residual of 1e-6 once landed at 4)
+                alpha, moved = 1.0, False
+                while alpha >= 1.0 / 64:
+                    th_try = th.copy()
+                    th_try[f_idx] += alpha * step[:f]
+                    lm_try = lm.copy()
+                    lm_try[a_idx] += alpha * step[f:f + a]
+                    ev_try = [self.evaluate(pc, np.maximum(th_try, 0.0)) for pc in self.pieces]
+                    r_try = float(np.abs(residual(lm_try, ev_try, a_idx, f_idx)).max())
+                    if np.isfinite(r_try) and r_try < (1.0 - 1e-4 * alpha) * size:
+                        th, lm, evals, moved = th_try, lm_try, ev_try, True
+                        break
+                    alpha /= 2
+                if not moved:  # at rounding, or no progress with these sets
+                    break
             changed = False
             if (lm[A] < 0).any():
                 k = np.flatnonzero(A)[np.argmin(lm[A])]
                 A[k], lm[k], changed = False, 0.0, True
-            if (th[F] < 0).any():
-                j = np.flatnonzero(F)[np.argmin(th[F])]
-                F[j], th[j], changed = False, 0.0, True
+            if (th[F] < 0).any():  # every row whose price the solve on these sets makes negative
+                neg = np.flatnonzero(F)[th[F] < 0]
+                F[neg], th[neg], changed = False, 0.0, True
             if not changed:
                 Dv = np.array([e[0] for e in evals])
                 t = float(Dv[A].max())
@@ -406,8 +460,8 @@ class _Master:
                 over = ~F & (comb < -1e-13)
                 if above.any():
                     A[np.flatnonzero(above)[np.argmax(Dv[above])]] = changed = True
-                elif over.any():
-                    F[np.flatnonzero(over)[np.argmin(comb[over])]] = changed = True
+                elif over.any():  # every row the combination overuses (hundreds of capacities)
+                    F[over] = changed = True
             if not changed:
                 break
             lm = np.maximum(lm, 0.0)
@@ -435,13 +489,16 @@ class _Master:
         settings.tol_gap_abs = settings.tol_gap_rel = 1e-12
         settings.tol_feas = 1e-12
         for _ in range(100):
-            ev = [self.evaluate(pc, theta, hess=True) for pc in pieces]
+            ev = [self.evaluate(pc, theta) for pc in pieces]
             Dv = np.array([e[0] for e in ev])
             top = float(Dv.max())
             if lam is None:
                 lam = (Dv >= top - 1e-12 * (1 + abs(top))).astype(float)
                 lam /= lam.sum()
-            H = sum(l * e[2] for l, e in zip(lam, ev) if l > 0)
+            # the Lagrangian's Hessian needs only the choices the last QP weighted (each Hessian
+            # costs n p^2: at 10^4 products and 700 priced rows, most of a round when computed
+            # for every choice collected)
+            H = sum(l * self.evaluate(pc, theta, hess=True)[2] for l, pc in zip(lam, pieces) if l > 0)
             H = H + (1e-12 * max(float(np.trace(H)) / p, 1e-300)) * np.eye(p)
             P = sp.csc_matrix(sp.triu(sp.block_diag([sp.csr_matrix(H), sp.csr_matrix((1, 1))]), format="csc"))
             q = np.concatenate([np.zeros(p), [1.0]])
