@@ -28,8 +28,9 @@ Each size runs in its own process (so that its peak RSS is its own) under ``--ti
 seconds; the process streams one line per period, so a run cut short still reports how far it
 got. Columns: products, groups, preference nonzeros, periods (``*``: not converged), total
 seconds of the ``simulate`` call, mean seconds per period of the plan, the market and the
-revision, the market's share of a period and its slowest period, peak RSS of the process during
-the loop, what binds, and, where ``groups x goods <= --ref-max``: seconds of the Eisenberg--Gale
+revision (with who made the revisions, ``leontief`` or ``clarabel``, and in how many periods),
+the market's share of a period and its slowest period, peak RSS of the process during the loop,
+what binds, and, where ``groups x goods <= --ref-max``: seconds of the Eisenberg--Gale
 program built and solved by Clarabel (and its ratio to one period of the loop), and the relative
 difference between the loop's total consumption per good and the program's (its consumption
 recomputed by the CES demand formula at its own prices, the more accurate part of an
@@ -269,11 +270,13 @@ def run_one(size: str, ref_max: int, periods: int, shares, cap_share, reference:
         "revision_s": float(per["revision_seconds"].mean()), "market_max_s": float(per["market_seconds"].max()),
         "market_share": float(per["market_seconds"].sum() / total.sum()),
         "plan_methods": sorted(set(per["plan_method"].astype(str))),
+        "revision_methods": per["revision_method"].astype(str).value_counts().to_dict()
+        if "revision_method" in per else {},
         "gap": float(per["gap"].iloc[-1]), "change": float(per["change"].iloc[-1]),
         "resources": res_rows, "binding_resources": binding, "capacities": int(caps.size), "at_capacity": at_cap,
         "peak_rss_mb": peak, "rss_before_mb": rss_before, "message": sim.message,
         "per_period": per[["period", "plan_seconds", "market_seconds", "revision_seconds", "gap", "change", "step",
-                           "plan_method"]].to_dict(orient="list"),
+                           "plan_method"] + (["revision_method"] if "revision_method" in per else [])].to_dict(orient="list"),
     }
     emit({"loop": row})
     if hh.H * hh.G > ref_max:
@@ -418,7 +421,8 @@ def _cell(r: dict) -> list[str]:
     return [
         r["size"], f(r.get("products"), ","), f"{f(r.get('groups'), ',')} x {f(r.get('goods'), ',')}", f(r.get("nnz"), ","),
         periods, f(r.get("seconds"), ".1f") if "wall" not in r else f"> {r['wall']:.0f} ({r.get('status')})", f(r.get("plan_s"), ".3f"), f(r.get("market_s"), ".3f"),
-        f(r.get("revision_s"), ".3f"),
+        f(r.get("revision_s"), ".3f") + (" (" + ", ".join(f"{m} {k}" for m, k in r["revision_methods"].items()) + ")"
+                                        if r.get("revision_methods") else ""),
         "—" if "market_share" not in r else f"{r['market_share']:.0%} (max {r['market_max_s']:.2f} s)",
         f(r.get("peak_rss_mb"), ".0f"), binds, eg, diff,
     ]

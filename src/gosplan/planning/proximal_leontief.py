@@ -20,10 +20,12 @@ closed form,
 
 curvature ``1 / w_j`` where the bound does not hold. Each round costs a few sparse Leontief
 solves instead of the direct factorisation of the economy that an interior-point method needs
-(Clarabel and its KKT polish: 50-113 s a period at 10^4 products, BENCHMARKS.md). Net imports
-the plan does not use in full are imported only, as in harmony's plans. The method gives up
-where more capacities bind than the master prices (:func:`~gosplan.planning.harmony_leontief._max_priced`:
-583 against 400 at 10^4 synthetic products). The caller checks the answer as a whole
+(Clarabel and its KKT polish: 41-80 s a period at 10^4 synthetic products with 1,000
+capacities, against 5.6-15 s by this method, which priced 619 in the first; BENCHMARKS.md,
+"The target revision at 10^4 products"). Net imports the plan does not use in full are
+imported only, as in harmony's plans. The method gives up where more capacities bind than the
+master prices (:func:`~gosplan.planning.harmony_leontief._max_priced`: 1,000 up to 10^4
+products, 316 at 10^5). The caller checks the answer as a whole
 (:func:`gosplan.optim.check.verify_diagonal_qp`) and solves the program by Clarabel where the
 method gives up or the check fails.
 """
