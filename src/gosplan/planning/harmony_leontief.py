@@ -397,11 +397,12 @@ class _Master:
         if idle.any():
             evals = [self.evaluate(pc, th) for pc in self.pieces]
 
-        def residual(lm: np.ndarray, evals: list, a_idx: np.ndarray, f_idx: np.ndarray) -> np.ndarray:
+        def residual(lm: np.ndarray, evals: list, a_idx: np.ndarray, f_idx: np.ndarray):
+            """The conditions' residual on the sets, and the active choices' gradients."""
             G = np.array([evals[k][1] for k in a_idx])
             Da = np.array([evals[k][0] for k in a_idx])
             t = float(lm[a_idx] @ Da)
-            return np.concatenate([lm[a_idx] @ G[:, f_idx], Da - t, [lm[a_idx].sum() - 1.0]])
+            return np.concatenate([lm[a_idx] @ G[:, f_idx], Da - t, [lm[a_idx].sum() - 1.0]]), G
 
         for _ in range(ACTIVE_SETS):  # active sets
             for _ in range(iterations):  # Newton with the sets fixed
@@ -409,8 +410,7 @@ class _Master:
                 a, f = a_idx.size, f_idx.size
                 if a < 2 or f == 0:
                     return best
-                G = np.array([evals[k][1] for k in a_idx])
-                r = residual(lm, evals, a_idx, f_idx)
+                r, G = residual(lm, evals, a_idx, f_idx)
                 size = float(np.abs(r).max())
                 if size <= 1e-14:  # converged
                     break
@@ -438,7 +438,7 @@ class _Master:
                     lm_try = lm.copy()
                     lm_try[a_idx] += alpha * step[f:f + a]
                     ev_try = [self.evaluate(pc, np.maximum(th_try, 0.0)) for pc in self.pieces]
-                    r_try = float(np.abs(residual(lm_try, ev_try, a_idx, f_idx)).max())
+                    r_try = float(np.abs(residual(lm_try, ev_try, a_idx, f_idx)[0]).max())
                     if np.isfinite(r_try) and r_try < (1.0 - 1e-4 * alpha) * size:
                         th, lm, evals, moved = th_try, lm_try, ev_try, True
                         break
@@ -740,14 +740,11 @@ def _search(st: _Structure, resp, master: _Master, theta: np.ndarray, limit: int
     problem = st.problem
     n, m = problem.n, problem.m
 
-    def prices(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _prices(st, master, theta)
-
     def judge(theta: np.ndarray):
         """The cheapest choice at ``theta`` (left in ``st.choice``), the true dual there and the
         model's, and whether the model is exact: the choice already collected, or the true dual
         not above the model's beyond the Leontief solves' own error."""
-        mu, kappa = prices(theta)
+        mu, kappa = _prices(st, master, theta)
         pi = st.cheapest(_unit_costs(st, mu, kappa))
         true_D = (resp(pi)[0] + float(mu[st.limited] @ master.R)
                   + (float(kappa[master.caps] @ problem.capacity[master.caps]) if master.caps else 0.0)) / resp.wsum
