@@ -6,6 +6,7 @@ committed demand and weights."""
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -308,13 +309,10 @@ def _converged_master(n: int, seed: int):
     return master, z / master.scale()
 
 
-def test_polish_unprices_rows_left_at_rounding_prices() -> None:
-    """The SQP's interior-point steps stop a price a rounding error short of zero: at 10^4
-    products 36 capacities 57 % short of their bound kept prices of 1e-12 to 1e-9, and the
-    polish solved for prices that are not there (a target revision and a harmony plan were given
-    to Clarabel and PDHG for it). Here the slack capacities of a converged master get prices
-    of 1e-11 of the largest: the polish must unprice them all and meet the optimality
-    conditions again; the maximum of the choices' duals must not rise."""
+@pytest.fixture(scope="module")
+def rounding_priced():
+    """A converged master (3,000 products) whose slack capacities are priced at 1e-11 of the
+    largest price: ``(master, theta, noisy prices, the slack rows, the maximum of the duals)``."""
     master, theta = _converged_master(3000, 3)
     assert len(master.pieces) >= 2
     evals = [master.evaluate(pc, theta) for pc in master.pieces]
@@ -327,7 +325,17 @@ def test_polish_unprices_rows_left_at_rounding_prices() -> None:
     noisy[slack] = 1e-11 * theta.max() * (1.0 + np.arange(slack.size) / slack.size)
     ev = [master.evaluate(pc, noisy) for pc in master.pieces]
     assert master.kkt_residual(noisy, ev, master.weights(noisy, ev)) > 1e-3  # the rows count as priced
-    top = max(e[0] for e in ev)
+    return master, theta, noisy, slack, max(e[0] for e in ev)
+
+
+def test_polish_unprices_rows_left_at_rounding_prices(rounding_priced) -> None:
+    """The SQP's interior-point steps stop a price a rounding error short of zero: at 10^4
+    products 36 capacities 57 % short of their bound kept prices of 1e-12 to 1e-9, and the
+    polish solved for prices that are not there (a target revision and a harmony plan were given
+    to Clarabel and PDHG for it). Here the slack capacities of a converged master get prices
+    of 1e-11 of the largest: the polish must unprice them all and meet the optimality
+    conditions again; the maximum of the choices' duals must not rise."""
+    master, theta, noisy, slack, top = rounding_priced
     polished = master.polish(noisy)
     ev = [master.evaluate(pc, polished) for pc in master.pieces]
     assert master.kkt_residual(polished, ev, master.weights(polished, ev)) <= 1e-9
@@ -335,3 +343,25 @@ def test_polish_unprices_rows_left_at_rounding_prices() -> None:
     assert max(e[0] for e in ev) <= top + 1e-12 * (1 + abs(top))
     np.testing.assert_allclose(polished, np.where(theta <= 1e-9 * theta.max(), 0.0, theta), rtol=1e-6,
                                atol=1e-9 * theta.max())
+
+
+def test_polish_stops_at_its_deadline(rounding_priced, monkeypatch) -> None:
+    """The polish's Newton steps cost the active choices' Hessians (2-10 s at 10^4 products and
+    700 priced rows): past the solve's deadline it takes none, and what it returns still does not
+    raise the maximum of the choices' duals. The same polish without a deadline computes them."""
+
+    master, _, noisy, _, top = rounding_priced
+    hessians = []
+    evaluate = master.evaluate
+
+    def counted(piece, theta, hess=False):
+        hessians.append(hess)
+        return evaluate(piece, theta, hess)
+
+    monkeypatch.setattr(master, "evaluate", counted)
+    late = master.polish(noisy, deadline=time.perf_counter() - 1.0)
+    assert not any(hessians)
+    ev = [evaluate(pc, late) for pc in master.pieces]
+    assert max(e[0] for e in ev) <= top + 1e-12 * (1 + abs(top))
+    master.polish(noisy)
+    assert any(hessians)

@@ -362,7 +362,7 @@ class _Master:
         level = float((lam * (Dv.max() - Dv)).sum()) / (1.0 + abs(float(Dv.max())))
         return max(float(rows.max(initial=0.0)), level)
 
-    def polish(self, theta: np.ndarray, iterations: int = 8) -> np.ndarray:
+    def polish(self, theta: np.ndarray, deadline: float | None = None, iterations: int = 8) -> np.ndarray:
         """An active-set Newton method on the min-max's optimality conditions. For the active
         choices ``A`` and priced rows ``F``: ``sum_A lam_k g_k[F] = 0``, ``D_k(theta) = t``
         (``k`` in ``A``), ``sum_A lam_k = 1``, Jacobian ``[[sum lam_k H_k, G_A'], [G_A, -1],
@@ -376,7 +376,8 @@ class _Master:
         that); this converges quadratically once the sets are right. With hundreds of priced
         capacities the sets change by dozens of rows (a target revision of 10^4 products: 622
         rows, 31 unpriced at once). Its answer is kept only where it meets the conditions better
-        and the maximum did not rise."""
+        and the maximum did not rise. Past ``deadline`` it stops after the Newton step under way
+        (each costs the active choices' Hessians: 2-10 s at 10^4 products and 700 rows)."""
         evals = [self.evaluate(pc, theta) for pc in self.pieces]
         lam = self.weights(theta, evals)
         best, best_res = theta, self.kkt_residual(theta, evals, lam)
@@ -404,8 +405,13 @@ class _Master:
             t = float(lm[a_idx] @ Da)
             return np.concatenate([lm[a_idx] @ G[:, f_idx], Da - t, [lm[a_idx].sum() - 1.0]]), G
 
+        def late() -> bool:
+            return deadline is not None and time.perf_counter() > deadline
+
         for _ in range(ACTIVE_SETS):  # active sets
             for _ in range(iterations):  # Newton with the sets fixed
+                if late():
+                    break
                 a_idx, f_idx = np.flatnonzero(A), np.flatnonzero(F)
                 a, f = a_idx.size, f_idx.size
                 if a < 2 or f == 0:
@@ -445,6 +451,8 @@ class _Master:
                     alpha /= 2
                 if not moved:  # at rounding, or no progress with these sets
                     break
+            if late():
+                break
             changed = False
             if (lm[A] < 0).any():
                 k = np.flatnonzero(A)[np.argmin(lm[A])]
@@ -781,7 +789,7 @@ def _search(st: _Structure, resp, master: _Master, theta: np.ndarray, limit: int
             # The combination may need choices just below the maximum, where the SQP leaves the
             # rows' use off its bound: polish theta on the min-max's optimality conditions, and
             # judge again (a choice cheaper still may show there).
-            polished = master.polish(theta)
+            polished = master.polish(theta, deadline)
             if polished is not theta:
                 theta = polished
                 mu, kappa, pi, true_D, model_D, exact = judge(theta)
