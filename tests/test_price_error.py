@@ -128,6 +128,44 @@ def test_simplex_prices_from_presolve_are_solved_again() -> None:
     assert got.objective == pytest.approx(1.0, abs=1e-9)  # every target met: the resource is not short
 
 
+@pytest.mark.parametrize("seed", [1026, 1057])
+def test_simplex_prices_left_at_the_dual_tolerance_are_solved_again_tighter(seed: int) -> None:
+    """Random economies of ``benchmarks/sweep_leontief.py`` (101 products, capacities; seed 1026
+    net imports too): HiGHS' simplex at its default tolerance (1e-7, absolute in its scaled
+    program) ended 7.6e-9 short of the optimum with an activity left out at a reduced cost of
+    8.5e-9 against a turnover of 4.9e-7 at those prices: prices off row by row by 1.5e-2 and
+    0.10, with presolve or without. The runner solves it again at 1e-9: prices certified, and the
+    objective that of the program solved at 1e-10 by HiGHS directly."""
+    from _random_cases import draw
+
+    from gosplan.optim.highs import solve_highs
+    from gosplan.planning import runner
+
+    econ, kw, _, _, _ = draw(seed, (30, 200))
+    calls = []
+    solve = runner.backend
+
+    def watched(lp, kind, tol, *args, **kwargs):
+        calls.append((kind, tol, kwargs.get("presolve", True)))
+        if len(calls) == 1:
+            exact = solve_highs(lp, tol=1e-10)
+            assert exact.status.value == "optimal"
+            calls.append(exact.objective)
+        return solve(lp, kind, tol, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(runner, "backend", watched)
+            got = gosplan.plan(econ, method="highs", **kw)
+    assert got.status is gosplan.Status.OPTIMAL
+    assert ("highs", runner.PRICE_EXACT_TOL, True) in calls, calls
+    assert "(tol 1e-09" in got.method, got.method
+    assert got.detail["prices_certified"] and got.detail["price_error"] <= 1e-6
+    assert "the first answer's prices missed row by row by" in got.stages[0].message
+    assert -got.objective == pytest.approx(calls[1], rel=1e-12, abs=1e-12)
+
+
 @pytest.mark.slow
 def test_why_the_method_gave_up_survives_a_re_solve(monkeypatch) -> None:
     """The same program with the Leontief method asked for and giving up: HiGHS plans it and the
