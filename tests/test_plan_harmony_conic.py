@@ -78,12 +78,13 @@ def test_hand_solved_by_product() -> None:
             np.array([[0.0, -0.1], [0.0, 0.0]]), l=np.array([1.0, 1.0]), demand=np.array([1.0, 1.0]),
             products=["grain", "cars"],
         )
-    # HiGHS' tangent cuts re-solved as a conic program; and `auto`, the Leontief method (one
-    # technique a product: the negative input is planned, and the answer certified)
-    for method, kind in (("highs", "+clarabel"), ("auto", "leontief")):
+    # HiGHS' tangent cuts polished from their own plan and prices (else re-solved as a conic
+    # program); and `auto`, the Leontief method (one technique a product: the negative input is
+    # planned, and the answer certified)
+    for method, kinds in (("highs", ("+polish", "+clarabel")), ("auto", ("leontief",))):
         result = _plan(economy, resources={"labour": 2.9}, method=method)
         assert result.status.value == "optimal", result.message
-        assert result.method.endswith(kind), result.stages[-1].message
+        assert result.method.endswith(kinds), result.stages[-1].message
         np.testing.assert_allclose(result.net_output, [1.45, 2.9 / 1.8], rtol=1e-12)
         mu = 1 / 1.45
         np.testing.assert_allclose(result.resource_price, [mu], rtol=1e-12)
@@ -97,7 +98,8 @@ def test_bundled_tables_are_certified(table: str, weights) -> None:
     economy = gosplan.load(table)
     result = _plan(economy, weights=weights, method="highs")
     assert result.status.value == "optimal", result.message
-    assert result.method == "highs-simplex+cuts+clarabel", result.stages[-1].message
+    # the cuts' plan and prices polished (their active set is the optimum's), or Clarabel
+    assert result.method in ("highs-simplex+cuts+polish", "highs-simplex+cuts+clarabel"), result.stages[-1].message
     if table == "uk-2015":
         # `auto` plans uk-2015 by the Leontief method (its negative coefficients are in a resource
         # nothing limits): the same plan and prices, exact by construction
@@ -144,3 +146,28 @@ def test_at_least_as_good_as_the_cuts_and_exact_prices() -> None:
     scale = 1.0 + np.abs(lp.gradient(exact.v)).max()
     assert (d[: problem.m] >= -1e-10 * scale).all()
     assert (np.abs(d[: problem.m][x > 1e-9 * x.max()]) <= 1e-10 * scale).all()
+
+
+@pytest.mark.parametrize("seed", [1028, 1078])
+def test_random_economies_where_clarabel_scaled_by_the_cuts_failed(seed: int) -> None:
+    """Random economies of ``benchmarks/sweep_leontief.py --sizes 30:200`` with ceilings (which
+    the Leontief method refuses, so the cuts plan them): Clarabel scaled by the cuts' plan ended
+    "InsufficientProgress" (seed 1078, 172 products, negative inputs and net imports) or with
+    prices the polish could not finish (seed 1028: 4.6e-5 row by row). The plan is now certified
+    from the cuts' own plan and prices by the polish alone; and Clarabel without those prices,
+    when its scaled answer is not certified, is solved again unscaled and polished."""
+    from _random_cases import draw
+
+    econ, kw, weights, _, _ = draw(seed, (30, 200))
+    kw = {**kw, "weights": weights} if weights else kw
+    result = _plan(econ, method="highs", **kw)
+    assert result.status.value == "optimal", result.message
+    assert result.method == "highs-simplex+cuts+polish", result.stages[-1].message
+    assert result.detail["prices_certified"] and result.detail["price_error"] <= 1e-9
+    lp, _ = harmony_lp(planning_problem(econ, **kw))
+    cuts = solve_highs(lp, tol=1e-7)
+    exact = solve_conic(lp, tol=1e-8, v0=cuts.v)
+    check = verify(lp, exact.v, exact.y)
+    assert exact.status.value == "optimal" and "(unscaled), polished" in exact.message, exact.message
+    assert check.passes(1e-9) and check.price_error <= 1e-9
+    assert check.primal_objective == pytest.approx(-result.objective, rel=1e-9, abs=1e-9)

@@ -279,12 +279,12 @@ class Runner:
             # polished (gosplan.optim.conic).
             from gosplan.optim.conic import solve_conic
 
-            again = solve_conic(lp, tol=min(self.solver_tol, 1e-8), time_limit=self.remaining(), v0=sol.v)
+            again = solve_conic(lp, tol=min(self.solver_tol, 1e-8), time_limit=self.remaining(), v0=sol.v, y0=sol.y)
             again_check = self._better_prices(lp, again, check)
             if again_check is not None:
                 message = (f"{sol.message}; solved again exactly by {again.message}: the first answer's prices "
                            f"missed row by row by {check.price_error:.1e}")
-                again.method = f"{sol.method}+clarabel"
+                again.method = f"{sol.method}+{again.method}"
                 # the first answer's basis and cuts still warm-start a related program (two-level
                 # planning's next round lays its cuts from them)
                 again.detail = {**sol.detail, **again.detail}
