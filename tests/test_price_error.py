@@ -166,6 +166,27 @@ def test_simplex_prices_left_at_the_dual_tolerance_are_solved_again_tighter(seed
     assert -got.objective == pytest.approx(calls[1], rel=1e-12, abs=1e-12)
 
 
+def test_leontief_prices_that_miss_are_solved_again_by_highs() -> None:
+    """Seed 1108 of ``benchmarks/sweep_leontief.py --sizes 30:200`` (195 products, capacities,
+    floors, 36 net imports planned as capped import techniques): the method's finish ends 1.2e-8
+    below the optimum with its restricted program's prices off row by row by 8.4e-2. Up to
+    ``PRICE_EXACT_COLUMNS`` the runner has HiGHS solve the program again: the message keeps the
+    method's words and says by how much its prices missed; the plan is HiGHS'."""
+    from _random_cases import draw
+
+    econ, kw, _, _, _ = draw(1108, (30, 200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = gosplan.plan(econ, method="leontief", **kw)
+        ref = gosplan.plan(econ, method="highs", **kw)
+    assert got.status is ref.status is gosplan.Status.OPTIMAL
+    assert got.method.startswith("leontief+highs-simplex"), got.method
+    message = got.stages[0].message
+    assert message.startswith("Leontief decomposition") and "solved again by HiGHS" in message, message
+    assert got.detail["prices_certified"] and got.detail["price_error"] <= 1e-6
+    assert got.objective == pytest.approx(ref.objective, rel=1e-9)
+
+
 @pytest.mark.slow
 def test_why_the_method_gave_up_survives_a_re_solve(monkeypatch) -> None:
     """The same program with the Leontief method asked for and giving up: HiGHS plans it and the
