@@ -15,7 +15,8 @@ ceilings on two products (25 %), three priority classes for ``fulfilment`` (40 %
 random harmony weights (30 % / 20 %). Each objective is planned with ``method="auto"`` and
 ``"leontief"`` (not with ceilings, which the method refuses). A case is *bad* when a plan's
 status differs from the reference's, an optimal plan's objective (class 1's fulfilment with
-priority classes) is more than 1e-6 (relative) from it, or gosplan's own check fails at 1e-6.
+priority classes) is more than 1e-6 (relative) from it, gosplan's own check fails at 1e-6, or
+its prices miss row by row by more than 1e-6 (the check's price error, every stage).
 The exit code is 1 if any case is bad.
 """
 
@@ -154,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                         problems.append(f"objective {got.objective!r} against {ref_value!r}")
                     if got.max_violation > 1e-6 or got.duality_gap > 1e-6:
                         problems.append(f"check {got.max_violation:.1e} / {got.duality_gap:.1e}")
+                    price_error = max(st.price_error for st in got.stages)
+                    if not price_error <= 1e-6:
+                        problems.append(f"prices off row by row by {price_error:.1e}")
                 if problems:
                     bad += 1
                     print(f"BAD seed {seed} ({', '.join(features) or 'plain'}) {objective} {method} "
