@@ -116,8 +116,8 @@ solved again exactly (HiGHS takes well under a second there); beyond, its prices
 as not certified, with their error, rather than paying for an exact solve of a large program."""
 
 PRICE_EXACT_TOL = 1e-9
-"""HiGHS' feasibility tolerances for the last re-solves of a simplex answer whose prices miss row
-by row (see :meth:`Runner.solve`)."""
+"""HiGHS' feasibility tolerances for the last re-solves of a simplex or Leontief-method answer
+whose prices miss row by row (up to :data:`PRICE_EXACT_COLUMNS`; see :meth:`Runner.solve`)."""
 
 FIRST_ORDER_BUDGET = 100_000
 """PDHG iterations allowed on a program HiGHS can solve again exactly (``<=``
