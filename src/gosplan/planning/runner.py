@@ -238,9 +238,10 @@ class Runner:
                                "gosplan's check")
                     sol, check = again, again_check
                     break
+        basis = sol.detail.get("basis") if sol.method == "highs-simplex" else None
         if (status is Status.OPTIMAL and check is not None and check.passes(self.tol * 10)
                 and check.price_error > self.tol and sol.method in ("highs-simplex", "leontief") and lp.is_linear
-                and lp.shape[1] <= PRICE_EXACT_COLUMNS and self.remaining() != 0.0):
+                and (lp.shape[1] <= PRICE_EXACT_COLUMNS or basis is not None) and self.remaining() != 0.0):
             # A simplex vertex whose duals miss complementary slackness row by row. HiGHS' postsolve
             # (wiod-2011 with one resource limited: 8.6e-3, an activity running with a reduced cost
             # of 1 % of its turnover; without presolve 1.5e-8): solved again without presolve. Its
@@ -251,22 +252,28 @@ class Runner:
             # presolve; at 1e-9 by 1e-15): then at PRICE_EXACT_TOL, with presolve and without.
             # A Leontief-method answer whose prices miss (a finish whose restricted program leaves
             # out a product's own-output bound that binds: 1 random economy of 150, 8.4e-2) is
-            # solved by HiGHS the same way, with presolve first.
+            # solved by HiGHS the same way, with presolve first. A simplex answer is first solved
+            # again at PRICE_EXACT_TOL from its own optimal basis, at any size: a five-year plan of
+            # 200 industries (6,065 columns, 3.5e-4) took 26 iterations and 0.12 s so, 11.7 s cold.
             first_error, simplex, first_method, first_message = (check.price_error, sol.method == "highs-simplex",
                                                                  sol.method, message)
-            tries = [(self.solver_tol, not simplex)] + [(PRICE_EXACT_TOL, presolve) for presolve in (True, False)
-                                                        if PRICE_EXACT_TOL < self.solver_tol]
-            for tight, presolve in tries:
+            tries = [(PRICE_EXACT_TOL, True, True)] if basis is not None else []
+            if lp.shape[1] <= PRICE_EXACT_COLUMNS:
+                tries += [(self.solver_tol, not simplex, False)] + [
+                    (PRICE_EXACT_TOL, presolve, False) for presolve in (True, False) if PRICE_EXACT_TOL < self.solver_tol]
+            for tight, presolve, warm in tries:
                 if self.remaining() == 0.0:
                     break
-                again = backend(lp, "highs", tight, self.remaining(), None, presolve=presolve)
+                again = backend(lp, "highs", tight, self.remaining(), None, presolve=presolve,
+                                basis=basis if warm else None)
                 again_check = self._better_prices(lp, again, check)
                 if again_check is None:
                     continue
                 how = ", ".join(([] if tight == self.solver_tol else [f"tol {tight:.0e}"])
-                                + ([] if presolve else ["no presolve"]))
+                                + ([] if presolve else ["no presolve"]) + (["from its basis"] if warm else []))
                 said = " and ".join(([] if tight == self.solver_tol else [f"at tolerance {tight:.0e}"])
-                                    + ([] if presolve else ["without presolve"]))
+                                    + ([] if presolve else ["without presolve"])
+                                    + (["from its optimal basis"] if warm else []))
                 said = said if simplex else " ".join(["by HiGHS"] + ([said] if said else []))
                 message = (f"{again.message if simplex else first_message}; solved again {said}: the first "
                            f"answer's prices missed row by row by {first_error:.1e}")
