@@ -176,3 +176,77 @@ def test_refilled_solution_matches_dense(seed: int, transpose: bool, zero_share:
     M = np.eye(n) - _dense(pattern, data)
     assert info.converged
     np.testing.assert_allclose(z, np.linalg.solve(M.T if transpose else M, b), rtol=1e-8, atol=1e-12)
+
+
+def _fringed(n: int, seed: int, chains: int = 5, length: int = 12) -> sp.csr_array:
+    """A random cyclic pattern whose last ``chains * length`` products are trimmed in ``length``
+    levels: chains of products each using the one before it (and some products of the cycle);
+    no product of the cycle uses them."""
+    rng = np.random.default_rng(seed)
+    core = n - chains * length
+    M = sp.lil_array(_pattern(core, seed, density=0.03, fringe=False) * 1.0, shape=(n, n))
+    M.resize((n, n))
+    for c in range(chains):
+        members = core + c * length + np.arange(length)
+        for k, j in enumerate(members):
+            M[rng.choice(core, size=4, replace=False), j] = 1.0  # inputs from the cycle
+            M[j, j] = 1.0  # some use of itself
+            if k:
+                M[members[k - 1], j] = 1.0  # the chain: j uses the product before it
+    return sp.csr_array(M)
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["copied", "in place"])
+def test_trimmed_values_gathered_on_later_solves_match_dense(in_place: bool) -> None:
+    """A pattern's values solved again gather the trimmed levels along their columns (the copy
+    patched on refill); each solve matches numpy's dense solve and the first solve's push."""
+    n = 700
+    pattern = _fringed(n, 21)
+    data = _values(pattern, 22)
+    system = prepare(sp.csr_array((data, pattern.indices, pattern.indptr), shape=(n, n)))
+    level, nlevels, _, _ = system.levels()
+    assert nlevels >= 12 and (level > 0).sum() == 60  # every chain peeled, level by level
+    rng = np.random.default_rng(23)
+    l = rng.uniform(0.1, 1.0, size=(n, 2))
+    pushed, _ = solve(system, l, transpose=True, method="trim-bicgstab", tol=1e-13)
+    assert "T" not in system._blocks  # a first values solve pushes
+    gathered, _ = solve(system, l, transpose=True, method="trim-bicgstab", tol=1e-13)
+    assert "T" in system._blocks
+    np.testing.assert_allclose(gathered, pushed, rtol=1e-12)
+    M = np.eye(n) - _dense(pattern, data)
+    np.testing.assert_allclose(gathered, np.linalg.solve(M.T, l), rtol=1e-10)
+    trimmed = np.flatnonzero(level > 0)
+    for _ in range(3):
+        # change coefficients, the trimmed products' columns among them
+        in_fringe = np.flatnonzero(np.isin(pattern.indices, trimmed))
+        changed = np.union1d(rng.choice(pattern.nnz, size=pattern.nnz // 20, replace=False),
+                             rng.choice(in_fringe, size=in_fringe.size // 3, replace=False))
+        new = system.A.data.copy()
+        new[changed] = rng.uniform(0, 0.1, size=changed.size) * (rng.random(changed.size) < 0.8)
+        new *= (0.7 / np.maximum(np.asarray(sp.csr_array((new, pattern.indices, pattern.indptr),
+                                                          shape=(n, n)).sum(axis=0)).ravel(), 0.7))[pattern.indices]
+        # rescaling touches every entry: name them all, as a caller that rewrites columns does
+        changed = np.flatnonzero(new != system.A.data)
+        before = system._blocks["T"][2]
+        kept = before.copy()
+        patched = system.refill(new, changed=changed, in_place=in_place)
+        assert (patched._blocks["T"][2] is before) == in_place
+        if not in_place:
+            np.testing.assert_array_equal(system._blocks["T"][2], kept)
+        v, _ = solve(patched, l, transpose=True, method="trim-bicgstab", tol=1e-13)
+        M = np.eye(n) - _dense(pattern, new)
+        np.testing.assert_allclose(v, np.linalg.solve(M.T, l), rtol=1e-10)
+        system = patched
+
+
+def test_trimmed_values_push_beyond_the_gather_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leontief, "GATHER_MEMORY", 0)
+    n = 700
+    pattern = _fringed(n, 24)
+    data = _values(pattern, 25)
+    system = prepare(sp.csr_array((data, pattern.indices, pattern.indptr), shape=(n, n)))
+    l = np.random.default_rng(26).uniform(0.1, 1.0, size=n)
+    for _ in range(3):
+        v, _ = solve(system, l, transpose=True, method="trim-bicgstab", tol=1e-13)
+    assert "T" not in system._blocks and system.trimmed_columns() is None
+    np.testing.assert_allclose(v, np.linalg.solve((np.eye(n) - _dense(pattern, data)).T, l), rtol=1e-10)

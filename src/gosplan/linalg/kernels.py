@@ -947,6 +947,35 @@ def bicgstab_both(ptr, ind, dat, parts, W, dinv, B, X, goal, maxiter):  # pragma
 
 
 @njit(parallel=True)
+def gather_level(cptr, cind, cdat, members, lo, hi, base, Z, B):  # pragma: no cover - compiled
+    """Values system on a level of trimmed nodes ``members[lo:hi]`` (all their inputs solved),
+    gathering along their columns of ``A``: ``z_j = (b_j + sum_{i != j} A_ij z_i) / (1 - A_jj)``,
+    column ``j = members[a]`` held as row ``a - base`` of ``(cptr, cind, cdat)``. In parallel over
+    the level's nodes: no accumulators. Returns the number of nodes with ``1 - A_jj <= 0``."""
+    k = Z.shape[1]
+    bad = 0
+    for a in prange(lo, hi):
+        j = members[a]
+        r = a - base
+        d = 0.0
+        for e in range(cptr[r], cptr[r + 1]):
+            if cind[e] == j:
+                d += cdat[e]
+        piv = 1.0 - d
+        if piv <= 0.0:
+            bad += 1
+            piv = 1.0
+        for q in range(k):
+            acc = B[j, q]
+            for e in range(cptr[r], cptr[r + 1]):
+                i = cind[e]
+                if i != j:
+                    acc += cdat[e] * Z[i, q]
+            Z[j, q] = acc / piv
+    return bad
+
+
+@njit(parallel=True)
 def push_level_parallel(indptr, indices, data, nodes, parts, level, Z, B, ACC, finalize):  # pragma: no cover
     """Values system on a level of trimmed nodes, by pushing along rows of ``A``.
 
