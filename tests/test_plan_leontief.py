@@ -438,3 +438,20 @@ def test_a_class_met_in_full_with_nothing_scarce_stays_with_the_method() -> None
     for k in (1, 2):
         assert got.class_fulfilment[k] == pytest.approx(ref.class_fulfilment[k], rel=1e-7)
     assert got.objective == pytest.approx(ref.objective, rel=1e-7)
+
+
+@pytest.mark.parametrize("budget", [0, 10**9], ids=["on disk", "in memory"])
+def test_plan_store_keeps_the_columns_that_are_not_zero(budget: int) -> None:
+    from gosplan.planning.substitution import _PlanStore
+
+    store = _PlanStore(budget)
+    rng = np.random.default_rng(0)
+    both = rng.uniform(size=(50, 2))
+    second = np.column_stack([np.zeros(50), rng.uniform(size=50)])
+    store.add(both)
+    store.add(second, live=[1])
+    assert store.resident == (0 if budget == 0 else both.nbytes + second.nbytes // 2)
+    np.testing.assert_array_equal(store.get(0), both)
+    np.testing.assert_array_equal(store.get(1), second)
+    store.close()
+    assert store.items == []

@@ -12,22 +12,25 @@ from gosplan._jit import njit
 
 
 @njit(parallel=True)
-def cheapest_techniques(make_ptr, make_tech, use_ptr, use_rows, use_data, w, out, pi, current,
+def cheapest_techniques(tech_ptr, techs, use_ptr, use_rows, use_data, w, out, pi, products, current,
                         choice, best, cost_now):  # pragma: no cover - compiled
-    """For every product ``i``: the technique ``j`` making it (``make_tech[make_ptr[i]:make_ptr[i+1]]``)
-    with the least unit cost ``q_j = (w_j + U_j' pi) / O_j`` (the first listed on ties), that
-    cost, and the cost of its current technique ``current[i]``; ``-1``, ``inf``, ``inf`` where
-    nothing makes ``i``. One pass over ``U``'s columns of the techniques, in parallel over
-    products: ``U^T pi``, the division and the choice fused."""
-    n = make_ptr.shape[0] - 1
-    for i in prange(n):
+    """For every product ``i = products[a]``: the technique ``j`` making it
+    (``techs[tech_ptr[a]:tech_ptr[a+1]]``) with the least unit cost ``q_j = (w_j + U_j' pi) / O_j``
+    (the first listed on ties), that cost, and the cost of its current technique ``current[i]``, in
+    ``choice[a]``, ``best[a]``, ``cost_now[a]``; ``-1``, ``inf``, ``inf`` where nothing makes ``i``.
+    ``U_j`` is the ``e``-th column of ``(use_ptr, use_rows, use_data)`` for ``j = techs[e]``: the
+    techniques' inputs laid out in the order they are priced. One pass, in parallel over products:
+    ``U^T pi``, the division and the choice fused. The caller passes only the products with a
+    choice to make (several techniques): a product of one technique keeps it at any prices."""
+    for a in prange(products.shape[0]):
+        i = products[a]
         arg = -1
         low = np.inf
         now = np.inf
-        for e in range(make_ptr[i], make_ptr[i + 1]):
-            j = make_tech[e]
+        for e in range(tech_ptr[a], tech_ptr[a + 1]):
+            j = techs[e]
             acc = w[j]
-            for f in range(use_ptr[j], use_ptr[j + 1]):
+            for f in range(use_ptr[e], use_ptr[e + 1]):
                 acc += use_data[f] * pi[use_rows[f]]
             q = acc / out[j]
             if q < low:
@@ -35,6 +38,32 @@ def cheapest_techniques(make_ptr, make_tech, use_ptr, use_rows, use_data, w, out
                 arg = j
             if j == current[i]:
                 now = q
-        choice[i] = arg
-        best[i] = low
-        cost_now[i] = now
+        choice[a] = arg
+        best[a] = low
+        cost_now[a] = now
+
+
+@njit(parallel=True)
+def column_totals(G, choice, out, p_ptr, p_rows, p_data, base_cost, use, cost):  # pragma: no cover - compiled
+    """What a plan of technique choice ``choice`` uses: for gross outputs ``G`` (``n x k``) the
+    activity levels are ``x_i = G_i / O_{B(i)}``, and ``use[q, r] = sum_i P_{r,B(i)} x_iq``
+    (``P`` by column: ``p_ptr, p_rows, p_data``), ``cost[q] = sum_i c_{B(i)} x_iq``. One pass, in
+    parallel over chunks of products, each with its own partial sums."""
+    n, k = G.shape
+    chunks = min(n, 64)
+    part_use = np.zeros((chunks, k, use.shape[1]))
+    part_cost = np.zeros((chunks, k))
+    for c in prange(chunks):
+        for i in range(c * n // chunks, (c + 1) * n // chunks):
+            b = choice[i]
+            for q in range(k):
+                x = G[i, q] / out[b]
+                if x != 0.0:
+                    part_cost[c, q] += base_cost[b] * x
+                    for e in range(p_ptr[b], p_ptr[b + 1]):
+                        part_use[c, q, p_rows[e]] += p_data[e] * x
+    for c in range(chunks):
+        for q in range(k):
+            cost[q] += part_cost[c, q]
+            for r in range(use.shape[1]):
+                use[q, r] += part_use[c, q, r]
