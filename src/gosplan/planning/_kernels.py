@@ -44,26 +44,35 @@ def cheapest_techniques(tech_ptr, techs, use_ptr, use_rows, use_data, w, out, pi
 
 
 @njit(parallel=True)
-def column_totals(G, choice, out, p_ptr, p_rows, p_data, base_cost, use, cost):  # pragma: no cover - compiled
+def column_totals(G, choice, product_of, out, p_ptr, p_cols, p_data, base_cost, use, cost):  # pragma: no cover
     """What a plan of technique choice ``choice`` uses: for gross outputs ``G`` (``n x k``) the
-    activity levels are ``x_i = G_i / O_{B(i)}``, and ``use[q, r] = sum_i P_{r,B(i)} x_iq``
-    (``P`` by column: ``p_ptr, p_rows, p_data``), ``cost[q] = sum_i c_{B(i)} x_iq``. One pass, in
-    parallel over chunks of products, each with its own partial sums."""
+    level of technique ``j`` is ``x_j = G_{i(j)} / O_j`` where ``choice[i(j)] = j`` (else 0), and
+    ``use[q, r] = sum_j P_rj x_jq`` (``P``'s rows: ``p_ptr, p_cols, p_data``), ``cost[q] = sum_i
+    c_{B(i)} x_{B(i)q}``. In parallel over chunks of products and of each row's coefficients,
+    each chunk with its own partial sums: the levels of every technique are never formed."""
     n, k = G.shape
-    chunks = min(n, 64)
-    part_use = np.zeros((chunks, k, use.shape[1]))
+    chunks = 64
     part_cost = np.zeros((chunks, k))
     for c in prange(chunks):
         for i in range(c * n // chunks, (c + 1) * n // chunks):
             b = choice[i]
             for q in range(k):
-                x = G[i, q] / out[b]
-                if x != 0.0:
-                    part_cost[c, q] += base_cost[b] * x
-                    for e in range(p_ptr[b], p_ptr[b + 1]):
-                        part_use[c, q, p_rows[e]] += p_data[e] * x
+                part_cost[c, q] += base_cost[b] * G[i, q] / out[b]
     for c in range(chunks):
         for q in range(k):
             cost[q] += part_cost[c, q]
-            for r in range(use.shape[1]):
-                use[q, r] += part_use[c, q, r]
+    rows = p_ptr.shape[0] - 1
+    part_use = np.zeros((chunks, k))
+    for r in range(rows):
+        lo, hi = p_ptr[r], p_ptr[r + 1]
+        part_use[:] = 0.0
+        for c in prange(chunks):
+            for e in range(lo + c * (hi - lo) // chunks, lo + (c + 1) * (hi - lo) // chunks):
+                j = p_cols[e]
+                i = product_of[j]
+                if choice[i] == j:
+                    for q in range(k):
+                        part_use[c, q] += p_data[e] * G[i, q] / out[j]
+        for c in range(chunks):
+            for q in range(k):
+                use[q, r] += part_use[c, q]
