@@ -946,6 +946,23 @@ def bicgstab_both(ptr, ind, dat, parts, W, dinv, B, X, goal, maxiter):  # pragma
     return its, res <= goal, res
 
 
+@njit(inline="always")
+def _pivot(ind, dat, lo, hi, i):  # pragma: no cover - compiled
+    """``(1 - M_ii, bad)`` from the entries ``lo:hi`` of row (or column) ``i``; where ``1 - M_ii <= 0``
+    the pivot is 1 and ``bad`` is 1 (counted for the productivity check)."""
+    d = 0.0
+    e = np.uint64(lo)
+    e_end = np.uint64(hi)
+    while e < e_end:
+        if np.uint32(ind[e]) == i:
+            d += dat[e]
+        e += np.uint64(1)
+    piv = 1.0 - d
+    if piv <= 0.0:
+        return 1.0, 1
+    return piv, 0
+
+
 @njit(parallel=True)
 def gather_level(cptr, cind, cdat, members, lo, hi, base, Z, B):  # pragma: no cover - compiled
     """Values system on a level of trimmed nodes ``members[lo:hi]`` (all their inputs solved),
@@ -957,14 +974,8 @@ def gather_level(cptr, cind, cdat, members, lo, hi, base, Z, B):  # pragma: no c
     for a in prange(lo, hi):
         j = members[a]
         r = a - base
-        d = 0.0
-        for e in range(cptr[r], cptr[r + 1]):
-            if cind[e] == j:
-                d += cdat[e]
-        piv = 1.0 - d
-        if piv <= 0.0:
-            bad += 1
-            piv = 1.0
+        piv, nonpositive = _pivot(cind, cdat, cptr[r], cptr[r + 1], j)
+        bad += nonpositive
         for q in range(k):
             acc = B[j, q]
             for e in range(cptr[r], cptr[r + 1]):
@@ -992,17 +1003,8 @@ def push_level_parallel(indptr, indices, data, nodes, parts, level, Z, B, ACC, f
     if finalize:
         for a_ in prange(m):
             i = nodes[a_]
-            d = 0.0
-            e = np.uint64(indptr[i])
-            e_end = np.uint64(indptr[i + 1])
-            while e < e_end:
-                if np.uint32(indices[e]) == i:
-                    d += data[e]
-                e += np.uint64(1)
-            piv = 1.0 - d
-            if piv <= 0.0:
-                bad += 1
-                piv = 1.0
+            piv, nonpositive = _pivot(indices, data, indptr[i], indptr[i + 1], i)
+            bad += nonpositive
             for q in range(k):
                 tot = B[i, q]
                 for c in range(nchunks):

@@ -310,7 +310,7 @@ class LeontiefSystem:
         return self._blocks["T"]
 
     def _trimmed_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        level, nlevels, ptr, members = self.levels()
+        _, _, ptr, members = self.levels()
         nodes = members[ptr[1] :].astype(np.int64)
         A = self.A
         if nodes.size == 0:
