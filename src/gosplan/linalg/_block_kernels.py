@@ -22,6 +22,7 @@ import numpy as np
 from numba import prange
 
 from gosplan._jit import njit
+from gosplan.linalg.kernels import _pivot
 
 
 @njit(parallel=True)
@@ -262,17 +263,8 @@ def diagonal_inverse(indptr, indices, data, rows, out):  # pragma: no cover - co
     bad = 0
     for a_ in prange(rows.shape[0]):
         i = np.uint64(rows[a_])
-        d = 0.0
-        e = np.uint64(indptr[i])
-        e_end = np.uint64(indptr[i + 1])
-        while e < e_end:
-            if np.uint64(indices[e]) == i:
-                d += data[e]
-            e += np.uint64(1)
-        piv = 1.0 - d
-        if piv <= 0.0:
-            bad += 1
-            piv = 1.0
+        piv, nonpositive = _pivot(indices, data, indptr[i], indptr[i + 1], i)
+        bad += nonpositive
         out[i] = 1.0 / piv
     return bad
 

@@ -954,7 +954,7 @@ def _pivot(ind, dat, lo, hi, i):  # pragma: no cover - compiled
     e = np.uint64(lo)
     e_end = np.uint64(hi)
     while e < e_end:
-        if np.uint32(ind[e]) == i:
+        if np.uint64(ind[e]) == np.uint64(i):
             d += dat[e]
         e += np.uint64(1)
     piv = 1.0 - d

@@ -269,16 +269,16 @@ class Runner:
                 again_check = self._better_prices(lp, again, check)
                 if again_check is None:
                     continue
-                how = ", ".join(([] if tight == self.solver_tol else [f"tol {tight:.0e}"])
-                                + ([] if presolve else ["no presolve"]) + (["from its basis"] if warm else []))
-                said = " and ".join(([] if tight == self.solver_tol else [f"at tolerance {tight:.0e}"])
-                                    + ([] if presolve else ["without presolve"])
-                                    + (["from its optimal basis"] if warm else []))
+                # what sets this try apart: (in the method's label, in the message)
+                parts = ([] if tight == self.solver_tol else [(f"tol {tight:.0e}", f"at tolerance {tight:.0e}")]) \
+                    + ([] if presolve else [("no presolve", "without presolve")]) \
+                    + ([("from its basis", "from its optimal basis")] if warm else [])
+                said = " and ".join(long for _, long in parts)
                 said = said if simplex else " ".join(["by HiGHS"] + ([said] if said else []))
                 message = (f"{again.message if simplex else first_message}; solved again {said}: the first "
                            f"answer's prices missed row by row by {first_error:.1e}")
-                again.method = f"{again.method} ({how})" if how else again.method
-                again.method = again.method if simplex else f"{first_method}+{again.method}"
+                label = f"{again.method} ({', '.join(short for short, _ in parts)})" if parts else again.method
+                again.method = label if simplex else f"{first_method}+{label}"
                 sol, check = _carried(sol, again), again_check
                 if check.price_error <= self.tol:
                     break
