@@ -1,6 +1,6 @@
-"""The Leontief method's exact finish (gosplan.planning.substitution_finish): the program
-restricted to the techniques the master mixes, checked against HiGHS and against the method
-without it."""
+"""The Leontief method's exact finishes: the program restricted to the techniques the master
+mixes (gosplan.planning.substitution_finish) and the program on the linking rows
+(gosplan.planning.substitution_rows), checked against HiGHS and against the method without them."""
 
 from __future__ import annotations
 
@@ -82,17 +82,21 @@ def test_vertex_gives_the_exact_optimum(objective: str, seed: int) -> None:
 
 
 def test_vertex_by_default_up_to_its_size(monkeypatch) -> None:
-    """``vertex=None`` (the default) finishes plans of at most ``FINISH_AUTO_MAX`` products
-    and leaves larger ones to Dantzig–Wolfe alone: the same stages as ``True`` / ``False``."""
+    """``vertex=None`` (the default) finishes plans exactly: the program on the linking rows at
+    every size, the restricted program too on at most ``FINISH_AUTO_MAX`` products; ``False``
+    leaves the plan to Dantzig–Wolfe alone."""
     inst = planning_instance(4000, seed=11)
     kw = {"resources": inst.resources, "capacities": inst.capacities}
     default = _plan(inst.economy, "leontief", **kw)
     assert "the last one's plan" in default.stages[0].message, default.stages[0].message
     assert default.summary()["detail"]["prices_certified"] is True
-    monkeypatch.setattr(substitution, "FINISH_AUTO_MAX", 3999)
-    above = _plan(inst.economy, "leontief", **kw)
     plain = _plan(inst.economy, "leontief", vertex=False, **kw)
-    assert "restricted" not in above.stages[0].message
+    assert "restricted" not in plain.stages[0].message
+    assert "linking" not in plain.stages[0].message
+    monkeypatch.setattr(substitution, "FINISH_AUTO_MAX", 3999)
+    monkeypatch.setattr(substitution, "LINKING_ROUNDS", 10**6)  # the linking program never tried
+    monkeypatch.setattr(substitution, "LINKING_FROM_GAP", 0.0)
+    above = _plan(inst.economy, "leontief", **kw)
     assert above.stages[0].message == plain.stages[0].message
     assert above.objective == plain.objective
 
@@ -108,7 +112,7 @@ def test_vertex_finishes_the_last_priority_class() -> None:
     for k, z in ref.class_fulfilment.items():
         assert got.class_fulfilment[k] == pytest.approx(z, rel=1e-6, abs=2e-6)
     last = got.stages[-1]
-    assert "restricted program" in last.message, last.message
+    assert "the last one's plan" in last.message, last.message
     assert last.price_error <= 1e-6
 
 
@@ -156,7 +160,7 @@ def test_the_converging_round_is_finished_too() -> None:
     assert ref.status is got.status is Status.OPTIMAL, got.message
     assert got.objective == pytest.approx(ref.objective, rel=1e-7)
     stage = got.stages[0]
-    assert "restricted program" in stage.message, stage.message
+    assert "the last one's plan" in stage.message, stage.message
     assert stage.price_error <= 1e-8
     assert got.summary()["detail"]["prices_certified"] is True
     plain = _plan(inst.economy, "leontief", vertex=False, **kw)

@@ -197,19 +197,28 @@ def test_simplex_prices_are_solved_again_from_the_basis_beyond_the_exact_size(mo
     assert got.detail["prices_certified"] and got.detail["price_error"] <= 1e-6
 
 
-def test_leontief_prices_that_miss_are_solved_again_by_highs() -> None:
+def test_leontief_prices_that_miss_are_solved_again_by_highs(monkeypatch) -> None:
     """Seed 1108 of ``benchmarks/sweep_leontief.py --sizes 30:200`` (195 products, capacities,
-    floors, 36 net imports planned as capped import techniques): the method's finish ends 1.2e-8
-    below the optimum with its restricted program's prices off row by row by 8.4e-2. Up to
-    ``PRICE_EXACT_COLUMNS`` the runner has HiGHS solve the program again: the message keeps the
-    method's words and says by how much its prices missed; the plan is HiGHS'."""
+    floors, 36 net imports planned as capped import techniques): without the program on the
+    linking rows the method's finish ends 1.2e-8 below the optimum with its restricted program's
+    prices off row by row by 8.4e-2. Up to ``PRICE_EXACT_COLUMNS`` the runner has HiGHS solve the
+    program again: the message keeps the method's words and says by how much its prices missed;
+    the plan is HiGHS'. With it (the default) the method's own plan and prices are exact."""
     from _random_cases import draw
+
+    from gosplan.planning import substitution
 
     econ, kw, _, _, _ = draw(1108, (30, 200))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        got = gosplan.plan(econ, method="leontief", **kw)
         ref = gosplan.plan(econ, method="highs", **kw)
+        exact = gosplan.plan(econ, method="leontief", **kw)
+        monkeypatch.setattr(substitution, "LINKING_FROM_GAP", 0.0)
+        monkeypatch.setattr(substitution, "LINKING_ROUNDS", 10**6)
+        got = gosplan.plan(econ, method="leontief", **kw)
+    assert exact.method == "leontief" and "on the linking rows" in exact.stages[0].message
+    assert exact.detail["prices_certified"] and exact.detail["price_error"] <= 1e-9
+    assert exact.objective == pytest.approx(ref.objective, rel=1e-9)
     assert got.status is ref.status is gosplan.Status.OPTIMAL
     assert got.method.startswith("leontief+highs-simplex"), got.method
     message = got.stages[0].message

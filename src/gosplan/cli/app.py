@@ -583,9 +583,10 @@ def plan(
         typer.Option(
             "--vertex/--no-vertex",
             help="With the Leontief method (--method leontief, or auto beyond HiGHS' size): end each stage "
-            "with the restricted program on the techniques the master mixes, an optimal vertex whose prices "
-            "are certified row by row. Default: on up to 200,000 products, off beyond, where it is slower "
-            "(docs/planning.md).",
+            "on an optimal vertex whose prices are certified row by row: the whole program on its linking "
+            "rows (every size, where its rows fit) and the restricted program on the techniques the master "
+            "mixes. Default: both, the second up to 200,000 products; --no-vertex: neither, Dantzig-Wolfe "
+            "alone (docs/planning.md).",
             show_default=False,
         ),
     ] = None,

@@ -144,14 +144,16 @@ def plan(
     progress:
         Called with one line of text per stage.
     vertex:
-        With the Leontief method: end each stage with the restricted program on the
-        techniques its master mixes (:mod:`gosplan.planning.substitution_finish`), once
-        they are few enough: an optimal vertex whose prices are certified row by row,
-        where Dantzig–Wolfe alone stops within ``tol/2`` of the bound with prices certified
-        by the duality gap only. ``None`` (default): on up to
+        With the Leontief method: end each stage on an optimal vertex whose prices are
+        certified row by row, where Dantzig–Wolfe alone stops within ``tol/2`` of the bound
+        with prices certified by the duality gap only: by the whole program on its linking
+        rows (:mod:`gosplan.planning.substitution_rows`, where its rows fit) or the
+        restricted program on the techniques the master mixes
+        (:mod:`gosplan.planning.substitution_finish`, once they are few enough). ``None``
+        (default): both, the restricted program on up to
         :data:`~gosplan.planning.substitution.FINISH_AUTO_MAX` products (200,000), where it
-        costs no time, off beyond, where it is slower (docs/planning.md). Other methods
-        ignore it (HiGHS' simplex gives a vertex anyway).
+        costs no time; ``True``: both at any size; ``False``: neither (docs/planning.md).
+        Other methods ignore it (HiGHS' simplex gives a vertex anyway).
 
     Returns
     -------

@@ -45,6 +45,7 @@ import scipy.sparse as sp
 from gosplan.optim.lp import LinearProgram, LPSolution, LPStatus
 from gosplan.planning.formulate import Layout
 from gosplan.planning.problem import PlanProblem
+from gosplan.planning.substitution_rows import row_limit
 
 __all__ = ["applicable", "solve_stage", "NotApplicable", "ImportsExceedUse", "NegativeDemandMixes"]
 
@@ -68,6 +69,17 @@ PLAN_MEMORY = 2 * 2**30
 #: it saves; off beyond (at 10^6 products it is 4-24 % slower: BENCHMARKS.md, runs P16 and P17).
 FINISH_AUTO_MAX = 200_000
 FINISH_FROM_GAP = 1e-3
+#: The program on the linking rows (:mod:`gosplan.planning.substitution_rows`) is tried once the
+#: gap is below LINKING_FROM_GAP or from round LINKING_ROUNDS on (the last of three priority classes
+#: at 10^6 products: the bound is 3e-4 from the optimum, the plan 0.2 below it for 70 rounds), again
+#: each time the stage's solves have doubled since the last try.
+LINKING_FROM_GAP = 5e-2
+LINKING_ROUNDS = 5
+#: Its rows may cost at most this many transposed solves (eight rows a solve) for each Leontief
+#: solve the stage has made so far, and at least LINKING_MIN_ROWS rows: a class whose plan breaks
+#: 1,300 capacities (the second of three at 10^6 products) is left to the decomposition.
+LINKING_ROWS_PER_SOLVE = 6
+LINKING_MIN_ROWS = 256
 #: Directions the restricted program may always take on the round the decomposition converges
 #: (one block solve: eight right-hand sides at a time), when no round has certified a plan.
 FINISH_LAST_DIRECTIONS = 8
@@ -353,6 +365,11 @@ class _Structure:
         (At 10^6 products with second techniques for a tenth, pricing them alone is a tenth of the
         pass over ``U`` that pricing every technique took: 21 of a plan's 174 s.)"""
         return np.flatnonzero(np.diff(self.makers[0]) > 1).astype(np.int64)
+
+    @cached_property
+    def alternatives(self) -> int:
+        """Techniques beyond one per product."""
+        return int(self.problem.m - self.problem.n)
 
     @cached_property
     def _choosing_techniques(self) -> tuple[np.ndarray, ...]:
@@ -655,9 +672,13 @@ def solve_stage(
     if finish is None:
         finish = (state or {}).get("finish")
     use_finish = n <= FINISH_AUTO_MAX if finish is None else bool(finish)
+    use_linking = finish is not False
+    linking_after, linking_solves, linkings, linking_tries, linking_why = 0, 0, 0, 0, ""
     finished = None  # (value, x): the restricted program's plan, once it is certified
+    finished_by = ""  # which program: "linking" or "restricted"
     finish_solves, finishes, stage_solves = 0, 0, st.solves
     best = None  # (mu, kappa, pi): the prices of the best Lagrangian bound so far
+    best_column = -1  # the master's column of the cheapest choice at those prices
     prev_value = None
     smoothing = SMOOTHING if smoothing is None else smoothing
     if not 0.0 <= smoothing < 1.0:
@@ -691,6 +712,7 @@ def solve_stage(
             not np.isfinite(bound) or (candidate < bound if objective == "fulfilment" else candidate > bound)
         ):
             bound, best = candidate, (mu, kappa, pi)
+            best_column = len(master.columns) - 1
         # Capacity rows the current combination violates join the master.
         violated = _violated_capacities(st, master, lam, eta)
         if progress is not None:
@@ -736,19 +758,32 @@ def solve_stage(
             if found is not None:
                 finish_solves += st.solves - before
                 finishes += 1
-                (f_value, f_x), f_best = found
-                if f_best is not None and (f_best[0] < bound if objective == "fulfilment" else f_best[0] > bound):
-                    bound, best = f_best
-                if progress is not None:
-                    progress(f"round {rounds}: restricted program {f_value:.10g}, bound {bound:.10g}, "
-                             f"{st.solves} Leontief solves")
-                if abs(bound - f_value) / (1.0 + abs(f_value)) <= tol / 2:
-                    finished = (f_value, f_x)
-                    status = LPStatus.OPTIMAL
-                    if f_best is not None and abs(f_best[0] - f_value) / (1.0 + abs(f_value)) <= tol / 2:
-                        # its own prices certify it: report them (exact duals of the vertex), not
-                        # the decomposition's best bound's, which certify it by the gap alone
-                        bound, best = f_best
+                bound, best, finished = _take(found, bound, best, objective, tol, progress,
+                                              f"round {rounds}: restricted program", st.solves)
+                if finished is not None:
+                    finished_by, status = "restricted", LPStatus.OPTIMAL
+                    break
+        # The whole program on its linking rows, around the choice of the best bound: exact when
+        # the bound from its prices meets its plan; its rows may cost what the stage has spent.
+        spent = st.solves - stage_solves
+        room = min(row_limit(st.alternatives), max(LINKING_MIN_ROWS, LINKING_ROWS_PER_SOLVE * spent))
+        if (use_linking and not converged and finished is None and artificial <= 1e-9 and best_column >= 0
+                and (gap <= LINKING_FROM_GAP or rounds >= LINKING_ROUNDS) and spent >= linking_after
+                and st.limited.size + _priced(st, master, best) <= room):
+            before = st.solves
+            found = _linking_finish(st, master, best_column, h, d, objective, z_lower, z_upper, rent_of, tol, best,
+                                    bound, room)
+            linking_solves += st.solves - before
+            linking_tries += 1
+            linking_after = 2 * (st.solves - stage_solves)  # another try once the stage's solves double
+            if isinstance(found, str):
+                linking_why = found
+            elif found is not None:
+                linkings += 1
+                bound, best, finished = _take(found, bound, best, objective, tol, progress,
+                                              f"round {rounds}: program on the linking rows", st.solves)
+                if finished is not None:
+                    finished_by, status = "linking", LPStatus.OPTIMAL
                     break
         if converged:
             status = LPStatus.OPTIMAL
@@ -790,11 +825,18 @@ def solve_stage(
         lp, v, ydual, status, start,
         f"Leontief decomposition: {rounds} round(s), {st.policy_rounds} policy-iteration round(s), "
         f"{st.solves} Leontief solves, {len(master.cap_rows)} capacity row(s)"
+        + (f", {linking_tries} program(s) on the linking rows ({linking_solves} solves"
+           + (", the last one's plan" if finished is not None and finished_by == "linking" else "")
+           + (f"; {linking_tries - linkings} failed, the last: {linking_why}" if linking_tries > linkings else "")
+           + ")" if linking_tries else "")
         + (f", {finishes} restricted program(s) ({finish_solves} solves"
-           + (", the last one's plan" if finished is not None else "") + ")" if finishes else "")
+           + (", the last one's plan" if finished is not None and finished_by == "restricted" else "") + ")"
+           if finishes else "")
         + f"; bound gap {abs(bound - value) / (1.0 + abs(value)):.1e}",
         rounds=rounds, capacity_rows=len(master.cap_rows), columns=len(master.columns),
-        restricted_programs=finishes, restricted_solves=finish_solves, restricted_plan=finished is not None,
+        linking_programs=linking_tries, linking_solves=linking_solves, linking_failed=linking_tries - linkings,
+        restricted_programs=finishes, restricted_solves=finish_solves, restricted_plan=finished_by == "restricted",
+        linking_plan=finished_by == "linking",
     )
 
 
@@ -843,6 +885,59 @@ def _finish(st: _Structure, master: _Master, lam: np.ndarray, eta: np.ndarray, h
             return out
         J = np.concatenate([J, more])  # the solved directions stay in J's order
     return out
+
+
+def _take(found: tuple, bound: float, best: tuple | None, objective: str, tol: float, progress, label: str,
+          solves: int) -> tuple[float, tuple | None, tuple | None]:
+    """A finish's ``found = ((value, x), f_best)``: ``(bound, best, finished)`` with its bound
+    taken where better, and ``finished = (value, x)`` when the bound meets its plan within
+    ``tol/2`` (its own prices then reported where they certify it: the exact duals of its vertex,
+    not the decomposition's best bound's, which certify it by the gap alone), else ``None``."""
+    (f_value, f_x), f_best = found
+    if f_best is not None and (f_best[0] < bound if objective == "fulfilment" else f_best[0] > bound):
+        bound, best = f_best
+    if progress is not None:
+        progress(f"{label} {f_value:.10g}, bound {bound:.10g}, {solves} Leontief solves")
+    if abs(bound - f_value) / (1.0 + abs(f_value)) > tol / 2:
+        return bound, best, None
+    if f_best is not None and abs(f_best[0] - f_value) / (1.0 + abs(f_value)) <= tol / 2:
+        bound, best = f_best
+    return bound, best, (f_value, f_x)
+
+
+def _linking_finish(st: _Structure, master: _Master, column: int, h: np.ndarray, d: np.ndarray, objective: str,
+                    z_lower: float, z_upper: float, rent_of, tol: float, best: tuple, bound: float,
+                    room: int):
+    """The program on the linking rows (:mod:`gosplan.planning.substitution_rows`) around the
+    choice of the master's ``column`` (the cheapest at the best bound's prices ``best``):
+    ``((value, x), bound)`` with ``bound = (b, (mu, kappa, pi))`` from its prices, or ``None``
+    for prices that cut off its own plan; why, in words, when it fails."""
+    from gosplan.planning.substitution_rows import linking_plan
+
+    B = master.choice(master.columns[column].base)
+    G = np.asarray(master.plans.get(column))
+    mu, kappa = best[0], best[1]
+    caps = st.capped[np.asarray(master.cap_rows, dtype=np.int64)]
+    caps = caps[kappa[caps] > 0]  # the rows priced; the others join where the plan breaks them
+    found = linking_plan(st, B, G[:, 0], G[:, 1], h, d, objective, z_lower, z_upper, caps, mu, kappa, bound, room)
+    if isinstance(found, str):
+        return found
+    value, x, mu, kappa, _ = found
+    pi = st.cheapest(_unit_costs(st, mu, kappa))
+    b = _bound(objective, pi, h, d, rent_of(mu, kappa), z_upper)
+    off = tol * (1 + abs(value))
+    if not np.isfinite(b) or (b < value - off if objective == "fulfilment" else b > value + off):
+        return (value, x), None
+    return (value, x), (b, (mu, kappa, pi))
+
+
+def _priced(st: _Structure, master: _Master, best: tuple | None) -> int:
+    """The master's capacity rows the best bound's prices price (the linking program starts
+    from those; the others join where its plan breaks them)."""
+    if best is None or not master.cap_rows:
+        return 0
+    caps = st.capped[np.asarray(master.cap_rows, dtype=np.int64)]
+    return int((best[1][caps] > 0).sum())
 
 
 def _row_multipliers(lp: LinearProgram, layout: Layout, pi: np.ndarray, mu: np.ndarray, kappa: np.ndarray) -> np.ndarray:

@@ -1,0 +1,132 @@
+"""The program on the linking rows (gosplan.planning.substitution_rows): around *any* technique
+choice it is the whole program, checked against HiGHS on the program written out here in the
+space of every technique; and as the Leontief method's finish, against ``gosplan.plan``'s HiGHS."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+import gosplan
+from gosplan import Status
+from gosplan.planning import substitution, substitution_rows
+from gosplan.planning.problem import planning_problem
+from gosplan.synth.planning import planning_instance
+
+
+def _plan(econ, method, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return gosplan.plan(econ, method=method, **kw)
+
+
+def _reference(problem, objective: str, h: np.ndarray, d: np.ndarray):
+    """HiGHS on the whole program in the space of every technique: ``N x = h + z d``,
+    ``P x <= R``, ``O x <= cap``, ``x >= 0``; max ``z`` (fulfilment) or min ``c' P x`` (cost)."""
+    m = problem.m
+    N = sp.csr_array(problem.net)
+    limited = np.flatnonzero(np.isfinite(problem.available))
+    capped = np.flatnonzero(np.isfinite(problem.capacity))
+    fulfil = objective == "fulfilment"
+    extra = 1 if fulfil else 0
+    A_eq = sp.hstack([N, sp.csr_array(-d[:, None])]) if fulfil else N
+    A_ub = sp.vstack([sp.hstack([problem.primary[limited], sp.csr_array((limited.size, extra))]),
+                      sp.hstack([problem.make[capped], sp.csr_array((capped.size, extra))])])
+    b_ub = np.concatenate([problem.available[limited], problem.capacity[capped]])
+    c = np.zeros(m + extra)
+    if fulfil:
+        c[-1] = -1.0
+    else:
+        c[:m] = problem.primary.T @ problem.cost
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=h, bounds=[(0, None)] * (m + extra), method="highs")
+    assert res.status == 0, res.message
+    return (-res.fun if fulfil else res.fun), res.x[:m]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), n=st.integers(30, 300), objective=st.sampled_from(["fulfilment", "cost"]),
+       choice=st.integers(0, 10_000))
+def test_program_around_any_choice_is_the_whole_program(seed: int, n: int, objective: str, choice: int) -> None:
+    """From a productive choice drawn at random (not the cheapest at any prices), no capacity row
+    to start and no prices: the rows the plan breaks join, the boxes widen, and the optimum is HiGHS' on
+    every technique; the plan makes what is asked exactly and keeps every row."""
+    inst = planning_instance(n, 4, seed=seed, classes=0)
+    kw = {"resources": inst.resources, "capacities": inst.capacities}
+    if objective == "cost":
+        kw["targets"] = 0.85 * inst.economy.y
+    problem = planning_problem(inst.economy, **kw)
+    structure = substitution._Structure.build(problem, objective)
+    rng = np.random.default_rng(choice)
+    ptr, techs = structure.makers
+    B = techs[ptr[:-1] + rng.integers(0, np.diff(ptr))]
+    if objective == "fulfilment":
+        h, d = np.zeros(problem.n), problem.target.copy()
+    else:
+        h, d = problem.target + problem.base, np.zeros(problem.n)
+    A_B = (structure.U[:, B] @ sp.diags_array(1.0 / structure.out[B])).toarray()
+    L = np.linalg.inv(np.eye(problem.n) - A_B)
+    assume(np.abs(np.linalg.eigvals(A_B)).max() < 1)  # a productive choice, as every one the method takes
+    expected, _ = _reference(problem, objective, h, d)
+    found = substitution_rows.linking_plan(
+        structure, B, L @ h, L @ d, h, d, objective, 0.0, np.inf, np.zeros(0, dtype=np.int64),
+        np.zeros(problem.resources.size), np.zeros(problem.n), 1.0 if objective == "fulfilment" else 0.0,
+    )
+    assert not isinstance(found, str), found
+    value, x, mu, kappa, rows = found
+    assert rows >= np.isfinite(problem.available).sum()  # the resources at least
+    assert value == pytest.approx(expected, rel=1e-8, abs=1e-10)
+    z = value if objective == "fulfilment" else 0.0
+    made = problem.net @ x
+    assert np.allclose(made, h + z * d, rtol=1e-8, atol=1e-8 * np.abs(h + z * d).max())
+    limited = np.flatnonzero(np.isfinite(problem.available))
+    assert (problem.primary[limited] @ x <= problem.available[limited] * (1 + 1e-8)).all()
+    capped = np.flatnonzero(np.isfinite(problem.capacity))
+    assert (problem.make[capped] @ x <= problem.capacity[capped] * (1 + 1e-8) + 1e-10).all()
+    assert (x >= 0).all() and (mu >= 0).all() and (kappa >= 0).all()
+
+
+@pytest.mark.parametrize(("objective", "classes", "seed"), [("fulfilment", 0, 5), ("cost", 0, 3), ("fulfilment", 3, 5)])
+def test_the_method_ends_on_the_linking_program(objective: str, classes: int, seed: int) -> None:
+    """10,000 products: the Leontief method's plan ends on the program on the linking rows, at
+    HiGHS' optimum to 1e-9 with the prices certified row by row."""
+    inst = planning_instance(10_000, seed=seed, classes=classes)
+    kw = {"objective": objective, "resources": inst.resources, "capacities": inst.capacities}
+    if objective == "cost":
+        kw["targets"] = 0.85 * inst.economy.y
+    if classes:
+        kw["priorities"] = inst.priorities
+    ref = _plan(inst.economy, "highs", **kw)
+    got = _plan(inst.economy, "leontief", **kw)
+    assert ref.status is got.status is Status.OPTIMAL, got.message
+    last = got.stages[-1]
+    assert "program(s) on the linking rows" in last.message and "the last one's plan" in last.message, last.message
+    assert got.objective == pytest.approx(ref.objective, rel=1e-9)
+    assert last.duality_gap <= 1e-9
+    assert last.price_error <= 1e-6
+    assert got.max_violation <= 1e-7
+    assert got.summary()["detail"]["prices_certified"] is True
+
+
+def test_without_room_for_its_rows_the_decomposition_goes_on(monkeypatch) -> None:
+    """Where the rows would not fit in memory the program is not tried: the plan is the
+    decomposition's, optimal to the tolerance."""
+    monkeypatch.setattr(substitution_rows, "MAX_ROWS", 1)  # fewer than the three limited resources
+    monkeypatch.setattr(substitution, "FINISH_AUTO_MAX", 0)
+    inst = planning_instance(3000, seed=2)
+    kw = {"resources": inst.resources, "capacities": inst.capacities}
+    ref = _plan(inst.economy, "highs", **kw)
+    got = _plan(inst.economy, "leontief", **kw)
+    assert got.status is Status.OPTIMAL, got.message
+    assert "linking" not in got.stages[0].message
+    assert got.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
+def test_row_limit() -> None:
+    assert substitution_rows.row_limit(10) == substitution_rows.MAX_ROWS
+    assert substitution_rows.row_limit(10**6) == 268  # 2 GiB of effects
