@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -303,7 +304,19 @@ class _Structure:
         self._system_choice = B.copy()
         return self._system
 
-    def _solve(self, rhs: np.ndarray, transpose: bool) -> np.ndarray:
+    @contextmanager
+    def at_choice(self, B: np.ndarray):
+        """Solve with the choice ``B`` inside the block, the current choice restored after it."""
+        saved = self.choice
+        self.choice = B
+        try:
+            yield self
+        finally:
+            self.choice = saved
+
+    def _solve(self, rhs: np.ndarray, transpose: bool, remember: bool = True) -> np.ndarray:
+        """``(I - A_B)^{-1} rhs`` (or ``^{-T}``) for the current choice; ``remember``: keep it to
+        start the next solve of its kind (False for a one-off, such as a finish's rows)."""
         from gosplan.linalg.leontief import solve
 
         if not np.any(rhs):
@@ -321,7 +334,7 @@ class _Structure:
         # and weak duality, which certifies them, needs no productivity. The last solution
         # of the same kind (prices, or plans) starts the iterations: prices and choices
         # move little from one round to the next.
-        last = self._last.get(transpose)
+        last = self._last.get(transpose) if remember else None
         start = last if last is not None and last.shape == np.shape(rhs) else None
         # The residual is not recomputed after the solve: BiCGSTAB stops on the true residual
         # and the plan built from these solutions is checked as a whole at the end.
@@ -329,7 +342,8 @@ class _Structure:
                         x0=start, check=False)
         if not info.converged:
             raise NotApplicable(f"a Leontief solve did not converge ({info.method}, {info.iterations} iterations)")
-        self._last[transpose] = Z
+        if remember:
+            self._last[transpose] = Z
         self.solves += 1
         self.seconds_solving += time.perf_counter() - t0
         return Z

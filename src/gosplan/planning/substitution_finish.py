@@ -107,15 +107,11 @@ def restricted_plan(st, master, ref: int, J: np.ndarray, h: np.ndarray, d: np.nd
     done = directions.get("G", np.zeros((n, 0)))
     missing = J[done.shape[1] :]
     if missing.size:
-        saved = st.choice
-        st.choice = B
-        try:
+        with st.at_choice(B):
             net = sp.csc_array(p.net[:, missing])
             fresh = np.empty((n, missing.size))
             for lo in range(0, missing.size, BLOCK):
                 fresh[:, lo : lo + BLOCK] = st.plans(net[:, lo : lo + BLOCK].toarray())
-        finally:
-            st.choice = saved
         done = fresh if done.shape[1] == 0 else np.hstack([done, fresh])
         directions["G"] = done
     GJ = done

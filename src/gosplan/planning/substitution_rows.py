@@ -35,8 +35,6 @@ Memory: the rows' effects ``M`` hold a float per row and technique outside ``B``
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -46,11 +44,6 @@ __all__ = ["linking_plan", "row_limit"]
 MEMORY = 2 * 2**30
 #: Linking rows at most.
 MAX_ROWS = 2000
-#: Relative residual of the rows' transposed solves, as the method's others
-#: (:data:`gosplan.planning.substitution.SOLVE_TOL`): at 1e-9 they took 19.5 s against 29 s for 103
-#: rows at 10^6 products, but the program's optimum then missed the optimum by 2e-8 (gap 1e-8,
-#: against 1.6e-12), and an exact vertex is what the finish is for.
-ROW_TOL = 1e-11
 #: Techniques kept in the program: beyond this, those at zero with the largest reduced costs go.
 KEEP = 1500
 #: Right-hand sides per transposed Leontief solve.
@@ -81,26 +74,22 @@ class _Rows:
 
     def __init__(self, st, B: np.ndarray, J: np.ndarray, PB: sp.csr_array) -> None:
         self.st, self.B, self.J, self.PB = st, B, J, PB
-        self.kind: list[str] = []  # "resource", "capacity", "nonneg"
-        self.at: list[int] = []  # position in st.limited (resource) or product (capacity, nonneg)
+        self.kind = np.zeros(0, dtype="<U8")  # "resource", "capacity", "nonneg"
+        self.at = np.zeros(0, dtype=np.int64)  # position in st.limited (resource) or product (capacity, nonneg)
         self.M = np.zeros((J.size, 0))
 
     def transposed(self, F: np.ndarray) -> np.ndarray | None:
-        """``(I - A_B)^{-T} F`` (``n x k``, to :data:`ROW_TOL`), or ``None`` when the solve fails."""
-        from gosplan.linalg.leontief import solve
+        """``(I - A_B)^{-T} F`` (``n x k``) to the method's tolerance, or ``None`` when the solve
+        fails; the method's warm start for its prices is left as it was. (At 1e-9 the rows took
+        19.5 s against 29 s at 10^6 products, but the plan missed the optimum by 2e-8.)"""
+        from gosplan.planning.substitution import NotApplicable
 
-        st = self.st
-        t0 = time.perf_counter()
-        saved = st.choice
-        st.choice = self.B
         try:
-            Y, info = solve(st.system(), np.ascontiguousarray(F), transpose=True, tol=ROW_TOL,
-                            verify_productive=False, check=False)
-        finally:
-            st.choice = saved
-        st.solves += 1
-        st.seconds_solving += time.perf_counter() - t0
-        return np.asarray(Y, dtype=np.float64).reshape(F.shape) if info.converged else None
+            with self.st.at_choice(self.B) as st:
+                Y = st._solve(np.ascontiguousarray(F), transpose=True, remember=False)
+        except NotApplicable:
+            return None
+        return np.asarray(Y, dtype=np.float64).reshape(F.shape)
 
     def add(self, kind: str, at: np.ndarray) -> bool:
         """Append rows of one kind (:data:`BLOCK` solves at a time); False when a solve fails."""
@@ -119,8 +108,8 @@ class _Rows:
                 return False
             blocks.append(_effects(self.st, self.J, Y))
         self.M = np.hstack(blocks)
-        self.kind += [kind] * at.size
-        self.at += at.tolist()
+        self.kind = np.concatenate([self.kind, np.full(at.size, kind)])
+        self.at = np.concatenate([self.at, at])
         return True
 
 
@@ -282,8 +271,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
 
     def coefficients(r: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Rows ``r`` (positions in ``rows``) of the techniques ``J_all[idx]`` (unscaled)."""
-        kinds = np.array(rows.kind)[r]
-        at = np.array(rows.at, dtype=np.int64)[r]
+        kinds, at = rows.kind[r], rows.at[r]
         A = rows.M[np.ix_(idx, r)].T.copy()
         res, cap = kinds == "resource", kinds == "capacity"
         A[res] = P_J[at[res]][:, idx] - A[res]
@@ -292,8 +280,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
 
     def z_column(r: np.ndarray) -> np.ndarray:
         """``z``'s coefficients in rows ``r``: what a unit of ``d`` takes of each."""
-        kinds = np.array(rows.kind)[r]
-        at = np.array(rows.at, dtype=np.int64)[r]
+        kinds, at = rows.kind[r], rows.at[r]
         out = -gd[at] if at.size else np.zeros(0)  # g_i >= 0 as -g_i <= g0_i
         res, cap = kinds == "resource", kinds == "capacity"
         out[res] = PBgd[at[res]]
@@ -302,8 +289,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
 
     def bounds(r: np.ndarray) -> np.ndarray:
         """Right-hand sides of rows ``r``: what ``B``'s plan of ``h`` leaves of each."""
-        kinds = np.array(rows.kind)[r]
-        at = np.array(rows.at, dtype=np.int64)[r]
+        kinds, at = rows.kind[r], rows.at[r]
         out = g0[at] if at.size else np.zeros(0)
         res, cap = kinds == "resource", kinds == "capacity"
         out[res] = R[at[res]] - PBg0[at[res]]
@@ -313,8 +299,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
     def reduced_costs(y: np.ndarray, phase_one: bool = False) -> np.ndarray:
         """``c_j + A_j' y`` of every technique of ``J_all`` at the rows' shadow prices ``y >= 0``
         (``c = 0`` in phase one)."""
-        kinds = np.array(rows.kind)
-        at = np.array(rows.at, dtype=np.int64)
+        kinds, at = rows.kind, rows.at
         res, cap = kinds == "resource", kinds == "capacity"
         sign = np.where(res | cap, -1.0, 1.0)
         rc = rows.M @ (sign * y) + P_J[at[res]].T @ y[res]
@@ -327,7 +312,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
     z_top = z_bound if fulfil else 0.0
     reach = np.maximum(g0 + z_top * gd, 0.0)[prod_J] / out_J
     lp = _Program(fulfil, (z_lower, z_upper))
-    every = np.arange(len(rows.kind))
+    every = np.arange(rows.kind.size)
     lp.add_rows(bounds(every), z_column(every) if fulfil else None, np.zeros((every.size, 0)))
     # first techniques: the cheapest against B's at the given prices (near ties, where plans mix)
     rc = reduced_costs(np.concatenate([mu0[st.limited], kappa0[capacities]]))
@@ -335,7 +320,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
     in_model = np.zeros(J_all.size, dtype=bool)
     for _ in range(MAX_PASSES):
         if entering.size:
-            lp.add_columns(entering, coefficients(np.arange(len(rows.kind)), entering), c_J[entering],
+            lp.add_columns(entering, coefficients(np.arange(rows.kind.size), entering), c_J[entering],
                            reach[entering])
             in_model[entering] = True
         found = lp.solve()
@@ -365,16 +350,11 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
         active = lp.columns
         # the plan's gross outputs by one forward solve, and the rows it breaks
         demand = h + z * d - (p.net[:, J_all[active]] @ t if active.size else 0.0)
-        saved = st.choice
-        st.choice = B
-        try:
+        with st.at_choice(B):
             g = st.plans(np.asarray(demand, dtype=np.float64))
-        finally:
-            st.choice = saved
         made = g.copy()
         np.add.at(made, prod_J[active], out_J[active] * t)
-        kinds = np.array(rows.kind)
-        at = np.array(rows.at, dtype=np.int64)
+        kinds, at = rows.kind, rows.at
         capped = st.capped
         over = capped[made[capped] > cap_all[capped] * (1 + 1e-9) + 1e-12]
         new_cap = np.setdiff1d(over, at[kinds == "capacity"])
@@ -400,13 +380,13 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
             mu[st.limited[at[kinds == "resource"]]] = y[kinds == "resource"]
             kappa = np.zeros(n)
             kappa[at[kinds == "capacity"]] = y[kinds == "capacity"]
-            return value, x, mu, kappa, len(rows.kind)
-        if len(rows.kind) + new_cap.size + new_neg.size > limit:
+            return value, x, mu, kappa, rows.kind.size
+        if rows.kind.size + new_cap.size + new_neg.size > limit:
             return f"its plan breaks more rows than room for them ({limit})"
-        old = len(rows.kind)
+        old = rows.kind.size
         if not rows.add("capacity", new_cap) or not rows.add("nonneg", new_neg):
             return "a row's solve failed"
-        new = np.arange(old, len(rows.kind))
+        new = np.arange(old, rows.kind.size)
         lp.add_rows(bounds(new), z_column(new) if fulfil else None, coefficients(new, lp.columns))
         entering = np.zeros(0, dtype=np.int64)
     return f"no plan in {MAX_PASSES} passes"
