@@ -127,6 +127,82 @@ def test_without_room_for_its_rows_the_decomposition_goes_on(monkeypatch) -> Non
     assert got.objective == pytest.approx(ref.objective, rel=1e-6)
 
 
+def test_a_choice_whose_plan_breaks_more_capacities_than_room_is_not_tried(monkeypatch) -> None:
+    """The program is tried only where the limited resources, the rows the best prices price and
+    the capacities its choice's own plan breaks at ``z = bound`` (read off the master's stored
+    column, no solve) fit in its room; the others would be found pass by pass and the program
+    given up. Room cut to four rows here (5,000 products, three priority classes): every try
+    made fits, some were not made, and the plan is still HiGHS' optimum."""
+    monkeypatch.setattr(substitution, "FINISH_AUTO_MAX", 0)
+    monkeypatch.setattr(substitution, "LINKING_MIN_ROWS", 4)
+    monkeypatch.setattr(substitution, "LINKING_ROWS_PER_SOLVE", 0)
+    needed, tried = [], []
+    count = substitution._linking_rows
+    real = substitution_rows.linking_plan
+
+    def counted(*args):
+        needed.append(count(*args))
+        return needed[-1]
+
+    def plan_rows(st, B, g0, gd, h, d, objective, z_lower, z_upper, caps, mu0, kappa0, z_bound, max_rows=None):
+        cap = st.problem.capacity
+        g = g0 + z_bound * gd
+        broken = st.capped[g[st.capped] > cap[st.capped] * (1 + 1e-9) + 1e-12]
+        tried.append((st.limited.size + np.union1d(caps, broken).size, max_rows))
+        return real(st, B, g0, gd, h, d, objective, z_lower, z_upper, caps, mu0, kappa0, z_bound, max_rows)
+
+    monkeypatch.setattr(substitution, "_linking_rows", counted)
+    monkeypatch.setattr(substitution_rows, "linking_plan", plan_rows)
+    inst = planning_instance(5000, seed=3, classes=3)
+    kw = {"resources": inst.resources, "capacities": inst.capacities, "priorities": inst.priorities}
+    ref = _plan(inst.economy, "highs", **kw)
+    got = _plan(inst.economy, "leontief", **kw)
+    assert got.status is Status.OPTIMAL, got.message
+    assert got.objective == pytest.approx(ref.objective, rel=1e-6)
+    assert any(k > 4 for k in needed), needed  # some tries were not made
+    assert len(tried) == sum(k <= 4 for k in needed)
+    assert all(rows <= room == 4 for rows, room in tried), tried
+
+
+def test_the_program_ends_a_class_whose_master_still_needs_artificials(monkeypatch) -> None:
+    """The last of three priority classes (5,000 products, seed 1): the held classes leave the
+    master's first columns no mix within the capacities, so its artificial variables are still
+    in use when the program on the linking rows is tried, and that program, with phases of its
+    own, ends the class at HiGHS' optimum (at 10^6 products the master needed them for 24 rounds
+    before it was allowed)."""
+    artificial, at_try = [], []
+    master = substitution._solve_master
+    finish = substitution._linking_finish
+
+    def solve_master(*args):
+        out = master(*args)
+        artificial.append(out[5])
+        return out
+
+    def linking_finish(*args):
+        at_try.append(artificial[-1])
+        return finish(*args)
+
+    monkeypatch.setattr(substitution, "_solve_master", solve_master)
+    monkeypatch.setattr(substitution, "_linking_finish", linking_finish)
+    inst = planning_instance(5000, seed=1, classes=3)
+    kw = {"resources": inst.resources, "capacities": inst.capacities, "priorities": inst.priorities}
+    got = _plan(inst.economy, "leontief", **kw)
+    ref = _plan(inst.economy, "highs", **kw)
+    assert ref.status is got.status is Status.OPTIMAL, got.message
+    assert max(at_try) > 1e-9, at_try
+    last = got.stages[-1]
+    assert "the last one's plan" in last.message, last.message
+    # its own stage certified by gosplan's check on the stage's program within the half of tol
+    # the finish promises (5.8e-9 here), its prices row by row; HiGHS' to the plan's tolerance,
+    # since the earlier classes are held at each solver's own optimum (this class's z is 2.9e-4:
+    # 5.7e-7 apart)
+    assert last.duality_gap <= 5e-7
+    assert last.price_error <= 1e-6
+    assert got.objective == pytest.approx(ref.objective, abs=1e-6)
+    assert got.max_violation <= 1e-7
+
+
 def test_row_limit() -> None:
     assert substitution_rows.row_limit(10) == substitution_rows.MAX_ROWS
     assert substitution_rows.row_limit(10**6) == 268  # 2 GiB of effects
