@@ -4,6 +4,7 @@ space of every technique; and as the Leontief method's finish, against ``gosplan
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -201,6 +202,36 @@ def test_the_program_ends_a_class_whose_master_still_needs_artificials(monkeypat
     assert last.price_error <= 1e-6
     assert got.objective == pytest.approx(ref.objective, abs=1e-6)
     assert got.max_violation <= 1e-7
+
+
+def test_the_program_stops_at_its_deadline(monkeypatch) -> None:
+    """A deadline already past: the program stops before any solve; inside a plan's time limit
+    (the deadline taken as passed at every check) a try that runs out of time is a failed try,
+    named in the stage's message, and the decomposition goes on to its own optimum."""
+    inst = planning_instance(200, 4, seed=3)
+    problem = planning_problem(inst.economy, resources=inst.resources, capacities=inst.capacities)
+    structure = substitution._Structure.build(problem, "fulfilment")
+    B = structure.choice.copy()
+    h, d = np.zeros(problem.n), problem.target.copy()
+    with structure.at_choice(B):
+        G = structure.plans(np.column_stack([h, d]))
+    before = structure.solves
+    found = substitution_rows.linking_plan(
+        structure, B, G[:, 0], G[:, 1], h, d, "fulfilment", 0.0, np.inf, np.zeros(0, dtype=np.int64),
+        np.zeros(problem.resources.size), np.zeros(problem.n), 1.0, deadline=time.perf_counter() - 1.0,
+    )
+    assert found == substitution_rows.OUT_OF_TIME
+    assert structure.solves == before
+
+    monkeypatch.setattr(substitution_rows, "_late", lambda deadline: deadline is not None)
+    inst = planning_instance(5000, seed=1, classes=3)
+    kw = {"resources": inst.resources, "capacities": inst.capacities, "priorities": inst.priorities}
+    got = _plan(inst.economy, "leontief", time_limit=600, **kw)
+    assert got.status is Status.OPTIMAL, got.message
+    late = [s.message for s in got.stages if "failed, the last: out of time" in s.message]
+    assert late, [s.message for s in got.stages]
+    assert all("the last one's plan" not in s.message for s in got.stages)
+    assert all(s.duality_gap <= 1e-6 for s in got.stages)
 
 
 def test_row_limit() -> None:

@@ -796,7 +796,7 @@ def solve_stage(
         elif ready:
             before = st.solves
             found = _linking_finish(st, master, best_column, h, d, objective, z_lower, z_upper, rent_of, tol, best,
-                                    bound, room)
+                                    bound, room, None if time_limit is None else start + time_limit)
             linking_solves += st.solves - before
             linking_tries += 1
             linking_after = 2 * (st.solves - stage_solves)  # another try once the stage's solves double
@@ -933,7 +933,7 @@ def _take(found: tuple, bound: float, best: tuple | None, objective: str, tol: f
 
 def _linking_finish(st: _Structure, master: _Master, column: int, h: np.ndarray, d: np.ndarray, objective: str,
                     z_lower: float, z_upper: float, rent_of, tol: float, best: tuple, bound: float,
-                    room: int):
+                    room: int, deadline: float | None):
     """The program on the linking rows (:mod:`gosplan.planning.substitution_rows`) around the
     choice of the master's ``column`` (the cheapest at the best bound's prices ``best``):
     ``((value, x), bound)`` with ``bound = (b, (mu, kappa, pi))`` from its prices, or ``None``
@@ -945,7 +945,8 @@ def _linking_finish(st: _Structure, master: _Master, column: int, h: np.ndarray,
     mu, kappa = best[0], best[1]
     caps = st.capped[np.asarray(master.cap_rows, dtype=np.int64)]
     caps = caps[kappa[caps] > 0]  # the rows priced; the others join where the plan breaks them
-    found = linking_plan(st, B, G[:, 0], G[:, 1], h, d, objective, z_lower, z_upper, caps, mu, kappa, bound, room)
+    found = linking_plan(st, B, G[:, 0], G[:, 1], h, d, objective, z_lower, z_upper, caps, mu, kappa, bound, room,
+                         deadline=deadline)
     if isinstance(found, str):
         return found
     value, x, mu, kappa, _ = found

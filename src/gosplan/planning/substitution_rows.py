@@ -35,6 +35,8 @@ Memory: the rows' effects ``M`` hold a float per row and technique outside ``B``
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -57,26 +59,52 @@ MAX_PASSES = 500
 NEGATIVE = 1e-10
 
 
+#: Why a try stopped at the stage's deadline (its time limit).
+OUT_OF_TIME = "out of time"
+
+
+def _late(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
 def row_limit(alternatives: int) -> int:
     """Linking rows the finish may hold with ``alternatives`` techniques outside the choice."""
     return int(min(MAX_ROWS, MEMORY // (8 * max(alternatives, 1))))
 
 
-def _effects(st, J: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def _effects(st, J: np.ndarray, Y: np.ndarray, UJT: sp.csr_array) -> np.ndarray:
     """``M[j, f] = y_f' a_j`` for techniques ``J``: the effect of one unit of ``j`` on row ``f``
-    through ``B``'s gross outputs (``a_j = O_j e_i(j) - U_j``)."""
-    return st.out[J, None] * Y[st.product_of[J]] - np.asarray(st.U[:, J].T @ Y)
+    through ``B``'s gross outputs (``a_j = O_j e_i(j) - U_j``; ``UJT = U[:, J]'``)."""
+    return st.out[J, None] * Y[st.product_of[J]] - np.asarray(UJT @ Y)
 
 
 class _Rows:
     """The program's linking rows, and their effects ``M`` (``|J| x rows``) of the techniques
-    ``J`` outside choice ``B``. Each row's ``y`` is solved, used for ``M`` and dropped."""
+    ``J`` outside choice ``B``. Each row's ``y`` is solved, used for ``M`` and dropped.
 
-    def __init__(self, st, B: np.ndarray, J: np.ndarray, PB: sp.csr_array) -> None:
-        self.st, self.B, self.J, self.PB = st, B, J, PB
+    A unit row ``e_i`` of a product outside the cycles' core ``R`` of the Leontief solve (its
+    trimmed levels) has a value vector that needs no iteration: a handful of nonzeros, pushed
+    down the levels. Those rows are solved in blocks of their own, ahead of the others: at 10^6
+    products 63 % of the capacities lie outside ``R``, and a block of eight of them took 0.34 s
+    against 2.2 s (28 BiCGSTAB iterations) for eight inside it, while a block mixing both iterates
+    for all eight. (The capacities a plan breaks lie mostly inside: 97 of the 140 that the last of
+    three priority classes needed at 10^6 products, whose rows then took 25 s instead of ~30 s;
+    run P23.)"""
+
+    def __init__(self, st, B: np.ndarray, J: np.ndarray, PB: sp.csr_array, deadline: float | None) -> None:
+        self.st, self.B, self.J, self.PB, self.deadline = st, B, J, PB, deadline
+        self.UJT = sp.csr_array(st.U[:, J].T)  # sliced once: each block's effects multiply it
         self.kind = np.zeros(0, dtype="<U8")  # "resource", "capacity", "nonneg"
         self.at = np.zeros(0, dtype=np.int64)  # position in st.limited (resource) or product (capacity, nonneg)
         self.M = np.zeros((J.size, 0))
+        self._core: np.ndarray | None = None
+
+    def in_core(self, products: np.ndarray) -> np.ndarray:
+        """Whether each of ``products`` lies in the Leontief solve's iterated core ``R``."""
+        if self._core is None:
+            with self.st.at_choice(self.B) as st:
+                self._core = st.system().levels()[0] == 0
+        return self._core[products]
 
     def transposed(self, F: np.ndarray) -> np.ndarray | None:
         """``(I - A_B)^{-T} F`` (``n x k``) to the method's tolerance, or ``None`` when the solve
@@ -91,12 +119,19 @@ class _Rows:
             return None
         return np.asarray(Y, dtype=np.float64).reshape(F.shape)
 
-    def add(self, kind: str, at: np.ndarray) -> bool:
-        """Append rows of one kind (:data:`BLOCK` solves at a time); False when a solve fails."""
+    def add(self, kind: str, at: np.ndarray) -> str | None:
+        """Append rows of one kind (:data:`BLOCK` solves at a time; a product's rows outside the
+        core ``R`` first, then those inside); why not, in words, when a solve fails or the
+        deadline passes (none appended then)."""
         at = np.asarray(at, dtype=np.int64)
+        if kind != "resource" and at.size:
+            inside = self.in_core(at)
+            at = np.concatenate([at[~inside], at[inside]])
         n = self.st.problem.n
         blocks = [self.M]
         for lo in range(0, at.size, BLOCK):
+            if _late(self.deadline):
+                return OUT_OF_TIME
             part = at[lo : lo + BLOCK]
             if kind == "resource":
                 F = self.PB[part].toarray().T  # resource per unit of each product's output under B
@@ -105,12 +140,12 @@ class _Rows:
                 F[part, np.arange(part.size)] = 1.0
             Y = self.transposed(F)
             if Y is None:
-                return False
-            blocks.append(_effects(self.st, self.J, Y))
+                return "a row's solve failed"
+            blocks.append(_effects(self.st, self.J, Y, self.UJT))
         self.M = np.hstack(blocks)
         self.kind = np.concatenate([self.kind, np.full(at.size, kind)])
         self.at = np.concatenate([self.at, at])
-        return True
+        return None
 
 
 class _Program:
@@ -233,14 +268,17 @@ class _Program:
 
 def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarray, d: np.ndarray,
                  objective: str, z_lower: float, z_upper: float, capacities: np.ndarray,
-                 mu0: np.ndarray, kappa0: np.ndarray, z_bound: float, max_rows: int | None = None):
+                 mu0: np.ndarray, kappa0: np.ndarray, z_bound: float, max_rows: int | None = None,
+                 deadline: float | None = None):
     """The whole program around choice ``B`` (gross outputs ``g0``, ``gd`` for ``h``, ``d``)
     with the capacity rows of ``capacities`` (products) to start: ``(value, x, mu, kappa,
     rows)`` (``x``: every technique's level; ``mu``, ``kappa``: its resource and capacity
     duals; ``rows``: the linking rows it held); when it fails or needs more rows
     than :func:`row_limit` or ``max_rows``: then why, in words (a ``str``). ``mu0``, ``kappa0``: prices that pick the first
     techniques to enter; ``z_bound``: a bound on ``z`` (each technique's level is boxed by what replaces ``B``'s
-    output of its product there, and widened where that box binds on a product still made)."""
+    output of its product there, and widened where that box binds on a product still made);
+    ``deadline`` (``time.perf_counter()``): given up, :data:`OUT_OF_TIME`, once it passes (checked
+    between blocks of rows and between passes)."""
     p = st.problem
     n = p.n
     fulfil = objective == "fulfilment"
@@ -250,12 +288,13 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
     prod_J, out_J = st.product_of[J_all], st.out[J_all]
     limit = row_limit(J_all.size) if max_rows is None else min(max_rows, row_limit(J_all.size))
     PB = sp.csr_array(st.P_lim[:, B] @ sp.diags_array(1.0 / st.out[B]))  # resources per unit of B's outputs
-    rows = _Rows(st, B, J_all, PB)
+    rows = _Rows(st, B, J_all, PB, deadline)
     r_lim = st.limited.size
     if r_lim + capacities.size > limit:
         return f"more rows than room for them ({limit})"
-    if not rows.add("resource", np.arange(r_lim)) or not rows.add("capacity", capacities):
-        return "a row's solve failed"
+    why = rows.add("resource", np.arange(r_lim)) or rows.add("capacity", capacities)
+    if why:
+        return why
     P_J = st.P_lim[:, J_all].toarray()  # r_lim x |J|
     if fulfil:
         c_J = np.zeros(J_all.size)
@@ -264,7 +303,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
         y_cost = rows.transposed((st.base_cost[B] / st.out[B])[:, None])
         if y_cost is None:
             return "the cost row's solve failed"
-        c_J = st.base_cost[J_all] - _effects(st, J_all, y_cost)[:, 0]
+        c_J = st.base_cost[J_all] - _effects(st, J_all, y_cost, rows.UJT)[:, 0]
     R = p.available[st.limited]
     cap_all = p.capacity
     PBg0, PBgd = PB @ g0, PB @ gd
@@ -319,6 +358,8 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
     entering = np.sort(np.argsort(rc)[:ENTER])
     in_model = np.zeros(J_all.size, dtype=bool)
     for _ in range(MAX_PASSES):
+        if _late(deadline):
+            return OUT_OF_TIME
         if entering.size:
             lp.add_columns(entering, coefficients(np.arange(rows.kind.size), entering), c_J[entering],
                            reach[entering])
@@ -384,8 +425,9 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
         if rows.kind.size + new_cap.size + new_neg.size > limit:
             return f"its plan breaks more rows than room for them ({limit})"
         old = rows.kind.size
-        if not rows.add("capacity", new_cap) or not rows.add("nonneg", new_neg):
-            return "a row's solve failed"
+        why = rows.add("capacity", new_cap) or rows.add("nonneg", new_neg)
+        if why:
+            return why
         new = np.arange(old, rows.kind.size)
         lp.add_rows(bounds(new), z_column(new) if fulfil else None, coefficients(new, lp.columns))
         entering = np.zeros(0, dtype=np.int64)
