@@ -694,6 +694,7 @@ def solve_stage(
     best = None  # (mu, kappa, pi): the prices of the best Lagrangian bound so far
     best_column = -1  # the master's column of the cheapest choice at those prices
     best_raw = np.inf  # fulfilment: the best bound before the cap z <= z_upper
+    rows_needed: dict = {}  # by best column and bound: the linking rows its program needs at least
     prev_value = None
     smoothing = SMOOTHING if smoothing is None else smoothing
     if not 0.0 <= smoothing < 1.0:
@@ -777,9 +778,10 @@ def solve_stage(
             if found is not None:
                 finish_solves += st.solves - before
                 finishes += 1
+                kept = best
                 bound, best, finished = _take(found, bound, best, objective, tol, progress,
                                               f"round {rounds}: restricted program", st.solves)
-                best_raw = min(best_raw, bound)
+                best_raw = best_raw if best is kept else bound  # its own bound, capped: the raw is unknown
                 if finished is not None:
                     finished_by, status = "restricted", LPStatus.OPTIMAL
                     break
@@ -789,7 +791,9 @@ def solve_stage(
         room = min(row_limit(st.alternatives), max(LINKING_MIN_ROWS, LINKING_ROWS_PER_SOLVE * spent))
         ready = (use_linking and not converged and finished is None and best_column >= 0
                  and (gap <= LINKING_FROM_GAP or rounds >= LINKING_ROUNDS) and spent >= linking_after)
-        if ready and _linking_rows(st, master, best_column, best, bound, objective) > room:
+        if ready and (best_column, bound) not in rows_needed:
+            rows_needed[best_column, bound] = _linking_rows(st, master, best_column, best, bound, objective)
+        if ready and rows_needed[best_column, bound] > room:
             # its choice's own plan, at z = bound, already breaks more capacities than room:
             # the program would find them pass by pass and give up (no solve spent on it)
             linking_skipped += 1
@@ -804,9 +808,10 @@ def solve_stage(
                 linking_why = found
             elif found is not None:
                 linkings += 1
+                kept = best
                 bound, best, finished = _take(found, bound, best, objective, tol, progress,
                                               f"round {rounds}: program on the linking rows", st.solves)
-                best_raw = min(best_raw, bound)
+                best_raw = best_raw if best is kept else bound
                 if finished is not None:
                     finished_by, status = "linking", LPStatus.OPTIMAL
                     break
