@@ -27,6 +27,13 @@ def _plan(econ, method, **kw):
         return gosplan.plan(econ, method=method, **kw)
 
 
+def _three_classes(seed: int):
+    """HiGHS' plan and the Leontief method's of 5,000 products with the issue's three priority classes."""
+    inst = planning_instance(5000, seed=seed, classes=3)
+    kw = {"resources": inst.resources, "capacities": inst.capacities, "priorities": inst.priorities}
+    return _plan(inst.economy, "highs", **kw), _plan(inst.economy, "leontief", **kw)
+
+
 def _reference(problem, objective: str, h: np.ndarray, d: np.ndarray):
     """HiGHS on the whole program in the space of every technique: ``N x = h + z d``,
     ``P x <= R``, ``O x <= cap``, ``x >= 0``; max ``z`` (fulfilment) or min ``c' P x`` (cost)."""
@@ -154,10 +161,7 @@ def test_a_choice_whose_plan_breaks_more_capacities_than_room_is_not_tried(monke
 
     monkeypatch.setattr(substitution, "_linking_rows", counted)
     monkeypatch.setattr(substitution_rows, "linking_plan", plan_rows)
-    inst = planning_instance(5000, seed=3, classes=3)
-    kw = {"resources": inst.resources, "capacities": inst.capacities, "priorities": inst.priorities}
-    ref = _plan(inst.economy, "highs", **kw)
-    got = _plan(inst.economy, "leontief", **kw)
+    ref, got = _three_classes(3)
     assert got.status is Status.OPTIMAL, got.message
     assert got.objective == pytest.approx(ref.objective, rel=1e-6)
     assert any(k > 4 for k in needed), needed  # some tries were not made
@@ -186,10 +190,7 @@ def test_the_program_ends_a_class_whose_master_still_needs_artificials(monkeypat
 
     monkeypatch.setattr(substitution, "_solve_master", solve_master)
     monkeypatch.setattr(substitution, "_linking_finish", linking_finish)
-    inst = planning_instance(5000, seed=1, classes=3)
-    kw = {"resources": inst.resources, "capacities": inst.capacities, "priorities": inst.priorities}
-    got = _plan(inst.economy, "leontief", **kw)
-    ref = _plan(inst.economy, "highs", **kw)
+    ref, got = _three_classes(1)
     assert ref.status is got.status is Status.OPTIMAL, got.message
     assert max(at_try) > 1e-9, at_try
     last = got.stages[-1]
