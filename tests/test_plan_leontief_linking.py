@@ -122,16 +122,16 @@ def test_the_method_ends_on_the_linking_program(objective: str, classes: int, se
 
 
 def test_without_room_for_its_rows_the_decomposition_goes_on(monkeypatch) -> None:
-    """Where the rows would not fit in memory the program is not tried: the plan is the
-    decomposition's, optimal to the tolerance."""
+    """Where the rows would not fit in memory the program is not tried, and the stage's message
+    says so: the plan is the decomposition's, optimal to the tolerance (5,000 products, three
+    priority classes: the last two would try it)."""
     monkeypatch.setattr(substitution_rows, "MAX_ROWS", 1)  # fewer than the three limited resources
     monkeypatch.setattr(substitution, "FINISH_AUTO_MAX", 0)
-    inst = planning_instance(3000, seed=2)
-    kw = {"resources": inst.resources, "capacities": inst.capacities}
-    ref = _plan(inst.economy, "highs", **kw)
-    got = _plan(inst.economy, "leontief", **kw)
+    ref, got = _three_classes(3)
     assert got.status is Status.OPTIMAL, got.message
-    assert "linking" not in got.stages[0].message
+    messages = [stage.message for stage in got.stages]
+    assert not any("program(s) on the linking rows" in m for m in messages), messages
+    assert any("the program on the linking rows not tried in" in m for m in messages), messages
     assert got.objective == pytest.approx(ref.objective, rel=1e-6)
 
 

@@ -859,6 +859,8 @@ def solve_stage(
            + (", the last one's plan" if finished is not None and finished_by == "linking" else "")
            + (f"; {linking_tries - linkings} failed, the last: {linking_why}" if linking_tries > linkings else "")
            + ")" if linking_tries else "")
+        + (f", the program on the linking rows not tried in {linking_skipped} round(s) (its choice's plan breaks "
+           f"more capacities than the rows it may buy)" if linking_skipped else "")
         + (f", {finishes} restricted program(s) ({finish_solves} solves"
            + (", the last one's plan" if finished is not None and finished_by == "restricted" else "") + ")"
            if finishes else "")
