@@ -773,7 +773,7 @@ def _search(st: _Structure, resp, master: _Master, theta: np.ndarray, limit: int
             d1 = master.evaluate(master.pieces[0], theta)[3]
             st.choice = master.pieces[0].choice.copy()
             g1 = np.asarray(st.plans(d1)).reshape(-1)
-            exceeded = int((g1[st.capped] > problem.capacity[st.capped] * (1 + 1e-9) + 1e-12).sum())
+            exceeded = st.over_capacity(g1).size
             if exceeded > 4 * limit:
                 raise NotApplicable(
                     f"{exceeded:,} capacities are exceeded by the plan without them, far more than the "
@@ -821,10 +821,8 @@ def _search(st: _Structure, resp, master: _Master, theta: np.ndarray, limit: int
         # prices then move, so how well this plan meets the priced rows says nothing yet (a plan
         # of 10^4 products whose last three capacities were still unpriced was given up here),
         # nor whether it uses all of its net imports.
-        capped = st.capped
         priced = set(master.caps)
-        over = [int(c) for c in capped[gross[capped] > problem.capacity[capped] * (1 + 1e-9) + 1e-12]
-                if int(c) not in priced]
+        over = [int(c) for c in st.over_capacity(gross) if int(c) not in priced]
         if not over and resp.importing.any():
             # Negative demand (net imports) is met only while the plan uses at least that much.
             x = imports_within_use(st, x, resp.importing, 1e-12)

@@ -304,6 +304,12 @@ class _Structure:
         self._system_choice = B.copy()
         return self._system
 
+    def over_capacity(self, made: np.ndarray) -> np.ndarray:
+        """The products whose gross output ``made`` (``n``) exceeds their capacity beyond rounding
+        (a relative 1e-9 and 1e-12): the one rule by which every part of the method adds a row."""
+        cap = self.problem.capacity[self.capped]
+        return self.capped[made[self.capped] > cap * (1 + 1e-9) + 1e-12]
+
     @contextmanager
     def at_choice(self, B: np.ndarray):
         """Solve with the choice ``B`` inside the block, the current choice restored after it."""
@@ -683,6 +689,10 @@ def solve_stage(
         st.cheapest(_unit_costs(st, mu0, None))
         _column(st, master, h, d)
     rent_of = _rent(st)
+
+    def uncapped(prices: tuple) -> float:
+        """The bound of ``prices = (mu, kappa, pi)`` before the cap ``z <= z_upper`` (fulfilment)."""
+        return _bound(objective, prices[2], h, d, rent_of(prices[0], prices[1]), np.inf)
     if finish is None:
         finish = (state or {}).get("finish")
     use_finish = n <= FINISH_AUTO_MAX if finish is None else bool(finish)
@@ -693,7 +703,6 @@ def solve_stage(
     finish_solves, finishes, stage_solves = 0, 0, st.solves
     best = None  # (mu, kappa, pi): the prices of the best Lagrangian bound so far
     best_column = -1  # the master's column of the cheapest choice at those prices
-    best_raw = np.inf  # fulfilment: the best bound before the cap z <= z_upper
     rows_needed: dict = {}  # by best column and bound: the linking rows its program needs at least
     prev_value = None
     smoothing = SMOOTHING if smoothing is None else smoothing
@@ -730,8 +739,8 @@ def solve_stage(
             # a bound 2e-8 below the plan, as the rounding of 1,371 capacity rents gives at 10^6
             # products, certifies it). Not kept.
             candidate = raw = np.inf if fulfil else -np.inf
-        if np.isfinite(candidate) and (not np.isfinite(bound) or (raw < best_raw if fulfil else candidate > bound)):
-            bound, best_raw, best = candidate, raw, (mu, kappa, pi)
+        if np.isfinite(candidate) and (not np.isfinite(bound) or (raw < uncapped(best) if fulfil else candidate > bound)):
+            bound, best = candidate, (mu, kappa, pi)
             best_column = len(master.columns) - 1
         # Capacity rows the current combination violates join the master.
         violated = _violated_capacities(st, master, lam, eta)
@@ -778,10 +787,8 @@ def solve_stage(
             if found is not None:
                 finish_solves += st.solves - before
                 finishes += 1
-                kept = best
                 bound, best, finished = _take(found, bound, best, objective, tol, progress,
                                               f"round {rounds}: restricted program", st.solves)
-                best_raw = best_raw if best is kept else bound  # its own bound, capped: the raw is unknown
                 if finished is not None:
                     finished_by, status = "restricted", LPStatus.OPTIMAL
                     break
@@ -808,10 +815,8 @@ def solve_stage(
                 linking_why = found
             elif found is not None:
                 linkings += 1
-                kept = best
                 bound, best, finished = _take(found, bound, best, objective, tol, progress,
                                               f"round {rounds}: program on the linking rows", st.solves)
-                best_raw = best_raw if best is kept else bound
                 if finished is not None:
                     finished_by, status = "linking", LPStatus.OPTIMAL
                     break
@@ -950,8 +955,7 @@ def _linking_finish(st: _Structure, master: _Master, column: int, h: np.ndarray,
     B = master.choice(master.columns[column].base)
     G = np.asarray(master.plans.get(column))
     mu, kappa = best[0], best[1]
-    caps = st.capped[np.asarray(master.cap_rows, dtype=np.int64)]
-    caps = caps[kappa[caps] > 0]  # the rows priced; the others join where the plan breaks them
+    caps = _priced_capacities(st, master, kappa)  # the others join where the plan breaks them
     found = linking_plan(st, B, G[:, 0], G[:, 1], h, d, objective, z_lower, z_upper, caps, mu, kappa, bound, room,
                          deadline=deadline)
     if isinstance(found, str):
@@ -972,15 +976,15 @@ def _linking_rows(st: _Structure, master: _Master, column: int, best: tuple, bou
     plans break those, and they join). No solve: the column's plan is stored. At 10^6 products
     the first two of three priority classes broke 960–1,339 capacities there, and each try
     spent 3–5 solves before giving up; the last class broke 140 and ended on the program."""
-    priced = np.zeros(0, dtype=np.int64)
-    if master.cap_rows:
-        caps = st.capped[np.asarray(master.cap_rows, dtype=np.int64)]
-        priced = caps[best[1][caps] > 0]
     G = np.asarray(master.plans.get(column))
     g = G[:, 0] + (bound * G[:, 1] if objective == "fulfilment" and np.isfinite(bound) else 0.0)
-    cap = st.problem.capacity[st.capped]
-    broken = st.capped[g[st.capped] > cap * (1 + 1e-9) + 1e-12]
-    return int(st.limited.size + np.union1d(priced, broken).size)
+    return int(st.limited.size + np.union1d(_priced_capacities(st, master, best[1]), st.over_capacity(g)).size)
+
+
+def _priced_capacities(st: _Structure, master: _Master, kappa: np.ndarray) -> np.ndarray:
+    """The products of the master's capacity rows that the rents ``kappa`` price."""
+    caps = st.capped[np.asarray(master.cap_rows, dtype=np.int64)]
+    return caps[kappa[caps] > 0]
 
 
 def _row_multipliers(lp: LinearProgram, layout: Layout, pi: np.ndarray, mu: np.ndarray, kappa: np.ndarray) -> np.ndarray:

@@ -164,7 +164,7 @@ def restricted_plan(st, master, ref: int, J: np.ndarray, h: np.ndarray, d: np.nd
         t = v[nz:]
         g = g0 + dg(slice(None)) @ v
         made = g + E @ t
-        over = st.capped[made[st.capped] > p.capacity[st.capped] * (1 + 1e-9) + 1e-12]
+        over = st.over_capacity(made)
         neg = np.flatnonzero(g < -1e-9 * max(float(np.abs(g).max()), 1.0))
         new_caps, new_neg = set(over.tolist()) - caps, set(neg.tolist()) - nonneg
         if not new_caps and not new_neg:

@@ -396,9 +396,7 @@ def linking_plan(st, B: np.ndarray, g0: np.ndarray, gd: np.ndarray, h: np.ndarra
         made = g.copy()
         np.add.at(made, prod_J[active], out_J[active] * t)
         kinds, at = rows.kind, rows.at
-        capped = st.capped
-        over = capped[made[capped] > cap_all[capped] * (1 + 1e-9) + 1e-12]
-        new_cap = np.setdiff1d(over, at[kinds == "capacity"])
+        new_cap = np.setdiff1d(st.over_capacity(made), at[kinds == "capacity"])
         # each product's flows (what is made of it and what its users take), which its balance
         # row is judged against: a g_i below zero by rounding of those is set to zero
         levels = np.zeros(st.out.size)
