@@ -12,6 +12,8 @@ saddle-point form
 ``f(v) = c'v + sum_H w phi(v)``) following Applegate et al. (2021), "Practical
 large-scale linear programming using primal-dual hybrid gradient" (PDLP):
 
+* rows with a single nonzero moved into their column's bounds, and the answer mapped back
+  to every row (:mod:`gosplan.optim.presolve`; ``presolve=False`` keeps them as rows);
 * Ruiz equilibration (10 passes, ``inf``-norm) then Pock-Chambolle (``alpha = 1``)
   diagonal scaling ``K~ = D_r K D_c``;
 * PDHG steps ``tau = eta / omega``, ``sigma = eta omega`` with PDLP's adaptive step
@@ -402,6 +404,7 @@ def solve_pdhg(
     progress: Progress | None = None,
     threads: int | None = None,
     accept: Callable[[np.ndarray], bool] | None = None,
+    presolve: bool = True,
 ) -> LPSolution:
     """Solve ``lp`` with PDLP's restarted primal-dual hybrid gradient (see the module).
 
@@ -429,6 +432,11 @@ def solve_pdhg(
         its bounds); when it returns ``True`` the solve stops there as
         :attr:`LPStatus.OPTIMAL`, whatever ``tol`` says. A caller's own criterion, e.g.
         feasibility polishing stopping once every row passes gosplan's per-row check.
+    presolve:
+        Move rows with a single nonzero into their column's bounds
+        (:mod:`gosplan.optim.presolve`) and map the answer back to every row: PDHG keeps a
+        bound exactly by projection, while a row needs a multiplier of its own. The 10,000
+        industries' five-year plan of BENCHMARKS.md has 91,835 such rows.
 
     Returns
     -------
@@ -446,8 +454,16 @@ def solve_pdhg(
     if threads is not None:
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
-        solver = _Solver(lp)
-        solver.warm_start(v0, y0)
-        return solver.run(tol, max_iter, time_limit, progress, t0, accept)
+        pre = None
+        if presolve:
+            from gosplan.optim.presolve import singleton_rows
+
+            pre = singleton_rows(lp)
+        if pre is not None and y0 is not None and np.size(y0) != lp.shape[0]:
+            raise ValueError(f"y0 must hold {lp.shape[0]} finite numbers")
+        solver = _Solver(lp if pre is None else pre.reduced)
+        solver.warm_start(v0, y0 if pre is None else pre.reduce_duals(y0))
+        sol = solver.run(tol, max_iter, time_limit, progress, t0, accept)
+        return sol if pre is None else pre.restore(sol)
     finally:
         numba.set_num_threads(previous)
