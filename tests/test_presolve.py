@@ -127,7 +127,7 @@ def test_pdhg_with_the_presolve_meets_highs(seed: int, singletons: int) -> None:
     ref = solve_highs(lp, method="simplex", tol=1e-10)
     if ref.status is not LPStatus.OPTIMAL:
         return
-    sol = solve_pdhg(lp, tol=1e-9)
+    sol = solve_pdhg(lp, tol=1e-9, presolve=True)
     assert sol.status is LPStatus.OPTIMAL and sol.y.shape == (lp.shape[0],)
     assert sol.objective == pytest.approx(ref.objective, rel=1e-6, abs=1e-6)
     check = verify(lp, sol.v, sol.y)
@@ -138,7 +138,7 @@ def test_a_farkas_ray_found_on_bounds_proves_the_rows_infeasible() -> None:
     """x0 <= 1 and 2 x1 <= 2 as rows, x0 + x1 >= 5: the reduced program's ray lies on the moved
     bounds; mapped back it weighs the rows, and it certifies the original program."""
     lp = _lp([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], [-INF, -INF, 5.0], [1.0, 2.0, INF], c=np.zeros(2))
-    sol = solve_pdhg(lp, tol=1e-8)
+    sol = solve_pdhg(lp, tol=1e-8, presolve=True)
     assert sol.status is LPStatus.INFEASIBLE
     assert sol.farkas.shape == (3,) and (sol.farkas[:2] < 0).all() and sol.farkas[2] > 0
     assert farkas_margin(lp, sol.farkas, 1e-7) > 0
@@ -146,10 +146,10 @@ def test_a_farkas_ray_found_on_bounds_proves_the_rows_infeasible() -> None:
 
 def test_warm_start_takes_the_original_rows() -> None:
     lp = _lp([[1.0, 0.0], [1.0, 1.0]], [-INF, 1.0], [3.0, 4.0], c=[1.0, 2.0])
-    sol = solve_pdhg(lp, tol=1e-9, v0=np.array([1.0, 0.0]), y0=np.array([0.0, 1.0]))
+    sol = solve_pdhg(lp, tol=1e-9, v0=np.array([1.0, 0.0]), y0=np.array([0.0, 1.0]), presolve=True)
     assert sol.status is LPStatus.OPTIMAL and sol.objective == pytest.approx(1.0, abs=1e-7)
     with pytest.raises(ValueError, match="y0 must hold 2"):
-        solve_pdhg(lp, y0=np.zeros(1))
+        solve_pdhg(lp, y0=np.zeros(1), presolve=True)
 
 
 def test_the_first_years_capital_rows_of_a_five_year_plan_are_bounds() -> None:
@@ -167,7 +167,34 @@ def test_the_first_years_capital_rows_of_a_five_year_plan_are_bounds() -> None:
     assert np.isin(nonempty, np.setdiff1d(np.arange(lp.shape[0]), pre.kept)).all()
     assert pre.moved == nonempty.size  # and no other row of the program
     ref = solve_highs(lp, method="simplex", tol=1e-10)
-    sol = solve_pdhg(lp, tol=1e-8)
-    assert sol.status is LPStatus.OPTIMAL
+    sol = solve_pdhg(lp, tol=1e-8, presolve=True)
+    assert sol.status is LPStatus.OPTIMAL and sol.detail["presolve_rows_moved"] == pre.moved
     assert sol.objective == pytest.approx(ref.objective, rel=1e-6)
     assert verify(lp, sol.v, sol.y).passes(1e-6)
+
+
+def test_five_year_plans_use_it_and_single_year_plans_do_not(monkeypatch) -> None:
+    """``plan_years`` runs PDHG with the presolve (the first year's capital rows as bounds),
+    ``gosplan.plan`` without it (a single-year plan's capacities as bounds cost iterations)."""
+    import gosplan
+    from gosplan.multiyear import plan_years
+    from gosplan.optim import presolve
+    from gosplan.synth.horizon import cockshott_economy
+
+    calls: list[int] = []
+    real = presolve.singleton_rows
+
+    def spy(lp):
+        pre = real(lp)
+        calls.append(0 if pre is None else pre.moved)
+        return pre
+
+    monkeypatch.setattr(presolve, "singleton_rows", spy)
+    res = plan_years(cockshott_economy(40, 3, seed=2), method="pdhg")
+    assert res.status is gosplan.Status.OPTIMAL
+    assert calls and calls[0] > 0
+    calls.clear()
+    eco = gosplan.load("us-2022")
+    caps = {eco.products[0]: 1e9}  # a capacity row on a product made by one technique: a singleton
+    plan = gosplan.plan(eco, method="pdhg", capacities=caps)
+    assert plan.status is gosplan.Status.OPTIMAL and calls == []

@@ -33,6 +33,11 @@ FIRST_ORDER_MARGIN = 10.0
 #: within this share of ``tol`` (rather than on PDHG's norms at 1e-9): at 10,000 industries
 #: 1,984 iterations instead of 12,736 (BENCHMARKS.md, issue 15, run I5).
 POLISH_ROWS = 0.5
+#: PDHG moves the first year's capital rows (``b_k x_{j,1} <= K_k``, one nonzero each) into the
+#: bounds of ``x_{j,1}`` (:mod:`gosplan.optim.presolve`): at 10,000 industries 76,864 iterations
+#: to ``1e-7`` instead of 129,344, the plan certified in 404 s instead of cut at 600 s
+#: (BENCHMARKS.md, issue 15, run I8).
+PDHG_PRESOLVE = True
 
 
 def _choose(method: str, lp: LinearProgram) -> str:
@@ -164,7 +169,7 @@ def plan_years(
     first_order = chosen in ("pdhg", "highs-pdlp")
     left = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 0.0)
     runner = Runner(chosen, tol / FIRST_ORDER_MARGIN if first_order else tol, left, progress,
-                    exact_columns=AUTO_EXACT_MAX_COLUMNS, polish_rows=POLISH_ROWS * tol)
+                    exact_columns=AUTO_EXACT_MAX_COLUMNS, polish_rows=POLISH_ROWS * tol, pdhg_presolve=PDHG_PRESOLVE)
     classes = problem.priority is not None and len(_classes(problem)) > 1
     held: list[float] = []
     if classes:

@@ -12,8 +12,8 @@ saddle-point form
 ``f(v) = c'v + sum_H w phi(v)``) following Applegate et al. (2021), "Practical
 large-scale linear programming using primal-dual hybrid gradient" (PDLP):
 
-* rows with a single nonzero moved into their column's bounds, and the answer mapped back
-  to every row (:mod:`gosplan.optim.presolve`; ``presolve=False`` keeps them as rows);
+* optionally (``presolve=True``) rows with a single nonzero moved into their column's bounds,
+  and the answer mapped back to every row (:mod:`gosplan.optim.presolve`);
 * Ruiz equilibration (10 passes, ``inf``-norm) then Pock-Chambolle (``alpha = 1``)
   diagonal scaling ``K~ = D_r K D_c``;
 * PDHG steps ``tau = eta / omega``, ``sigma = eta omega`` with PDLP's adaptive step
@@ -404,7 +404,7 @@ def solve_pdhg(
     progress: Progress | None = None,
     threads: int | None = None,
     accept: Callable[[np.ndarray], bool] | None = None,
-    presolve: bool = True,
+    presolve: bool = False,
 ) -> LPSolution:
     """Solve ``lp`` with PDLP's restarted primal-dual hybrid gradient (see the module).
 
@@ -435,8 +435,10 @@ def solve_pdhg(
     presolve:
         Move rows with a single nonzero into their column's bounds
         (:mod:`gosplan.optim.presolve`) and map the answer back to every row: PDHG keeps a
-        bound exactly by projection, while a row needs a multiplier of its own. The 10,000
-        industries' five-year plan of BENCHMARKS.md has 91,835 such rows.
+        bound exactly by projection, while a row needs a multiplier of its own. Measured both
+        ways (BENCHMARKS.md, issue 15, run I8): five-year plans 1.0–2.7× fewer iterations
+        (:func:`gosplan.multiyear.plan_years` sets it), single-year plans of 10^4 products
+        1.1–5.3× more (their capacities as bounds), so it is off by default.
 
     Returns
     -------

@@ -61,7 +61,10 @@ def backend(
     max_iter: int | None = None,
     presolve: bool = True,
     objective_tol: float | None = None,
+    pdhg_presolve: bool = False,
 ) -> LPSolution:
+    """One program solved by ``method``; ``presolve``: HiGHS' own; ``pdhg_presolve``: PDHG's
+    singleton rows as column bounds (:mod:`gosplan.optim.presolve`)."""
     if method == "leontief":
         from gosplan.planning.substitution import NotApplicable
 
@@ -94,7 +97,7 @@ def backend(
                            objective_tol=objective_tol)
     from gosplan.optim.pdhg import solve_pdhg
 
-    return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0, max_iter=max_iter)
+    return solve_pdhg(lp, tol=tol, time_limit=time_limit, v0=v0, y0=y0, max_iter=max_iter, presolve=pdhg_presolve)
 
 
 CONIC_COLUMNS = 5_000
@@ -132,8 +135,12 @@ class Runner:
     def __init__(
         self, method: str, tol: float, time_limit: float | None, progress: Callable[[str], None] | None,
         solver_tol: float | None = None, exact_columns: int | None = None, polish_rows: float | None = None,
+        pdhg_presolve: bool = False,
     ):
         self.method = method
+        # PDHG with its singleton rows as column bounds (five-year plans: their first year's
+        # capital rows; single-year plans keep them as rows, where bounds cost iterations)
+        self.pdhg_presolve = pdhg_presolve
         self.tol = tol
         # The backend's own tolerance (default tol); tighter where HiGHS' absolute dual
         # tolerance, times large column bounds, would fail gosplan's relative check.
@@ -176,7 +183,8 @@ class Runner:
         limit = HIGHS_FALLBACK_COLUMNS if self.exact_columns is None else self.exact_columns
         redo = lp.is_linear and lp.shape[1] <= limit
         sol = backend(lp, self.method, self.solver_tol, self.remaining(), v0, stage, self.progress, y0=y0, basis=basis,
-                      max_iter=FIRST_ORDER_BUDGET if redo else None, objective_tol=self.tol / 10)
+                      max_iter=FIRST_ORDER_BUDGET if redo else None, objective_tol=self.tol / 10,
+                      pdhg_presolve=self.pdhg_presolve)
         if (sol.status is LPStatus.NUMERICAL and sol.method == "highs-simplex" and lp.is_linear
                 and self.remaining() != 0.0):
             # HiGHS' dual simplex can end "Unknown" (or "Solve error", "Postsolve error") on an
@@ -420,7 +428,7 @@ class Runner:
             and (self.remaining() is None or self.remaining() > 0)
         ):
             tighter /= 10
-            sol = backend(lp, "pdhg", tighter, self.remaining(), sol.v, y0=sol.y)
+            sol = backend(lp, "pdhg", tighter, self.remaining(), sol.v, y0=sol.y, pdhg_presolve=self.pdhg_presolve)
             iterations += sol.iterations
             seconds += sol.seconds
             sol.iterations, sol.seconds = iterations, seconds
