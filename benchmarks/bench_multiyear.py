@@ -137,17 +137,17 @@ def literal_inputs(h) -> tuple:
 def gosplan_row(h, method: str, limit: float, tol: float) -> dict[str, Any]:
     """``method`` as :func:`plan_years` takes it; ``M-rows``: ``M`` with PDHG on the rows as written
     (its presolve, which moves singleton rows into column bounds, switched off): the code before it."""
+    import gosplan.multiyear.solve as multiyear_solve
     from gosplan.multiyear import plan_years
-    from gosplan.optim import presolve
 
     rows_as_written = method.endswith("-rows")
     rec: dict[str, Any] = {"program": "gosplan", "solver": f"gosplan {method}", "method": method}
-    saved = presolve.singleton_rows
+    saved = multiyear_solve.PDHG_PRESOLVE
     try:
         with MemoryWatch() as mem, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if rows_as_written:
-                presolve.singleton_rows = lambda lp: None
+                multiyear_solve.PDHG_PRESOLVE = False
                 method = method[: -len("-rows")]
             start = time.perf_counter()
             r = plan_years(h, method=method, tol=tol, time_limit=limit)
@@ -174,7 +174,7 @@ def gosplan_row(h, method: str, limit: float, tol: float) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - record and go on
         rec.update(status="error", error=error_text(exc), trace=traceback.format_exc(limit=3))
     finally:
-        presolve.singleton_rows = saved
+        multiyear_solve.PDHG_PRESOLVE = saved
     return rec
 
 

@@ -203,12 +203,11 @@ def test_a_harmony_answer_off_its_rows_is_continued(monkeypatch) -> None:
 @pytest.mark.parametrize("method", ["pdhg", "highs-pdlp"])
 def test_polishing_inside_plan_years(monkeypatch, method: str) -> None:
     import gosplan.multiyear.solve as multiyear_solve
-    from gosplan.optim import presolve
 
     monkeypatch.setattr(multiyear_solve, "AUTO_EXACT_MAX_COLUMNS", 0)  # no exact re-solve
     # PDHG on the rows as written: with the first year's capital rows as bounds, this plan's
     # first answer already passes the check, and the polish is what this test is about
-    monkeypatch.setattr(presolve, "singleton_rows", lambda lp: None)
+    monkeypatch.setattr(multiyear_solve, "PDHG_PRESOLVE", False)
     h = random_horizon(2, 30, 5)
     res = plan_years(h, method=method)
     assert res.status is Status.OPTIMAL, res.message
