@@ -28,12 +28,18 @@ single-threaded in Python. Counts are the products computed until the residual i
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import time
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+
+def _rtol(tol: float) -> dict:
+    """The relative tolerance in scipy's keyword (``rtol`` from scipy 1.12, ``tol`` before)."""
+    return {"rtol": tol} if "rtol" in inspect.signature(spla.bicgstab).parameters else {"tol": tol}
 
 
 def _counting(M: sp.csr_array) -> tuple[spla.LinearOperator, list[int]]:
@@ -50,9 +56,9 @@ def krylov(M: sp.csr_array, b: np.ndarray, method: str, tol: float, restart: int
     """Products ``M z`` until ``||b - M x|| <= tol ||b||``, and the residual reached."""
     op, count = _counting(M)
     if method == "bicgstab":
-        x, _ = spla.bicgstab(op, b, rtol=tol, atol=0.0, maxiter=1000)
+        x, _ = spla.bicgstab(op, b, atol=0.0, maxiter=1000, **_rtol(tol))
     else:
-        x, _ = spla.gmres(op, b, rtol=tol, atol=0.0, restart=restart, maxiter=100)
+        x, _ = spla.gmres(op, b, atol=0.0, restart=restart, maxiter=100, **_rtol(tol))
     return count[0], float(np.linalg.norm(b - M @ x) / np.linalg.norm(b))
 
 
@@ -103,7 +109,8 @@ def upstreamness(A: sp.csr_array, x: np.ndarray) -> np.ndarray:
     sold to final use only, larger the more stages its output passes through."""
     x = np.maximum(x, 1e-300)
     D = sp.csr_array(sp.diags_array(1.0 / x) @ A @ sp.diags_array(x))
-    u, _ = spla.bicgstab(sp.eye_array(A.shape[0], format="csr") - D, np.ones(A.shape[0]), rtol=1e-8, atol=0.0)
+    u, _ = spla.bicgstab(sp.csr_array(sp.identity(A.shape[0], format="csr")) - D, np.ones(A.shape[0]), atol=0.0,
+                         **_rtol(1e-8))
     return u
 
 
@@ -127,12 +134,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     A.sum_duplicates()
     print(f"economy: n={n:,}, K={args.inputs:g}, {A.nnz:,} coefficients, built in {time.perf_counter() - t:.1f} s",
           flush=True)
-    M = sp.csr_array(sp.eye_array(n, format="csr") - A)
+    M = sp.csr_array(sp.identity(n, format="csr") - A)
     AT = sp.csr_array(A.T)
     MT = sp.csr_array(M.T)
     rng = np.random.default_rng(args.seed)
     y, l = rng.random(n), rng.random(n)
-    x, _ = spla.bicgstab(M, y, rtol=1e-8, atol=0.0)
+    x, _ = spla.bicgstab(M, y, atol=0.0, **_rtol(1e-8))
     down_first = np.argsort(upstreamness(A, x), kind="stable")
     orders = {"natural": np.arange(n), "random": rng.permutation(n), "downstream first": down_first,
               "upstream first": down_first[::-1].copy()}
