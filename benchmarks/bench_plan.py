@@ -136,6 +136,25 @@ def instances(sizes: list[int], inputs: float, classes: int = 0):
         yield f"synthetic n={n:,}", n, inst, built
 
 
+def plan_arguments(inst, objective: str, limits: str = "all", classes: int = 0, harmony_weights: str = "unit"
+                   ) -> dict[str, Any]:
+    """:func:`gosplan.plan`'s keyword arguments for ``inst`` (a :class:`PlanningInstance`) and
+    ``objective``: what is limited (``limits``), 85 % of final demand as the targets of ``cost``,
+    the priority classes of ``fulfilment`` (``classes > 0``), harmony's weights."""
+    kwargs: dict[str, Any] = {"resources": inst.resources, "capacities": inst.capacities}
+    if limits == "resources":  # the resources limited, no capacities
+        kwargs = {"resources": inst.resources}
+    elif limits == "labour":  # Cockshott's setting: labour alone limited
+        kwargs = {"resources": inst.resources.iloc[:1]}
+    if objective == "cost":
+        kwargs["targets"] = 0.85 * inst.economy.y
+    elif objective == "fulfilment" and classes:
+        kwargs["priorities"] = inst.priorities
+    elif objective == "harmony" and harmony_weights == "value":
+        kwargs["weights"] = "value"
+    return kwargs
+
+
 def _fmt(x: Any, spec: str = ".3g") -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
@@ -267,17 +286,7 @@ def main() -> None:
             label = f"{label}, harmony by value"
         print(f"# {label}: built in {built:.1f} s", flush=True)
         for objective in objectives:
-            kwargs = {"resources": inst.resources, "capacities": inst.capacities}
-            if args.limits == "resources":  # the resources limited, no capacities
-                kwargs = {"resources": inst.resources}
-            elif args.limits == "labour":  # Cockshott's setting: labour alone limited
-                kwargs = {"resources": inst.resources.iloc[:1]}
-            if objective == "cost":
-                kwargs["targets"] = 0.85 * inst.economy.y
-            elif objective == "fulfilment" and args.classes:
-                kwargs["priorities"] = inst.priorities
-            elif objective == "harmony" and args.harmony_weights == "value":
-                kwargs["weights"] = "value"
+            kwargs = plan_arguments(inst, objective, args.limits, args.classes, args.harmony_weights)
             group = []
             for solver in solvers:
                 if (objective, solver) in given_up:

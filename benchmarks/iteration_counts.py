@@ -28,6 +28,7 @@ single-threaded in Python. Counts are the products computed until the residual i
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import json
 import time
@@ -62,7 +63,9 @@ def krylov(M: sp.csr_array, b: np.ndarray, method: str, tol: float, restart: int
     return count[0], float(np.linalg.norm(b - M @ x) / np.linalg.norm(b))
 
 
+@functools.cache
 def _gauss_seidel_kernel():
+    """The compiled sweep, compiled once per process."""
     import numba as nb
 
     @nb.njit(cache=False)
@@ -130,7 +133,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     n = int(args.n)
     t = time.perf_counter()
-    A = sp.csr_array(generate(n, args.inputs, seed=args.seed).A)
+    try:
+        A = sp.csr_array(generate(n, args.inputs, seed=args.seed).A)
+    except ValueError as exc:  # the generator names what is wrong (e.g. too few products)
+        ap.error(str(exc))
     A.sum_duplicates()
     print(f"economy: n={n:,}, K={args.inputs:g}, {A.nnz:,} coefficients, built in {time.perf_counter() - t:.1f} s",
           flush=True)

@@ -21,19 +21,21 @@ do with more room for the finish's rows than it takes by default.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_balance import rss
+from bench_plan import plan_arguments
+
 
 def _rss_gib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 2**20
-    return float("nan")
+    return rss() / 2**30
 
 
 class _Clock:
@@ -97,6 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--linking-memory-gib", type=float, help="bytes of the finish's row effects at most, GiB")
     ap.add_argument("--linking-min-rows", type=int, help="rows the finish may always take")
     args = ap.parse_args(argv)
+    if args.linking_memory_gib is not None and not args.linking_memory_gib > 0:
+        ap.error(f"--linking-memory-gib must be positive, got {args.linking_memory_gib}")
+    if args.linking_min_rows is not None and args.linking_min_rows < 0:
+        ap.error(f"--linking-min-rows must be at least 0, got {args.linking_min_rows}")
+    if not args.limit > 0:
+        ap.error(f"--limit must be positive, got {args.limit}")
 
     import gosplan
     from gosplan.planning import substitution, substitution_rows
@@ -108,13 +116,12 @@ def main(argv: list[str] | None = None) -> None:
         substitution.LINKING_MIN_ROWS = args.linking_min_rows
     clock = _Clock()
     _time_linking_rows(clock)
-    inst = planning_instance(int(args.n), args.inputs, seed=20240601, classes=args.classes)
+    try:
+        inst = planning_instance(int(args.n), args.inputs, seed=20240601, classes=args.classes)
+    except ValueError as exc:  # the generator names what is wrong (e.g. too few products)
+        ap.error(str(exc))
     clock.say(f"instance of {int(args.n):,} products built")
-    kwargs = {"resources": inst.resources, "capacities": inst.capacities}
-    if args.objective == "cost":
-        kwargs["targets"] = 0.85 * inst.economy.y
-    elif args.classes:
-        kwargs["priorities"] = inst.priorities
+    kwargs = plan_arguments(inst, args.objective, classes=args.classes)
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
